@@ -1,0 +1,3 @@
+from efacture.cli.main import main
+
+main()

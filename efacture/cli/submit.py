@@ -1,0 +1,87 @@
+"""``submit``: publish files as the ERP does (pika, publisher confirms, mandatory)."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import click
+import pika
+import pika.exceptions
+from rich.progress import Progress
+
+from efacture.cli.output import emit, fail, json_option, table
+from shared.settings import get_settings
+from shared.topology import INBOUND, RK_SUBMIT
+
+
+def content_type_of(path: Path) -> str:
+    return "application/pdf" if path.suffix.lower() == ".pdf" else "application/xml"
+
+
+class Submitter:
+    """A confirmed publishing channel to ``efacture.inbound`` (one connection for many files)."""
+
+    def __init__(self, amqp_url: str) -> None:
+        self.conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
+        self.channel = self.conn.channel()
+        self.channel.confirm_delivery()
+
+    def publish(self, body: bytes, *, tenant: str, message_id: str, content_type: str,
+                transmit: bool = True, headers: dict[str, object] | None = None) -> None:
+        """Returns once the broker confirmed; raises if unroutable or nacked."""
+        h: dict[str, object] = {"tenant": tenant, "transmit": transmit, **(headers or {})}
+        self.channel.basic_publish(
+            INBOUND, RK_SUBMIT, body,
+            pika.BasicProperties(message_id=message_id, content_type=content_type,
+                                 delivery_mode=2, headers=h),
+            mandatory=True,
+        )
+
+    def close(self) -> None:
+        if self.conn.is_open:
+            self.conn.close()
+
+
+def register(cli: click.Group) -> None:
+    @cli.command()
+    @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+    @click.option("--tenant", required=True, help="The issuer's SIRET.")
+    @click.option("--no-transmit", is_flag=True, help="Archive only.")
+    @click.option("--message-id", help="Submission id (one file only); default: a new UUID.")
+    @click.option("--invoice-number", help="Plain PDF metadata.")
+    @click.option("--issue-date", help="Plain PDF metadata (YYYY-MM-DD).")
+    @click.option("--recipient-id", help="Plain PDF metadata.")
+    @click.option("--recipient-email")
+    @json_option
+    def submit(files: tuple[str, ...], tenant: str, no_transmit: bool, message_id: str | None,
+               invoice_number: str | None, issue_date: str | None, recipient_id: str | None,
+               recipient_email: str | None, as_json: bool) -> None:
+        """Publish invoice files to efacture.inbound; prints the submission ids."""
+        if message_id and len(files) > 1:
+            fail("--message-id names one submission: give it one file.", 2)
+        extra = {k: v for k, v in {"invoice-number": invoice_number, "issue-date": issue_date,
+                                   "recipient-id": recipient_id,
+                                   "recipient-email": recipient_email}.items() if v}
+        try:
+            sub = Submitter(get_settings().amqp_url)
+        except pika.exceptions.AMQPError as exc:
+            fail(f"cannot reach RabbitMQ at the configured EFACTURE_AMQP_URL ({type(exc).__name__}).")
+        results: list[dict[str, str]] = []
+        try:
+            with Progress(disable=len(files) < 5 or as_json, transient=True) as progress:
+                task = progress.add_task("submitting", total=len(files))
+                for f in files:
+                    path = Path(f)
+                    mid = message_id or str(uuid.uuid4())
+                    sub.publish(path.read_bytes(), tenant=tenant, message_id=mid,
+                                content_type=content_type_of(path), transmit=not no_transmit,
+                                headers=extra)
+                    results.append({"file": str(path), "submission_id": mid})
+                    progress.advance(task)
+        except (pika.exceptions.UnroutableError, pika.exceptions.NackError):
+            fail("RabbitMQ did not accept the submission: run `efacture topology apply` first.")
+        finally:
+            sub.close()
+        emit(results, as_json, lambda: table(
+            None, ["file", "submission_id"], [[r["file"], r["submission_id"]] for r in results]))

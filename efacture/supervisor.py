@@ -1,0 +1,138 @@
+"""``efacture up``: declare the topology, run every service as a child process, keep them alive.
+
+Children are ``efacture serve NAME``. Each service prints ``READY NAME`` on its
+stdout once it consumes; when all have, the supervisor prints ``ready``. A
+child that dies is started again (with a short back-off). SIGTERM or Ctrl-C
+sends SIGTERM to every child, which stops consuming and finishes in-flight
+messages (FastStream's graceful shutdown), then the supervisor exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+
+import httpx
+
+from shared.logging import get_logger
+from shared.settings import Settings
+
+log = get_logger(__name__)
+
+SERVICES = ("ingest", "archive", "transmit", "metering")
+
+
+def serve_command(name: str) -> list[str]:
+    exe = shutil.which("efacture") or str(os.path.join(os.path.dirname(sys.executable), "efacture"))
+    if os.path.exists(exe):
+        return [exe, "serve", name]
+    return [sys.executable, "-m", "efacture", "serve", name]
+
+
+@dataclass
+class Child:
+    name: str
+    proc: asyncio.subprocess.Process | None = None
+    restarts: int = 0
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class Supervisor:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.children: list[Child] = []
+        self.stopping = False
+        aux = ["pa-sim"]  # always: sandbox tenants only ever talk to the simulator
+        if not settings.tsa_url:
+            aux.append("tsa")
+        self.aux = aux
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        from efacture.cli.serve import apply_topology  # the same code as `topology apply`
+
+        await asyncio.to_thread(apply_topology, self.settings)
+        self.children = [Child(n) for n in [*self.aux, *SERVICES]]
+        for c in self.children:
+            await self._spawn(c)
+        await self._wait_http_ready()
+        watchers = [asyncio.create_task(self._watch(c)) for c in self.children]
+        ready_wait = asyncio.create_task(self._announce_ready())
+        await stop.wait()
+        self.stopping = True
+        ready_wait.cancel()
+        await self._terminate()
+        for w in watchers:
+            w.cancel()
+        return 0
+
+    async def _spawn(self, child: Child) -> None:
+        child.ready.clear()
+        child.proc = await asyncio.create_subprocess_exec(
+            *serve_command(child.name), stdout=asyncio.subprocess.PIPE, stderr=None,
+            start_new_session=True,  # Ctrl-C reaches the supervisor only; it stops children itself
+        )
+        asyncio.create_task(self._read_stdout(child, child.proc))
+        log.info("child-started", child=child.name, pid=child.proc.pid)
+
+    async def _read_stdout(self, child: Child, proc: asyncio.subprocess.Process) -> None:
+        assert proc.stdout is not None
+        async for line in proc.stdout:
+            text = line.decode(errors="replace").strip()
+            if text == f"READY {child.name}":
+                child.ready.set()
+            elif text:
+                print(text, file=sys.stderr, flush=True)
+
+    async def _watch(self, child: Child) -> None:
+        while not self.stopping:
+            assert child.proc is not None
+            rc = await child.proc.wait()
+            if self.stopping:
+                return
+            child.restarts += 1
+            log.warning("child-died", child=child.name, returncode=rc, restarts=child.restarts)
+            await asyncio.sleep(min(0.5 * child.restarts, 5.0))
+            if not self.stopping:
+                await self._spawn(child)
+
+    async def _wait_http_ready(self) -> None:
+        urls = [f"{self.settings.builtin_pa_url}/health"]
+        if "tsa" in self.aux:
+            urls.append(f"http://127.0.0.1:{self.settings.tsa_port}/health")
+        deadline = time.monotonic() + 30
+        async with httpx.AsyncClient(timeout=1.0) as client:
+            for url in urls:
+                while time.monotonic() < deadline:
+                    with contextlib.suppress(httpx.HTTPError):
+                        if (await client.get(url)).status_code == 200:
+                            break
+                    await asyncio.sleep(0.1)
+        for c in self.children:
+            if c.name in self.aux:
+                c.ready.set()
+
+    async def _announce_ready(self) -> None:
+        await asyncio.gather(*(c.ready.wait() for c in self.children))
+        print("ready", flush=True)
+
+    async def _terminate(self) -> None:
+        procs = [c.proc for c in self.children if c.proc and c.proc.returncode is None]
+        for p in procs:
+            with contextlib.suppress(ProcessLookupError):
+                p.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(asyncio.gather(*(p.wait() for p in procs)), timeout=40)
+        except TimeoutError:
+            for p in procs:
+                with contextlib.suppress(ProcessLookupError):
+                    p.kill()

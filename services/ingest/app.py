@@ -1,0 +1,21 @@
+"""Ingest's FastStream wiring: consume ``efacture.ingest``, manual acks."""
+
+from __future__ import annotations
+
+from faststream import FastStream
+from faststream.middlewares import AckPolicy
+
+from services.ingest.handlers import make_handler
+from services.ingest.service import IngestService
+from shared.runtime import Runtime
+from shared.settings import Settings
+from shared.topology import Q_INGEST
+
+
+def create_app(settings: Settings) -> FastStream:
+    rt = Runtime(settings, "ingest")
+    handler = make_handler(IngestService(rt))
+    rt.broker.subscriber(rt.topology.queue(Q_INGEST), ack_policy=AckPolicy.MANUAL,
+                         title="ingest", description="ERP submissions")(handler)
+    return FastStream(rt.broker, on_startup=[rt.start], after_startup=[rt.announce_ready],
+                      after_shutdown=[rt.stop])

@@ -1,0 +1,107 @@
+"""Bounded reading of a PDF: its embedded XML files and its XMP metadata packet.
+
+pypdf runs under a tightened :func:`pypdf.apply_configuration` (decompression output, decoding
+work, array/dictionary sizes), every embedded file is capped, and every exception pypdf raises on
+hostile input is turned into a :class:`Reason`. What this module cannot give is a hard wall-clock
+bound: a caller that needs one runs :func:`analyse` in a worker process with a timeout.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from io import BytesIO
+from typing import Any
+
+from pypdf import PdfReader
+from pypdf._configuration import apply_configuration
+
+from services.ingest.domain.reasons import Reason, reason
+
+MAX_EMBEDDED_BYTES = 8 * 1024 * 1024
+MAX_XML_ATTACHMENTS = 16
+_LIMITS: dict[str, Any] = {
+    "maximum_declared_stream_length": 32 * 1024 * 1024,
+    "array_based_stream_maximum_output_length": MAX_EMBEDDED_BYTES,
+    "array_maximum_element_count": 50_000,
+    "dictionary_maximum_element_count": 50_000,
+    "zlib_maximum_output_length": MAX_EMBEDDED_BYTES,
+    "lzw_maximum_output_length": MAX_EMBEDDED_BYTES,
+    "run_length_maximum_output_length": MAX_EMBEDDED_BYTES,
+    "jbig2_maximum_output_length": MAX_EMBEDDED_BYTES,
+    "brotli_maximum_output_length": MAX_EMBEDDED_BYTES,
+    "stream_decoding_work_maximum_length": 64 * 1024 * 1024,
+    "stream_parsing_work_maximum_count": 500_000,
+    "xmp_maximum_input_length": 1024 * 1024,
+}
+
+# pypdf logs every repair it makes on a damaged file; the reasons we return say enough.
+logging.getLogger("pypdf").setLevel(logging.ERROR)
+
+
+@dataclass(frozen=True)
+class PdfContent:
+    """What the broker needs from a PDF: ``(name, bytes)`` of each embedded XML, and the XMP."""
+
+    xml_files: tuple[tuple[str, bytes], ...] = ()
+    xmp: bytes | None = None
+    problems: tuple[Reason, ...] = field(default=())
+
+
+def is_pdf(body: bytes) -> bool:
+    """True when the body starts (after at most 1 KiB of junk, as readers allow) like a PDF."""
+    return b"%PDF-" in body[:1024]
+
+
+def _embedded_xml(reader: PdfReader) -> tuple[list[tuple[str, bytes]], list[Reason]]:
+    found: list[tuple[str, bytes]] = []
+    problems: list[Reason] = []
+    for attachment in reader.attachment_list:
+        name = str(attachment.name or "")
+        if not name.lower().endswith(".xml"):
+            continue
+        if len(found) >= MAX_XML_ATTACHMENTS:
+            problems.append(reason("pdf-malformed", "The PDF carries too many XML attachments."))
+            break
+        try:
+            content = attachment.content
+        except Exception as exc:  # noqa: BLE001 - hostile streams raise anything
+            problems.append(
+                reason("pdf-malformed", f"The embedded file {name} cannot be read: {exc}.")
+            )
+            continue
+        if len(content) > MAX_EMBEDDED_BYTES:
+            problems.append(
+                reason("too-large", f"The embedded file {name} exceeds {MAX_EMBEDDED_BYTES} bytes.")
+            )
+            continue
+        found.append((name, bytes(content)))
+    return found, problems
+
+
+def _xmp(reader: PdfReader) -> bytes | None:
+    try:
+        metadata = reader.trailer["/Root"].get_object().get("/Metadata")
+        if metadata is None:
+            return None
+        data = metadata.get_object().get_data()
+    except Exception:  # noqa: BLE001 - a broken XMP stream is reported by the caller
+        return b""
+    return bytes(data)[: MAX_EMBEDDED_BYTES]
+
+
+def read_pdf(body: bytes) -> tuple[PdfContent | None, Reason | None]:
+    """Open ``body`` as a PDF; ``(content, None)`` or ``(None, reason)``; never raises."""
+    try:
+        with apply_configuration(**_LIMITS):
+            reader = PdfReader(BytesIO(body), strict=False)
+            if reader.is_encrypted:
+                return None, reason("pdf-encrypted", "The PDF is encrypted; it cannot be read.")
+            files, problems = _embedded_xml(reader)
+            xmp = _xmp(reader) if files else None
+    except RecursionError:
+        return None, reason("pdf-malformed", "The PDF structure is nested too deeply.")
+    except Exception as exc:  # noqa: BLE001 - pypdf raises many types on hostile files
+        text = str(exc).strip() or type(exc).__name__
+        return None, reason("pdf-malformed", f"The PDF cannot be read: {text[:200]}.")
+    return PdfContent(xml_files=tuple(files), xmp=xmp, problems=tuple(problems)), None

@@ -1,0 +1,25 @@
+"""Why a document was rejected or flagged: the machine-readable unit of every verdict."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Reason(BaseModel):
+    """One finding about a submission.
+
+    ``code`` is stable and machine-readable (``"BR-CO-15"``, ``"too-large"``, ``"schema"`` …),
+    ``message`` is one English sentence for a human, ``path`` locates the finding in the
+    document when known (an XPath-like string).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    code: str
+    message: str
+    path: str | None = None
+
+
+def reason(code: str, message: str, path: str | None = None) -> Reason:
+    """Shorthand constructor used by the rule modules."""
+    return Reason(code=code, message=message, path=path)

@@ -1,0 +1,93 @@
+"""Hardened XML parsing: no DTD, no entities, no network, bounded size, depth and element count.
+
+Every failure is a :class:`Reason`, never an exception, so callers can turn it into a rejection.
+"""
+
+from __future__ import annotations
+
+import re
+
+from lxml import etree
+
+from services.ingest.domain.reasons import Reason, reason
+
+MAX_DEPTH = 64
+MAX_ELEMENTS = 200_000
+
+_DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
+_ENTITY = re.compile(rb"<!ENTITY", re.IGNORECASE)
+
+
+def _ascii_view(body: bytes) -> bytes:
+    """Bytes in which a DOCTYPE can be searched whatever the (UTF-16/32) encoding."""
+    head = body[:4]
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head:
+        for codec in ("utf-16", "utf-32"):
+            try:
+                return body.decode(codec).encode("utf-8", "replace")
+            except (UnicodeDecodeError, UnicodeError):
+                continue
+        return body.replace(b"\x00", b"")
+    return body
+
+
+def _parser() -> etree.XMLParser:
+    # A fresh parser per document: lxml parsers keep state and are not meant to be shared
+    # between threads.
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_blank_text=False,
+    )
+
+
+def _shape_reason(root: etree._Element, max_depth: int, max_elements: int) -> Reason | None:
+    count = 0
+    stack: list[tuple[etree._Element, int]] = [(root, 1)]
+    while stack:
+        element, depth = stack.pop()
+        count += 1
+        if count > max_elements:
+            return reason(
+                "xml-too-many-elements",
+                f"The XML document has more than {max_elements} elements.",
+            )
+        if depth > max_depth:
+            return reason(
+                "xml-too-deep", f"The XML document is nested deeper than {max_depth} levels."
+            )
+        stack.extend((child, depth + 1) for child in element)
+    return None
+
+
+def parse_xml(
+    body: bytes, *, max_depth: int = MAX_DEPTH, max_elements: int = MAX_ELEMENTS
+) -> tuple[etree._Element | None, Reason | None]:
+    """Parse ``body`` safely; return ``(root, None)`` or ``(None, reason)``.
+
+    A document that declares a DOCTYPE (or an entity) is refused before any parsing: invoices
+    never need one, and it is how entity bombs and XXE arrive.
+    """
+    if not body.strip():
+        return None, reason("empty-body", "The XML document is empty.")
+    view = _ascii_view(body)
+    if _DOCTYPE.search(view) or _ENTITY.search(view):
+        return None, reason(
+            "xml-forbidden-dtd",
+            "The XML document contains a DOCTYPE or entity declaration, which is not allowed.",
+        )
+    try:
+        root = etree.fromstring(body, parser=_parser())
+    except etree.XMLSyntaxError as exc:
+        return None, reason("xml-malformed", f"The XML document is not well-formed: {exc}.")
+    except (ValueError, TypeError, MemoryError) as exc:
+        return None, reason("xml-malformed", f"The XML document cannot be parsed: {exc}.")
+    if root is None:
+        return None, reason("xml-malformed", "The XML document has no root element.")
+    shape = _shape_reason(root, max_depth, max_elements)
+    if shape is not None:
+        return None, shape
+    return root, None

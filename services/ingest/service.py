@@ -1,0 +1,174 @@
+"""Ingest's service layer: one submission in, one verdict out, exactly once.
+
+Contract: for a (tenant, message_id) seen for the first time, record the
+verdict and its status event in one transaction, publish them after commit,
+then forward an accepted invoice to the archive. For one seen before, publish
+whatever is still pending (a crash between commit and publish) and nothing
+new: the ERP reads the outcome with ``efacture status``. Bad input never
+raises: it becomes a ``rejected`` event. Database or broker failures raise and
+the handler retries the message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+
+from services.ingest.adapters import repository as repo
+from services.ingest.domain.admission import admission_reasons, seller_key
+from services.ingest.domain.analysis import Analysis, analyse
+from services.ingest.domain.reasons import Reason
+from services.ingest.domain.submission import Submission, header_strings
+from shared import outbox, tenants
+from shared.logging import get_logger
+from shared.messages.base import derived_id, utcnow
+from shared.messages.internal import InvoiceAccepted
+from shared.messages.status import EventReason, make_event
+from shared.outbox import Outgoing
+from shared.runtime import Runtime
+from shared.topology import INTERNAL, RK_ACCEPTED
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    invoice_id: uuid.UUID
+    accepted: bool
+    duplicate_delivery: bool
+
+
+def _reasons(items: tuple[Reason, ...] | list[Reason]) -> list[EventReason]:
+    return [EventReason(code=r.code, message=r.message, path=r.path) for r in items]
+
+
+class IngestService:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    async def handle(self, body: bytes, sub: Submission) -> Verdict:
+        sha = hashlib.sha256(body).hexdigest()
+        if sub.message_id is None or sub.tenant == "unknown":
+            return await self._reject_unidentified(sub, sha)
+        async with self.rt.pool.connection() as conn:
+            existing = await repo.find(conn, sub.tenant, sub.message_id)
+            tenant = await tenants.get(conn, sub.tenant)
+        if existing is not None:
+            return await self._again(existing, body, sub, sha)
+        sandbox = bool(tenant and tenant.sandbox)
+        analysis = await asyncio.to_thread(
+            analyse, body, sub.content_type, sandbox=sandbox,
+            max_bytes=self.rt.settings.max_document_bytes,
+        )
+        errors, warnings = list(sub.errors) + list(analysis.errors), list(analysis.warnings)
+        if tenant is None or not tenant.active:
+            errors.insert(0, Reason(code="unknown-tenant",
+                                    message=f"No active tenant is registered with SIRET {sub.tenant}."))
+        else:
+            more_err, more_warn = admission_reasons(
+                analysis, tenant_siret=sub.tenant, sandbox=sandbox, transmit=sub.transmit,
+                headers=header_strings(sub),
+            )
+            errors += more_err
+            warnings += more_warn
+        invoice_id = derived_id("invoice", sub.tenant, sub.message_id)
+        number = analysis.invoice.number if analysis.invoice else sub.invoice_number
+        try:
+            return await self._record(body, sub, sha, invoice_id, number, analysis, errors, warnings)
+        except psycopg.errors.UniqueViolation:
+            # A concurrent consumer recorded the same submission: its outcome stands.
+            async with self.rt.pool.connection() as conn:
+                existing = await repo.find(conn, sub.tenant, sub.message_id)
+            assert existing is not None
+            return await self._again(existing, body, sub, sha)
+
+    async def _record(
+        self, body: bytes, sub: Submission, sha: str, invoice_id: uuid.UUID, number: str | None,
+        analysis: Analysis, errors: list[Reason], warnings: list[Reason],
+    ) -> Verdict:
+        assert sub.message_id is not None
+        async with self.rt.pool.connection() as conn, conn.transaction():
+            if not errors and number:
+                key = seller_key(analysis.invoice, sub.tenant)
+                if not await repo.claim_invoice_key(conn, key, number, invoice_id):
+                    errors.append(Reason(
+                        code="duplicate-invoice",
+                        message=f"Invoice {number} of seller {key} is already archived under another message_id."))
+            accepted = not errors
+            await repo.insert(
+                conn, tenant=sub.tenant, message_id=sub.message_id, invoice_id=invoice_id,
+                state="accepted" if accepted else "rejected", sha256=sha, invoice_number=number,
+                reasons=[r.model_dump() for r in errors], warnings=[r.model_dump() for r in warnings],
+            )
+            event = make_event(
+                "received" if accepted else "rejected", tenant=sub.tenant,
+                submission_id=sub.message_id, invoice_id=invoice_id if accepted else None,
+                invoice_number=number, reasons=_reasons(errors if not accepted else warnings),
+                detail={"kind": analysis.kind, "syntax": analysis.syntax, "profile": analysis.profile,
+                        "sha256": sha, "transmit": sub.transmit},
+            )
+            ids = await outbox.add(conn, [Outgoing.status(event)])
+        await outbox.flush(self.rt.pool, self.rt.publish, ids)
+        if accepted:
+            await self._forward(body, sub, sha, invoice_id, analysis)
+        log.info("submission-decided", accepted=accepted, reasons=[r.code for r in errors])
+        return Verdict(invoice_id, accepted, duplicate_delivery=False)
+
+    async def _again(self, existing: repo.StoredSubmission, body: bytes, sub: Submission, sha: str) -> Verdict:
+        """A message_id seen before: finish what a crash interrupted, add nothing new."""
+        await outbox.flush_for(self.rt.pool, self.rt.publish, submission_id=sub.message_id)
+        if existing.state == "accepted" and not existing.forwarded and existing.sha256 == sha:
+            analysis = await asyncio.to_thread(
+                analyse, body, sub.content_type, sandbox=True,
+                max_bytes=self.rt.settings.max_document_bytes)
+            await self._forward(body, sub, sha, existing.invoice_id, analysis)
+        log.info("submission-repeated", state=existing.state)
+        return Verdict(existing.invoice_id, existing.state == "accepted", duplicate_delivery=True)
+
+    async def _forward(
+        self, body: bytes, sub: Submission, sha: str, invoice_id: uuid.UUID, analysis: Analysis
+    ) -> None:
+        assert sub.message_id is not None
+        inv = analysis.invoice
+        msg = InvoiceAccepted(
+            invoice_id=invoice_id, tenant=sub.tenant, submission_id=sub.message_id, sha256=sha,
+            content_type=sub.content_type or "application/octet-stream", kind=analysis.kind,
+            syntax=analysis.syntax, profile=analysis.profile,
+            invoice_number=inv.number if inv else sub.invoice_number,
+            type_code=inv.type_code if inv else None,
+            issue_date=inv.issue_date if inv else sub.issue_date,
+            recipient_id=_buyer_id(inv) if inv else sub.recipient_id,
+            recipient_name=inv.buyer.name if inv else None,
+            recipient_email=sub.recipient_email or (inv.buyer.email if inv else None),
+            amount_payable=str(inv.totals.payable) if inv and inv.totals.payable is not None else None,
+            currency=inv.currency if inv else None, transmit=sub.transmit, received_at=utcnow(),
+            document=body,
+        )
+        await self.rt.publish(
+            exchange=INTERNAL, routing_key=RK_ACCEPTED, body=msg.model_dump_json().encode(),
+            message_id=str(invoice_id),
+        )
+        async with self.rt.pool.connection() as conn:
+            await repo.mark_forwarded(conn, invoice_id)
+
+    async def _reject_unidentified(self, sub: Submission, sha: str) -> Verdict:
+        """No usable tenant or message_id: answer once on status.<tenant|unknown>.rejected."""
+        event = make_event(
+            "rejected", tenant=sub.tenant, submission_id=sub.message_id, invoice_id=None,
+            reasons=_reasons(sub.errors), discriminator=sha,
+        )
+        async with self.rt.pool.connection() as conn, conn.transaction():
+            ids = await outbox.add(conn, [Outgoing.status(event)])
+        await outbox.flush(self.rt.pool, self.rt.publish, ids)
+        log.info("submission-unidentified", reasons=[r.code for r in sub.errors])
+        return Verdict(event.event_id, False, duplicate_delivery=not ids)
+
+
+def _buyer_id(inv: Any) -> str | None:
+    b = inv.buyer
+    return b.siret or b.siren or b.legal_id or b.vat_id

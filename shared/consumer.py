@@ -1,0 +1,46 @@
+"""How a handler's outcome maps to ack / retry / dead-letter, in one place.
+
+- the block returns → ack (the effect is committed and its messages confirmed);
+- :class:`PermanentError` escapes → the message can never succeed: it is
+  rejected without requeue, so the queue dead-letters it (at least once);
+- anything else (``RetryableError``, a database or broker error, a bug) →
+  requeued after a short pause that grows with the delivery count; the quorum
+  queue's ``x-delivery-limit`` dead-letters it when the limit is reached.
+The pause is a back-off on the consumer while a dependency is down, not a
+per-message retry schedule (transmit's retries go through delay queues).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from faststream.rabbit.annotations import RabbitMessage
+
+from shared.errors import PermanentError
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+
+def delivery_count(msg: RabbitMessage) -> int:
+    headers = msg.raw_message.headers or {}
+    value = headers.get("x-delivery-count", 0)
+    return int(value) if isinstance(value, int) else 0
+
+
+@asynccontextmanager
+async def settle(msg: RabbitMessage) -> AsyncIterator[None]:
+    try:
+        yield
+    except PermanentError as exc:
+        log.error("message-dead-lettered", code=exc.code, error=str(exc))
+        await msg.reject(requeue=False)
+    except Exception as exc:
+        count = delivery_count(msg)
+        log.warning("message-requeued", error=f"{type(exc).__name__}: {exc}", deliveries=count)
+        await asyncio.sleep(min(0.2 * (2 ** min(count, 5)), 5.0))
+        await msg.nack(requeue=True)
+    else:
+        await msg.ack()

@@ -1,0 +1,133 @@
+"""Transactional outbox: messages written in the effect's transaction, published after commit.
+
+A handler inserts its outgoing messages with :func:`add` inside the same
+transaction as its effect, commits, then calls :func:`flush` for the ids it
+added, and acks its input only after ``flush`` returns (every publish confirmed).
+A crash anywhere in between leaves rows with ``published_at IS NULL``: the
+redelivered input flushes them again (same ``event_id``, so partners see a
+repeat they can drop), and :func:`sweep` publishes any that are left behind.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import psycopg
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
+
+from shared.messages.base import Message
+from shared.messages.status import StatusEvent
+from shared.topology import STATUS
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message to publish: where, what, and the ids it concerns."""
+
+    event_id: uuid.UUID
+    exchange: str
+    routing_key: str
+    body: bytes
+    tenant: str | None = None
+    submission_id: str | None = None
+    invoice_id: uuid.UUID | None = None
+    content_type: str = "application/json"
+    headers: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def status(cls, event: StatusEvent) -> Outgoing:
+        return cls(
+            event_id=event.event_id, exchange=STATUS, routing_key=event.routing_key,
+            body=event.to_json(), tenant=event.tenant, submission_id=event.submission_id,
+            invoice_id=event.invoice_id,
+        )
+
+    @classmethod
+    def internal(
+        cls, exchange: str, routing_key: str, message: Message, event_id: uuid.UUID,
+        *, tenant: str | None = None, invoice_id: uuid.UUID | None = None,
+    ) -> Outgoing:
+        return cls(
+            event_id=event_id, exchange=exchange, routing_key=routing_key,
+            body=message.model_dump_json(by_alias=True).encode(), tenant=tenant,
+            invoice_id=invoice_id,
+        )
+
+
+class Publisher(Protocol):
+    async def __call__(
+        self, *, exchange: str, routing_key: str, body: bytes, message_id: str,
+        content_type: str, mandatory: bool, headers: dict[str, Any] | None = None,
+    ) -> None: ...
+
+
+async def add(conn: psycopg.AsyncConnection[Any], items: Sequence[Outgoing]) -> list[int]:
+    """Insert ``items`` in the caller's transaction; an event already stored is kept as is."""
+    ids: list[int] = []
+    async with conn.cursor() as cur:
+        for m in items:
+            await cur.execute(
+                "INSERT INTO core.outbox (event_id, exchange, routing_key, body, content_type,"
+                " headers, tenant, submission_id, invoice_id)"
+                " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+                " ON CONFLICT (event_id) DO NOTHING RETURNING id",
+                (m.event_id, m.exchange, m.routing_key, m.body, m.content_type, Jsonb(m.headers), m.tenant,
+                 m.submission_id, m.invoice_id),
+            )
+            row = await cur.fetchone()
+            if row:
+                ids.append(row[0])
+    return ids
+
+
+_SELECT = (
+    "SELECT id, event_id, exchange, routing_key, body, content_type, headers FROM core.outbox"
+    " WHERE published_at IS NULL AND {where} ORDER BY id FOR UPDATE SKIP LOCKED"
+)
+
+
+async def _publish_rows(
+    pool: AsyncConnectionPool, publish: Publisher, where: str, params: Sequence[object]
+) -> int:
+    async with pool.connection() as conn, conn.transaction():
+        rows = await (await conn.execute(_SELECT.format(where=where), params)).fetchall()
+        for _id, event_id, exch, rk, body, ctype, headers in rows:
+            # Status events may have no subscriber yet: not mandatory. Internal ones must route.
+            await publish(
+                exchange=exch, routing_key=rk, body=bytes(body), message_id=str(event_id),
+                content_type=ctype, mandatory=exch != STATUS, headers=headers or None,
+            )
+        if rows:
+            await conn.execute(
+                "UPDATE core.outbox SET published_at = now() WHERE id = ANY(%s)",
+                ([r[0] for r in rows],),
+            )
+    return len(rows)
+
+
+async def flush(pool: AsyncConnectionPool, publish: Publisher, ids: Sequence[int]) -> int:
+    """Publish the pending rows among ``ids`` in order, with confirms; returns how many."""
+    if not ids:
+        return 0
+    return await _publish_rows(pool, publish, "id = ANY(%s)", (list(ids),))
+
+
+async def flush_for(
+    pool: AsyncConnectionPool, publish: Publisher, *, submission_id: str | None = None,
+    invoice_id: uuid.UUID | None = None,
+) -> int:
+    """Publish what is still pending for one submission or invoice (the redelivery path)."""
+    if invoice_id is not None:
+        return await _publish_rows(pool, publish, "invoice_id = %s", (invoice_id,))
+    return await _publish_rows(pool, publish, "submission_id = %s", (submission_id,))
+
+
+async def sweep(pool: AsyncConnectionPool, publish: Publisher, older_than_s: float = 10) -> int:
+    """Publish rows left pending by a crash (older than ``older_than_s``)."""
+    return await _publish_rows(
+        pool, publish, "created_at < now() - make_interval(secs => %s)", (older_than_s,)
+    )

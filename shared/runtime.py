@@ -1,0 +1,103 @@
+"""Composition root of a service process: broker, database pool, publisher, background tasks.
+
+``Runtime`` is built once per process (never at import time) and handed to the
+service's handlers. Its ``start`` runs migrations, opens the pool and declares
+the topology before FastStream starts consuming; ``stop`` closes them after the
+broker has drained in-flight messages (FastStream's graceful timeout).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from faststream.rabbit import Channel, RabbitBroker
+from psycopg_pool import AsyncConnectionPool
+
+from shared import db, outbox
+from shared.logging import configure, get_logger
+from shared.settings import Settings
+from shared.topology import Topology, declare
+
+log = get_logger(__name__)
+
+
+class Runtime:
+    """Everything a service's handlers need, created at start and closed at stop."""
+
+    def __init__(self, settings: Settings, service: str) -> None:
+        self.settings = settings
+        self.service = service
+        self.topology = Topology.build(settings.transmit_retry_delays, settings.delivery_limit)
+        self.broker = RabbitBroker(
+            settings.amqp_url,
+            default_channel=Channel(prefetch_count=settings.prefetch, on_return_raises=True),
+            graceful_timeout=30.0,
+            logger=None,
+        )
+        self._pool: AsyncConnectionPool | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._periodic: list[tuple[float, Callable[[], Awaitable[Any]]]] = []
+
+    @property
+    def pool(self) -> AsyncConnectionPool:
+        if self._pool is None:
+            raise RuntimeError("runtime not started")
+        return self._pool
+
+    def every(self, seconds: float, job: Callable[[], Awaitable[Any]]) -> None:
+        """Run ``job`` every ``seconds`` while the service runs; failures are logged, not fatal."""
+        self._periodic.append((seconds, job))
+
+    async def publish(
+        self, *, exchange: str, routing_key: str, body: bytes, message_id: str,
+        content_type: str = "application/json", mandatory: bool = True,
+        headers: dict[str, Any] | None = None,
+    ) -> None:
+        """Publish a persistent message and wait for the broker's confirm (raises if unroutable)."""
+        await self.broker.publish(
+            body, exchange=exchange, routing_key=routing_key, message_id=message_id,
+            content_type=content_type, persist=True, mandatory=mandatory, headers=headers,
+        )
+
+    async def start(self) -> None:
+        configure(self.service, self.settings.log_level)
+        await asyncio.to_thread(db.migrate, self.settings.database_url)
+        self._pool = await db.open_pool(self.settings.database_url, max_size=8)
+        await self.broker.connect()
+        await declare(self.broker, self.topology)
+        self.every(5.0, self._sweep)
+        for seconds, job in self._periodic:
+            self._tasks.append(asyncio.create_task(self._loop(seconds, job)))
+        log.info("service-started")
+
+    async def announce_ready(self) -> None:
+        """Tell a supervising ``efacture up`` that this service consumes (one stdout line)."""
+        print(f"READY {self.service}", flush=True)  # noqa: T201
+        sys.stdout.flush()
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        if self._pool is not None:
+            await self._pool.close()
+        log.info("service-stopped")
+
+    async def _sweep(self) -> None:
+        n = await outbox.sweep(self.pool, self.publish)
+        if n:
+            log.warning("outbox-swept", published=n)
+
+    async def _loop(self, seconds: float, job: Callable[[], Awaitable[Any]]) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await job()
+            except Exception as exc:  # a periodic job must not kill the service
+                log.warning("periodic-job-failed", job=getattr(job, "__name__", "?"), error=str(exc))

@@ -1,0 +1,66 @@
+"""One settings object for every service and command (prefix ``EFACTURE_``, ``.env`` read)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Configuration of contract section 1, plus internal knobs with safe defaults."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="EFACTURE_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    amqp_url: str = "amqp://guest:guest@localhost:5672/"
+    database_url: str = "postgresql://postgres@localhost:5432/efacture"
+    data_dir: Path = Path("./var")
+    pa_url: str | None = None
+    tsa_url: str | None = None
+    transmit_retry_delays: Annotated[tuple[int, ...], NoDecode] = (10, 60, 300, 1800, 7200)
+    retention_years: int = 10
+    max_document_bytes: int = 10 * 1024 * 1024
+
+    # Internal knobs (not part of the external contract).
+    master_key: str | None = Field(default=None, description="base64 32-byte master key")
+    pa_sim_port: int = 8470
+    tsa_port: int = 8471
+    metrics_port_base: int = 9470
+    prefetch: int = 32
+    delivery_limit: int = 20
+    purge_max_share: float = 0.5
+    tariff_file: Path | None = None
+    checkpoint_interval_seconds: float = 2.0
+    log_level: str = "INFO"
+
+    @field_validator("transmit_retry_delays", mode="before")
+    @classmethod
+    def _split_delays(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(int(part) for part in value.split(",") if part.strip())
+        if isinstance(value, int):
+            return (value,)
+        return value
+
+    @property
+    def builtin_pa_url(self) -> str:
+        return f"http://127.0.0.1:{self.pa_sim_port}"
+
+    @property
+    def builtin_tsa_url(self) -> str:
+        return f"http://127.0.0.1:{self.tsa_port}/tsa"
+
+    @property
+    def effective_tsa_url(self) -> str:
+        return self.tsa_url or self.builtin_tsa_url
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once (environment and ``.env``)."""
+    return Settings()
