@@ -76,7 +76,7 @@ class Runtime:
 
     async def announce_ready(self) -> None:
         """Tell a supervising ``efacture up`` that this service consumes (one stdout line)."""
-        print(f"READY {self.service}", flush=True)  # noqa: T201
+        print(f"READY {self.service}", flush=True)
         sys.stdout.flush()
 
     async def stop(self) -> None:

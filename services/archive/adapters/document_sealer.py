@@ -13,7 +13,8 @@ import hashlib
 from dataclasses import dataclass
 from uuid import UUID
 
-from services.archive.adapters.keyring import Conn, KeyCache, tenant_key, tenant_key_version
+from services.archive.adapters import keyring
+from services.archive.adapters.keyring import Conn, KeyCache
 from services.archive.adapters.master_key import MasterKey
 from services.archive.domain.envelope import (
     data_key_context,
@@ -68,7 +69,7 @@ class DocumentSealer:
     ) -> SealedDocument:
         """Encrypt under a fresh data key bound to (tenant, invoice_id); creates the tenant
         key on first use (committed with the caller's transaction)."""
-        tk = await tenant_key(conn, self._master, tenant, cache=self._cache)
+        tk = await keyring.tenant_key(conn, self._master, tenant, cache=self._cache)
         data_key = new_data_key()
         return SealedDocument(
             ciphertext=seal(plaintext, data_key, tenant=tenant, invoice_id=invoice_id),
@@ -91,7 +92,9 @@ class DocumentSealer:
         ``envelope.DecryptFailedError`` if the ciphertext or key belongs to another
         tenant/invoice or was altered, ``LookupError`` if the tenant-key version is gone.
         """
-        data_key = await self._data_key(conn, tenant, invoice_id, wrapped_data_key, tenant_key_version)
+        data_key = await self._data_key(
+            conn, tenant, invoice_id, wrapped_data_key, tenant_key_version
+        )
         return open_(ciphertext, data_key, tenant=tenant, invoice_id=invoice_id)
 
     async def rewrap_data_key(
@@ -107,8 +110,10 @@ class DocumentSealer:
         Returns ``(wrapped_data_key, tenant_key_version)`` for the catalogue row; the
         ciphertext is unchanged.
         """
-        data_key = await self._data_key(conn, tenant, invoice_id, wrapped_data_key, tenant_key_version)
-        tk = await tenant_key(conn, self._master, tenant, cache=self._cache)
+        data_key = await self._data_key(
+            conn, tenant, invoice_id, wrapped_data_key, tenant_key_version
+        )
+        tk = await keyring.tenant_key(conn, self._master, tenant, cache=self._cache)
         return wrap(data_key, tk.key, context=data_key_context(tenant, invoice_id)), tk.version
 
     async def _data_key(
@@ -121,7 +126,7 @@ class DocumentSealer:
     ) -> bytes:
         if wrapped_data_key is None:
             raise DocumentShreddedError(f"invoice {invoice_id} was crypto-shredded")
-        tk = await tenant_key_version(
+        tk = await keyring.tenant_key_version(
             conn, self._master, tenant, tenant_key_version, cache=self._cache
         )
         return unwrap(wrapped_data_key, tk.key, context=data_key_context(tenant, invoice_id))

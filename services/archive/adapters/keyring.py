@@ -55,7 +55,9 @@ class KeyCache:
         self._maxsize = maxsize
         self._items: OrderedDict[tuple[str, int, str, bytes], bytes] = OrderedDict()
 
-    def unwrap(self, master: MasterKey, tenant: str, version: int, wrapped: bytes, mkid: str) -> bytes:
+    def unwrap(
+        self, master: MasterKey, tenant: str, version: int, wrapped: bytes, mkid: str
+    ) -> bytes:
         """Unwrap (or recall) a tenant key; raises :class:`MasterKeyMismatchError`."""
         slot = (tenant, version, mkid, wrapped)
         found = self._items.get(slot)
@@ -107,7 +109,9 @@ async def _insert_version(conn: Conn, master: MasterKey, tenant: str, version: i
     await conn.execute(_INSERT, (tenant, version, wrapped, master.key_id))
 
 
-def _key(master: MasterKey, cache: KeyCache | None, tenant: str, row: tuple[int, bytes, str]) -> TenantKey:
+def _key(
+    master: MasterKey, cache: KeyCache | None, tenant: str, row: tuple[int, bytes, str]
+) -> TenantKey:
     version, wrapped, mkid = row
     if cache is not None:
         return TenantKey(tenant, version, cache.unwrap(master, tenant, version, wrapped, mkid))
@@ -189,7 +193,9 @@ async def rewrap_all(conn: Conn, old_master: MasterKey, new_master: MasterKey) -
     for tenant, version, wrapped in await cur.fetchall():
         context = tenant_key_context(tenant, version)
         key = unwrap(bytes(wrapped), old_master.key, context=context)
-        updates.append((wrap(key, new_master.key, context=context), new_master.key_id, tenant, version))
+        updates.append(
+            (wrap(key, new_master.key, context=context), new_master.key_id, tenant, version)
+        )
     async with conn.cursor() as upd:
         await upd.executemany(
             "UPDATE archive.tenant_key SET wrapped_key = %s, master_key_id = %s"

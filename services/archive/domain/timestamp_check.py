@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from services.archive.domain.der_check import minimal_lengths, unsigned_parts_canonical
 from services.archive.domain.verify_report import CheckFailed
 
 _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
@@ -143,10 +144,13 @@ def check_timestamp(tsr: bytes, chain: list[x509.Certificate], document: bytes) 
         encap = signed_data["encap_content_info"]
         tst_info = encap["content"].parsed
         signers = signed_data["signer_infos"]
+        canonical = minimal_lengths(tsr) and unsigned_parts_canonical(tsr)
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise CheckFailed(
             "timestamp token", "timestamp.tsr is not a valid RFC 3161 TimeStampResp"
         ) from exc
+    if not canonical:
+        raise CheckFailed("timestamp token", "timestamp.tsr is altered (not DER-encoded)")
     if status != "granted":
         raise CheckFailed("timestamp token", f"the timestamp response is not granted ({status})")
     if (

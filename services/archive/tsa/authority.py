@@ -17,12 +17,15 @@ from asn1crypto import tsp, x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from .credentials import TsaCredentials
+from .der import tlv
 from .keystore import load_or_create_credentials
-from .protocol import ACCEPTED_DIGESTS, POLICY_OID, TimeStampResp, rejection
+from .protocol import ACCEPTED_DIGESTS, POLICY_OID, rejection
 from .signed_data import TokenSigner
 
 Clock = Callable[[], datetime]
 SerialSource = Callable[[], int]
+
+_GRANTED_STATUS = tsp.PKIStatusInfo({"status": "granted"}).dump()
 
 
 def _utc_now() -> datetime:
@@ -124,7 +127,4 @@ class TimeStampAuthority:
         if nonce is not None:
             fields["nonce"] = nonce
         token = self._signer.sign(tsp.TSTInfo(fields), now)
-        status = tsp.PKIStatusInfo({"status": "granted"})
-        return bytes(
-            TimeStampResp({"status": status, "time_stamp_token": token}).dump()
-        )
+        return tlv(0x30, _GRANTED_STATUS + token)

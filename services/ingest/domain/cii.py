@@ -17,6 +17,7 @@ from services.ingest.domain.facts import (
     to_decimal,
 )
 from services.ingest.domain.invoice import Party, Totals
+from services.ingest.domain.reasons import Reason, reason
 from services.ingest.domain.syntax import CII_NS, RAM_NS, UDT_NS
 
 NS = {"rsm": CII_NS, "ram": RAM_NS, "udt": UDT_NS}
@@ -32,8 +33,9 @@ def _all(node: etree._Element, path: str) -> list[etree._Element]:
 
 def _text(node: etree._Element, path: str) -> str | None:
     for element in _all(node, path):
-        if element.text and element.text.strip():
-            return element.text.strip()
+        text = element.text
+        if isinstance(text, str) and text.strip():
+            return text.strip()
     return None
 
 
@@ -91,7 +93,7 @@ def _vat_total(root: etree._Element, currency: str | None) -> str | None:
     amounts = _all(root, f"{_SUMMATION}/ram:TaxTotalAmount")
     for element in amounts:
         if element.get("currencyID") in (None, currency):
-            return element.text
+            return str(element.text) if element.text is not None else None
     return None
 
 
@@ -124,7 +126,16 @@ def _lines(root: etree._Element) -> tuple[LineFacts, ...]:
 
 
 def _allowances(root: etree._Element) -> tuple[AllowanceCharge, ...]:
-    found = []
+    found = [
+        # EXTENDED logistics charges count as document-level charges (BT-108).
+        AllowanceCharge(
+            charge=True,
+            amount=to_decimal(_text(node, "ram:AppliedAmount")),
+            category=_text(node, "ram:AppliedTradeTax/ram:CategoryCode"),
+            rate=to_decimal(_text(node, "ram:AppliedTradeTax/ram:RateApplicablePercent")),
+        )
+        for node in _all(root, f"{_SETTLEMENT}/ram:SpecifiedLogisticsServiceCharge")
+    ]
     for node in _all(root, f"{_SETTLEMENT}/ram:SpecifiedTradeAllowanceCharge"):
         indicator = (_text(node, "ram:ChargeIndicator/udt:Indicator") or "").lower()
         found.append(
@@ -185,7 +196,8 @@ def extract_cii(root: etree._Element) -> Facts:
     )
     return Facts(
         spec_id=_text(
-            root, "rsm:ExchangedDocumentContext/ram:GuidelineSpecifiedDocumentContextParameter/ram:ID"
+            root,
+            "rsm:ExchangedDocumentContext/ram:GuidelineSpecifiedDocumentContextParameter/ram:ID",
         ),
         number=_text(root, "rsm:ExchangedDocument/ram:ID"),
         type_code=_text(root, "rsm:ExchangedDocument/ram:TypeCode"),
@@ -212,5 +224,33 @@ def extract_cii(root: etree._Element) -> Facts:
             root, f"{delivery}/ram:ShipToTradeParty/ram:PostalTradeAddress/ram:CountryID"
         ),
         has_payment_terms=bool(_all(root, f"{terms}/*")),
+        has_payment_means=bool(
+            _all(root, f"{_SETTLEMENT}/ram:SpecifiedTradeSettlementPaymentMeans")
+        ),
+        has_seller_contact=bool(
+            _all(root, f"{agreement}/ram:SellerTradeParty/ram:DefinedTradeContact")
+        ),
+        has_buyer_reference=bool(_text(root, f"{agreement}/ram:BuyerReference")),
         amounts=_amounts(root, lines),
     )
+
+
+_CURRENCY_ALLOWED = frozenset({"TaxTotalAmount"})
+
+
+def cii_syntax_reasons(root: etree._Element, profile: str) -> list[Reason]:
+    """CEN CII syntax binding rules; for now CII-DT-031 (currencyID only on BT-110/111)."""
+    # The CEN schematron binds EN 16931 and its CIUS/BASIC subset, not MINIMUM/BASIC WL/EXTENDED.
+    if profile not in ("BASIC", "EN16931", "XRECHNUNG", "PEPPOL"):
+        return []
+    found: list[Reason] = []
+    for element in root.iter(f"{{{RAM_NS}}}*"):
+        local = etree.QName(element).localname
+        if (
+            local.endswith("Amount")
+            and local not in _CURRENCY_ALLOWED
+            and element.get("currencyID")
+        ):
+            found.append(reason("CII-DT-031", f"The amount {local} must not carry a currencyID.",
+                                root.getroottree().getpath(element)))
+    return found[:20]

@@ -86,6 +86,9 @@ class Facts:
     has_invoicing_period: bool = False
     deliver_to_country: str | None = None
     has_payment_terms: bool = False
+    has_payment_means: bool = False
+    has_seller_contact: bool = False
+    has_buyer_reference: bool = False
     amounts: tuple[tuple[str, Decimal], ...] = ()
 
     def invoice(self) -> Invoice | None:

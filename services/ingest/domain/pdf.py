@@ -65,7 +65,7 @@ def _embedded_xml(reader: PdfReader) -> tuple[list[tuple[str, bytes]], list[Reas
             break
         try:
             content = attachment.content
-        except Exception as exc:  # noqa: BLE001 - hostile streams raise anything
+        except Exception as exc:
             problems.append(
                 reason("pdf-malformed", f"The embedded file {name} cannot be read: {exc}.")
             )
@@ -81,17 +81,24 @@ def _embedded_xml(reader: PdfReader) -> tuple[list[tuple[str, bytes]], list[Reas
 
 def _xmp(reader: PdfReader) -> bytes | None:
     try:
-        metadata = reader.trailer["/Root"].get_object().get("/Metadata")
+        catalog: Any = reader.trailer["/Root"].get_object()
+        metadata: Any = catalog.get("/Metadata")
         if metadata is None:
             return None
         data = metadata.get_object().get_data()
-    except Exception:  # noqa: BLE001 - a broken XMP stream is reported by the caller
+    except Exception:
         return b""
     return bytes(data)[: MAX_EMBEDDED_BYTES]
 
 
 def read_pdf(body: bytes) -> tuple[PdfContent | None, Reason | None]:
-    """Open ``body`` as a PDF; ``(content, None)`` or ``(None, reason)``; never raises."""
+    """Open ``body`` as a PDF; ``(content, None)`` or ``(None, reason)``; never raises.
+
+    A body without an end-of-file marker in its last KiB is refused as truncated: pypdf would
+    otherwise "repair" it and may silently miss the embedded invoice.
+    """
+    if b"%%EOF" not in body[-1024:]:
+        return None, reason("pdf-malformed", "The PDF is truncated: it has no %%EOF marker.")
     try:
         with apply_configuration(**_LIMITS):
             reader = PdfReader(BytesIO(body), strict=False)
@@ -101,7 +108,7 @@ def read_pdf(body: bytes) -> tuple[PdfContent | None, Reason | None]:
             xmp = _xmp(reader) if files else None
     except RecursionError:
         return None, reason("pdf-malformed", "The PDF structure is nested too deeply.")
-    except Exception as exc:  # noqa: BLE001 - pypdf raises many types on hostile files
+    except Exception as exc:
         text = str(exc).strip() or type(exc).__name__
         return None, reason("pdf-malformed", f"The PDF cannot be read: {text[:200]}.")
     return PdfContent(xml_files=tuple(files), xmp=xmp, problems=tuple(problems)), None

@@ -25,7 +25,7 @@ def r2(value: Decimal) -> Decimal:
 
 
 def _mandatory(facts: Facts, profile: str) -> Iterable[Reason]:
-    checks = [
+    checks: list[tuple[str, object, str]] = [
         ("BR-01", facts.spec_id, "The specification identifier (BT-24) is missing."),
         ("BR-02", facts.number, "The invoice number (BT-1) is missing."),
         ("BR-03", facts.issue_date, "The issue date (BT-2) is missing or not a valid date."),
@@ -93,7 +93,8 @@ def _totals(facts: Facts, profile: str) -> Iterable[Reason]:
         if _differs(expected, t.tax_inclusive):
             yield reason("BR-CO-15", f"BT-109 + BT-110 is {r2(expected)}, "
                          f"but the total with VAT (BT-112) is {t.tax_inclusive}.")
-    if t.tax_inclusive is not None:
+    if t.tax_inclusive is not None and profile != "MINIMUM":
+        # MINIMUM carries no prepaid amount (BT-113), so BT-115 may legitimately differ.
         expected = t.tax_inclusive - (t.prepaid or ZERO) + (facts.rounding or ZERO)
         if _differs(expected, t.payable):
             yield reason("BR-CO-16", f"BT-112 - BT-113 + BT-114 is {r2(expected)}, "
@@ -109,9 +110,21 @@ def _other(facts: Facts, profile: str) -> Iterable[Reason]:
         yield reason("BR-CO-18", "The invoice has no VAT breakdown (BG-23).")
     if profile not in EXTENDED:
         yield from _decimals(facts)
+    if profile == "XRECHNUNG":
+        yield from _xrechnung(facts)
     if facts.type_code == "381" and facts.totals.payable is not None and facts.totals.payable < 0:
         yield reason("credit-note-sign", "A credit note (381) with a negative amount due "
                      "reverses the credit; issue an invoice (380) instead.")
+
+
+def _xrechnung(facts: Facts) -> Iterable[Reason]:
+    """The XRechnung CIUS rules that most often decide acceptance (BR-DE-1, -2, -15)."""
+    if not facts.has_payment_means:
+        yield reason("BR-DE-1", "An XRechnung invoice must carry payment instructions (BG-16).")
+    if not facts.has_seller_contact:
+        yield reason("BR-DE-2", "An XRechnung invoice must carry the seller contact (BG-6).")
+    if not facts.has_buyer_reference:
+        yield reason("BR-DE-15", "An XRechnung invoice must carry the buyer reference (BT-10).")
 
 
 _DEC = {

@@ -29,8 +29,9 @@ def _all(node: etree._Element, path: str) -> list[etree._Element]:
 
 def _text(node: etree._Element, path: str) -> str | None:
     for element in _all(node, path):
-        if element.text and element.text.strip():
-            return element.text.strip()
+        text = element.text
+        if isinstance(text, str) and text.strip():
+            return text.strip()
     return None
 
 
@@ -62,7 +63,8 @@ def _party(node: etree._Element | None) -> PartyFacts | None:
         if endpoint and endpoint[0].get("schemeID") == "EM" and endpoint[0].text:
             email = endpoint[0].text.strip()
     party = Party(
-        name=_text(node, "cac:PartyLegalEntity/cbc:RegistrationName|cac:PartyName/cbc:Name"),
+        name=_text(node, "cac:PartyLegalEntity/cbc:RegistrationName")
+        or _text(node, "cac:PartyName/cbc:Name"),
         siren=siren,
         siret=siret,
         legal_id=legal_id,
@@ -187,5 +189,8 @@ def extract_ubl(root: etree._Element) -> Facts:
             root, "cac:Delivery/cac:DeliveryLocation/cac:Address/cac:Country/cbc:IdentificationCode"
         ),
         has_payment_terms=bool(_text(root, "cac:PaymentTerms/cbc:Note")),
+        has_payment_means=bool(_all(root, "cac:PaymentMeans")),
+        has_seller_contact=bool(_all(root, "cac:AccountingSupplierParty/cac:Party/cac:Contact")),
+        has_buyer_reference=bool(_text(root, "cbc:BuyerReference")),
         amounts=tuple(amounts),
     )

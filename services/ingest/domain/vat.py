@@ -18,7 +18,8 @@ _PREFIX = {"S": "BR-S", "Z": "BR-Z", "E": "BR-E", "AE": "BR-AE", "K": "BR-IC", "
 _ZERO_RATED = {"Z", "E", "AE", "K", "G"}
 _NEEDS_EXEMPTION = {"E", "AE", "K", "G", "O"}
 _NO_EXEMPTION = {"S", "Z"}
-_TOLERANCE = Decimal("0.01")
+# The CEN schematron allows one unit either way (currencies such as HUF round to units).
+_TOLERANCE = Decimal(1)
 
 
 def _used(facts: Facts) -> set[str]:
@@ -81,7 +82,7 @@ def _category_sums(facts: Facts, profile: str) -> Iterable[Reason]:
 def _per_category(facts: Facts) -> Iterable[Reason]:
     used = _used(facts)
     broken_down = {v.category for v in facts.vat}
-    for category in sorted(used):
+    for category in sorted(c for c in used if c):
         prefix = _PREFIX.get(category)
         if prefix is None:
             continue
@@ -92,16 +93,18 @@ def _per_category(facts: Facts) -> Iterable[Reason]:
             yield reason(f"{prefix}-02", f"VAT category {category} requires the seller VAT "
                          "identifier, tax registration or tax representative.")
         buyer = facts.buyer.party if facts.buyer else None
-        if category in {"AE", "K"} and not (_seller_vat(facts) and buyer and buyer.vat_id):
+        # Reverse charge accepts the buyer's legal registration instead of its VAT id.
+        buyer_id = buyer and (buyer.vat_id or (category == "AE" and buyer.legal_id))
+        if category in {"AE", "K"} and not (_seller_vat(facts) and buyer_id):
             yield reason(f"{prefix}-02", f"VAT category {category} requires the seller and the "
                          "buyer VAT identifiers.")
     rates = [(ln.category, ln.rate) for ln in facts.lines]
     rates += [(ac.category, ac.rate) for ac in facts.allowances_charges]
-    for category, rate in rates:
-        if category == "S" and rate is not None and rate <= 0:
+    for code, rate in rates:
+        if code == "S" and rate is not None and rate <= 0:
             yield reason("BR-S-05", "A line or allowance/charge of category S has a rate of 0.")
-        elif category in _ZERO_RATED and rate not in (None, ZERO):
-            yield reason(f"{_PREFIX[category]}-05", f"VAT category {category} must have rate 0.")
+        elif code in _ZERO_RATED and rate not in (None, ZERO):
+            yield reason(f"{_PREFIX[code]}-05", f"VAT category {code} must have rate 0.")
     if "K" in used | broken_down:
         if not (facts.has_delivery_date or facts.has_invoicing_period):
             yield reason("BR-IC-11", "An intra-community supply needs the actual delivery date "

@@ -24,6 +24,7 @@ from starlette.routing import Route
 from services.transmit.pa_sim.config import SimConfig
 from services.transmit.pa_sim.flow_info import FlowInfoError, validate_flow_info
 from services.transmit.pa_sim.store import DuplicateFlow, FlowStore, iso
+from shared.settings import Settings
 
 # The simulator accepts any client credentials except this secret, to exercise refusals.
 REFUSED_SECRET = "bad"  # noqa: S105
@@ -207,3 +208,11 @@ def create_app(config: SimConfig | None = None, *, simulator: Simulator | None =
     ])
     app.state.simulator = sim
     return app
+
+
+def run(settings: Settings) -> None:
+    """Serve the simulator on ``127.0.0.1:settings.pa_sim_port`` (``efacture serve pa-sim``)."""
+    # Imported here: the server module builds on this one.
+    from services.transmit.pa_sim.server import run as serve
+
+    serve(settings)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import os
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 from uuid import uuid4
@@ -50,8 +50,8 @@ def db_url() -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def run(factory: Callable[[], Awaitable[T]]) -> T:
-    return asyncio.run(factory())  # type: ignore[arg-type]
+def run(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    return asyncio.run(factory())
 
 
 def _document() -> bytes:
@@ -64,21 +64,27 @@ async def _connect(url: str) -> psycopg.AsyncConnection[Any]:
     return await psycopg.AsyncConnection.connect(url)
 
 
-async def _seal(url: str, sealer: DocumentSealer, tenant: str, invoice: str, doc: bytes) -> SealedDocument:
+async def _seal(
+    url: str, sealer: DocumentSealer, tenant: str, invoice: str, doc: bytes
+) -> SealedDocument:
     async with await _connect(url) as conn:
         sealed = await sealer.seal_document(conn, tenant, invoice, doc)
         await conn.commit()
     return sealed
 
 
-async def _open(url: str, sealer: DocumentSealer, tenant: str, invoice: str, s: SealedDocument) -> bytes:
+async def _open(
+    url: str, sealer: DocumentSealer, tenant: str, invoice: str, s: SealedDocument
+) -> bytes:
     async with await _connect(url) as conn:
         return await sealer.open_document(
             conn, tenant, invoice, s.ciphertext, s.wrapped_data_key, s.tenant_key_version
         )
 
 
-def test_sealed_document_opens_and_neither_plaintext_nor_keys_reach_the_database(db_url: str) -> None:
+def test_sealed_document_opens_and_neither_plaintext_nor_keys_reach_the_database(
+    db_url: str,
+) -> None:
     master, doc, invoice = MasterKey(os.urandom(32)), _document(), str(uuid4())
     sealer = DocumentSealer(master)
 
@@ -95,7 +101,8 @@ def test_sealed_document_opens_and_neither_plaintext_nor_keys_reach_the_database
     assert opened == doc
     assert doc[:64] not in sealed.ciphertext
     assert tk.version == sealed.tenant_key_version == 1
-    assert tk.key.hex().encode() not in dump and repr(tk.key).encode() not in dump
+    assert tk.key.hex().encode() not in dump
+    assert repr(tk.key).encode() not in dump
     assert master.key_id.encode() in dump
 
 
@@ -162,14 +169,15 @@ def test_many_concurrent_first_uses_all_get_the_same_key(db_url: str) -> None:
 
 def test_key_from_a_rolled_back_transaction_is_never_used_again(db_url: str) -> None:
     # The cache must not keep a key whose row vanished with a rollback.
-    sealer = DocumentSealer(MasterKey(os.urandom(32)), KeyCache())
+    master = MasterKey(os.urandom(32))
+    sealer = DocumentSealer(master, KeyCache())
     invoice = str(uuid4())
 
     async def scenario() -> bytes:
         async with await _connect(db_url) as conn:
             await sealer.seal_document(conn, TENANT, str(uuid4()), b"lost")
             await conn.rollback()
-        other = DocumentSealer(sealer._master)  # another process creates the real key
+        other = DocumentSealer(master)  # another process creates the real key
         await _seal(db_url, other, TENANT, str(uuid4()), b"first kept")
         sealed = await _seal(db_url, sealer, TENANT, invoice, b"second kept")
         return await _open(db_url, other, TENANT, invoice, sealed)
@@ -183,9 +191,7 @@ def test_master_rotation_rewraps_tenant_keys_and_documents_still_open(db_url: st
     invoices = {t: str(uuid4()) for t in tenants}
 
     async def scenario() -> None:
-        sealed = {
-            t: await _seal(db_url, DocumentSealer(old), t, invoices[t], doc) for t in tenants
-        }
+        sealed = {t: await _seal(db_url, DocumentSealer(old), t, invoices[t], doc) for t in tenants}
         async with await _connect(db_url) as conn:
             assert await keyring.rewrap_all(conn, old, new) == 3
             await conn.commit()

@@ -10,6 +10,7 @@ from asn1crypto import algos, cms, tsp
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from services.archive.tsa.authority import TimeStampAuthority
@@ -92,8 +93,6 @@ def test_token_names_and_embeds_the_tsa_certificate(
     authority: TimeStampAuthority, credentials: TsaCredentials
 ) -> None:
     signed_data, _ = _granted(authority, build_request(SHA256, cert_req=False))
-    from cryptography.hazmat.primitives.serialization import Encoding
-
     tsa_der = credentials.tsa_cert.public_bytes(Encoding.DER)
     embedded = [choice.chosen.dump() for choice in signed_data["certificates"]]
     assert embedded == [tsa_der]
@@ -109,7 +108,9 @@ def test_tsa_certificate_is_for_time_stamping_only(credentials: TsaCredentials) 
     assert eku.critical
     assert list(eku.value) == [ExtendedKeyUsageOID.TIME_STAMPING]
     usage = credentials.tsa_cert.extensions.get_extension_for_class(x509.KeyUsage).value
-    assert usage.digital_signature and usage.content_commitment and not usage.key_cert_sign
+    assert usage.digital_signature
+    assert usage.content_commitment
+    assert not usage.key_cert_sign
     assert credentials.tsa_cert.issuer == credentials.ca_cert.subject
     assert credentials.tsa_cert.not_valid_after_utc.year >= NOW.year + 10
 

@@ -1,7 +1,7 @@
 """A throwaway RFC 3161 time-stamping authority for tests (self-made CA and TSA certificate).
 
-``make_test_tsa()`` builds a CA and a TSA certificate (extendedKeyUsage timeStamping, critical,
-as ``openssl ts -verify`` wants); ``TestTsa.respond(digest, gen_time)`` returns a DER
+``make_fake_tsa()`` builds a CA and a TSA certificate (extendedKeyUsage timeStamping, critical,
+as ``openssl ts -verify`` wants); ``FakeTsa.respond(digest, gen_time)`` returns a DER
 ``TimeStampResp`` whose token is a CMS SignedData over a TSTInfo, signed with signed
 attributes (contentType, messageDigest, signingCertificateV2) like a real TSA's.
 Reusable by any test that needs a token without the real TSA.
@@ -36,7 +36,7 @@ def _name(cn: str) -> x509.Name:
 
 
 @dataclass(frozen=True)
-class TestTsa:
+class FakeTsa:
     """A CA, a TSA certificate it issued, and the TSA's private key."""
 
     ca_key: PrivateKey
@@ -123,7 +123,7 @@ class TestTsa:
         return bytes(response.dump())
 
 
-def make_test_tsa(key_type: Literal["rsa", "ec"] = "rsa") -> TestTsa:
+def make_fake_tsa(key_type: Literal["rsa", "ec"] = "rsa") -> FakeTsa:
     """A fresh CA and TSA certificate, valid from a year ago for ten years."""
     now = datetime.now(UTC)
     ca_key, tsa_key = _new_key(key_type), _new_key(key_type)
@@ -158,4 +158,4 @@ def make_test_tsa(key_type: Literal["rsa", "ec"] = "rsa") -> TestTsa:
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
         .sign(ca_key, hashes.SHA256())
     )
-    return TestTsa(ca_key=ca_key, ca_cert=ca_cert, tsa_key=tsa_key, tsa_cert=tsa_cert)
+    return FakeTsa(ca_key=ca_key, ca_cert=ca_cert, tsa_key=tsa_key, tsa_cert=tsa_cert)

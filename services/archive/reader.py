@@ -1,0 +1,73 @@
+"""The archive's read side: decrypt an original and check it against its fingerprint.
+
+Used by ``efacture invoice get`` and by transmit (claim check: transmit reads
+the document from the archive instead of carrying it in messages).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+from typing import Any
+
+import psycopg
+
+from services.archive.adapters import catalogue
+from services.archive.adapters.blobstore import BlobStore, FileBlobStore
+from services.archive.adapters.document_sealer import DocumentSealer
+from services.archive.adapters.master_key import load_master_key
+from shared import db
+from shared.errors import PermanentError
+from shared.settings import Settings, get_settings
+
+
+class IntegrityError(PermanentError):
+    code = "sha256-mismatch"
+
+
+class Vault:
+    """Decrypting reader over the catalogue and the blob store (one per process)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.sealer = DocumentSealer(load_master_key(settings))
+        self.blobs: BlobStore = FileBlobStore(settings.data_dir / "blobs")
+
+    async def original(self, conn: psycopg.AsyncConnection[Any], invoice_id: uuid.UUID) -> tuple[bytes, dict[str, Any]]:
+        """The original bytes and the catalogue row; refuses bytes whose SHA-256 differs.
+
+        Raises LookupError for an unknown invoice, ``DocumentShreddedError`` for a purged one,
+        :class:`IntegrityError` when the decrypted bytes do not match the recorded SHA-256.
+        """
+        row = await catalogue.fetch(conn, invoice_id)
+        if row is None:
+            raise LookupError(f"no archived invoice has the id {invoice_id}.")
+        ciphertext = await asyncio.to_thread(self.blobs.get, row["blob_key"])
+        wrapped = bytes(row["wrapped_data_key"]) if row["wrapped_data_key"] is not None else None
+        data = await self.sealer.open_document(
+            conn, row["tenant"], invoice_id, ciphertext, wrapped, row["tenant_key_version"]
+        )
+        if hashlib.sha256(data).hexdigest() != row["sha256"].strip():
+            raise IntegrityError(f"invoice {invoice_id}: decrypted bytes do not match the archived SHA-256")
+        return data, row
+
+
+def read_original(ident: str) -> tuple[bytes, str]:
+    """CLI entry: (bytes, sha256) of an archived invoice; LookupError with a sentence otherwise."""
+    try:
+        invoice_id = uuid.UUID(ident)
+    except ValueError:
+        raise LookupError(f"{ident!r} is not an invoice id (a UUID).") from None
+    settings = get_settings()
+    db.migrate(settings.database_url)
+
+    async def run() -> tuple[bytes, str]:
+        vault = Vault(settings)
+        async with await psycopg.AsyncConnection.connect(settings.database_url) as conn:
+            try:
+                data, row = await vault.original(conn, invoice_id)
+            except PermanentError as exc:
+                raise LookupError(f"invoice {invoice_id} cannot be read: {exc}.") from exc
+        return data, row["sha256"].strip()
+
+    return asyncio.run(run())

@@ -1,0 +1,67 @@
+"""Following a flow after upload: acknowledgement polling and later lifecycle statuses.
+
+Polling is scheduled through the broker (a 1-second delay queue), never by a
+sleeping task: a ``FlowPoll`` comes back, the flow is read, and while it is
+``Pending`` the poll is parked again. ``Ok`` → lifecycle 200 Déposée, ``Error``
+→ 213 Rejetée with the PA's reasons. Lifecycle events have derived ids and the
+outbox ignores an id it already holds, so a repeated poll publishes nothing new.
+"""
+
+from __future__ import annotations
+
+from services.transmit.adapters import repository as repo
+from services.transmit.service import TransmitService
+from shared import outbox
+from shared.errors import RetryableError
+from shared.logging import get_logger
+from shared.messages.internal import FlowPoll
+from shared.messages.status import EventReason, make_event
+from shared.outbox import Outgoing
+from shared.topology import RETRY
+
+log = get_logger(__name__)
+
+MAX_POLLS = 3600  # one hour of 1-second polls, then the flow is left to the lifecycle follower
+
+
+class LifecycleService:
+    def __init__(self, transmit: TransmitService) -> None:
+        self.t = transmit
+        self.rt = transmit.rt
+
+    async def poll(self, msg: FlowPoll) -> None:
+        async with self.rt.pool.connection() as conn:
+            row = await repo.get(conn, msg.invoice_id)
+        if row is None or row.state in ("accepted", "rejected"):
+            await outbox.flush_for(self.rt.pool, self.rt.publish, invoice_id=msg.invoice_id)
+            return
+        creds = await self.t.credentials(msg.tenant)
+        try:
+            status = await self.t.pa.get_flow(creds, msg.flow_id)
+        except RetryableError:
+            status = None
+        if status is None or status.ack_status == "Pending":
+            if msg.polls < MAX_POLLS:
+                again = msg.model_copy(update={"polls": msg.polls + 1})
+                await self.rt.publish(exchange=RETRY, routing_key=self.rt.topology.poll_queue,
+                                      body=again.model_dump_json().encode(),
+                                      message_id=str(msg.invoice_id))
+            return
+        ok = status.ack_status == "Ok"
+        async with self.rt.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT submission_id, invoice_number FROM archive.invoice WHERE invoice_id = %s",
+                (msg.invoice_id,))
+            found = await cur.fetchone()
+        submission_id, number = found if found else (None, None)
+        event = make_event(
+            "lifecycle", tenant=msg.tenant, submission_id=submission_id, invoice_id=msg.invoice_id,
+            invoice_number=number, lifecycle_code=200 if ok else 213,
+            reasons=[EventReason(code=r.code, message=r.message) for r in status.reasons],
+            detail={"flow_id": msg.flow_id, "ack_status": status.ack_status},
+        )
+        async with self.rt.pool.connection() as conn, conn.transaction():
+            await repo.set_state(conn, msg.invoice_id, "accepted" if ok else "rejected")
+            ids = await outbox.add(conn, [Outgoing.status(event)])
+        await outbox.flush(self.rt.pool, self.rt.publish, ids)
+        log.info("flow-acknowledged", ack_status=status.ack_status)

@@ -1,0 +1,205 @@
+"""docker-compose.yml and the Dockerfile stay consistent with the code (no Docker engine needed).
+
+Each check reads the files as Docker would and compares them with what the project defines: the
+`efacture serve` targets, the fields of `shared.settings.Settings`, the services the file declares.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+from shared.settings import Settings
+
+pytestmark = pytest.mark.unit
+
+REPO = Path(__file__).resolve().parents[2]
+SERVE_TARGETS = {"ingest", "archive", "transmit", "metering", "pa-sim", "tsa"}
+INFRASTRUCTURE = {"rabbitmq", "postgres"}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    document = yaml.safe_load((REPO / "docker-compose.yml").read_text(encoding="utf-8"))
+    assert isinstance(document, dict)
+    return document
+
+
+@pytest.fixture(scope="module")
+def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    found = compose["services"]
+    assert isinstance(found, dict)
+    return found
+
+
+def _argv(value: str | list[str]) -> list[str]:
+    return shlex.split(value) if isinstance(value, str) else [str(part) for part in value]
+
+
+def _environment(service: dict[str, Any]) -> dict[str, str]:
+    raw = service.get("environment") or {}
+    if isinstance(raw, list):
+        return dict(item.split("=", 1) if "=" in item else (item, "") for item in raw)
+    return {str(key): str(value) for key, value in raw.items()}
+
+
+def _efacture_services(services: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {name: svc for name, svc in services.items() if "command" in svc}
+
+
+def _depends_on(service: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    raw = service.get("depends_on") or {}
+    if isinstance(raw, list):
+        return {name: {"condition": "service_started"} for name in raw}
+    return {str(name): dict(spec or {}) for name, spec in raw.items()}
+
+
+def test_each_serve_target_runs_in_exactly_one_service(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    targets = []
+    for name, service in _efacture_services(services).items():
+        argv = _argv(service["command"])
+        assert argv[:2] == ["efacture", "serve"], f"{name}: {argv}"
+        assert len(argv) == 3, f"{name}: {argv}"
+        assert argv[2] in SERVE_TARGETS, f"{name} serves unknown target {argv[2]!r}"
+        targets.append(argv[2])
+    assert sorted(targets) == sorted(SERVE_TARGETS)
+
+
+def test_every_efacture_variable_set_is_a_settings_field(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    fields = {f"EFACTURE_{field.upper()}" for field in Settings.model_fields}
+    for name, service in services.items():
+        unknown = {key for key in _environment(service) if key.startswith("EFACTURE_")} - fields
+        assert not unknown, f"{name} sets variables Settings does not read: {sorted(unknown)}"
+
+
+def test_efacture_services_get_broker_database_data_dir_pa_and_tsa(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    required = {
+        "EFACTURE_AMQP_URL",
+        "EFACTURE_DATABASE_URL",
+        "EFACTURE_DATA_DIR",
+        "EFACTURE_PA_URL",
+        "EFACTURE_TSA_URL",
+    }
+    for name, service in _efacture_services(services).items():
+        environment = _environment(service)
+        assert required <= environment.keys(), f"{name} misses {required - environment.keys()}"
+        # The settings must parse: a bad value would only show when the container starts.
+        Settings.model_validate(
+            {key.removeprefix("EFACTURE_").lower(): environment[key] for key in required}
+        )
+
+
+def test_urls_point_at_services_of_this_file(services: dict[str, dict[str, Any]]) -> None:
+    for name, service in _efacture_services(services).items():
+        for key, value in _environment(service).items():
+            if key.endswith("_URL"):
+                host = urlsplit(value).hostname
+                assert host in services, f"{name}: {key}={value} names no service"
+
+
+def test_pa_and_tsa_urls_use_the_ports_their_simulators_listen_on(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    defaults = Settings.model_fields
+    for name, service in _efacture_services(services).items():
+        environment = _environment(service)
+        assert urlsplit(environment["EFACTURE_PA_URL"]).port == defaults["pa_sim_port"].default
+        tsa = urlsplit(environment["EFACTURE_TSA_URL"])
+        assert tsa.port == defaults["tsa_port"].default, name
+        assert tsa.path == "/tsa", name
+
+
+def test_every_dependency_names_a_defined_service_that_reports_health(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    for name, service in services.items():
+        for dependency, spec in _depends_on(service).items():
+            assert dependency in services, f"{name} depends on undefined {dependency!r}"
+            assert spec.get("condition") == "service_healthy", f"{name} -> {dependency}"
+            # compose refuses service_healthy on a service without a healthcheck.
+            assert "healthcheck" in services[dependency], f"{dependency} has no healthcheck"
+
+
+def test_consumers_wait_for_healthy_broker_and_database(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    for name in ("ingest", "archive", "transmit", "metering"):
+        assert _depends_on(services[name]).keys() >= INFRASTRUCTURE, name
+
+
+def test_rabbitmq_and_postgres_have_their_readiness_checks(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    rabbit = _argv(services["rabbitmq"]["healthcheck"]["test"])
+    assert "rabbitmq-diagnostics" in rabbit
+    assert "ping" in rabbit
+    assert re.match(r"rabbitmq:(3\.13|4\.\d+)[.\w-]*-management", services["rabbitmq"]["image"])
+    postgres = _argv(services["postgres"]["healthcheck"]["test"])
+    assert "pg_isready" in postgres
+    assert re.match(r"postgres:1[67]\b", services["postgres"]["image"])
+
+
+def test_each_efacture_service_checks_its_own_health(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    for name, service in _efacture_services(services).items():
+        target = _argv(service["command"])[2]
+        test = _argv(service["healthcheck"]["test"])
+        assert test[-3:] == ["efacture", "health", target], f"{name}: {test}"
+
+
+def test_efacture_services_share_one_data_volume_at_the_data_dir(
+    compose: dict[str, Any], services: dict[str, dict[str, Any]]
+) -> None:
+    sources = set()
+    for name, service in _efacture_services(services).items():
+        data_dir = _environment(service)["EFACTURE_DATA_DIR"]
+        mounts = [str(volume).split(":") for volume in service.get("volumes", [])]
+        at_data_dir = [mount[0] for mount in mounts if len(mount) > 1 and mount[1] == data_dir]
+        assert len(at_data_dir) == 1, f"{name} mounts nothing at {data_dir}"
+        sources.add(at_data_dir[0])
+    assert len(sources) == 1
+    assert sources <= set(compose.get("volumes") or {})
+
+
+def test_efacture_services_build_from_the_repository_dockerfile(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    for name, service in _efacture_services(services).items():
+        build = service["build"]
+        context = build if isinstance(build, str) else build.get("context", ".")
+        dockerfile = (
+            "Dockerfile" if isinstance(build, str) else build.get("dockerfile", "Dockerfile")
+        )
+        assert (REPO / context / dockerfile).resolve() == REPO / "Dockerfile", name
+
+
+def test_dockerfile_installs_the_project_from_pyproject_on_python_311_slim() -> None:
+    dockerfile = REPO / "Dockerfile"
+    assert dockerfile.is_file()
+    instructions = [
+        line.strip()
+        for line in dockerfile.read_text(encoding="utf-8").replace("\\\n", " ").splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    assert instructions[0] == "FROM python:3.11-slim"
+    copies = [line.split()[1:-1] for line in instructions if line.startswith("COPY ")]
+    copied = {source for sources in copies for source in sources}
+    assert "pyproject.toml" in copied
+    # Every top-level package setuptools is told to find must be in the image.
+    for package in ("efacture", "shared", "services"):
+        assert package in copied, package
+        assert (REPO / package).is_dir(), package
+    assert any(re.match(r"RUN pip install (--\S+ )*\.(\s|$)", line) for line in instructions)
