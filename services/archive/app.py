@@ -28,4 +28,4 @@ def create_app(settings: Settings) -> FastStream:
     rt.broker.subscriber(rt.topology.queue(Q_ARCHIVE), ack_policy=AckPolicy.MANUAL,
                          title="archive", description="accepted invoices")(make_handler(service))
     return FastStream(rt.broker, on_startup=[rt.start], after_startup=[rt.announce_ready],
-                      after_shutdown=[rt.stop, tsa.aclose])
+                      after_shutdown=[rt.stop, tsa.aclose], logger=None)

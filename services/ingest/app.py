@@ -18,4 +18,4 @@ def create_app(settings: Settings) -> FastStream:
     rt.broker.subscriber(rt.topology.queue(Q_INGEST), ack_policy=AckPolicy.MANUAL,
                          title="ingest", description="ERP submissions")(handler)
     return FastStream(rt.broker, on_startup=[rt.start], after_startup=[rt.announce_ready],
-                      after_shutdown=[rt.stop])
+                      after_shutdown=[rt.stop], logger=None)

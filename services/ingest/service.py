@@ -108,9 +108,10 @@ class IngestService:
             event = make_event(
                 "received" if accepted else "rejected", tenant=sub.tenant,
                 submission_id=sub.message_id, invoice_id=invoice_id if accepted else None,
-                invoice_number=number, reasons=_reasons(errors if not accepted else warnings),
+                invoice_number=number, reasons=_reasons(errors),
                 detail={"kind": analysis.kind, "syntax": analysis.syntax, "profile": analysis.profile,
-                        "sha256": sha, "transmit": sub.transmit},
+                        "sha256": sha, "transmit": sub.transmit,
+                        "warnings": [r.model_dump() for r in warnings]},
             )
             ids = await outbox.add(conn, [Outgoing.status(event)])
         await outbox.flush(self.rt.pool, self.rt.publish, ids)

@@ -18,4 +18,4 @@ def create_app(settings: Settings) -> FastStream:
                          title="metering", description="archived and purged invoices")(
         make_handler(MeteringService(rt)))
     return FastStream(rt.broker, on_startup=[rt.start], after_startup=[rt.announce_ready],
-                      after_shutdown=[rt.stop])
+                      after_shutdown=[rt.stop], logger=None)

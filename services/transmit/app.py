@@ -25,4 +25,4 @@ def create_app(settings: Settings) -> FastStream:
     rt.broker.subscriber(rt.topology.queue(Q_TRANSMIT_POLL), ack_policy=AckPolicy.MANUAL,
                          title="transmit-poll", description="flow acknowledgements")(on_poll)
     return FastStream(rt.broker, on_startup=[rt.start], after_startup=[rt.announce_ready],
-                      after_shutdown=[rt.stop, pa.aclose])
+                      after_shutdown=[rt.stop, pa.aclose], logger=None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from functools import cache
 from decimal import Decimal
 
 from lxml import etree
@@ -26,8 +27,14 @@ _SETTLEMENT = f"{_TX}/ram:ApplicableHeaderTradeSettlement"
 _SUMMATION = f"{_SETTLEMENT}/ram:SpecifiedTradeSettlementHeaderMonetarySummation"
 
 
+@cache
+def _xpath(path: str) -> etree.XPath:
+    # Compiling an XPath costs more than evaluating it: compile each path once per process.
+    return etree.XPath(path, namespaces=NS)
+
+
 def _all(node: etree._Element, path: str) -> list[etree._Element]:
-    found = node.xpath(path, namespaces=NS)
+    found = _xpath(path)(node)
     return [e for e in found if isinstance(e, etree._Element)] if isinstance(found, list) else []
 
 
@@ -236,6 +243,7 @@ def extract_cii(root: etree._Element) -> Facts:
 
 
 _CURRENCY_ALLOWED = frozenset({"TaxTotalAmount"})
+_CURRENCY_PATH = "//ram:*[@currencyID]"
 
 
 def cii_syntax_reasons(root: etree._Element, profile: str) -> list[Reason]:
@@ -244,13 +252,9 @@ def cii_syntax_reasons(root: etree._Element, profile: str) -> list[Reason]:
     if profile not in ("BASIC", "EN16931", "XRECHNUNG", "PEPPOL"):
         return []
     found: list[Reason] = []
-    for element in root.iter(f"{{{RAM_NS}}}*"):
+    for element in _all(root, _CURRENCY_PATH):
         local = etree.QName(element).localname
-        if (
-            local.endswith("Amount")
-            and local not in _CURRENCY_ALLOWED
-            and element.get("currencyID")
-        ):
+        if local.endswith("Amount") and local not in _CURRENCY_ALLOWED:
             found.append(reason("CII-DT-031", f"The amount {local} must not carry a currencyID.",
                                 root.getroottree().getpath(element)))
     return found[:20]

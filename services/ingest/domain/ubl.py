@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from functools import cache
 from decimal import Decimal
 
 from lxml import etree
@@ -22,8 +23,14 @@ from services.ingest.domain.syntax import CAC_NS, CBC_NS
 NS = {"cac": CAC_NS, "cbc": CBC_NS}
 
 
+@cache
+def _xpath(path: str) -> etree.XPath:
+    # Compiling an XPath costs more than evaluating it: compile each path once per process.
+    return etree.XPath(path, namespaces=NS)
+
+
 def _all(node: etree._Element, path: str) -> list[etree._Element]:
-    found = node.xpath(path, namespaces=NS)
+    found = _xpath(path)(node)
     return [e for e in found if isinstance(e, etree._Element)] if isinstance(found, list) else []
 
 

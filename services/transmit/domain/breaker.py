@@ -48,6 +48,7 @@ class CircuitBreaker:
         self._cooldown_s = cooldown_s
         self._clock = clock
         self._outcomes: deque[tuple[float, bool]] = deque()
+        self._failures = 0  # failures in _outcomes, kept so recording stays O(1) amortised
         self._opened_at: float | None = None
         self._probe_in_flight = False
 
@@ -101,20 +102,23 @@ class CircuitBreaker:
     def _record(self, *, ok: bool) -> None:
         now = self._clock()
         self._outcomes.append((now, ok))
+        self._failures += not ok
         horizon = now - self._window_s
         while self._outcomes and self._outcomes[0][0] <= horizon:
-            self._outcomes.popleft()
+            _, good = self._outcomes.popleft()
+            self._failures -= not good
         total = len(self._outcomes)
-        failures = sum(1 for _, good in self._outcomes if not good)
-        if total >= self._min_calls and failures > self._failure_ratio * total:
+        if total >= self._min_calls and self._failures > self._failure_ratio * total:
             self._open()
 
     def _open(self) -> None:
         self._opened_at = self._clock()
         self._probe_in_flight = False
         self._outcomes.clear()
+        self._failures = 0
 
     def _close(self) -> None:
         self._opened_at = None
         self._probe_in_flight = False
         self._outcomes.clear()
+        self._failures = 0

@@ -1,0 +1,124 @@
+"""Ingest throughput: parse + validate documents per second on one core.
+
+Usage: ``python benchmarks/ingest.py [--json] [--rounds N]``
+
+Measures :func:`services.ingest.domain.analysis.analyse` (detection, hardened parsing, PDF
+extraction, XSD and EN 16931 / French rules) over the corpus mix (../shared/corpus) and over a
+synthetic ~30 KB Factur-X invoice (a corpus EN16931 CII with its lines repeated, totals scaled,
+wrapped in a PDF with ``facturx``). Schemas compile once per process, on first use; that first
+call is reported apart and kept out of the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import statistics
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+from lxml import etree
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from services.ingest.domain.analysis import analyse  # noqa: E402
+from services.ingest.domain.syntax import CII_NS, RAM_NS  # noqa: E402
+
+CORPUS = REPO.parent / "shared" / "corpus"
+BASE_XML = CORPUS / "cii" / "zfc-xmlrechnung__EN16931_Einfach.cii.xml"
+BASE_PDF = CORPUS / "invalid" / "horstoeko__pdf_plain.pdf"
+LIMIT = 10 * 1024 * 1024
+_SCALED = ("LineTotalAmount", "TaxBasisTotalAmount", "TaxTotalAmount", "GrandTotalAmount",
+           "DuePayableAmount", "CalculatedAmount", "BasisAmount")
+
+
+def synthetic_xml(target: int = 30_000) -> bytes:
+    """The base invoice with its lines repeated until it weighs about ``target`` bytes."""
+    root = etree.fromstring(BASE_XML.read_bytes())
+    ns = {"rsm": CII_NS, "ram": RAM_NS}
+    tx = root.find("rsm:SupplyChainTradeTransaction", ns)
+    assert tx is not None
+    lines = tx.findall("ram:IncludedSupplyChainTradeLineItem", ns)
+    copies = 1
+    while len(etree.tostring(root)) < target:
+        for line in lines:
+            clone = copy.deepcopy(line)
+            line_id = clone.find("ram:AssociatedDocumentLineDocument/ram:LineID", ns)
+            if line_id is not None:
+                line_id.text = f"{copies}-{line_id.text}"
+            lines[-1].addnext(clone)
+        copies += 1
+    factor = Decimal(copies)
+    settlement = tx.find("ram:ApplicableHeaderTradeSettlement", ns)
+    assert settlement is not None
+    for element in settlement.iter():
+        if isinstance(element.tag, str) and etree.QName(element).localname in _SCALED:
+            element.text = str(Decimal(element.text or "0") * factor)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def synthetic_pdf(xml: bytes) -> bytes:
+    """``xml`` embedded as factur-x.xml in a small PDF."""
+    import facturx
+
+    return bytes(facturx.generate_from_binary(
+        BASE_PDF.read_bytes(), xml, flavor="factur-x", level="en16931", check_xsd=False))
+
+
+def _time(documents: list[tuple[str, bytes]], rounds: int) -> dict[str, float]:
+    samples: list[float] = []
+    start = time.perf_counter()
+    for _ in range(rounds):
+        for name, body in documents:
+            kind = "application/pdf" if name.lower().endswith(".pdf") else "application/xml"
+            t0 = time.perf_counter()
+            analyse(body, kind, sandbox=True, max_bytes=LIMIT)
+            samples.append(time.perf_counter() - t0)
+    total = time.perf_counter() - start
+    samples.sort()
+    return {
+        "documents": len(samples),
+        "docs_per_s": len(samples) / total,
+        "p50_ms": statistics.median(samples) * 1000,
+        "p99_ms": samples[min(len(samples) - 1, int(len(samples) * 0.99))] * 1000,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    corpus = [(str(p.relative_to(CORPUS)), p.read_bytes())
+              for p in sorted(CORPUS.rglob("*")) if p.suffix.lower() in (".xml", ".pdf")]
+    xml = synthetic_xml()
+    pdf = synthetic_pdf(xml)
+    t0 = time.perf_counter()
+    for name, body in corpus:  # warm-up: compiles every schema once
+        analyse(body, None, sandbox=True, max_bytes=LIMIT)
+    warmup = time.perf_counter() - t0
+    check = analyse(pdf, "application/pdf", sandbox=True, max_bytes=LIMIT)
+    assert check.accepted and check.kind == "facturx-pdf", check.errors
+    results = {
+        "corpus mix": _time(corpus, args.rounds),
+        "corpus XML": _time([d for d in corpus if d[0].lower().endswith(".xml")], args.rounds),
+        "corpus PDF": _time([d for d in corpus if d[0].lower().endswith(".pdf")], args.rounds),
+        f"synthetic XML {len(xml) // 1024} KB": _time([("s.xml", xml)], args.rounds * 100),
+        f"synthetic Factur-X PDF {len(pdf) // 1024} KB": _time([("s.pdf", pdf)], args.rounds * 100),
+    }
+    if args.json:
+        print(json.dumps({"warmup_s": warmup, "results": results}, indent=2))
+        return
+    print(f"warm-up (first pass over the corpus, schema compilation included): {warmup:.2f} s")
+    print(f"{'workload':<32} {'docs':>6} {'docs/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
+    for name, row in results.items():
+        print(f"{name:<32} {row['documents']:>6.0f} {row['docs_per_s']:>9.1f} "
+              f"{row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f}")
+
+
+if __name__ == "__main__":
+    main()
