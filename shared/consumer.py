@@ -13,6 +13,7 @@ per-message retry schedule (transmit's retries go through delay queues).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -20,6 +21,7 @@ from faststream.rabbit.annotations import RabbitMessage
 
 from shared.errors import PermanentError
 from shared.logging import get_logger
+from shared.metrics import DEAD_LETTERED, HANDLER_SECONDS, PROCESSED, RETRIED
 
 log = get_logger(__name__)
 
@@ -31,16 +33,21 @@ def delivery_count(msg: RabbitMessage) -> int:
 
 
 @asynccontextmanager
-async def settle(msg: RabbitMessage) -> AsyncIterator[None]:
+async def settle(msg: RabbitMessage, service: str) -> AsyncIterator[None]:
+    started = time.perf_counter()
     try:
         yield
     except PermanentError as exc:
         log.error("message-dead-lettered", code=exc.code, error=str(exc))
+        DEAD_LETTERED.labels(service).inc()
         await msg.reject(requeue=False)
     except Exception as exc:
         count = delivery_count(msg)
         log.warning("message-requeued", error=f"{type(exc).__name__}: {exc}", deliveries=count)
+        RETRIED.labels(service).inc()
         await asyncio.sleep(min(0.2 * (2 ** min(count, 5)), 5.0))
         await msg.nack(requeue=True)
     else:
         await msg.ack()
+        PROCESSED.labels(service).inc()
+        HANDLER_SECONDS.labels(service).observe(time.perf_counter() - started)

@@ -17,7 +17,7 @@ from typing import Any
 from faststream.rabbit import Channel, RabbitBroker
 from psycopg_pool import AsyncConnectionPool
 
-from shared import db, outbox
+from shared import db, metrics, outbox
 from shared.logging import configure, get_logger
 from shared.settings import Settings
 from shared.topology import Topology, declare
@@ -41,6 +41,8 @@ class Runtime:
         self._pool: AsyncConnectionPool | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._periodic: list[tuple[float, Callable[[], Awaitable[Any]]]] = []
+        self._ready = False
+        self._http: asyncio.AbstractServer | None = None
 
     @property
     def pool(self) -> AsyncConnectionPool:
@@ -72,7 +74,9 @@ class Runtime:
         self.every(5.0, self._sweep)
         for seconds, job in self._periodic:
             self._tasks.append(asyncio.create_task(self._loop(seconds, job)))
-        log.info("service-started")
+        port = settings_port(self.settings, self.service)
+        self._http = await metrics.serve(self.settings.bind_host, port, lambda: self._ready)
+        log.info("service-started", metrics_port=port)
 
     async def announce_ready(self) -> None:
         """Tell a supervising ``efacture up`` that this service consumes (one stdout line)."""
@@ -80,6 +84,9 @@ class Runtime:
         sys.stdout.flush()
 
     async def stop(self) -> None:
+        self._ready = False
+        if self._http is not None:
+            self._http.close()
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
@@ -101,3 +108,8 @@ class Runtime:
                 await job()
             except Exception as exc:  # a periodic job must not kill the service
                 log.warning("periodic-job-failed", job=getattr(job, "__name__", "?"), error=str(exc))
+
+
+def settings_port(settings: Settings, service: str) -> int:
+    """The service's health/metrics port: ``EFACTURE_METRICS_PORT_BASE`` + its offset."""
+    return settings.metrics_port_base + metrics.SERVICE_PORT_OFFSET.get(service, 9)

@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     # Internal knobs (not part of the external contract).
     master_key: str | None = Field(default=None, description="base64 32-byte master key")
     pa_sim_port: int = 8470
+    pa_sim_url: str | None = None  # where the built-in simulator is reached (containers)
+    bind_host: str = "127.0.0.1"  # where the built-in PA simulator, TSA and metrics listen
+    tsa_chain_file: Path | None = None  # PEM chain of an external TSA, for proof bundles
     tsa_port: int = 8471
     metrics_port_base: int = 9470
     prefetch: int = 32
@@ -49,7 +52,7 @@ class Settings(BaseSettings):
 
     @property
     def builtin_pa_url(self) -> str:
-        return f"http://127.0.0.1:{self.pa_sim_port}"
+        return self.pa_sim_url or f"http://127.0.0.1:{self.pa_sim_port}"
 
     @property
     def builtin_tsa_url(self) -> str:

@@ -20,7 +20,7 @@ from shared.messages.internal import InvoiceAccepted
 
 def make_handler(service: ArchiveService) -> Callable[[bytes, RabbitMessage], Awaitable[None]]:
     async def on_accepted(body: bytes, msg: RabbitMessage) -> None:
-        async with settle(msg):
+        async with settle(msg, "archive"):
             try:
                 accepted = InvoiceAccepted.model_validate_json(body)
             except ValidationError as exc:

@@ -17,8 +17,10 @@ import hashlib
 from typing import Any
 
 from services.archive.adapters import catalogue, merkle_store
-from services.archive.adapters.blobstore import BlobStore
+from services.archive.adapters.blobstore import BlobStore, FileBlobStore
 from services.archive.adapters.document_sealer import DocumentSealer
+from services.archive.adapters.log_key import load_log_key
+from services.archive.adapters.master_key import load_master_key
 from services.archive.adapters.tsa_client import TsaClient
 from services.archive.domain.blob_key import blob_key
 from services.archive.domain.leaf import invoice_leaf_data
@@ -37,8 +39,25 @@ log = get_logger(__name__)
 
 
 class ArchiveService:
-    def __init__(self, rt: Runtime, sealer: DocumentSealer, blobs: BlobStore, tsa: TsaClient) -> None:
-        self.rt, self.sealer, self.blobs, self.tsa = rt, sealer, blobs, tsa
+    """Opened at service start (keys, TSA client, blob store, log key), closed at stop."""
+
+    sealer: DocumentSealer
+    blobs: BlobStore
+    tsa: TsaClient
+    signer: Any
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    async def open(self) -> None:
+        s = self.rt.settings
+        self.sealer = DocumentSealer(load_master_key(s))
+        self.blobs = FileBlobStore(s.data_dir / "blobs")
+        self.tsa = TsaClient.from_settings(s)
+        self.signer = load_log_key(s.data_dir)
+
+    async def close(self) -> None:
+        await self.tsa.aclose()
 
     async def handle(self, msg: InvoiceAccepted) -> bool:
         """Archive ``msg``; returns False when it was archived before (nothing new created)."""
@@ -104,7 +123,7 @@ class ArchiveService:
                                   tenant=msg.tenant, invoice_id=msg.invoice_id),
             ])
 
-    async def checkpoint(self, signer: Any) -> None:
+    async def checkpoint(self) -> None:
         """Sign a checkpoint of the log if it grew (called every few seconds)."""
         async with self.rt.pool.connection() as conn, conn.transaction():
-            await merkle_store.checkpoint(conn, signer)
+            await merkle_store.checkpoint(conn, self.signer)

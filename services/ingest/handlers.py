@@ -20,7 +20,7 @@ def make_handler(service: IngestService):  # type: ignore[no-untyped-def]
         raw = msg.raw_message
         sub = decode(raw.headers, raw.message_id, raw.content_type, raw.user_id)
         with bound(submission_id=sub.message_id, tenant=sub.tenant):
-            async with settle(msg):
+            async with settle(msg, "ingest"):
                 await service.handle(body, sub)
 
     return on_submission

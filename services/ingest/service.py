@@ -26,6 +26,7 @@ from services.ingest.domain.reasons import Reason
 from services.ingest.domain.submission import Submission, header_strings
 from shared import outbox, tenants
 from shared.logging import get_logger
+from shared.metrics import REJECTED
 from shared.messages.base import derived_id, utcnow
 from shared.messages.internal import InvoiceAccepted
 from shared.messages.status import EventReason, make_event
@@ -117,6 +118,8 @@ class IngestService:
         await outbox.flush(self.rt.pool, self.rt.publish, ids)
         if accepted:
             await self._forward(body, sub, sha, invoice_id, analysis)
+        for r in errors:
+            REJECTED.labels(r.code).inc()
         log.info("submission-decided", accepted=accepted, reasons=[r.code for r in errors])
         return Verdict(invoice_id, accepted, duplicate_delivery=False)
 

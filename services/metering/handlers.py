@@ -17,7 +17,7 @@ from shared.topology import RK_PURGED
 
 def make_handler(service: MeteringService) -> Callable[[bytes, RabbitMessage], Awaitable[None]]:
     async def on_event(body: bytes, msg: RabbitMessage) -> None:
-        async with settle(msg):
+        async with settle(msg, "metering"):
             try:
                 if msg.raw_message.routing_key == RK_PURGED:
                     purged = InvoicePurged.model_validate_json(body)

@@ -5,8 +5,6 @@ from __future__ import annotations
 from faststream import FastStream
 from faststream.middlewares import AckPolicy
 
-from services.archive.reader import Vault
-from services.transmit.adapters.pa_client import PaClient
 from services.transmit.handlers import make_handlers
 from services.transmit.lifecycle import LifecycleService
 from services.transmit.service import TransmitService
@@ -16,13 +14,14 @@ from shared.topology import Q_TRANSMIT, Q_TRANSMIT_POLL
 
 
 def create_app(settings: Settings) -> FastStream:
+    """Wiring only: the PA client and the archive reader are opened by ``service.open``."""
     rt = Runtime(settings, "transmit")
-    pa = PaClient()
-    service = TransmitService(rt, pa, Vault(settings))
+    service = TransmitService(rt)
     on_archived, on_poll = make_handlers(service, LifecycleService(service))
     rt.broker.subscriber(rt.topology.queue(Q_TRANSMIT), ack_policy=AckPolicy.MANUAL,
                          title="transmit", description="archived invoices to upload")(on_archived)
     rt.broker.subscriber(rt.topology.queue(Q_TRANSMIT_POLL), ack_policy=AckPolicy.MANUAL,
                          title="transmit-poll", description="flow acknowledgements")(on_poll)
-    return FastStream(rt.broker, on_startup=[rt.start], after_startup=[rt.announce_ready],
-                      after_shutdown=[rt.stop, pa.aclose], logger=None)
+    return FastStream(rt.broker, on_startup=[service.open, rt.start],
+                      after_startup=[rt.announce_ready], after_shutdown=[rt.stop, service.close],
+                      logger=None)

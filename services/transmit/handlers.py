@@ -29,7 +29,7 @@ def _replays(msg: RabbitMessage) -> int:
 
 def make_handlers(service: TransmitService, lifecycle: LifecycleService) -> tuple[Handler, Handler]:
     async def on_archived(body: bytes, msg: RabbitMessage) -> None:
-        async with settle(msg):
+        async with settle(msg, "transmit"):
             try:
                 archived = InvoiceArchived.model_validate_json(body)
             except ValidationError as exc:
@@ -39,7 +39,7 @@ def make_handlers(service: TransmitService, lifecycle: LifecycleService) -> tupl
                 await service.handle(archived, Delivery(replays=_replays(msg)))
 
     async def on_poll(body: bytes, msg: RabbitMessage) -> None:
-        async with settle(msg):
+        async with settle(msg, "transmit"):
             try:
                 poll = FlowPoll.model_validate_json(body)
             except ValidationError as exc:

@@ -15,7 +15,6 @@ circuit breaker is open, messages are parked without spending an attempt.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,8 +47,20 @@ class Delivery:
 
 
 class TransmitService:
-    def __init__(self, rt: Runtime, pa: PaClient, vault: Vault) -> None:
-        self.rt, self.pa, self.vault = rt, pa, vault
+    """Opened at service start (PA client, archive reader), closed at stop."""
+
+    pa: PaClient
+    vault: Vault
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    async def open(self) -> None:
+        self.pa = PaClient()
+        self.vault = Vault(self.rt.settings)
+
+    async def close(self) -> None:
+        await self.pa.aclose()
 
     async def credentials(self, tenant_siret: str) -> PaCredentials:
         async with self.rt.pool.connection() as conn:
@@ -164,7 +175,3 @@ def _filename(msg: InvoiceArchived, cat: dict[str, Any]) -> str:
     ext = ".pdf" if cat.get("content_type") == "application/pdf" else ".xml"
     base = (msg.invoice_number or str(msg.invoice_id)).replace("/", "_")
     return f"{base}{ext}"
-
-
-def _unused(_: uuid.UUID) -> None:  # pragma: no cover - keeps uuid import for type hints
-    return None

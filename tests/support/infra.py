@@ -81,6 +81,7 @@ class Infra:
             "EFACTURE_DATA_DIR": data_dir,
             "EFACTURE_PA_SIM_PORT": str(free_port()),
             "EFACTURE_TSA_PORT": str(free_port()),
+            "EFACTURE_METRICS_PORT_BASE": str(free_port()),
             "EFACTURE_TRANSMIT_RETRY_DELAYS": "1,2",
             "EFACTURE_CHECKPOINT_INTERVAL_SECONDS": "1",
             "EFACTURE_LOG_LEVEL": "WARNING",

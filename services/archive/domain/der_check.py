@@ -5,7 +5,7 @@ The signature covers only the TSTInfo and the signed attributes; the rest of a r
 encoding, so we require that: every length is in minimal definite form, and every unsigned
 part re-encodes to the very bytes it was read from. The certificate set is left out of the
 re-encoding (some TSAs, OpenSSL among them, do not sort it); its members are compared with
-``tsa.pem`` byte for byte instead.
+``tsa.pem`` byte for byte instead. So are the signed attributes, which the signature covers.
 """
 
 from __future__ import annotations
@@ -60,8 +60,20 @@ def unsigned_parts_canonical(tsr: bytes) -> bool:
         signed_data["version"],
         signed_data["digest_algorithms"],
         signed_data["encap_content_info"],
-        signed_data["signer_infos"],
     ]
+    # The signed attributes are covered by the signature itself (and re-encoding them is slow).
+    for signer in signed_data["signer_infos"]:
+        parts.extend(
+            signer[field]
+            for field in (
+                "version",
+                "sid",
+                "digest_algorithm",
+                "signature_algorithm",
+                "signature",
+                "unsigned_attrs",
+            )
+        )
     for part in parts:
         original = part.dump()
         if part.dump(force=True) != original:

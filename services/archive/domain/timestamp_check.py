@@ -30,6 +30,9 @@ _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "sha512": hashes.SHA512,
 }
 
+_RSA_ALGOS = {"rsassa_pkcs1v15", "sha256_rsa", "sha384_rsa", "sha512_rsa"}
+_ECDSA_ALGOS = {"ecdsa", "sha256_ecdsa", "sha384_ecdsa", "sha512_ecdsa"}
+
 
 def load_chain(chain_pem: bytes) -> list[x509.Certificate]:
     """Certificates of ``tsa.pem`` (TSA first); raises CheckFailed unless exactly as PEM-written."""
@@ -56,12 +59,19 @@ def _attr(signed_attrs: cms.CMSAttributes, name: str) -> object:
     return values[0][0]
 
 
-def _check_signature(cert: x509.Certificate, signer: cms.SignerInfo, hash_name: str) -> None:
-    signed = signer["signed_attrs"].dump()
+def _check_signature(
+    cert: x509.Certificate, signer: cms.SignerInfo, signed: bytes, hash_name: str
+) -> None:
     to_verify = b"\x31" + signed[1:]  # signed over the SET OF encoding, not the [0] tag
     signature = signer["signature"].native
     key = cert.public_key()
     algo = _HASHES[hash_name]()
+    sig_algo = signer["signature_algorithm"]["algorithm"].native
+    allowed = _RSA_ALGOS if isinstance(key, rsa.RSAPublicKey) else _ECDSA_ALGOS
+    if sig_algo not in allowed or sig_algo.split("_")[0] not in (hash_name, "rsassa", "ecdsa"):
+        raise CheckFailed(
+            "timestamp signature", f"the token's signature algorithm ({sig_algo}) is not usable"
+        )
     try:
         if isinstance(key, rsa.RSAPublicKey):
             key.verify(signature, to_verify, padding.PKCS1v15(), algo)
@@ -134,10 +144,24 @@ def _check_signing_certificate(signer: cms.SignerInfo, cert_der: bytes) -> None:
 
 
 def check_timestamp(tsr: bytes, chain: list[x509.Certificate], document: bytes) -> datetime:
-    """Verify ``timestamp.tsr`` for ``document``; returns genTime (aware UTC)."""
+    """Verify ``timestamp.tsr`` for ``document``; returns genTime (aware UTC).
+
+    Raises CheckFailed, never a parser error: asn1crypto parses lazily, so damage deep in the
+    structure can surface at any field access.
+    """
+    try:
+        return _check_timestamp(tsr, chain, document)
+    except CheckFailed:
+        raise
+    except Exception as exc:
+        raise CheckFailed(
+            "timestamp token", "timestamp.tsr is not a valid RFC 3161 TimeStampResp"
+        ) from exc
+
+
+def _check_timestamp(tsr: bytes, chain: list[x509.Certificate], document: bytes) -> datetime:
     try:
         resp = tsp.TimeStampResp.load(tsr, strict=True)
-        resp.native  # noqa: B018 - parses every field now, so damage shows up here
         status = resp["status"]["status"].native
         token = resp["time_stamp_token"]
         signed_data = token["content"]
@@ -168,9 +192,11 @@ def check_timestamp(tsr: bytes, chain: list[x509.Certificate], document: bytes) 
             "timestamp imprint", "the timestamp token's message imprint is not the document's hash"
         )
     signer = signers[0]
+    # The bytes as received, taken before any attribute is read (reading re-encodes lazily).
+    signed_attrs_der = signer["signed_attrs"].dump()
     hash_name = signer["digest_algorithm"]["algorithm"].native
     declared = {a["algorithm"].native for a in signed_data["digest_algorithms"]}
-    if hash_name not in declared or not signer["signed_attrs"]:
+    if declared != {hash_name} or not signer["signed_attrs"]:
         raise CheckFailed("timestamp token", "timestamp.tsr's SignedData is inconsistent")
     if _attr(signer["signed_attrs"], "content_type").native != "tst_info":  # type: ignore[attr-defined]
         raise CheckFailed("timestamp signature", "the token's signed content type is not TSTInfo")
@@ -194,5 +220,5 @@ def check_timestamp(tsr: bytes, chain: list[x509.Certificate], document: bytes) 
             )
     gen_time: datetime = tst_info["gen_time"].native
     _check_chain(chain, gen_time)
-    _check_signature(cert, signer, hash_name)
+    _check_signature(cert, signer, signed_attrs_der, hash_name)
     return gen_time

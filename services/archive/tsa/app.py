@@ -70,7 +70,7 @@ def run(settings: Settings) -> None:
     authority = TimeStampAuthority.load_or_create(settings.data_dir / "tsa")
     uvicorn.run(
         create_app(authority),
-        host="127.0.0.1",
+        host=settings.bind_host,
         port=settings.tsa_port,
         log_level=settings.log_level.lower(),
         access_log=False,

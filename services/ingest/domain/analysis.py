@@ -11,7 +11,8 @@ from typing import Literal
 from lxml import etree
 from pydantic import BaseModel, ConfigDict
 
-from services.ingest.domain.cii import cii_syntax_reasons, extract_cii
+from services.ingest.domain.cii import extract_cii
+from services.ingest.domain.cii_rules import cii_syntax_reasons
 from services.ingest.domain.french import french_reasons
 from services.ingest.domain.invoice import Invoice
 from services.ingest.domain.pdf import is_pdf, read_pdf
@@ -155,7 +156,7 @@ def analyse(body: bytes, content_type: str | None, *, sandbox: bool, max_bytes: 
         if is_pdf(body):
             return _analyse_pdf(body, content_type, sandbox)
         return _analyse_xml(body, content_type, sandbox)
-    except (RecursionError, MemoryError, ValueError, TypeError, LookupError) as exc:
-        # A safety net: a document that trips an unforeseen path is rejected, not raised.
+    except Exception as exc:
+        # A safety net: a document that trips an unforeseen path is rejected, never raised.
         return Analysis(kind="other", errors=(reason(
             "analysis-failed", f"The document could not be analysed: {type(exc).__name__}."),))

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from datetime import date
-from functools import cache
 from decimal import Decimal
+from functools import cache
 
 from lxml import etree
 
@@ -18,7 +18,6 @@ from services.ingest.domain.facts import (
     to_decimal,
 )
 from services.ingest.domain.invoice import Party, Totals
-from services.ingest.domain.reasons import Reason, reason
 from services.ingest.domain.syntax import CII_NS, RAM_NS, UDT_NS
 
 NS = {"rsm": CII_NS, "ram": RAM_NS, "udt": UDT_NS}
@@ -33,13 +32,13 @@ def _xpath(path: str) -> etree.XPath:
     return etree.XPath(path, namespaces=NS)
 
 
-def _all(node: etree._Element, path: str) -> list[etree._Element]:
+def all_nodes(node: etree._Element, path: str) -> list[etree._Element]:
     found = _xpath(path)(node)
     return [e for e in found if isinstance(e, etree._Element)] if isinstance(found, list) else []
 
 
 def _text(node: etree._Element, path: str) -> str | None:
-    for element in _all(node, path):
+    for element in all_nodes(node, path):
         text = element.text
         if isinstance(text, str) and text.strip():
             return text.strip()
@@ -60,19 +59,19 @@ def cii_date(node: etree._Element, path: str) -> date | None:
 def _party(node: etree._Element | None) -> PartyFacts | None:
     if node is None:
         return None
-    legal = _all(node, "ram:SpecifiedLegalOrganization/ram:ID")
+    legal = all_nodes(node, "ram:SpecifiedLegalOrganization/ram:ID")
     legal_id = (legal[0].text or "").strip() or None if legal else None
     scheme = legal[0].get("schemeID") if legal else None
     country = _text(node, "ram:PostalTradeAddress/ram:CountryID")
     siren, siret = french_ids(legal_id, scheme, country)
     if siren is None:
-        for global_id in _all(node, "ram:GlobalID"):
+        for global_id in all_nodes(node, "ram:GlobalID"):
             siren, siret = french_ids(global_id.text, global_id.get("schemeID"), None)
             if siren:
                 break
     email = _text(node, "ram:DefinedTradeContact/ram:EmailURIUniversalCommunication/ram:URIID")
     if email is None:
-        uri = _all(node, "ram:URIUniversalCommunication/ram:URIID")
+        uri = all_nodes(node, "ram:URIUniversalCommunication/ram:URIID")
         if uri and uri[0].get("schemeID") == "EM" and uri[0].text:
             email = uri[0].text.strip()
     party = Party(
@@ -86,18 +85,18 @@ def _party(node: etree._Element | None) -> PartyFacts | None:
         email=email,
     )
     identifiers = tuple(
-        (e.text or "").strip() for e in _all(node, "ram:ID|ram:GlobalID") if e.text
+        (e.text or "").strip() for e in all_nodes(node, "ram:ID|ram:GlobalID") if e.text
     )
     return PartyFacts(
         party=party,
-        has_address=bool(_all(node, "ram:PostalTradeAddress")),
+        has_address=bool(all_nodes(node, "ram:PostalTradeAddress")),
         identifiers=identifiers,
         tax_registration=_text(node, "ram:SpecifiedTaxRegistration/ram:ID[@schemeID='FC']"),
     )
 
 
 def _vat_total(root: etree._Element, currency: str | None) -> str | None:
-    amounts = _all(root, f"{_SUMMATION}/ram:TaxTotalAmount")
+    amounts = all_nodes(root, f"{_SUMMATION}/ram:TaxTotalAmount")
     for element in amounts:
         if element.get("currencyID") in (None, currency):
             return str(element.text) if element.text is not None else None
@@ -106,7 +105,7 @@ def _vat_total(root: etree._Element, currency: str | None) -> str | None:
 
 def _lines(root: etree._Element) -> tuple[LineFacts, ...]:
     lines = []
-    for item in _all(root, f"{_TX}/ram:IncludedSupplyChainTradeLineItem"):
+    for item in all_nodes(root, f"{_TX}/ram:IncludedSupplyChainTradeLineItem"):
         document = "ram:AssociatedDocumentLineDocument"
         # EXTENDED sub-lines (detail of a parent) and information lines do not add up.
         if _text(item, f"{document}/ram:ParentLineID"):
@@ -141,9 +140,9 @@ def _allowances(root: etree._Element) -> tuple[AllowanceCharge, ...]:
             category=_text(node, "ram:AppliedTradeTax/ram:CategoryCode"),
             rate=to_decimal(_text(node, "ram:AppliedTradeTax/ram:RateApplicablePercent")),
         )
-        for node in _all(root, f"{_SETTLEMENT}/ram:SpecifiedLogisticsServiceCharge")
+        for node in all_nodes(root, f"{_SETTLEMENT}/ram:SpecifiedLogisticsServiceCharge")
     ]
-    for node in _all(root, f"{_SETTLEMENT}/ram:SpecifiedTradeAllowanceCharge"):
+    for node in all_nodes(root, f"{_SETTLEMENT}/ram:SpecifiedTradeAllowanceCharge"):
         indicator = (_text(node, "ram:ChargeIndicator/udt:Indicator") or "").lower()
         found.append(
             AllowanceCharge(
@@ -165,7 +164,7 @@ def _vat(root: etree._Element) -> tuple[VatFacts, ...]:
             tax=to_decimal(_text(node, "ram:CalculatedAmount")),
             exemption=bool(_text(node, "ram:ExemptionReason|ram:ExemptionReasonCode")),
         )
-        for node in _all(root, f"{_SETTLEMENT}/ram:ApplicableTradeTax")
+        for node in all_nodes(root, f"{_SETTLEMENT}/ram:ApplicableTradeTax")
     )
 
 
@@ -186,8 +185,8 @@ def extract_cii(root: etree._Element) -> Facts:
     """The facts of a CII invoice; absent elements are ``None``, never an exception."""
     currency = _text(root, f"{_SETTLEMENT}/ram:InvoiceCurrencyCode")
     agreement = f"{_TX}/ram:ApplicableHeaderTradeAgreement"
-    sellers = _all(root, f"{agreement}/ram:SellerTradeParty")
-    buyers = _all(root, f"{agreement}/ram:BuyerTradeParty")
+    sellers = all_nodes(root, f"{agreement}/ram:SellerTradeParty")
+    buyers = all_nodes(root, f"{agreement}/ram:BuyerTradeParty")
     delivery = f"{_TX}/ram:ApplicableHeaderTradeDelivery"
     lines = _lines(root)
     terms = f"{_SETTLEMENT}/ram:SpecifiedTradePaymentTerms"
@@ -226,35 +225,18 @@ def extract_cii(root: etree._Element) -> Facts:
             _text(root, f"{delivery}/ram:ActualDeliverySupplyChainEvent/ram:OccurrenceDateTime"
                   "/udt:DateTimeString")
         ),
-        has_invoicing_period=bool(_all(root, f"{_SETTLEMENT}/ram:BillingSpecifiedPeriod/*")),
+        has_invoicing_period=bool(all_nodes(root, f"{_SETTLEMENT}/ram:BillingSpecifiedPeriod/*")),
         deliver_to_country=_text(
             root, f"{delivery}/ram:ShipToTradeParty/ram:PostalTradeAddress/ram:CountryID"
         ),
-        has_payment_terms=bool(_all(root, f"{terms}/*")),
+        has_payment_terms=bool(all_nodes(root, f"{terms}/*")),
         has_payment_means=bool(
-            _all(root, f"{_SETTLEMENT}/ram:SpecifiedTradeSettlementPaymentMeans")
+            all_nodes(root, f"{_SETTLEMENT}/ram:SpecifiedTradeSettlementPaymentMeans")
         ),
         has_seller_contact=bool(
-            _all(root, f"{agreement}/ram:SellerTradeParty/ram:DefinedTradeContact")
+            all_nodes(root, f"{agreement}/ram:SellerTradeParty/ram:DefinedTradeContact")
         ),
         has_buyer_reference=bool(_text(root, f"{agreement}/ram:BuyerReference")),
         amounts=_amounts(root, lines),
     )
 
-
-_CURRENCY_ALLOWED = frozenset({"TaxTotalAmount"})
-_CURRENCY_PATH = "//ram:*[@currencyID]"
-
-
-def cii_syntax_reasons(root: etree._Element, profile: str) -> list[Reason]:
-    """CEN CII syntax binding rules; for now CII-DT-031 (currencyID only on BT-110/111)."""
-    # The CEN schematron binds EN 16931 and its CIUS/BASIC subset, not MINIMUM/BASIC WL/EXTENDED.
-    if profile not in ("BASIC", "EN16931", "XRECHNUNG", "PEPPOL"):
-        return []
-    found: list[Reason] = []
-    for element in _all(root, _CURRENCY_PATH):
-        local = etree.QName(element).localname
-        if local.endswith("Amount") and local not in _CURRENCY_ALLOWED:
-            found.append(reason("CII-DT-031", f"The amount {local} must not carry a currencyID.",
-                                root.getroottree().getpath(element)))
-    return found[:20]

@@ -25,7 +25,7 @@ def run(settings: Settings, config: SimConfig | None = None) -> None:
     ``config`` defaults to the environment (``EFACTURE_PA_SIM_*``, see ``config_from_env``).
     """
     app = create_app(config or config_from_env())
-    uvicorn.run(app, host=HOST, port=settings.pa_sim_port, log_level="warning",
+    uvicorn.run(app, host=settings.bind_host, port=settings.pa_sim_port, log_level="warning",
                 access_log=False, lifespan="off")
 
 

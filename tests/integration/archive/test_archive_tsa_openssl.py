@@ -200,3 +200,14 @@ def test_unreachable_tsa_is_retryable(tmp_path: Path) -> None:
     with pytest.raises(RetryableError) as caught:
         _stamp(url, b"doc")
     assert caught.value.code == "tsa-unavailable"
+
+
+def test_openssl_needs_only_the_ca_because_the_token_embeds_the_tsa_certificate(
+    server: Server, tmp_path: Path
+) -> None:
+    token, chain = _stamp(server.url, DOCUMENT.read_bytes())
+    ca_only = chain[chain.index(b"-----END CERTIFICATE-----") + 26 :]
+    assert ca_only.count(b"BEGIN CERTIFICATE") == 1
+    _write_bundle(tmp_path / "proof", token, ca_only)
+    result = _openssl_verify(tmp_path / "proof", DOCUMENT)
+    assert "Verification: OK" in result.stdout, result.stderr

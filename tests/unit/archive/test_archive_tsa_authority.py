@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import random
 from datetime import UTC, datetime
 
 import pytest
@@ -167,3 +168,14 @@ def test_request_with_an_extension_is_rejected(authority: TimeStampAuthority) ->
         }
     ).dump()
     assert _rejection(authority, request) == {"unaccepted_extensions"}
+
+
+def test_corrupted_requests_are_answered_never_raised(authority: TimeStampAuthority) -> None:
+    valid = build_request(SHA256, nonce=99)
+    rng = random.Random(20260314)
+    for _ in range(2000):
+        mutated = bytearray(valid)
+        for _ in range(rng.randint(1, 3)):
+            mutated[rng.randrange(len(mutated))] = rng.randrange(256)
+        response = TimeStampResp.load(authority.respond(bytes(mutated)))
+        assert response["status"]["status"].native in {"granted", "rejection"}

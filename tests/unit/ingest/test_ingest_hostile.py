@@ -4,6 +4,8 @@ import io
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pypdf import PdfWriter
 from pypdf.generic import StreamObject
 
@@ -120,3 +122,19 @@ def test_pdf_whose_embedded_xml_decompresses_past_the_cap_is_rejected() -> None:
 def test_odd_bodies_never_raise(body: bytes) -> None:
     analysis = analyse(body, "application/octet-stream", sandbox=True, max_bytes=LIMIT)
     assert not analysis.accepted
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=2048))
+def test_arbitrary_bytes_never_raise(body: bytes) -> None:
+    analysis = analyse(body, None, sandbox=True, max_bytes=LIMIT)
+    assert analysis.accepted == (analysis.kind == "pdf" and not analysis.errors)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(min_value=0, max_value=13_000), st.binary(min_size=1, max_size=8))
+def test_a_corrupted_invoice_never_raises(cut: int, junk: bytes) -> None:
+    body = (CORPUS / "cii" / "zfc-xmlrechnung__EN16931_Einfach.cii.xml").read_bytes()
+    analysis = analyse(body[:cut] + junk + body[cut + len(junk):], "application/xml",
+                       sandbox=False, max_bytes=LIMIT)
+    assert isinstance(analysis.errors, tuple)

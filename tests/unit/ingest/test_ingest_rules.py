@@ -34,7 +34,8 @@ def test_unaltered_invoice_is_accepted() -> None:
 
 
 def test_wrong_grand_total_breaks_br_co_15_and_br_co_16() -> None:
-    analysis = _run(EINFACH_CII, (b">529.87</ram:GrandTotalAmount>", b">530.87</ram:GrandTotalAmount>"))
+    edit = (b">529.87</ram:GrandTotalAmount>", b">530.87</ram:GrandTotalAmount>")
+    analysis = _run(EINFACH_CII, edit)
     assert {"BR-CO-15", "BR-CO-16"} <= set(_codes(analysis))
 
 
@@ -102,8 +103,10 @@ def test_xml_that_is_not_an_invoice_is_rejected() -> None:
 def test_factur_x_pdf_is_detected_and_its_xml_returned() -> None:
     body = (CORPUS / "factur-x" / "zfc-xmlrechnung__EN16931_Einfach.pdf").read_bytes()
     analysis = analyse(body, "application/pdf", sandbox=True, max_bytes=LIMIT)
-    assert (analysis.kind, analysis.syntax, analysis.profile) == ("facturx-pdf", "Factur-X", "EN16931")
-    assert analysis.xml is not None and b"CrossIndustryInvoice" in analysis.xml
+    assert analysis.kind == "facturx-pdf"
+    assert (analysis.syntax, analysis.profile) == ("Factur-X", "EN16931")
+    assert analysis.xml is not None
+    assert b"CrossIndustryInvoice" in analysis.xml
 
 
 def test_ubl_credit_note_is_detected() -> None:
@@ -111,13 +114,16 @@ def test_ubl_credit_note_is_detected() -> None:
     analysis = analyse(body, "application/xml", sandbox=True, max_bytes=LIMIT)
     assert analysis.accepted
     assert (analysis.kind, analysis.profile) == ("ubl", "PEPPOL")
-    assert analysis.invoice is not None and analysis.invoice.type_code == "381"
+    assert analysis.invoice is not None
+    assert analysis.invoice.type_code == "381"
 
 
 def test_plain_pdf_is_a_pdf_without_errors() -> None:
     body = (CORPUS / "invalid" / "horstoeko__pdf_plain.pdf").read_bytes()
     analysis = analyse(body, "application/pdf", sandbox=False, max_bytes=LIMIT)
-    assert analysis.kind == "pdf" and analysis.accepted and analysis.invoice is None
+    assert analysis.kind == "pdf"
+    assert analysis.accepted
+    assert analysis.invoice is None
 
 
 def test_content_type_that_contradicts_the_body_is_rejected() -> None:

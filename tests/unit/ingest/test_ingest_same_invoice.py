@@ -12,9 +12,11 @@ pytestmark = pytest.mark.unit
 CORPUS = Path(__file__).resolve().parents[3].parent / "shared" / "corpus"
 
 TWINS = [
-    ("factur-x/zfc-xmlrechnung__EN16931_Einfach.pdf", "cii/zfc-xmlrechnung__EN16931_Einfach.cii.xml",
+    ("factur-x/zfc-xmlrechnung__EN16931_Einfach.pdf",
+     "cii/zfc-xmlrechnung__EN16931_Einfach.cii.xml",
      "ubl/zfc-xmlrechnung__EN16931_Einfach.ubl.xml"),
-    ("factur-x/zfc-xmlrechnung__EN16931_Rabatte.pdf", "cii/zfc-xmlrechnung__EN16931_Rabatte.cii.xml",
+    ("factur-x/zfc-xmlrechnung__EN16931_Rabatte.pdf",
+     "cii/zfc-xmlrechnung__EN16931_Rabatte.cii.xml",
      "ubl/zfc-xmlrechnung__EN16931_Rabatte.ubl.xml"),
     ("cii/cen__CII_example1.xml", "ubl/cen__ubl-tc434-example1.xml"),
     ("cii/cen__CII_example2.xml", "ubl/cen__ubl-tc434-example2.xml"),
