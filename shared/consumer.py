@@ -16,6 +16,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from faststream.rabbit.annotations import RabbitMessage
 
@@ -24,6 +25,12 @@ from shared.logging import get_logger
 from shared.metrics import DEAD_LETTERED, HANDLER_SECONDS, PROCESSED, RETRIED
 
 log = get_logger(__name__)
+
+
+async def raw_body(msg: Any) -> bytes:
+    """FastStream decoder that hands handlers the body's bytes, whatever its content type
+    (each handler validates them itself, so a malformed body is answered, never dropped)."""
+    return bytes(msg.body)
 
 
 def delivery_count(msg: RabbitMessage) -> int:

@@ -9,6 +9,7 @@ broker has drained in-flight messages (FastStream's graceful timeout).
 from __future__ import annotations
 
 import asyncio
+import logging
 import contextlib
 import sys
 from collections.abc import Awaitable, Callable
@@ -36,7 +37,9 @@ class Runtime:
             settings.amqp_url,
             default_channel=Channel(prefetch_count=settings.prefetch, on_return_raises=True),
             graceful_timeout=30.0,
-            logger=None,
+            # FastStream's own messages (connection loss, handler crashes) at WARNING and up.
+            logger=logging.getLogger("efacture.faststream"),
+            log_level=logging.WARNING,
         )
         self._pool: AsyncConnectionPool | None = None
         self._tasks: list[asyncio.Task[None]] = []

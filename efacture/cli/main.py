@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import traceback
 
 import click
 import psycopg
 from pydantic import ValidationError
 
-from efacture.cli import admin, archive_cmds, invoice, ops, serve, status, submit, tenant, usage
+from efacture.cli import (
+    admin,
+    archive_cmds,
+    dlq,
+    invoice,
+    ops,
+    serve,
+    status,
+    submit,
+    tenant,
+    usage,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -16,7 +29,7 @@ def cli() -> None:
     """efacture: e-invoicing broker (ingest, archive, transmit, metering)."""
 
 
-for module in (serve, tenant, submit, status, invoice, archive_cmds, usage, ops, admin):
+for module in (serve, tenant, submit, status, invoice, archive_cmds, usage, ops, admin, dlq):
     module.register(cli)
 
 
@@ -30,3 +43,11 @@ def main() -> None:
     except ValidationError as exc:
         click.echo(f"efacture: invalid settings: {exc.errors()[0]['msg']}.", err=True)
         sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # the last resort: one sentence, the traceback on demand
+        if os.environ.get("EFACTURE_DEBUG"):
+            traceback.print_exc()
+        click.echo(f"efacture: unexpected {type(exc).__name__}: {exc} "
+                   "(set EFACTURE_DEBUG=1 for the traceback).", err=True)
+        sys.exit(1)

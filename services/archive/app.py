@@ -7,6 +7,7 @@ from faststream.middlewares import AckPolicy
 
 from services.archive.handlers import make_handler
 from services.archive.service import ArchiveService
+from shared.consumer import raw_body
 from shared.runtime import Runtime
 from shared.settings import Settings
 from shared.topology import Q_ARCHIVE
@@ -17,7 +18,7 @@ def create_app(settings: Settings) -> FastStream:
     rt = Runtime(settings, "archive")
     service = ArchiveService(rt)
     rt.every(settings.checkpoint_interval_seconds, service.checkpoint)
-    rt.broker.subscriber(rt.topology.queue(Q_ARCHIVE), ack_policy=AckPolicy.MANUAL,
+    rt.broker.subscriber(rt.topology.queue(Q_ARCHIVE), ack_policy=AckPolicy.MANUAL, decoder=raw_body,
                          title="archive", description="accepted invoices")(make_handler(service))
     return FastStream(rt.broker, on_startup=[service.open, rt.start],
                       after_startup=[rt.announce_ready], after_shutdown=[rt.stop, service.close],

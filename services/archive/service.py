@@ -19,7 +19,7 @@ from typing import Any
 from services.archive.adapters import catalogue, merkle_store
 from services.archive.adapters.blobstore import BlobStore, FileBlobStore
 from services.archive.adapters.document_sealer import DocumentSealer
-from services.archive.adapters.log_key import load_log_key
+from services.archive.adapters.log_key import load_or_create_log_key
 from services.archive.adapters.master_key import load_master_key
 from services.archive.adapters.tsa_client import TsaClient
 from services.archive.domain.blob_key import blob_key
@@ -54,7 +54,7 @@ class ArchiveService:
         self.sealer = DocumentSealer(load_master_key(s))
         self.blobs = FileBlobStore(s.data_dir / "blobs")
         self.tsa = TsaClient.from_settings(s)
-        self.signer = load_log_key(s.data_dir)
+        self.signer = load_or_create_log_key(s.data_dir)
 
     async def close(self) -> None:
         await self.tsa.aclose()

@@ -7,6 +7,7 @@ from faststream.middlewares import AckPolicy
 
 from services.ingest.handlers import make_handler
 from services.ingest.service import IngestService
+from shared.consumer import raw_body
 from shared.runtime import Runtime
 from shared.settings import Settings
 from shared.topology import Q_INGEST
@@ -15,7 +16,7 @@ from shared.topology import Q_INGEST
 def create_app(settings: Settings) -> FastStream:
     rt = Runtime(settings, "ingest")
     handler = make_handler(IngestService(rt))
-    rt.broker.subscriber(rt.topology.queue(Q_INGEST), ack_policy=AckPolicy.MANUAL,
+    rt.broker.subscriber(rt.topology.queue(Q_INGEST), ack_policy=AckPolicy.MANUAL, decoder=raw_body,
                          title="ingest", description="ERP submissions")(handler)
     return FastStream(rt.broker, on_startup=[rt.start], after_startup=[rt.announce_ready],
                       after_shutdown=[rt.stop], logger=None)

@@ -14,7 +14,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import psycopg
@@ -51,6 +53,15 @@ def _reasons(items: tuple[Reason, ...] | list[Reason]) -> list[EventReason]:
 class IngestService:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
+        # One analysis thread: the compiled schemas and XPaths are cached per process and
+        # lxml objects are not shared across threads; the event loop stays free meanwhile.
+        self._analyser = ThreadPoolExecutor(max_workers=1, thread_name_prefix="analyse")
+
+    async def _analyse(self, body: bytes, content_type: str | None, *, sandbox: bool) -> Analysis:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._analyser, partial(
+            analyse, body, content_type, sandbox=sandbox,
+            max_bytes=self.rt.settings.max_document_bytes))
 
     async def handle(self, body: bytes, sub: Submission) -> Verdict:
         sha = hashlib.sha256(body).hexdigest()
@@ -62,10 +73,7 @@ class IngestService:
         if existing is not None:
             return await self._again(existing, body, sub, sha)
         sandbox = bool(tenant and tenant.sandbox)
-        analysis = await asyncio.to_thread(
-            analyse, body, sub.content_type, sandbox=sandbox,
-            max_bytes=self.rt.settings.max_document_bytes,
-        )
+        analysis = await self._analyse(body, sub.content_type, sandbox=sandbox)
         errors, warnings = list(sub.errors) + list(analysis.errors), list(analysis.warnings)
         if tenant is None or not tenant.active:
             errors.insert(0, Reason(code="unknown-tenant",
@@ -127,9 +135,7 @@ class IngestService:
         """A message_id seen before: finish what a crash interrupted, add nothing new."""
         await outbox.flush_for(self.rt.pool, self.rt.publish, submission_id=sub.message_id)
         if existing.state == "accepted" and not existing.forwarded and existing.sha256 == sha:
-            analysis = await asyncio.to_thread(
-                analyse, body, sub.content_type, sandbox=True,
-                max_bytes=self.rt.settings.max_document_bytes)
+            analysis = await self._analyse(body, sub.content_type, sandbox=True)
             await self._forward(body, sub, sha, existing.invoice_id, analysis)
         log.info("submission-repeated", state=existing.state)
         return Verdict(existing.invoice_id, existing.state == "accepted", duplicate_delivery=True)

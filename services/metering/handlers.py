@@ -1,4 +1,13 @@
-"""Metering's handler: archived and purged events, counted once, acked after commit."""
+"""Metering's handler: archived and purged events, counted once, acked after their batch commits.
+
+The handler decodes the event, hands it to the batcher and waits for the batch holding it to
+commit: it acks only then. A failed batch fails every handler waiting on it, and ``settle``
+requeues each message (with back-off) — the ledger makes the second attempt safe. An
+undecodable body is dead-lettered at once, without touching the batch.
+
+FastStream (through aiormq) runs one task per delivery, so up to ``prefetch`` handlers wait on
+the batcher at once: the channel's prefetch bounds the batch size.
+"""
 
 from __future__ import annotations
 
@@ -7,28 +16,29 @@ from collections.abc import Awaitable, Callable
 from faststream.rabbit.annotations import RabbitMessage
 from pydantic import ValidationError
 
-from services.metering.service import MeteringService
+from services.metering.adapters.batcher import Batcher
+from services.metering.service import MeteringEvent
 from shared.consumer import settle
 from shared.errors import PermanentError
-from shared.logging import bound
 from shared.messages.internal import InvoiceArchived, InvoicePurged
 from shared.topology import RK_PURGED
 
 
-def make_handler(service: MeteringService) -> Callable[[bytes, RabbitMessage], Awaitable[None]]:
+def decode(body: bytes, routing_key: str | None) -> MeteringEvent:
+    """The event in ``body``; raises PermanentError when it is not a valid metering event."""
+    try:
+        if routing_key == RK_PURGED:
+            return InvoicePurged.model_validate_json(body)
+        return InvoiceArchived.model_validate_json(body)
+    except ValidationError as exc:
+        raise PermanentError("undecodable metering event", code="bad-message") from exc
+
+
+def make_handler(
+    batcher: Batcher[MeteringEvent],
+) -> Callable[[bytes, RabbitMessage], Awaitable[None]]:
     async def on_event(body: bytes, msg: RabbitMessage) -> None:
         async with settle(msg, "metering"):
-            try:
-                if msg.raw_message.routing_key == RK_PURGED:
-                    purged = InvoicePurged.model_validate_json(body)
-                    with bound(invoice_id=purged.invoice_id, tenant=purged.tenant):
-                        await service.purged(purged)
-                    return
-                archived = InvoiceArchived.model_validate_json(body)
-            except ValidationError as exc:
-                raise PermanentError("undecodable metering event", code="bad-message") from exc
-            with bound(submission_id=archived.submission_id, invoice_id=archived.invoice_id,
-                       tenant=archived.tenant):
-                await service.archived(archived)
+            await batcher.submit(decode(body, msg.raw_message.routing_key))
 
     return on_event

@@ -4,35 +4,77 @@ The ledger row (unique invoice id) and the counter updates commit in one
 transaction, so a redelivered or replayed event changes nothing. An event for
 a tenant that is not registered, or archived before the subscription date,
 is counted in the first period (the subscription is what the tenant pays by).
+
+:meth:`MeteringService.count` is the hot path: one transaction for a whole batch of
+events (see :mod:`services.metering.adapters.batcher`), one tenant lookup per batch.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+import psycopg
+
 from services.metering.adapters import counters
-from services.metering.domain.period import day_of, period_containing
-from shared import tenants
+from services.metering.adapters.counters import ArchivedRow, PurgedRow
+from services.metering.domain.period import Period, day_of, period_containing
 from shared.logging import get_logger
 from shared.messages.internal import InvoiceArchived, InvoicePurged
 from shared.runtime import Runtime
 
 log = get_logger(__name__)
 
+MeteringEvent = InvoiceArchived | InvoicePurged
+
+
+def period_for(subscribed_on: date | None, archived_day: date) -> Period:
+    """The period an invoice archived on ``archived_day`` counts in.
+
+    Unknown tenant: a subscription starting that day; archived before the subscription: the
+    first period. Reconciliation applies the same rule.
+    """
+    subscribed = subscribed_on if subscribed_on is not None else archived_day
+    return period_containing(subscribed, max(archived_day, subscribed))
+
+
+async def _subscriptions(
+    conn: psycopg.AsyncConnection[Any], sirets: set[str]
+) -> dict[str, date]:
+    cur = await conn.execute(
+        "SELECT siret::text, subscribed_on FROM core.tenant WHERE siret = ANY(%s::bpchar[])",
+        (sorted(sirets),))
+    return {row[0].strip(): row[1] for row in await cur.fetchall()}
+
 
 class MeteringService:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
 
-    async def archived(self, msg: InvoiceArchived) -> bool:
+    async def count(self, events: Sequence[MeteringEvent]) -> int:
+        """Count a batch of events in one transaction; returns how many changed a counter.
+
+        Raises what the database raises (nothing is then committed: the caller retries).
+        """
+        archived = [e for e in events if isinstance(e, InvoiceArchived)]
+        purged = [e for e in events if isinstance(e, InvoicePurged)]
         async with self.rt.pool.connection() as conn, conn.transaction():
-            tenant = await tenants.get(conn, msg.tenant)
-            subscribed = tenant.subscribed_on if tenant else day_of(msg.archived_at)
-            day = max(day_of(msg.archived_at), subscribed)
-            period = period_containing(subscribed, day)
-            counted = await counters.count_archived(
-                conn, msg.invoice_id, msg.tenant, msg.archived_at, period)
-        log.info("invoice-metered" if counted else "metering-repeated", period_start=str(period.start))
-        return counted
+            subs = await _subscriptions(conn, {e.tenant for e in archived}) if archived else {}
+            rows = [ArchivedRow(e.invoice_id, e.tenant, e.archived_at,
+                                period_for(subs.get(e.tenant), day_of(e.archived_at)))
+                    for e in archived]
+            gone = [PurgedRow(e.invoice_id, e.tenant, e.purged_at) for e in purged]
+            new_archived, new_purged = await counters.count_batch(conn, rows, gone)
+        changed = len(new_archived) + len(new_purged)
+        if changed != len(events):
+            log.info("metering-repeated", events=len(events), counted=changed)
+        return changed
+
+    async def archived(self, msg: InvoiceArchived) -> bool:
+        """Count one archived invoice; False when it was counted before."""
+        return await self.count([msg]) == 1
 
     async def purged(self, msg: InvoicePurged) -> bool:
-        async with self.rt.pool.connection() as conn, conn.transaction():
-            return await counters.count_purged(conn, msg.invoice_id, msg.tenant, msg.purged_at)
+        """Record one purge; False when it was recorded before."""
+        return await self.count([msg]) == 1

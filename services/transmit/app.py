@@ -8,6 +8,7 @@ from faststream.middlewares import AckPolicy
 from services.transmit.handlers import make_handlers
 from services.transmit.lifecycle import LifecycleService
 from services.transmit.service import TransmitService
+from shared.consumer import raw_body
 from shared.runtime import Runtime
 from shared.settings import Settings
 from shared.topology import Q_TRANSMIT, Q_TRANSMIT_POLL
@@ -18,9 +19,9 @@ def create_app(settings: Settings) -> FastStream:
     rt = Runtime(settings, "transmit")
     service = TransmitService(rt)
     on_archived, on_poll = make_handlers(service, LifecycleService(service))
-    rt.broker.subscriber(rt.topology.queue(Q_TRANSMIT), ack_policy=AckPolicy.MANUAL,
+    rt.broker.subscriber(rt.topology.queue(Q_TRANSMIT), ack_policy=AckPolicy.MANUAL, decoder=raw_body,
                          title="transmit", description="archived invoices to upload")(on_archived)
-    rt.broker.subscriber(rt.topology.queue(Q_TRANSMIT_POLL), ack_policy=AckPolicy.MANUAL,
+    rt.broker.subscriber(rt.topology.queue(Q_TRANSMIT_POLL), ack_policy=AckPolicy.MANUAL, decoder=raw_body,
                          title="transmit-poll", description="flow acknowledgements")(on_poll)
     return FastStream(rt.broker, on_startup=[service.open, rt.start],
                       after_startup=[rt.announce_ready], after_shutdown=[rt.stop, service.close],

@@ -90,16 +90,22 @@ class TransmitService:
         try:
             creds = await self.credentials(msg.tenant)
             if self.pa.breaker_state(creds.endpoint) is BreakerState.OPEN:
-                await self._park(msg, row.round_attempts or 1, None, delivery, spend=False)
+                # Clamped: a replayed letter's round_attempts may already be past the last delay.
+                last = len(self.rt.topology.retry_delays)
+                await self._park(msg, min(max(row.round_attempts, 1), last), None, delivery,
+                                 spend=False)
                 return
-            if row.attempts > 0:
+            delivered_before = row.attempts > 0
+            # Counted before the search too: a search the PA fails must spend an attempt,
+            # or a PA that is down would keep the message circling the same delay queue.
+            async with self.rt.pool.connection() as conn, conn.transaction():
+                row = await repo.start_attempt(conn, msg.invoice_id, delivery.replays)
+            if delivered_before:
                 held = await self.pa.find_by_tracking_id(creds, str(msg.invoice_id))
                 if held is not None:
                     log.info("flow-found-at-pa", flow_id=held.get("flowId"))
-                    await self._succeeded(msg, str(held["flowId"]), row.attempts)
+                    await self._succeeded(msg, str(held["flowId"]), row.attempts - 1)
                     return
-            async with self.rt.pool.connection() as conn, conn.transaction():
-                row = await repo.start_attempt(conn, msg.invoice_id, delivery.replays)
             async with self.rt.pool.connection() as conn:
                 document, cat = await self.vault.original(conn, msg.invoice_id)
             info = flow_info(tracking_id=msg.invoice_id, name=_filename(msg, cat),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.invoices import TENANT as INVOICES_TENANT
+from tests.support.invoices import cii_invoice
 from tests.support.system import CORPUS, StatusListener, System
 
 pytestmark = pytest.mark.e2e
@@ -53,20 +55,25 @@ def test_status_event_has_every_contract_key(system, listener, tenant):
         assert e["schema"] == "efacture.status.v1"
 
 
-def test_same_message_id_twice_archives_once_and_adds_no_event(system, listener, tenant):
-    [sub] = system.cli_json("submit", str(BASIC_WL), "--tenant", tenant, "--no-transmit",
-                            "--message-id", "dup-check-1")
+def test_same_message_id_twice_archives_once_and_adds_no_event(system, listener, tmp_path):
+    system.cli("tenant", "add", INVOICES_TENANT, "--name", "Dup", "--subscribed-on",
+               "2026-01-01", "--sandbox")
+    doc = tmp_path / "dup.xml"
+    doc.write_bytes(cii_invoice("DUP-0001"))
+    args = ("submit", str(doc), "--tenant", INVOICES_TENANT, "--no-transmit")
+    system.cli_json(*args, "--message-id", "dup-check-1")
     listener.wait_for(lambda ev: "archived" in _events_for(ev, "dup-check-1"))
-    system.cli_json("submit", str(BASIC_WL), "--tenant", tenant, "--no-transmit",
-                    "--message-id", "dup-check-1")
-    # A later, unrelated submission completing proves the repeat was processed by then.
-    [probe] = system.cli_json("submit", str(CORPUS / "cii" / _any_cii()), "--tenant", tenant,
-                              "--no-transmit")
-    listener.wait_for(lambda ev: _events_for(ev, probe["submission_id"]))
-    assert _events_for(listener.snapshot(), "dup-check-1").count("archived") == 1
-    assert _events_for(listener.snapshot(), "dup-check-1").count("received") == 1
-    invoices = system.cli_json("invoice", "list", "--tenant", tenant)
+    system.cli_json(*args, "--message-id", "dup-check-1")
+    # The same invoice under a new message id is the French DOUBLON: rejected, and its
+    # verdict arriving proves the repeat before it was processed (one consumer, in order).
+    system.cli_json(*args, "--message-id", "dup-check-2")
+    events = listener.wait_for(lambda ev: "rejected" in _events_for(ev, "dup-check-2"))
+    assert _events_for(events, "dup-check-1") == ["received", "archived"]
+    doublon = next(e for e in events if e["submission_id"] == "dup-check-2")
+    assert [r["code"] for r in doublon["reasons"]] == ["duplicate-invoice"]
+    invoices = system.cli_json("invoice", "list", "--tenant", INVOICES_TENANT)
     assert sum(1 for i in invoices if i["submission_id"] == "dup-check-1") == 1
+    assert system.cli_json("status", "dup-check-1")["state"] == "archived"
 
 
 def test_unknown_tenant_is_rejected_with_a_reason(system, listener, tenant):
@@ -74,7 +81,3 @@ def test_unknown_tenant_is_rejected_with_a_reason(system, listener, tenant):
     events = listener.wait_for(lambda ev: "rejected" in _events_for(ev, sub["submission_id"]))
     rejected = next(e for e in events if e["submission_id"] == sub["submission_id"])
     assert rejected["reasons"][0]["code"] == "unknown-tenant"
-
-
-def _any_cii() -> str:
-    return sorted(p.name for p in (CORPUS / "cii").glob("*.xml"))[0]

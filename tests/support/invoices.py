@@ -16,7 +16,7 @@ TENANT = "55208131700010"
 @lru_cache(maxsize=1)
 def _template() -> bytes:
     data = TEMPLATE.read_bytes()
-    assert data.count(TEMPLATE_NUMBER) == 1
+    assert data.count(TEMPLATE_NUMBER) == 2  # the number and the payment reference
     return data
 
 

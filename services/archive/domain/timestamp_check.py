@@ -99,7 +99,8 @@ def _check_chain(chain: list[x509.Certificate], gen_time: datetime) -> None:
     if not tsa.not_valid_before_utc <= gen_time <= tsa.not_valid_after_utc:
         raise CheckFailed("tsa certificate", "the TSA certificate was not valid at the genTime")
     links = list(itertools.pairwise(chain))
-    if len(chain) > 1 and chain[-1].issuer == chain[-1].subject:
+    if len(chain) > 1:
+        # The CA must be self-signed, or a change to it (its name) would go unnoticed.
         links.append((chain[-1], chain[-1]))
     for child, parent in links:
         try:
@@ -183,6 +184,7 @@ def _check_timestamp(tsr: bytes, chain: list[x509.Certificate], document: bytes)
         or encap["content_type"].native != "tst_info"
         or tst_info["version"].native != "v1"
         or len(signers) != 1
+        or signed_data["crls"]
     ):
         raise CheckFailed("timestamp token", "timestamp.tsr does not hold one signed TSTInfo")
     imprint = tst_info["message_imprint"]

@@ -35,7 +35,12 @@ _DIGEST_LINE = re.compile(rb"^[0-9a-f]{64}\n$")
 
 def verify(document: bytes, bundle_dir: Path, log_key_pem: bytes | None) -> VerifyReport:
     """Verify ``document`` against the bundle in ``bundle_dir``; never raises for bad input."""
-    return verify_files(document, b.read_bundle(bundle_dir), log_key_pem)
+    try:
+        files = b.read_bundle(bundle_dir)
+    except OSError as exc:
+        failed = Check(name="bundle", ok=False, sentence=f"the bundle cannot be read ({exc})")
+        return VerifyReport(checks=(failed,))
+    return verify_files(document, files, log_key_pem)
 
 
 def _trusted_key(log_pub: bytes, log_key_pem: bytes | None) -> Ed25519PublicKey:

@@ -122,7 +122,10 @@ def _analyse_pdf(body: bytes, content_type: str | None, sandbox: bool) -> Analys
         if root is not None:
             detected, problem = detect(root)
         if root is None or detected is None:
-            if first_problem is None or (problem and problem.code == "zugferd-1-unsupported"):
+            # An unrelated XML attachment (not an invoice name, not ZUGFeRD 1) leaves a plain PDF.
+            zf1 = "zugferd-1-unsupported"
+            relevant = name in _PREFERRED or (problem is not None and problem.code == zf1)
+            if relevant and (first_problem is None or first_problem.code != zf1):
                 first_problem = problem and problem.model_copy(
                     update={"message": f"{name}: {problem.message}"})
             continue
@@ -136,9 +139,9 @@ def _analyse_pdf(body: bytes, content_type: str | None, sandbox: bool) -> Analys
             warnings=tuple(warnings),
             xml=xml,
         )
-    found = (*mismatch, *(p for p in [first_problem] if p))
-    return Analysis(kind="other", errors=found or (reason(
-        "not-an-invoice", "The PDF's embedded XML is not an invoice."),))
+    if first_problem is None:
+        return Analysis(kind="pdf", errors=(*mismatch, *content.problems))
+    return Analysis(kind="other", errors=(*mismatch, first_problem))
 
 
 def analyse(body: bytes, content_type: str | None, *, sandbox: bool, max_bytes: int) -> Analysis:

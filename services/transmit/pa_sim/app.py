@@ -17,13 +17,16 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.transmit.pa_sim.config import SimConfig
+from services.transmit.pa_sim.flow import iso
 from services.transmit.pa_sim.flow_info import FlowInfoError, validate_flow_info
-from services.transmit.pa_sim.store import DuplicateFlow, FlowStore, iso
+from services.transmit.pa_sim.store import DuplicateFlow, FlowStore
 from shared.settings import Settings
 
 # The simulator accepts any client credentials except this secret, to exercise refusals.
@@ -191,6 +194,33 @@ class Simulator:
         return JSONResponse({"status": "ok", "down": self.config.down})
 
 
+class SimulatedHangup(ConnectionAbortedError):
+    """Raised after a response has started, so the server drops the connection."""
+
+
+class _Hangup:
+    """ASGI middleware of ``down`` with ``down_mode="close"``: start a response, then abort.
+
+    Servers close a connection whose application fails after the response started; the
+    client sees the connection drop mid-answer (an httpx ``RemoteProtocolError``).
+    """
+
+    def __init__(self, app: ASGIApp, sim: Simulator) -> None:
+        self.app, self.sim = app, sim
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        config = self.sim.config
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if config.down and config.down_mode == "close" and (
+                path.startswith("/v1/") or path == "/oauth/token"):
+            if scope.get("method") == "POST" and path.rstrip("/") == "/v1/flows":
+                self.sim.store.count_upload_attempt()
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-length", b"1024")]})
+            raise SimulatedHangup("simulated connection drop")
+        await self.app(scope, receive, send)
+
+
 def create_app(config: SimConfig | None = None, *, simulator: Simulator | None = None) -> Starlette:
     """The simulator as an ASGI app; ``app.state.simulator`` gives tests direct access."""
     sim = simulator or Simulator(config)
@@ -205,7 +235,7 @@ def create_app(config: SimConfig | None = None, *, simulator: Simulator | None =
         Route("/_sim/reset", sim.reset, methods=["POST"]),
         Route("/_sim/revoke-tokens", sim.revoke_tokens, methods=["POST"]),
         Route("/health", sim.health, methods=["GET"]),
-    ])
+    ], middleware=[Middleware(_Hangup, sim=sim)])
     app.state.simulator = sim
     return app
 

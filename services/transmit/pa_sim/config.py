@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -39,7 +39,10 @@ class SimConfig(BaseModel):
         description="share of accepted flows that end ackStatus Error",
     )
     ack_delay_s: float = Field(default=0.2, ge=0.0, description="time a new flow stays Pending")
-    down: bool = Field(default=False, description="every /v1/* and token request answers 503")
+    down: bool = Field(default=False, description="every /v1/* and token request fails")
+    down_mode: Literal["503", "close"] = Field(
+        default="503", description="how a down platform fails: answer 503, or drop the connection"
+    )
     lifecycle_codes: tuple[int, ...] = Field(
         default=(), description="lifecycle codes emitted as inbound CDAR flows after an Ok"
     )

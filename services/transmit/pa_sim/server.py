@@ -5,6 +5,7 @@ Both bind 127.0.0.1 only: the simulator has no authentication worth the name.
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -12,11 +13,27 @@ from types import TracebackType
 
 import uvicorn
 
-from services.transmit.pa_sim.app import Simulator, create_app
+from services.transmit.pa_sim.app import SimulatedHangup, Simulator, create_app
 from services.transmit.pa_sim.config import SimConfig, config_from_env
 from shared.settings import Settings
 
 HOST = "127.0.0.1"
+
+
+class _QuietHangups(logging.Filter):
+    """Drop uvicorn's traceback for connections the simulator drops on purpose."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        while error is not None and not isinstance(error, SimulatedHangup):
+            error = error.__cause__ or error.__context__
+        return error is None
+
+
+def _quiet_hangups() -> None:
+    logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _QuietHangups) for f in logger.filters):
+        logger.addFilter(_QuietHangups())
 
 
 def run(settings: Settings, config: SimConfig | None = None) -> None:
@@ -25,6 +42,7 @@ def run(settings: Settings, config: SimConfig | None = None) -> None:
     ``config`` defaults to the environment (``EFACTURE_PA_SIM_*``, see ``config_from_env``).
     """
     app = create_app(config or config_from_env())
+    _quiet_hangups()
     uvicorn.run(app, host=settings.bind_host, port=settings.pa_sim_port, log_level="warning",
                 access_log=False, lifespan="off")
 
@@ -46,6 +64,7 @@ class SimServer:
 
     def __init__(self, config: SimConfig | None = None, *, port: int | None = None) -> None:
         self.simulator = Simulator(config)
+        _quiet_hangups()
         self.port = port or free_port()
         self.url = f"http://{HOST}:{self.port}"
         self._server = uvicorn.Server(uvicorn.Config(

@@ -136,6 +136,14 @@ def test_platform_down_is_retryable(control: httpx.Client, creds: PaCredentials)
         run(lambda client: client.upload(creds, new_flow(), "f.xml", CONTENT))
 
 
+def test_dropped_connection_is_retryable(control: httpx.Client, creds: PaCredentials) -> None:
+    configure(control, down=True, down_mode="close")
+    with pytest.raises(RetryableError) as caught:
+        run(lambda client: client.upload(creds, new_flow(), "f.xml", CONTENT))
+    assert caught.value.code == "pa-connect"
+    assert control.get("/health").status_code == 200
+
+
 def test_injected_422_is_permanent(control: httpx.Client, creds: PaCredentials) -> None:
     configure(control, failure_rate=1.0, failure_status=422)
     with pytest.raises(PermanentError) as caught:

@@ -138,3 +138,14 @@ def test_a_corrupted_invoice_never_raises(cut: int, junk: bytes) -> None:
     analysis = analyse(body[:cut] + junk + body[cut + len(junk):], "application/xml",
                        sandbox=False, max_bytes=LIMIT)
     assert isinstance(analysis.errors, tuple)
+
+
+def test_pdf_with_an_unrelated_xml_attachment_is_a_plain_pdf() -> None:
+    body = _pdf_with_attachment("delivery-note.xml", b"<note>not an invoice</note>")
+    analysis = analyse(body, "application/pdf", sandbox=False, max_bytes=LIMIT)
+    assert analysis.kind == "pdf"
+    assert analysis.accepted
+
+
+def test_pdf_whose_factur_x_attachment_is_not_an_invoice_is_rejected() -> None:
+    assert _codes(_pdf_with_attachment("factur-x.xml", b"<note/>")) == ["not-an-invoice"]
