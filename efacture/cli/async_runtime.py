@@ -16,6 +16,7 @@ from faststream.rabbit import Channel, RabbitBroker
 from psycopg_pool import AsyncConnectionPool
 
 from shared import db
+from shared.logging import configure
 from shared.settings import Settings
 from shared.topology import Topology, declare
 
@@ -51,6 +52,7 @@ async def cli_runtime(settings: Settings, *, broker: bool = False,
     Raises ``psycopg.OperationalError`` when PostgreSQL is unreachable and the broker's
     connection error when RabbitMQ is; everything opened is closed on exit.
     """
+    configure("cli", settings.log_level)  # log lines to stderr: stdout is the command's output
     await asyncio.to_thread(db.migrate, settings.database_url)
     pool = await db.open_pool(settings.database_url, max_size=pool_size)
     rabbit: RabbitBroker | None = None

@@ -36,9 +36,11 @@ def decode(body: bytes, routing_key: str | None) -> MeteringEvent:
 
 def make_handler(
     batcher: Batcher[MeteringEvent],
-) -> Callable[[bytes, RabbitMessage], Awaitable[None]]:
-    async def on_event(body: bytes, msg: RabbitMessage) -> None:
+) -> Callable[[RabbitMessage], Awaitable[None]]:
+    # The raw body, not a decoded parameter: FastStream would turn an application/json body
+    # into a dict before our model sees it.
+    async def on_event(msg: RabbitMessage) -> None:
         async with settle(msg, "metering"):
-            await batcher.submit(decode(body, msg.raw_message.routing_key))
+            await batcher.submit(decode(msg.raw_message.body, msg.raw_message.routing_key))
 
     return on_event

@@ -5,6 +5,7 @@ from __future__ import annotations
 from faststream import FastStream
 from faststream.middlewares import AckPolicy
 
+from services.transmit.follower import LifecycleFollower
 from services.transmit.handlers import make_handlers
 from services.transmit.lifecycle import LifecycleService
 from services.transmit.service import TransmitService
@@ -19,6 +20,7 @@ def create_app(settings: Settings) -> FastStream:
     rt = Runtime(settings, "transmit")
     service = TransmitService(rt)
     on_archived, on_poll = make_handlers(service, LifecycleService(service))
+    rt.every(2.0, LifecycleFollower(service).follow)
     rt.broker.subscriber(rt.topology.queue(Q_TRANSMIT), ack_policy=AckPolicy.MANUAL, decoder=raw_body,
                          title="transmit", description="archived invoices to upload")(on_archived)
     rt.broker.subscriber(rt.topology.queue(Q_TRANSMIT_POLL), ack_policy=AckPolicy.MANUAL, decoder=raw_body,

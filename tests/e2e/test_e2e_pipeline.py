@@ -81,3 +81,30 @@ def test_unknown_tenant_is_rejected_with_a_reason(system, listener, tenant):
     events = listener.wait_for(lambda ev: "rejected" in _events_for(ev, sub["submission_id"]))
     rejected = next(e for e in events if e["submission_id"] == sub["submission_id"])
     assert rejected["reasons"][0]["code"] == "unknown-tenant"
+
+
+def test_later_lifecycle_statuses_follow_the_acknowledgement_in_order(system, listener, tenant,
+                                                                     tmp_path):
+    import httpx
+
+    sim = f"http://127.0.0.1:{system.env['EFACTURE_PA_SIM_PORT']}"
+    httpx.post(f"{sim}/_sim/config", json={"lifecycle_codes": [202, 205]}).raise_for_status()
+    try:
+        system.cli("tenant", "add", INVOICES_TENANT, "--name", "Life", "--subscribed-on",
+                   "2026-01-01", "--sandbox")
+        doc = tmp_path / "life.xml"
+        doc.write_bytes(cii_invoice("LIFE-0001"))
+        [sub] = system.cli_json("submit", str(doc), "--tenant", INVOICES_TENANT)
+        sid = sub["submission_id"]
+
+        def codes(ev: list[dict]) -> list[int]:
+            return [e["lifecycle_code"] for e in ev
+                    if e["submission_id"] == sid and e["event"] == "lifecycle"]
+
+        events = listener.wait_for(lambda ev: len(codes(ev)) >= 3, timeout=60)
+        assert codes(events) == [200, 202, 205]
+        labels = [e["lifecycle_label"] for e in events
+                  if e["submission_id"] == sid and e["event"] == "lifecycle"]
+        assert labels == ["Déposée", "Reçue", "Approuvée"]
+    finally:
+        httpx.post(f"{sim}/_sim/config", json={"lifecycle_codes": []})

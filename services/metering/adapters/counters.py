@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 
@@ -74,13 +74,13 @@ async def count_batch(
     new_purged = await _insert_purged(conn, purged) if purged else set()
     periods: Counter[tuple[str, date, date]] = Counter()
     deltas: dict[str, list[int]] = {}
-    for row in archived:
+    for row in _unique(archived):
         if row.invoice_id in new_archived:
             periods[(row.tenant, row.period.start, row.period.end)] += 1
             delta = deltas.setdefault(row.tenant, [0, 0])
             delta[0] += 1
             delta[1] += 1
-    for p in purged:
+    for p in _unique(purged):
         if p.invoice_id in new_purged:
             deltas.setdefault(p.tenant, [0, 0])[0] -= 1
     if periods:
@@ -104,10 +104,18 @@ async def count_batch(
     return new_archived, new_purged
 
 
+R = TypeVar("R", ArchivedRow, PurgedRow)
+
+
+def _unique(rows: Sequence[R]) -> list[R]:
+    """The first row of each invoice id, sorted by id (the lock order)."""
+    return sorted({r.invoice_id: r for r in reversed(rows)}.values(), key=lambda r: r.invoice_id)
+
+
 async def _insert_archived(
     conn: psycopg.AsyncConnection[Any], rows: Sequence[ArchivedRow]
 ) -> set[uuid.UUID]:
-    unique = sorted({r.invoice_id: r for r in reversed(rows)}.values(), key=lambda r: r.invoice_id)
+    unique = _unique(rows)
     cur = await conn.execute(
         "INSERT INTO metering.counted (invoice_id, tenant, archived_at, period_start)"
         " SELECT * FROM unnest(%s::uuid[], %s::text[], %s::timestamptz[], %s::date[])"
@@ -120,7 +128,7 @@ async def _insert_archived(
 async def _insert_purged(
     conn: psycopg.AsyncConnection[Any], rows: Sequence[PurgedRow]
 ) -> set[uuid.UUID]:
-    unique = sorted({r.invoice_id: r for r in reversed(rows)}.values(), key=lambda r: r.invoice_id)
+    unique = _unique(rows)
     cur = await conn.execute(
         "INSERT INTO metering.purged (invoice_id, tenant, purged_at)"
         " SELECT * FROM unnest(%s::uuid[], %s::text[], %s::timestamptz[])"

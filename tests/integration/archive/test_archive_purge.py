@@ -42,7 +42,7 @@ def listener(system: System):
 @pytest.fixture(scope="module")
 def invoices(system: System, listener: StatusListener,
              tmp_path_factory: pytest.TempPathFactory) -> list[str]:
-    """Four archived invoices of one tenant (invoice ids, in archive order)."""
+    """Four archived invoices of one tenant: the ids of PURGE-0 … PURGE-3, in that order."""
     system.cli("tenant", "add", TENANT, "--name", "Purge", "--subscribed-on", "2017-01-01",
                "--sandbox")
     folder = tmp_path_factory.mktemp("purge-docs")
@@ -56,7 +56,7 @@ def invoices(system: System, listener: StatusListener,
     events = listener.wait_for(lambda ev: ids <= {e["submission_id"] for e in ev
                                                    if e["event"] == "archived"})
     archived = sorted((e for e in events if e["event"] == "archived" and e["submission_id"] in ids),
-                      key=lambda e: e["detail"]["log_index"])
+                      key=lambda e: e["invoice_number"])
     return [e["invoice_id"] for e in archived]
 
 

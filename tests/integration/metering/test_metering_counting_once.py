@@ -196,4 +196,7 @@ def test_undecodable_event_is_dead_lettered_and_counts_nothing(infra, env, consu
     _publish(infra, [(RK_ARCHIVED_KEEP, b'{"not": "an event"}')])
     _drain(infra)
     assert _totals(infra, TENANT) == before
+    deadline = time.monotonic() + 30
+    while _queue_depth(infra, dlq_name(Q_METERING)) == 0 and time.monotonic() < deadline:
+        time.sleep(0.3)
     assert _queue_depth(infra, dlq_name(Q_METERING)) == 1
