@@ -10,6 +10,7 @@ repeat they can drop), and :func:`sweep` publishes any that are left behind.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -91,16 +92,23 @@ _SELECT = (
 
 
 async def _publish_rows(
-    pool: AsyncConnectionPool, publish: Publisher, where: str, params: Sequence[object]
+    pool: AsyncConnectionPool, publish: Publisher, where: str, params: Sequence[object],
+    *, pipelined: bool = False,
 ) -> int:
     async with pool.connection() as conn, conn.transaction():
         rows = await (await conn.execute(_SELECT.format(where=where), params)).fetchall()
-        for _id, event_id, exch, rk, body, ctype, headers in rows:
+        sends = [
             # Status events may have no subscriber yet: not mandatory. Internal ones must route.
-            await publish(
-                exchange=exch, routing_key=rk, body=bytes(body), message_id=str(event_id),
-                content_type=ctype, mandatory=exch != STATUS, headers=headers or None,
-            )
+            publish(exchange=exch, routing_key=rk, body=bytes(body), message_id=str(event_id),
+                    content_type=ctype, mandatory=exch != STATUS, headers=headers or None)
+            for _id, event_id, exch, rk, body, ctype, headers in rows
+        ]
+        if pipelined:
+            # Sent in id order on one channel (so routed in order), confirms awaited together.
+            await asyncio.gather(*sends)
+        else:
+            for send in sends:
+                await send
         if rows:
             await conn.execute(
                 "UPDATE core.outbox SET published_at = now() WHERE id = ANY(%s)",
@@ -109,11 +117,16 @@ async def _publish_rows(
     return len(rows)
 
 
-async def flush(pool: AsyncConnectionPool, publish: Publisher, ids: Sequence[int]) -> int:
-    """Publish the pending rows among ``ids`` in order, with confirms; returns how many."""
+async def flush(
+    pool: AsyncConnectionPool, publish: Publisher, ids: Sequence[int], *, pipelined: bool = False
+) -> int:
+    """Publish the pending rows among ``ids`` in order, with confirms; returns how many.
+
+    ``pipelined`` sends them all before awaiting the confirms (a batch's messages).
+    """
     if not ids:
         return 0
-    return await _publish_rows(pool, publish, "id = ANY(%s)", (list(ids),))
+    return await _publish_rows(pool, publish, "id = ANY(%s)", (list(ids),), pipelined=pipelined)
 
 
 async def flush_for(

@@ -33,11 +33,24 @@ def queue_stats() -> list[dict[str, object]]:
     return out
 
 
+def breakers() -> list[dict[str, object]]:
+    """The PA circuit breakers as the transmit service last reported them."""
+    from efacture.cli.dbconn import connection
+
+    with connection() as conn:
+        rows = conn.execute(
+            "SELECT endpoint, state, updated_at FROM transmit.breaker ORDER BY endpoint").fetchall()
+    return [{"endpoint": r[0], "state": r[1], "updated_at": r[2].isoformat()} for r in rows]
+
+
 def overview(as_json: bool) -> None:
     queues = queue_stats()
     dlq = sum(int(q["messages"] or 0) for q in queues if str(q["queue"]).endswith(".dlq"))
-    data = {"queues": queues, "dead_letters": dlq}
+    brk = breakers()
+    data = {"queues": queues, "dead_letters": dlq, "breakers": brk}
     emit(data, as_json, lambda: (
         table("queues", ["queue", "messages", "consumers"],
               [[q["queue"], q["messages"], q["consumers"]] for q in queues]),
+        table("PA circuit breakers", ["endpoint", "state", "updated_at"],
+              [[b["endpoint"], b["state"], b["updated_at"]] for b in brk]),
         click.echo(f"dead letters: {dlq}")))

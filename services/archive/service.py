@@ -1,31 +1,37 @@
 """Archive's service layer: encrypt, timestamp, log, catalogue — exactly once per invoice.
 
-Contract: for an invoice not yet catalogued, the blob is written (fsync'd)
-and then, in ONE transaction, the Merkle leaf, the catalogue row and the
-outgoing messages (``archived`` event, the claim check for transmit and
-metering) are committed; they are published after the commit and the input
-is acked after the confirms. For an invoice already catalogued, only what is
-still pending is published. The blob key is fixed per invoice, so a crash
-between the blob write and the commit leaves no orphan: the redelivery
-rewrites the same blob. A TSA or database outage raises and is retried.
+Contract: for an invoice not yet catalogued, the TSA token is obtained, the
+document is encrypted and its blob written (fsync'd); then the invoice joins a
+batch, and ONE transaction per batch appends the Merkle leaves, inserts the
+catalogue rows and the outgoing messages (``archived`` event, the claim check
+for transmit and metering). They are published after the commit, and each
+input is acked after its batch's confirms. For an invoice already catalogued,
+only what is still pending is published. The blob key is fixed per invoice, so
+a crash between the blob write and the commit leaves no orphan: the
+redelivery rewrites the same blob. A TSA or database outage raises and is
+retried. Batching is what keeps the log (one writer at a time) off the
+critical path: appends cost three round trips per batch, whatever its size.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from services.archive.adapters import catalogue, merkle_store
 from services.archive.adapters.blobstore import BlobStore, FileBlobStore
-from services.archive.adapters.document_sealer import DocumentSealer
+from services.archive.adapters.document_sealer import DocumentSealer, SealedDocument
 from services.archive.adapters.log_key import load_or_create_log_key
 from services.archive.adapters.master_key import load_master_key
-from services.archive.adapters.tsa_client import TsaClient
+from services.archive.adapters.tsa_client import TimeStampToken, TsaClient
 from services.archive.domain.blob_key import blob_key
 from services.archive.domain.leaf import invoice_leaf_data
 from services.archive.domain.retention import retain_until
-from shared import outbox
+from shared import faults, outbox
+from shared.batcher import Batcher
 from shared.errors import PermanentError
 from shared.logging import get_logger
 from shared.messages.base import derived_id
@@ -38,6 +44,16 @@ from shared.topology import INTERNAL, RK_ARCHIVED_KEEP, RK_ARCHIVED_TRANSMIT
 log = get_logger(__name__)
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """An invoice whose token and blob are ready, waiting for its batch's commit."""
+
+    msg: InvoiceAccepted
+    token: TimeStampToken
+    sealed: SealedDocument
+    blob_key: str
+
+
 class ArchiveService:
     """Opened at service start (keys, TSA client, blob store, log key), closed at stop."""
 
@@ -48,6 +64,7 @@ class ArchiveService:
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
+        self.batcher: Batcher[Prepared] = Batcher(self._commit, max_size=64)
 
     async def open(self) -> None:
         s = self.rt.settings
@@ -57,71 +74,95 @@ class ArchiveService:
         self.signer = load_or_create_log_key(s.data_dir)
 
     async def close(self) -> None:
+        await self.batcher.close()
         await self.tsa.aclose()
 
-    async def handle(self, msg: InvoiceAccepted) -> bool:
-        """Archive ``msg``; returns False when it was archived before (nothing new created)."""
+    async def handle(self, msg: InvoiceAccepted) -> None:
+        """Archive ``msg`` (or finish publishing what a crash left pending)."""
         async with self.rt.pool.connection() as conn:
             done = await catalogue.exists(conn, msg.invoice_id)
         if done:
             await outbox.flush_for(self.rt.pool, self.rt.publish, invoice_id=msg.invoice_id)
             log.info("archive-repeated")
-            return False
+            return
         if hashlib.sha256(msg.document).hexdigest() != msg.sha256:
             raise PermanentError("the document does not match its SHA-256", code="sha256-mismatch")
         token = await self.tsa.stamp(bytes.fromhex(msg.sha256))
-        ids = await self._commit(msg, token)
-        if ids is None:
-            await outbox.flush_for(self.rt.pool, self.rt.publish, invoice_id=msg.invoice_id)
-            return False
-        await outbox.flush(self.rt.pool, self.rt.publish, ids)
-        log.info("invoice-archived")
-        return True
-
-    async def _commit(self, msg: InvoiceAccepted, token: Any) -> list[int] | None:
-        key = blob_key(msg.tenant, msg.invoice_id)
         async with self.rt.pool.connection() as conn, conn.transaction():
-            # One writer per invoice: a concurrent duplicate waits here, then sees the row.
-            await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (str(msg.invoice_id),))
-            if await catalogue.exists(conn, msg.invoice_id):
-                return None
             sealed = await self.sealer.seal_document(conn, msg.tenant, msg.invoice_id, msg.document)
-            await asyncio.to_thread(self.blobs.put, key, sealed.ciphertext)
-            leaf = invoice_leaf_data(msg.invoice_id, msg.tenant, msg.sha256, token.gen_time)
-            [index] = await merkle_store.append(conn, [leaf])
-            row = catalogue.CatalogueRow(
-                invoice_id=msg.invoice_id, tenant=msg.tenant, submission_id=msg.submission_id,
-                invoice_number=msg.invoice_number, type_code=msg.type_code,
-                issue_date=msg.issue_date, recipient_id=msg.recipient_id,
-                recipient_name=msg.recipient_name, recipient_email=msg.recipient_email,
-                amount_payable=msg.amount_payable, currency=msg.currency, kind=msg.kind,
-                syntax=msg.syntax, profile=msg.profile, content_type=msg.content_type,
-                size_bytes=len(msg.document), sha256=msg.sha256, blob_key=key,
-                wrapped_data_key=sealed.wrapped_data_key,
-                tenant_key_version=sealed.tenant_key_version, tsa_token=token.response_der,
-                tsa_time=token.gen_time, log_index=index,
-                retain_until=retain_until(msg.issue_date, token.gen_time.date(),
-                                          self.rt.settings.retention_years),
-                transmit=msg.transmit,
-            )
-            await catalogue.insert(conn, row)
-            event = make_event(
-                "archived", tenant=msg.tenant, submission_id=msg.submission_id,
-                invoice_id=msg.invoice_id, invoice_number=msg.invoice_number,
-                detail={"sha256": msg.sha256, "timestamp": token.gen_time.isoformat(),
-                        "log_index": index, "retain_until": row.retain_until.isoformat()},
-            )
-            archived = InvoiceArchived(
-                invoice_id=msg.invoice_id, tenant=msg.tenant, submission_id=msg.submission_id,
-                invoice_number=msg.invoice_number, sha256=msg.sha256, syntax=msg.syntax,
-                profile=msg.profile, transmit=msg.transmit, archived_at=token.gen_time,
-            )
-            rk = RK_ARCHIVED_TRANSMIT if msg.transmit else RK_ARCHIVED_KEEP
-            return await outbox.add(conn, [
-                Outgoing.status(event),
-                Outgoing.internal(INTERNAL, rk, archived, derived_id(msg.invoice_id, "archived-msg"),
-                                  tenant=msg.tenant, invoice_id=msg.invoice_id),
-            ])
+        key = blob_key(msg.tenant, msg.invoice_id)
+        await asyncio.to_thread(self.blobs.put, key, sealed.ciphertext)
+        faults.reach("archive.after_blob")
+        await self.batcher.submit(Prepared(msg, token, sealed, key))
+        faults.reach("archive.after_commit")
+        log.info("invoice-archived")
+
+    async def _commit(self, batch: Sequence[Prepared]) -> None:
+        """One transaction for the batch, then its messages published with confirms."""
+        async with self.rt.pool.connection() as conn, conn.transaction():
+            # The log's lock first: every batch is then serialised, so the existence check
+            # below cannot race another batch holding the same invoice.
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (merkle_store.LOG_LOCK,))
+            cur = await conn.execute(
+                "SELECT invoice_id FROM archive.invoice WHERE invoice_id = ANY(%s)",
+                ([p.msg.invoice_id for p in batch],))
+            seen = {row[0] for row in await cur.fetchall()}
+            fresh: list[Prepared] = []
+            for p in batch:
+                if p.msg.invoice_id not in seen:
+                    seen.add(p.msg.invoice_id)
+                    fresh.append(p)
+            leaves = [invoice_leaf_data(p.msg.invoice_id, p.msg.tenant, p.msg.sha256,
+                                        p.token.gen_time) for p in fresh]
+            indexes = await merkle_store.append(conn, leaves) if leaves else []
+            items: list[Outgoing] = []
+            for p, index in zip(fresh, indexes, strict=True):
+                row = self._row(p, index)
+                await catalogue.insert(conn, row)
+                items += self._messages(p, row)
+            ids = await outbox.add(conn, items)
+        await outbox.flush(self.rt.pool, self.rt.publish, ids, pipelined=True)
+        for p in batch:
+            if p not in fresh:  # archived before (a concurrent duplicate): finish its messages
+                await outbox.flush_for(self.rt.pool, self.rt.publish, invoice_id=p.msg.invoice_id)
+
+    def _row(self, p: Prepared, index: int) -> catalogue.CatalogueRow:
+        m = p.msg
+        return catalogue.CatalogueRow(
+            invoice_id=m.invoice_id, tenant=m.tenant, submission_id=m.submission_id,
+            invoice_number=m.invoice_number, type_code=m.type_code, issue_date=m.issue_date,
+            recipient_id=m.recipient_id, recipient_name=m.recipient_name,
+            recipient_email=m.recipient_email, amount_payable=m.amount_payable,
+            currency=m.currency, kind=m.kind, syntax=m.syntax, profile=m.profile,
+            content_type=m.content_type, size_bytes=len(m.document), sha256=m.sha256,
+            blob_key=p.blob_key, wrapped_data_key=p.sealed.wrapped_data_key,
+            tenant_key_version=p.sealed.tenant_key_version, tsa_token=p.token.response_der,
+            tsa_time=p.token.gen_time, log_index=index,
+            retain_until=retain_until(m.issue_date, p.token.gen_time.date(),
+                                      self.rt.settings.retention_years),
+            transmit=m.transmit,
+        )
+
+    @staticmethod
+    def _messages(p: Prepared, row: catalogue.CatalogueRow) -> list[Outgoing]:
+        m = p.msg
+        event = make_event(
+            "archived", tenant=m.tenant, submission_id=m.submission_id, invoice_id=m.invoice_id,
+            invoice_number=m.invoice_number,
+            detail={"sha256": m.sha256, "timestamp": p.token.gen_time.isoformat(),
+                    "log_index": row.log_index, "retain_until": row.retain_until.isoformat()},
+        )
+        archived = InvoiceArchived(
+            invoice_id=m.invoice_id, tenant=m.tenant, submission_id=m.submission_id,
+            invoice_number=m.invoice_number, sha256=m.sha256, syntax=m.syntax,
+            profile=m.profile, transmit=m.transmit, archived_at=p.token.gen_time,
+        )
+        rk = RK_ARCHIVED_TRANSMIT if m.transmit else RK_ARCHIVED_KEEP
+        return [
+            Outgoing.status(event),
+            Outgoing.internal(INTERNAL, rk, archived, derived_id(m.invoice_id, "archived-msg"),
+                              tenant=m.tenant, invoice_id=m.invoice_id),
+        ]
 
     async def checkpoint(self) -> None:
         """Sign a checkpoint of the log if it grew (called every few seconds)."""

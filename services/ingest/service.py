@@ -65,7 +65,7 @@ class IngestService:
 
     async def handle(self, body: bytes, sub: Submission) -> Verdict:
         sha = hashlib.sha256(body).hexdigest()
-        if sub.message_id is None or sub.tenant == "unknown":
+        if sub.message_id is None or sub.tenant == "unknown" or sub.forged:
             return await self._reject_unidentified(sub, sha)
         async with self.rt.pool.connection() as conn:
             existing = await repo.find(conn, sub.tenant, sub.message_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from faststream import FastStream
 from faststream.middlewares import AckPolicy
 
+from services.transmit.breaker_report import BreakerReport
 from services.transmit.follower import LifecycleFollower
 from services.transmit.handlers import make_handlers
 from services.transmit.lifecycle import LifecycleService
@@ -21,6 +22,7 @@ def create_app(settings: Settings) -> FastStream:
     service = TransmitService(rt)
     on_archived, on_poll = make_handlers(service, LifecycleService(service))
     rt.every(2.0, LifecycleFollower(service).follow)
+    rt.every(2.0, BreakerReport(service).report)
     rt.broker.subscriber(rt.topology.queue(Q_TRANSMIT), ack_policy=AckPolicy.MANUAL, decoder=raw_body,
                          title="transmit", description="archived invoices to upload")(on_archived)
     rt.broker.subscriber(rt.topology.queue(Q_TRANSMIT_POLL), ack_policy=AckPolicy.MANUAL, decoder=raw_body,

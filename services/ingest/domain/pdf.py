@@ -20,6 +20,11 @@ from services.ingest.domain.reasons import Reason, reason
 
 MAX_EMBEDDED_BYTES = 8 * 1024 * 1024
 MAX_XML_ATTACHMENTS = 16
+# Actions that run code or pull data when the document is opened or clicked. PDF/A-3 (which
+# Factur-X requires) forbids them; an archive refuses them in any PDF it keeps.
+ACTIVE_ACTIONS = frozenset(
+    {"/JavaScript", "/Launch", "/ImportData", "/Rendition", "/Movie", "/Sound"})
+MAX_PAGES_SCANNED = 2_000
 _LIMITS: dict[str, Any] = {
     "maximum_declared_stream_length": 32 * 1024 * 1024,
     "array_based_stream_maximum_output_length": MAX_EMBEDDED_BYTES,
@@ -79,6 +84,48 @@ def _embedded_xml(reader: PdfReader) -> tuple[list[tuple[str, bytes]], list[Reas
     return found, problems
 
 
+def _actions(holder: Any) -> list[Any]:
+    """The action dictionaries a PDF dictionary triggers (``/A``, ``/OpenAction``, ``/AA``)."""
+    found: list[Any] = []
+    for key in ("/A", "/OpenAction"):
+        action = holder.get(key)
+        if action is not None:
+            found.append(action.get_object())
+    triggers = holder.get("/AA")
+    if triggers is not None:
+        found.extend(v.get_object() for v in triggers.get_object().values())
+    return found
+
+
+def _is_active(action: Any, budget: int = 64) -> bool:
+    """True when ``action`` or an action chained by its ``/Next`` runs code or imports data."""
+    if budget <= 0 or not hasattr(action, "get"):
+        return budget <= 0
+    if action.get("/S") in ACTIVE_ACTIONS or action.get("/JS") is not None:
+        return True
+    chained = action.get("/Next")
+    if chained is None:
+        return False
+    chained = chained.get_object()
+    items = chained if isinstance(chained, list) else [chained]
+    return any(_is_active(item.get_object(), budget - 1 - i) for i, item in enumerate(items))
+
+
+def _active_content(reader: PdfReader) -> bool:
+    """True when the document carries JavaScript or a launch/import/media action."""
+    catalog: Any = reader.trailer["/Root"].get_object()
+    names = catalog.get("/Names")
+    if names is not None and names.get_object().get("/JavaScript") is not None:
+        return True
+    holders: list[Any] = [catalog]
+    for index, page in enumerate(reader.pages):
+        if index >= MAX_PAGES_SCANNED:
+            break
+        holders.append(page)
+        holders.extend(a.get_object() for a in page.get("/Annots") or [])
+    return any(_is_active(action) for h in holders for action in _actions(h))
+
+
 def _xmp(reader: PdfReader) -> bytes | None:
     try:
         catalog: Any = reader.trailer["/Root"].get_object()
@@ -94,6 +141,7 @@ def _xmp(reader: PdfReader) -> bytes | None:
 def read_pdf(body: bytes) -> tuple[PdfContent | None, Reason | None]:
     """Open ``body`` as a PDF; ``(content, None)`` or ``(None, reason)``; never raises.
 
+    A PDF carrying JavaScript or a launch/import/media action is refused (``pdf-active-content``).
     A body without an end-of-file marker in its last KiB is refused as truncated: pypdf would
     otherwise "repair" it and may silently miss the embedded invoice.
     """
@@ -104,6 +152,9 @@ def read_pdf(body: bytes) -> tuple[PdfContent | None, Reason | None]:
             reader = PdfReader(BytesIO(body), strict=False)
             if reader.is_encrypted:
                 return None, reason("pdf-encrypted", "The PDF is encrypted; it cannot be read.")
+            if _active_content(reader):
+                return None, reason("pdf-active-content", "The PDF carries JavaScript or a "
+                                    "launch, import or media action; the archive refuses it.")
             files, problems = _embedded_xml(reader)
             xmp = _xmp(reader) if files else None
     except RecursionError:

@@ -17,6 +17,9 @@ from services.ingest.domain.reasons import Reason
 
 MAX_MESSAGE_ID = 128
 SIRET = re.compile(r"^\d{14}$")
+# An ERP's RabbitMQ user is named after its tenant; RabbitMQ guarantees user_id is the
+# connection's user, so the tenant header of such a user is checked against it.
+ERP_USER = re.compile(r"^erp-(\d{14})$")
 CONTENT_TYPES = ("application/pdf", "application/xml", "text/xml")
 
 
@@ -34,6 +37,11 @@ class Submission:
     recipient_id: str | None
     user_id: str | None
     errors: tuple[Reason, ...]
+
+    @property
+    def forged(self) -> bool:
+        """True when an ERP user claimed another tenant: answered to the user's own tenant."""
+        return any(e.code == "tenant-forged" for e in self.errors)
 
 
 def _text(value: Any, limit: int = 512) -> str | None:
@@ -57,13 +65,27 @@ def _flag(value: Any) -> bool | None:
 def decode(
     headers: Mapping[str, Any] | None, message_id: Any, content_type: Any, user_id: Any = None
 ) -> Submission:
-    """Decode the properties; problems become reasons, never exceptions."""
+    """Decode the properties; problems become reasons, never exceptions.
+
+    A ``user_id`` of the form ``erp-<SIRET>`` (RabbitMQ checks it is the connection's user)
+    must name the tenant header's SIRET: otherwise the reason is ``tenant-forged`` and the
+    submission is attributed to the user's SIRET, so the claimed tenant never hears of it.
+    Other users (operators, ``guest`` in development) are not constrained.
+    """
     h = dict(headers or {})
     errors: list[Reason] = []
     tenant = _text(h.get("tenant"), 64)
     if tenant is None or not SIRET.match(tenant):
         errors.append(Reason(code="unknown-tenant", message="The tenant header is missing or is not a 14-digit SIRET.", path="headers.tenant"))
         tenant = "unknown"
+    user = _text(user_id, 128)
+    erp = ERP_USER.match(user or "")
+    if erp is not None and tenant != "unknown" and erp.group(1) != tenant:
+        errors.append(Reason(
+            code="tenant-forged", path="headers.tenant",
+            message=f"RabbitMQ user {user} may only submit for tenant {erp.group(1)}, not {tenant}."))
+        # Answer the authenticated publisher, never the tenant it claimed to be.
+        tenant = erp.group(1)
     mid = _text(message_id, 100_000)
     if mid is None:
         errors.append(Reason(code="missing-message-id", message="The message has no message_id property.", path="properties.message_id"))
@@ -88,7 +110,7 @@ def decode(
         tenant=tenant, message_id=mid, content_type=ctype, transmit=transmit,
         recipient_email=_text(h.get("recipient-email"), 254),
         invoice_number=_text(h.get("invoice-number"), 64), issue_date=issue_date,
-        recipient_id=_text(h.get("recipient-id"), 64), user_id=_text(user_id, 128),
+        recipient_id=_text(h.get("recipient-id"), 64), user_id=user,
         errors=tuple(errors),
     )
 

@@ -148,6 +148,10 @@ class PaClient:
         breaker = self._breakers.get(endpoint.base_url)
         return BreakerState.CLOSED if breaker is None else breaker.state
 
+    def breaker_states(self) -> dict[str, BreakerState]:
+        """Every platform this client has called, by base URL, with its breaker's state."""
+        return {url: b.state for url, b in self._breakers.items()}
+
     # --- the Flow Service ----------------------------------------------------------------
 
     async def upload(self, creds: PaCredentials, flow_info: Mapping[str, str], filename: str,

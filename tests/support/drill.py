@@ -1,0 +1,192 @@
+"""What the crash and outage drills share: their scale, the load they publish, the PA
+simulator's control API, and the figures they print.
+
+The load publishes like an ERP that retries: with publisher confirms, and when the broker
+goes away it reconnects and publishes the unconfirmed message again under the same
+``message_id`` (the system must suppress the repeat). The exactly-once audit is in
+:mod:`tests.drill.drill_audit`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pika
+import pika.exceptions
+
+from efacture.cli.submit import Submitter
+from tests.support.invoices import TENANT, cii_invoice
+
+SCALE_ENV = "EFACTURE_DRILL_N"
+OUTAGE_ENV = "EFACTURE_DRILL_OUTAGE_S"
+# Log events of a consumer that recognised a message it had already handled.
+REPEAT_EVENTS = ("submission-repeated", "archive-repeated", "transmit-repeated",
+                 "metering-repeated")
+
+
+def drill_n(default: int, share: float = 1.0) -> int:
+    """The drill's invoice count: ``EFACTURE_DRILL_N`` (or ``default``) times ``share``."""
+    raw = os.environ.get(SCALE_ENV)
+    base = int(raw) if raw else default
+    return max(10, int(base * share))
+
+
+def outage_seconds(default: float) -> float:
+    raw = os.environ.get(OUTAGE_ENV)
+    return float(raw) if raw else default
+
+
+class Sim:
+    """The PA simulator's runtime API (``/_sim/config``, ``/_sim/stats``)."""
+
+    def __init__(self, port: str) -> None:
+        self.base = f"http://127.0.0.1:{port}"
+
+    def config(self, **changes: Any) -> None:
+        httpx.post(f"{self.base}/_sim/config", json=changes, timeout=10).raise_for_status()
+
+    def stats(self) -> dict[str, Any]:
+        data: dict[str, Any] = httpx.get(f"{self.base}/_sim/stats", timeout=10).json()
+        return data
+
+
+@dataclass
+class Load:
+    """``n`` distinct invoices; every ``repeat_every``-th is published twice under the same
+    ``message_id``; every ``doublon_every``-th is followed by an earlier invoice's number under
+    a new ``message_id`` (expected: rejected ``duplicate-invoice``)."""
+
+    amqp_url: str
+    n: int
+    repeat_every: int = 25
+    doublon_every: int = 50
+    pause_s: float = 0.0
+    run: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+    accepted: list[str] = field(default_factory=list)   # submission ids expected archived
+    doublons: list[str] = field(default_factory=list)   # submission ids expected rejected
+    published: int = 0
+    repeats: int = 0
+    reconnects: int = 0
+    error: BaseException | None = None
+    _thread: threading.Thread | None = None
+
+    @property
+    def submissions(self) -> list[str]:
+        return self.accepted + self.doublons
+
+    def start(self) -> Load:
+        self._thread = threading.Thread(target=self._guarded, name="drill-load", daemon=True)
+        self._thread.start()
+        return self
+
+    def join(self, timeout: float = 600) -> None:
+        assert self._thread is not None
+        self._thread.join(timeout)
+        assert not self._thread.is_alive(), "the load did not finish publishing"
+        if self.error is not None:
+            raise AssertionError(f"the load failed: {self.error!r}")
+
+    def done(self) -> bool:
+        return self._thread is not None and not self._thread.is_alive()
+
+    def _guarded(self) -> None:
+        try:
+            self._publish_all()
+        except BaseException as exc:  # reported by join()
+            self.error = exc
+
+    def _publish_all(self) -> None:
+        sub: Submitter | None = None
+        for i in range(self.n):
+            mid = f"drill-{self.run}-{i}"
+            body = cii_invoice(f"DR-{self.run}-{i}")
+            copies = 2 if i % self.repeat_every == self.repeat_every - 1 else 1
+            for _ in range(copies):
+                sub = self._send(sub, body, mid)
+                self.published += 1
+            self.repeats += copies - 1
+            self.accepted.append(mid)
+            if i % self.doublon_every == self.doublon_every - 1:
+                dup = f"drill-{self.run}-{i}-doublon"
+                earlier = random.randrange(0, i + 1)  # noqa: S311 - test data
+                sub = self._send(sub, cii_invoice(f"DR-{self.run}-{earlier}"), dup)
+                self.published += 1
+                self.doublons.append(dup)
+            if self.pause_s:
+                time.sleep(self.pause_s)
+        if sub is not None:
+            sub.close()
+
+    def _send(self, sub: Submitter | None, body: bytes, mid: str) -> Submitter:
+        """Publish until confirmed, reconnecting while the broker is away (at most 5 min)."""
+        deadline = time.monotonic() + 300
+        while True:
+            try:
+                if sub is None:
+                    sub = Submitter(self.amqp_url)
+                sub.publish(body, tenant=TENANT, message_id=mid, content_type="application/xml")
+                return sub
+            except (pika.exceptions.AMQPError, OSError):
+                if time.monotonic() > deadline:
+                    raise
+                self.reconnects += 1
+                sub = None
+                time.sleep(0.5)
+
+
+@dataclass
+class Figures:
+    """The drill's own figures, printed at its end (``pytest -s`` shows them; so does ``-rA``)."""
+
+    drill: str
+    invoices: int = 0
+    messages: int = 0
+    repeats_published: int = 0
+    doublons: int = 0
+    kills: int = 0
+    restarts: int = 0
+    outage_s: float = 0.0
+    publisher_reconnects: int = 0
+    requeued: int = 0
+    redeliveries_seen: int = 0
+    duplicates_suppressed: int = 0
+    repeated_status_events: int = 0
+    elapsed_s: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def from_log(self, log: Path) -> None:
+        """Count what the services logged: repeats recognised and requeues."""
+        counts = log_events(log)
+        self.requeued = counts["message-requeued"]
+        self.duplicates_suppressed = sum(counts[e] for e in REPEAT_EVENTS)
+        self.redeliveries_seen = self.duplicates_suppressed + self.requeued
+
+    def show(self) -> str:
+        data = {k: v for k, v in self.__dict__.items() if k != "extra"} | self.extra
+        line = "DRILL " + json.dumps(data, default=str)
+        print(line, flush=True)
+        return line
+
+
+def log_events(log: Path) -> Counter[str]:
+    """How many times each structlog ``event`` appears in ``efacture up``'s log."""
+    counts: Counter[str] = Counter()
+    with open(log, "rb") as fh:
+        for raw in fh:
+            if not raw.startswith(b"{"):
+                continue
+            try:
+                counts[str(json.loads(raw).get("event"))] += 1
+            except ValueError:
+                continue
+    return counts
