@@ -7,15 +7,19 @@ from __future__ import annotations
 
 import io
 from functools import lru_cache
+from typing import Any
 
+import pika
 from pypdf import PdfWriter
 from pypdf.generic import (
     ArrayObject,
-    DictionaryObject,     NameObject,
+    DictionaryObject,
+    NameObject,
     StreamObject,
     TextStringObject,
 )
 
+from shared.topology import INBOUND, RK_SUBMIT
 from tests.support.invoices import cii_invoice
 from tests.support.system import CORPUS
 
@@ -148,3 +152,28 @@ def facturx_bomb() -> bytes:
 def facturx_zip_bomb(expanded: int = 64 * 1024 * 1024) -> bytes:
     """A ``factur-x.xml`` that Flate-decompresses to ``expanded`` bytes (~100 KB on the wire)."""
     return pdf_with_attachment("factur-x.xml", b"<a>" + b" " * expanded + b"</a>", compress=True)
+
+
+class RawPublisher:
+    """Publishes exactly what it is given to ``efacture.inbound`` (confirmed, mandatory).
+
+    Unlike the ERP's :class:`efacture.cli.submit.Submitter` it sets no default: a property
+    or header left ``None`` is absent from the message, and bytes go out as they are.
+    """
+
+    def __init__(self, amqp_url: str) -> None:
+        self.conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
+        self.channel = self.conn.channel()
+        self.channel.confirm_delivery()
+
+    def publish(self, body: bytes, *, message_id: str | bytes | None,
+                content_type: str | bytes | None, headers: dict[str, Any] | None,
+                user_id: str | None = None) -> None:
+        """Returns once confirmed; raises pika's errors (a closed channel on a refused user_id)."""
+        props = pika.BasicProperties(message_id=message_id, content_type=content_type,  # type: ignore[arg-type]
+                                     delivery_mode=2, headers=headers, user_id=user_id)
+        self.channel.basic_publish(INBOUND, RK_SUBMIT, body, props, mandatory=True)
+
+    def close(self) -> None:
+        if self.conn.is_open:
+            self.conn.close()
