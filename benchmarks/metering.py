@@ -41,6 +41,7 @@ from services.metering.adapters.batcher import Batcher  # noqa: E402
 from services.metering.handlers import make_handler  # noqa: E402
 from services.metering.service import MeteringEvent, MeteringService  # noqa: E402
 from shared import db  # noqa: E402
+from shared.consumer import raw_body  # noqa: E402
 from shared.messages.internal import InvoiceArchived  # noqa: E402
 from shared.runtime import Runtime  # noqa: E402
 from shared.settings import Settings  # noqa: E402
@@ -131,7 +132,6 @@ async def metering(settings: Settings, n: int, *, batch: int, workers: int, pref
                    tenants: list[str]) -> float:
     rt = Runtime(settings, "metering")
     await rt.start()
-    await rt.broker.start()
     now = datetime.now(UTC)
     bodies = [InvoiceArchived(
         invoice_id=uuid.uuid4(), tenant=tenants[i % len(tenants)], submission_id=f"b-{i}",
@@ -144,10 +144,10 @@ async def metering(settings: Settings, n: int, *, batch: int, workers: int, pref
         TimedService(rt, clock).count, max_size=batch, max_delay=metering_app.BATCH_LINGER_S,
         workers=workers)
     subscriber = rt.broker.subscriber(
-        rt.topology.queue(Q_METERING), ack_policy=AckPolicy.MANUAL,
+        metering_app.consumed_queue(), ack_policy=AckPolicy.MANUAL, decoder=raw_body,
         channel=Channel(prefetch_count=prefetch))
     subscriber(make_handler(batcher))
-    await subscriber.start()
+    await rt.broker.start()
     await _until(clock, n)
     await subscriber.stop()
     await batcher.close()

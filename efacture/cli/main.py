@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from efacture.cli import (
     admin,
     archive_cmds,
+    bench,
     dlq,
     invoice,
     ops,
@@ -29,7 +30,7 @@ def cli() -> None:
     """efacture: e-invoicing broker (ingest, archive, transmit, metering)."""
 
 
-for module in (serve, tenant, submit, status, invoice, archive_cmds, usage, ops, admin, dlq):
+for module in (serve, tenant, submit, status, invoice, archive_cmds, usage, ops, admin, dlq, bench):
     module.register(cli)
 
 

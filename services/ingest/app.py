@@ -5,6 +5,7 @@ from __future__ import annotations
 from faststream import FastStream
 from faststream.middlewares import AckPolicy
 
+from services.ingest.adapters import amqp_strings
 from services.ingest.handlers import make_handler
 from services.ingest.service import IngestService
 from shared.consumer import raw_body
@@ -14,6 +15,7 @@ from shared.topology import Q_INGEST
 
 
 def create_app(settings: Settings) -> FastStream:
+    amqp_strings.install()  # ERP properties that are not UTF-8 must not kill the connection
     rt = Runtime(settings, "ingest")
     handler = make_handler(IngestService(rt))
     rt.broker.subscriber(rt.topology.queue(Q_INGEST), ack_policy=AckPolicy.MANUAL, decoder=raw_body,

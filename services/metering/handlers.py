@@ -36,11 +36,11 @@ def decode(body: bytes, routing_key: str | None) -> MeteringEvent:
 
 def make_handler(
     batcher: Batcher[MeteringEvent],
-) -> Callable[[RabbitMessage], Awaitable[None]]:
-    # The raw body, not a decoded parameter: FastStream would turn an application/json body
-    # into a dict before our model sees it.
-    async def on_event(msg: RabbitMessage) -> None:
+) -> Callable[[bytes, RabbitMessage], Awaitable[None]]:
+    """The subscriber's handler; wire it with ``decoder=raw_body`` (it validates the bytes)."""
+
+    async def on_event(body: bytes, msg: RabbitMessage) -> None:
         async with settle(msg, "metering"):
-            await batcher.submit(decode(msg.raw_message.body, msg.raw_message.routing_key))
+            await batcher.submit(decode(body, msg.raw_message.routing_key))
 
     return on_event

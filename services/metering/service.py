@@ -11,8 +11,10 @@ events (see :mod:`services.metering.adapters.batcher`), one tenant lookup per ba
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 import psycopg
@@ -29,6 +31,7 @@ log = get_logger(__name__)
 MeteringEvent = InvoiceArchived | InvoicePurged
 
 
+@lru_cache(maxsize=4096)
 def period_for(subscribed_on: date | None, archived_day: date) -> Period:
     """The period an invoice archived on ``archived_day`` counts in.
 
@@ -48,9 +51,28 @@ async def _subscriptions(
     return {row[0].strip(): row[1] for row in await cur.fetchall()}
 
 
+SUBSCRIPTION_TTL_S = 5.0
+"""How long a tenant's subscription date is reused without asking the database again."""
+
+
 class MeteringService:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
+        # siret -> (subscribed_on or None when unknown, monotonic time read); a re-registration
+        # with another date is seen within SUBSCRIPTION_TTL_S.
+        self._subs: dict[str, tuple[date | None, float]] = {}
+
+    async def _subscribed(
+        self, conn: psycopg.AsyncConnection[Any], sirets: set[str]
+    ) -> dict[str, date | None]:
+        now = time.monotonic()
+        stale = {s for s in sirets
+                 if s not in self._subs or now - self._subs[s][1] > SUBSCRIPTION_TTL_S}
+        if stale:
+            found = await _subscriptions(conn, stale)
+            for siret in stale:
+                self._subs[siret] = (found.get(siret), now)
+        return {s: self._subs[s][0] for s in sirets}
 
     async def count(self, events: Sequence[MeteringEvent]) -> int:
         """Count a batch of events in one transaction; returns how many changed a counter.
@@ -59,13 +81,19 @@ class MeteringService:
         """
         archived = [e for e in events if isinstance(e, InvoiceArchived)]
         purged = [e for e in events if isinstance(e, InvoicePurged)]
-        async with self.rt.pool.connection() as conn, conn.transaction():
-            subs = await _subscriptions(conn, {e.tenant for e in archived}) if archived else {}
-            rows = [ArchivedRow(e.invoice_id, e.tenant, e.archived_at,
-                                period_for(subs.get(e.tenant), day_of(e.archived_at)))
-                    for e in archived]
-            gone = [PurgedRow(e.invoice_id, e.tenant, e.purged_at) for e in purged]
-            new_archived, new_purged = await counters.count_batch(conn, rows, gone)
+        async with self.rt.pool.connection() as conn:
+            # Autocommit: the counting statement is atomic by itself, so no BEGIN/COMMIT
+            # round trips; the subscription lookup needs no transaction either.
+            await conn.set_autocommit(True)
+            try:
+                subs = await self._subscribed(conn, {e.tenant for e in archived})
+                rows = [ArchivedRow(e.invoice_id, e.tenant, e.archived_at,
+                                    period_for(subs.get(e.tenant), day_of(e.archived_at)))
+                        for e in archived]
+                gone = [PurgedRow(e.invoice_id, e.tenant, e.purged_at) for e in purged]
+                new_archived, new_purged = await counters.count_batch(conn, rows, gone)
+            finally:
+                await conn.set_autocommit(False)
         changed = len(new_archived) + len(new_purged)
         if changed != len(events):
             log.info("metering-repeated", events=len(events), counted=changed)

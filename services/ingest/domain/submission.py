@@ -49,8 +49,18 @@ def _text(value: Any, limit: int = 512) -> str | None:
         return None
     if isinstance(value, bytes | bytearray):
         value = bytes(value).decode("utf-8", errors="replace")
-    text = str(value).strip()
+    # Bytes that were not UTF-8 arrive surrogate-escaped: keep them out of logs and JSON.
+    text = str(value).encode("utf-8", errors="replace").decode("utf-8").strip()
     return text[:limit] if text else None
+
+
+def _utf8(value: Any) -> bool:
+    """False for a property that carried bytes which are not UTF-8."""
+    try:
+        str(value).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _flag(value: Any) -> bool | None:
@@ -87,7 +97,11 @@ def decode(
         # Answer the authenticated publisher, never the tenant it claimed to be.
         tenant = erp.group(1)
     mid = _text(message_id, 100_000)
-    if mid is None:
+    if mid is not None and not _utf8(message_id):
+        errors.append(Reason(code="invalid-message-id", path="properties.message_id",
+                             message="The message_id is not valid UTF-8."))
+        mid = None
+    elif mid is None:
         errors.append(Reason(code="missing-message-id", message="The message has no message_id property.", path="properties.message_id"))
     elif len(mid) > MAX_MESSAGE_ID:
         errors.append(Reason(code="message-id-too-long", message=f"The message_id is longer than {MAX_MESSAGE_ID} characters.", path="properties.message_id"))

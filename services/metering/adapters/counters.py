@@ -12,7 +12,6 @@ deadlocking; a deadlock would still only fail the batch, which is redelivered.
 from __future__ import annotations
 
 import uuid
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -60,47 +59,62 @@ async def count_purged(
     return bool(purged)
 
 
+_COUNT_BATCH = """
+WITH new AS (
+    INSERT INTO metering.counted (invoice_id, tenant, archived_at, period_start)
+    SELECT * FROM unnest(%(ids)s::uuid[], %(tenants)s::text[], %(ats)s::timestamptz[],
+                         %(starts)s::date[]) ORDER BY 1
+    ON CONFLICT DO NOTHING RETURNING invoice_id, tenant, period_start
+), gone AS (
+    INSERT INTO metering.purged (invoice_id, tenant, purged_at)
+    SELECT * FROM unnest(%(pids)s::uuid[], %(ptenants)s::text[], %(pats)s::timestamptz[])
+    ORDER BY 1
+    ON CONFLICT DO NOTHING RETURNING invoice_id, tenant
+), periods AS (
+    INSERT INTO metering.period_count (tenant, period_start, period_end, count)
+    SELECT n.tenant, n.period_start, x.period_end, count(*)
+    FROM new n JOIN unnest(%(ids)s::uuid[], %(ends)s::date[]) AS x(id, period_end)
+         ON x.id = n.invoice_id
+    GROUP BY 1, 2, 3 ORDER BY 1, 2
+    ON CONFLICT (tenant, period_start)
+    DO UPDATE SET count = metering.period_count.count + EXCLUDED.count
+), totals AS (
+    INSERT INTO metering.tenant_count (tenant, stored, cumulative)
+    SELECT tenant, sum(stored), sum(cumulative) FROM (
+        SELECT tenant, 1 AS stored, 1 AS cumulative FROM new
+        UNION ALL SELECT tenant, -1, 0 FROM gone) AS d
+    GROUP BY tenant ORDER BY tenant
+    ON CONFLICT (tenant) DO UPDATE SET
+        stored = metering.tenant_count.stored + EXCLUDED.stored,
+        cumulative = metering.tenant_count.cumulative + EXCLUDED.cumulative
+)
+SELECT true, invoice_id FROM new UNION ALL SELECT false, invoice_id FROM gone
+"""
+
+
 async def count_batch(
     conn: psycopg.AsyncConnection[Any], archived: Sequence[ArchivedRow],
     purged: Sequence[PurgedRow],
 ) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
-    """Count a batch of events in the caller's transaction; returns the ids newly counted.
+    """Count a batch of events in one statement; returns the ids newly counted and purged.
 
     Ids already in a ledger (a redelivery, a replay, a repeat inside the batch) are skipped.
     Purges lower ``stored`` (never ``cumulative``); an invoice archived and purged in the same
-    batch nets to zero on ``stored``.
+    batch nets to zero on ``stored``. One statement is atomic on its own, so the caller may run
+    it in autocommit mode (one round trip) or inside its own transaction.
     """
-    new_archived = await _insert_archived(conn, archived) if archived else set()
-    new_purged = await _insert_purged(conn, purged) if purged else set()
-    periods: Counter[tuple[str, date, date]] = Counter()
-    deltas: dict[str, list[int]] = {}
-    for row in _unique(archived):
-        if row.invoice_id in new_archived:
-            periods[(row.tenant, row.period.start, row.period.end)] += 1
-            delta = deltas.setdefault(row.tenant, [0, 0])
-            delta[0] += 1
-            delta[1] += 1
-    for p in _unique(purged):
-        if p.invoice_id in new_purged:
-            deltas.setdefault(p.tenant, [0, 0])[0] -= 1
-    if periods:
-        keys = sorted(periods)
-        await conn.execute(
-            "INSERT INTO metering.period_count (tenant, period_start, period_end, count)"
-            " SELECT * FROM unnest(%s::text[], %s::date[], %s::date[], %s::int[])"
-            " ON CONFLICT (tenant, period_start)"
-            " DO UPDATE SET count = metering.period_count.count + EXCLUDED.count",
-            ([k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys],
-             [periods[k] for k in keys]))
-    if deltas:
-        tenants = sorted(deltas)
-        await conn.execute(
-            "INSERT INTO metering.tenant_count (tenant, stored, cumulative)"
-            " SELECT * FROM unnest(%s::text[], %s::int[], %s::int[])"
-            " ON CONFLICT (tenant) DO UPDATE SET"
-            " stored = metering.tenant_count.stored + EXCLUDED.stored,"
-            " cumulative = metering.tenant_count.cumulative + EXCLUDED.cumulative",
-            (tenants, [deltas[t][0] for t in tenants], [deltas[t][1] for t in tenants]))
+    rows = _unique(archived)
+    gone = _unique(purged)
+    cur = await conn.execute(_COUNT_BATCH, {
+        "ids": [r.invoice_id for r in rows], "tenants": [r.tenant for r in rows],
+        "ats": [r.archived_at for r in rows], "starts": [r.period.start for r in rows],
+        "ends": [r.period.end for r in rows],
+        "pids": [p.invoice_id for p in gone], "ptenants": [p.tenant for p in gone],
+        "pats": [p.purged_at for p in gone]})
+    new_archived: set[uuid.UUID] = set()
+    new_purged: set[uuid.UUID] = set()
+    for is_archive, invoice_id in await cur.fetchall():
+        (new_archived if is_archive else new_purged).add(invoice_id)
     return new_archived, new_purged
 
 
@@ -110,32 +124,6 @@ R = TypeVar("R", ArchivedRow, PurgedRow)
 def _unique(rows: Sequence[R]) -> list[R]:
     """The first row of each invoice id, sorted by id (the lock order)."""
     return sorted({r.invoice_id: r for r in reversed(rows)}.values(), key=lambda r: r.invoice_id)
-
-
-async def _insert_archived(
-    conn: psycopg.AsyncConnection[Any], rows: Sequence[ArchivedRow]
-) -> set[uuid.UUID]:
-    unique = _unique(rows)
-    cur = await conn.execute(
-        "INSERT INTO metering.counted (invoice_id, tenant, archived_at, period_start)"
-        " SELECT * FROM unnest(%s::uuid[], %s::text[], %s::timestamptz[], %s::date[])"
-        " ORDER BY 1 ON CONFLICT DO NOTHING RETURNING invoice_id",
-        ([r.invoice_id for r in unique], [r.tenant for r in unique],
-         [r.archived_at for r in unique], [r.period.start for r in unique]))
-    return {row[0] for row in await cur.fetchall()}
-
-
-async def _insert_purged(
-    conn: psycopg.AsyncConnection[Any], rows: Sequence[PurgedRow]
-) -> set[uuid.UUID]:
-    unique = _unique(rows)
-    cur = await conn.execute(
-        "INSERT INTO metering.purged (invoice_id, tenant, purged_at)"
-        " SELECT * FROM unnest(%s::uuid[], %s::text[], %s::timestamptz[])"
-        " ORDER BY 1 ON CONFLICT DO NOTHING RETURNING invoice_id",
-        ([r.invoice_id for r in unique], [r.tenant for r in unique],
-         [r.purged_at for r in unique]))
-    return {row[0] for row in await cur.fetchall()}
 
 
 def period_count_sync(conn: psycopg.Connection[Any], tenant: str, start: date) -> int:

@@ -1,0 +1,66 @@
+"""The figures of a run: percentiles, the result document, and its table for people."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+def percentile(samples: Sequence[float], q: float) -> float | None:
+    """Nearest-rank percentile ``q`` (0..100) of ``samples``; None when empty."""
+    if not samples:
+        return None
+    ordered = sorted(samples)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def latency_ms(samples_s: Sequence[float]) -> dict[str, float | None]:
+    def ms(v: float | None) -> float | None:
+        return None if v is None else round(v * 1000, 1)
+
+    return {"count": len(samples_s), "p50_ms": ms(percentile(samples_s, 50)),
+            "p95_ms": ms(percentile(samples_s, 95)), "p99_ms": ms(percentile(samples_s, 99))}
+
+
+def _fmt(value: Any, unit: str = "") -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:,.1f}{unit}"
+    return f"{value}{unit}"
+
+
+def render(result: dict[str, Any], console: Console | None = None) -> None:
+    """Print ``result`` (the document :func:`efacture.bench.runner.run` returns) as tables."""
+    console = console or Console()
+    t = Table(title=f"efacture bench: n={result['n']} mix={result['mix']} "
+                    f"PA latency={result['latency_ms']} ms")
+    t.add_column("measure")
+    t.add_column("value", justify="right")
+    tp = result["throughput"]
+    t.add_row("pipeline throughput, submitted → transmitted", _fmt(tp["invoices_per_s"], " inv/s"))
+    t.add_row("pipeline throughput, submitted → archived", _fmt(tp["archived_per_s"], " inv/s"))
+    ceil = result["ceiling"]
+    t.add_row(f"ceiling: {ceil['hops']}-hop empty-handler chain",
+              _fmt(ceil["chain_per_s"], " msg/s"))
+    t.add_row("ceiling: raw single hop", _fmt(ceil["single_hop_per_s"], " msg/s"))
+    t.add_row("ratio pipeline / chain ceiling", _fmt(result["ratio"]))
+    lat = result["latency"]
+    for stage in ("archived", "transmitted"):
+        row = lat[stage]
+        t.add_row(f"latency to {stage} p50 / p95 / p99 (open loop "
+                  f"{_fmt(lat['rate_per_s'])}/s, {row['count']} inv)",
+                  f"{_fmt(row['p50_ms'])} / {_fmt(row['p95_ms'])} / {_fmt(row['p99_ms'])} ms")
+    for name, kb in result["peak_rss_kb"].items():
+        t.add_row(f"peak RSS (VmHWM) {name}", "n/a" if kb is None else f"{kb / 1024:,.1f} MiB")
+    checks = result["checks"]
+    t.add_row("transmitted exactly once", f"{checks['transmitted_once']} / {checks['expected']}")
+    if checks["rejected"] or checks["missing"] or checks["duplicates"]:
+        t.add_row("rejected / missing / transmitted twice",
+                  f"{checks['rejected']} / {checks['missing']} / {checks['duplicates']}")
+    console.print(t)

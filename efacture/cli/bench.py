@@ -1,0 +1,62 @@
+"""``bench``: the end-to-end benchmark (issue 7), on a vhost and database of its own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from efacture.cli.output import emit, fail, json_option
+
+
+def register(cli: click.Group) -> None:
+    @cli.command()
+    @click.option("--n", "n", type=click.IntRange(min=1), default=2000, show_default=True,
+                  help="Invoices in the throughput phase (and messages per ceiling run).")
+    @click.option("--mix", type=click.Choice(["corpus", "synthetic", "both"]), default="both",
+                  show_default=True, help="Corpus XML, the synthetic 30 KB Factur-X, or both.")
+    @click.option("--latency-ms", type=click.IntRange(min=0), default=20, show_default=True,
+                  help="PA simulator latency.")
+    @click.option("--latency-seconds", type=click.FloatRange(min=1), default=30.0,
+                  show_default=True, help="Length of the open-loop latency phase (half load).")
+    @click.option("--threads", type=click.IntRange(min=1), default=8, show_default=True,
+                  help="Publisher connections (messages in flight).")
+    @click.option("--no-ceiling", is_flag=True, help="Skip the broker ceiling measurements.")
+    @click.option("--corpus", type=click.Path(exists=True, file_okay=False, path_type=Path),
+                  help="The test corpus (default: ../shared/corpus beside the repository).")
+    @json_option
+    def bench(n: int, mix: str, latency_ms: int, latency_seconds: float, threads: int,
+              no_ceiling: bool, corpus: Path | None, as_json: bool) -> None:
+        """Drive N invoices through the four services; print throughput, latency, RSS, ceiling."""
+        from efacture.bench.report import render
+        from efacture.bench.runner import BenchConfig, default_corpus, run
+
+        corpus = corpus or default_corpus()
+        if not (corpus / "MANIFEST.tsv").exists():
+            fail(f"no corpus at {corpus}: give --corpus PATH.", 2)
+        config = BenchConfig(n=n, mix=mix, latency_ms=latency_ms, latency_seconds=latency_seconds,
+                             threads=threads, ceiling=not no_ceiling, corpus=corpus)
+        console = Console(stderr=True)
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=console, transient=True) as bar:
+            tasks: dict[str, TaskID] = {}
+
+            def progress(stage: str, done: int, total: int) -> None:
+                if stage not in tasks:
+                    tasks[stage] = bar.add_task(stage, total=total)
+                bar.update(tasks[stage], completed=done, total=total)
+
+            try:
+                result = run(config, progress)
+            except RuntimeError as exc:
+                fail(str(exc).splitlines()[0] if str(exc) else "the benchmark failed.")
+        emit(result, as_json, lambda: render(result))
