@@ -43,6 +43,7 @@ from faststream.rabbit import (  # noqa: E402
     RabbitExchange,
     RabbitQueue,
 )
+from faststream.rabbit.annotations import RabbitMessage  # noqa: E402
 
 from shared.messages.internal import InvoiceAccepted  # noqa: E402
 from shared.topology import INTERNAL, RK_ACCEPTED, STATUS  # noqa: E402
@@ -82,7 +83,7 @@ async def broker_hop(amqp_url: str, count: int, size: int) -> dict[str, float]:
     seen = 0
 
     @broker.subscriber(queue)
-    async def handle(body: bytes) -> None:
+    async def handle(msg: RabbitMessage) -> None:
         nonlocal seen
         seen += 1
         if seen >= count:
@@ -109,9 +110,10 @@ async def archive_run(amqp_url: str, count: int, size: int, warmup: int) -> dict
     target: set[str] = set()
     done = asyncio.Event()
 
+    # The raw message: FastStream would decode an application/json body before a ``bytes``.
     @broker.subscriber(queue, exchange)
-    async def on_archived(body: bytes) -> None:
-        archived.add(json.loads(body)["invoice_id"])
+    async def on_archived(msg: RabbitMessage) -> None:
+        archived.add(json.loads(msg.body)["invoice_id"])
         if target and target <= archived:
             done.set()
 

@@ -38,6 +38,11 @@ BREAKER_OPEN = Gauge("efacture_breaker_open", "PA circuit breaker open", ["endpo
 SERVICE_PORT_OFFSET = {"ingest": 0, "archive": 1, "transmit": 2, "metering": 3}
 
 
+def service_port(metrics_port_base: int, service: str) -> int:
+    """A service's health/metrics port: ``EFACTURE_METRICS_PORT_BASE`` + its offset."""
+    return metrics_port_base + SERVICE_PORT_OFFSET.get(service, 9)
+
+
 async def serve(host: str, port: int, healthy: Callable[[], bool]) -> asyncio.AbstractServer | None:
     """Start the tiny HTTP endpoint; a busy port is logged, not fatal (metrics are optional)."""
 

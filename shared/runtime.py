@@ -115,4 +115,4 @@ class Runtime:
 
 def settings_port(settings: Settings, service: str) -> int:
     """The service's health/metrics port: ``EFACTURE_METRICS_PORT_BASE`` + its offset."""
-    return settings.metrics_port_base + metrics.SERVICE_PORT_OFFSET.get(service, 9)
+    return metrics.service_port(settings.metrics_port_base, service)

@@ -11,9 +11,10 @@ Declaring is idempotent: the same names and arguments every time.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from faststream.rabbit import ExchangeType, QueueType, RabbitExchange, RabbitQueue
+if TYPE_CHECKING:  # the names below are imported by light CLI commands: faststream only on use
+    from faststream.rabbit import RabbitExchange, RabbitQueue
 
 INBOUND = "efacture.inbound"       # contract: ERP → broker
 STATUS = "efacture.status"         # contract: broker → partners
@@ -39,6 +40,8 @@ POLL_DELAY_SECONDS = 1
 
 
 def exchange(name: str) -> RabbitExchange:
+    from faststream.rabbit import ExchangeType, RabbitExchange
+
     kind = ExchangeType.DIRECT if name == RETRY else ExchangeType.TOPIC
     return RabbitExchange(name, type=kind, durable=True)
 
@@ -49,6 +52,8 @@ def dlq_name(queue: str) -> str:
 
 def work_queue(name: str, routing_key: str, *, delivery_limit: int = 20) -> RabbitQueue:
     """A quorum work queue bound to ``routing_key`` whose rejects go to its DLQ."""
+    from faststream.rabbit import QueueType, RabbitQueue
+
     return RabbitQueue(
         name,
         queue_type=QueueType.QUORUM,
@@ -70,6 +75,8 @@ def delay_queue_name(seconds: int, target: str) -> str:
 
 def delay_queue(seconds: int, target_rk: str) -> RabbitQueue:
     """Messages wait ``seconds`` here, then are dead-lettered to ``INTERNAL`` with ``target_rk``."""
+    from faststream.rabbit import QueueType, RabbitQueue
+
     return RabbitQueue(
         delay_queue_name(seconds, target_rk),
         queue_type=QueueType.QUORUM,
@@ -86,6 +93,8 @@ def delay_queue(seconds: int, target_rk: str) -> RabbitQueue:
 
 
 def dead_queue(work: str) -> RabbitQueue:
+    from faststream.rabbit import QueueType, RabbitQueue
+
     return RabbitQueue(
         dlq_name(work), queue_type=QueueType.QUORUM, durable=True, routing_key=dlq_name(work)
     )

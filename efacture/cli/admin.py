@@ -6,7 +6,7 @@ import click
 import httpx
 
 from efacture.cli.output import emit, fail, json_option
-from shared.runtime import settings_port
+from shared.metrics import service_port
 from shared.settings import get_settings
 
 TARGETS = ("ingest", "archive", "transmit", "metering", "pa-sim", "tsa")
@@ -18,7 +18,7 @@ def health_url(name: str) -> str:
         return f"http://127.0.0.1:{s.pa_sim_port}/health"
     if name == "tsa":
         return f"http://127.0.0.1:{s.tsa_port}/health"
-    return f"http://127.0.0.1:{settings_port(s, name)}/health"
+    return f"http://127.0.0.1:{service_port(s.metrics_port_base, name)}/health"
 
 
 def register(cli: click.Group) -> None:

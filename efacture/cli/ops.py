@@ -6,7 +6,7 @@ import importlib
 from pathlib import Path
 
 import click
-from faststream.specification import AsyncAPI
+
 
 from efacture.cli.output import emit, json_option
 from shared.messages.status import StatusEvent
@@ -16,6 +16,8 @@ from shared.topology import STATUS, exchange
 
 def build_document() -> str:
     """One AsyncAPI 3 document: every service's subscriptions and the public status events."""
+    from faststream.specification import AsyncAPI
+
     settings = get_settings()
     spec = AsyncAPI(title="efacture", version="1.0.0", schema_version="3.0.0",
                     description="E-invoicing broker: ERP submissions in, status events out "
