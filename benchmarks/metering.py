@@ -56,20 +56,27 @@ class Clock:
 
     def __init__(self) -> None:
         self.first: float | None = None
+        self.first_cpu = 0.0
         self.last = 0.0
+        self.last_cpu = 0.0
         self.done = 0
 
     def started(self) -> None:
         if self.first is None:
             self.first = time.perf_counter()
+            self.first_cpu = time.process_time()
 
     def finished(self, n: int = 1) -> None:
         self.done += n
         self.last = time.perf_counter()
+        self.last_cpu = time.process_time()
 
-    def rate(self) -> float:
+    def rates(self) -> dict[str, float]:
+        """Events per second, and per CPU-second of this consumer process (which stays
+        meaningful when other processes share the machine)."""
         assert self.first is not None
-        return self.done / (self.last - self.first)
+        return {"per_s": self.done / (self.last - self.first),
+                "per_cpu_s": self.done / max(self.last_cpu - self.first_cpu, 1e-9)}
 
 
 def _preload(amqp_url: str, exchange: str, routing_key: str, bodies: list[bytes]) -> None:
@@ -90,11 +97,11 @@ def _wait_depth(amqp_url: str, queue: str, n: int) -> None:
 
 
 async def _until(clock: Clock, n: int) -> None:
-    while clock.done < n:
+    while clock.done < n:  # noqa: ASYNC110 - polled: an event set per message would skew it
         await asyncio.sleep(0.005)
 
 
-async def single_hop(settings: Settings, n: int, prefetch: int) -> float:
+async def single_hop(settings: Settings, n: int, prefetch: int) -> dict[str, float]:
     queue = RabbitQueue(HOP_QUEUE, queue_type=QueueType.QUORUM, durable=True)
     broker = RabbitBroker(settings.amqp_url, logger=None)
     await broker.connect()
@@ -113,7 +120,7 @@ async def single_hop(settings: Settings, n: int, prefetch: int) -> float:
     await broker.start()
     await _until(clock, n)
     await broker.stop()
-    return clock.rate()
+    return clock.rates()
 
 
 class TimedService(MeteringService):
@@ -129,7 +136,7 @@ class TimedService(MeteringService):
 
 
 async def metering(settings: Settings, n: int, *, batch: int, workers: int, prefetch: int,
-                   tenants: list[str]) -> float:
+                   tenants: list[str]) -> dict[str, float]:
     rt = Runtime(settings, "metering")
     await rt.start()
     now = datetime.now(UTC)
@@ -151,10 +158,9 @@ async def metering(settings: Settings, n: int, *, batch: int, workers: int, pref
     await _until(clock, n)
     await subscriber.stop()
     await batcher.close()
-    print('batches', batcher.batches, 'items', batcher.items, file=sys.stderr)
     await rt.stop()
     await rt.broker.stop()
-    return clock.rate()
+    return clock.rates()
 
 
 async def run(n: int) -> dict[str, Any]:
@@ -180,8 +186,9 @@ async def run(n: int) -> dict[str, Any]:
             "metering, batched": batched,
             "metering, one commit per event": single,
         },
-        "ratio_batched_to_hop": batched / hop,
-        "ratio_unbatched_to_hop": single / hop,
+        "ratio_batched_to_hop": batched["per_s"] / hop["per_s"],
+        "ratio_unbatched_to_hop": single["per_s"] / hop["per_s"],
+        "cpu_ratio_batched_to_hop": batched["per_cpu_s"] / hop["per_cpu_s"],
         "target_ratio": 0.8,
     }
 
@@ -197,10 +204,11 @@ def main() -> None:
         return
     print(f"{result['events']} events, prefetch {result['prefetch']}, "
           f"batch {result['batch_size']}")
-    print(f"{'workload':<34} {'events/s':>10} {'x hop':>7}")
+    print(f"{'workload':<32} {'events/s':>9} {'x hop':>6} {'events/cpu-s':>13} {'x hop':>6}")
     hop = result["rates"]["broker single hop"]
     for name, rate in result["rates"].items():
-        print(f"{name:<34} {rate:>10.0f} {rate / hop:>7.2f}")
+        print(f"{name:<32} {rate['per_s']:>9.0f} {rate['per_s'] / hop['per_s']:>6.2f} "
+              f"{rate['per_cpu_s']:>13.0f} {rate['per_cpu_s'] / hop['per_cpu_s']:>6.2f}")
     verdict = "meets" if result["ratio_batched_to_hop"] >= 0.8 else "misses"
     print(f"batched metering {verdict} the 0.8 x single-hop target")
 

@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     purge_max_share: float = 0.5
     tariff_file: Path | None = None
     checkpoint_interval_seconds: float = 2.0
+    breaker_cooldown_seconds: float = 30.0  # how long an open PA circuit waits before a probe
     log_level: str = "INFO"
 
     @field_validator("transmit_retry_delays", mode="before")

@@ -23,6 +23,7 @@ import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -32,7 +33,8 @@ from psycopg_pool import AsyncConnectionPool
 from services.archive.adapters import merkle_store
 from services.archive.adapters.blobstore import BlobStore
 from services.archive.adapters.document_sealer import DocumentSealer
-from services.archive.domain.checkpoint import Checkpoint
+from services.archive.domain import merkle
+from services.archive.domain.checkpoint import Checkpoint, sign_checkpoint
 from services.archive.proofs import ProofError, bundle_for_row
 from services.archive.zip_stream import ZipStream
 
@@ -73,8 +75,8 @@ async def _fresh_checkpoint(pool: AsyncConnectionPool, signer: Any) -> Checkpoin
         await merkle_store.checkpoint(conn, signer)
     async with pool.connection() as conn:
         latest = await merkle_store.latest_checkpoint(conn)
-    if latest is None:
-        raise ProofError("the log has no signed checkpoint yet; retry in a few seconds")
+    if latest is None:  # an empty log: its signed head says so (size 0, the empty root)
+        return sign_checkpoint(signer, 0, merkle.empty_root(), datetime.now(UTC))
     return latest
 
 

@@ -12,6 +12,7 @@ rows, which the services' outbox sweep publishes.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ from shared.topology import INTERNAL, RK_PURGED
 class Candidate:
     """An archived invoice past its retention date."""
 
-    invoice_id: Any
+    invoice_id: uuid.UUID
     tenant: str
     invoice_number: str | None
     retain_until: date

@@ -65,6 +65,10 @@ class ArchiveService:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
         self.batcher: Batcher[Prepared] = Batcher(self._commit, max_size=64)
+        # One handler per invoice at a time in this process: a concurrent duplicate (the
+        # same invoice forwarded twice) must not rewrite the blob under another data key
+        # after the first one committed its row (the row would no longer open its blob).
+        self._inflight: dict[Any, tuple[asyncio.Lock, int]] = {}
 
     async def open(self) -> None:
         s = self.rt.settings
@@ -79,6 +83,19 @@ class ArchiveService:
 
     async def handle(self, msg: InvoiceAccepted) -> None:
         """Archive ``msg`` (or finish publishing what a crash left pending)."""
+        lock, users = self._inflight.get(msg.invoice_id, (asyncio.Lock(), 0))
+        self._inflight[msg.invoice_id] = (lock, users + 1)
+        try:
+            async with lock:
+                await self._handle(msg)
+        finally:
+            lock, users = self._inflight[msg.invoice_id]
+            if users == 1:
+                del self._inflight[msg.invoice_id]
+            else:
+                self._inflight[msg.invoice_id] = (lock, users - 1)
+
+    async def _handle(self, msg: InvoiceAccepted) -> None:
         async with self.rt.pool.connection() as conn:
             done = await catalogue.exists(conn, msg.invoice_id)
         if done:

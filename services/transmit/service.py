@@ -24,7 +24,7 @@ from services.archive.reader import Vault
 from services.transmit.adapters import repository as repo
 from services.transmit.adapters.credentials import SANDBOX_SECRET, open_secret
 from services.transmit.adapters.pa_client import PaClient, PaCredentials, PaEndpoint
-from services.transmit.domain.breaker import BreakerState
+from services.transmit.domain.breaker import BreakerState, CircuitBreaker
 from services.transmit.domain.flow import flow_info
 from shared import outbox, tenants
 from shared.errors import PermanentError, RetryableError
@@ -56,7 +56,8 @@ class TransmitService:
         self.rt = rt
 
     async def open(self) -> None:
-        self.pa = PaClient()
+        cooldown = self.rt.settings.breaker_cooldown_seconds
+        self.pa = PaClient(breaker_factory=lambda: CircuitBreaker(cooldown_s=cooldown))
         self.vault = Vault(self.rt.settings)
 
     async def close(self) -> None:

@@ -16,6 +16,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ import pika.exceptions
 
 from efacture.cli.submit import Submitter
 from tests.support.invoices import TENANT, cii_invoice
+from tests.support.system import System
 
 SCALE_ENV = "EFACTURE_DRILL_N"
 OUTAGE_ENV = "EFACTURE_DRILL_OUTAGE_S"
@@ -64,7 +66,8 @@ class Sim:
 class Load:
     """``n`` distinct invoices; every ``repeat_every``-th is published twice under the same
     ``message_id``; every ``doublon_every``-th is followed by an earlier invoice's number under
-    a new ``message_id`` (expected: rejected ``duplicate-invoice``)."""
+    a new ``message_id``. Per invoice number, exactly one submission must be archived and the
+    others rejected ``duplicate-invoice`` (which one wins depends on redelivery order)."""
 
     amqp_url: str
     n: int
@@ -72,8 +75,7 @@ class Load:
     doublon_every: int = 50
     pause_s: float = 0.0
     run: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
-    accepted: list[str] = field(default_factory=list)   # submission ids expected archived
-    doublons: list[str] = field(default_factory=list)   # submission ids expected rejected
+    number_of: dict[str, str] = field(default_factory=dict)  # submission id -> invoice number
     published: int = 0
     repeats: int = 0
     reconnects: int = 0
@@ -82,7 +84,12 @@ class Load:
 
     @property
     def submissions(self) -> list[str]:
-        return self.accepted + self.doublons
+        return list(self.number_of)
+
+    @property
+    def numbers(self) -> set[str]:
+        """The distinct invoice numbers: each must be archived exactly once."""
+        return set(self.number_of.values())
 
     def start(self) -> Load:
         self._thread = threading.Thread(target=self._guarded, name="drill-load", daemon=True)
@@ -109,19 +116,20 @@ class Load:
         sub: Submitter | None = None
         for i in range(self.n):
             mid = f"drill-{self.run}-{i}"
-            body = cii_invoice(f"DR-{self.run}-{i}")
+            number = f"DR-{self.run}-{i}"
+            body = cii_invoice(number)
             copies = 2 if i % self.repeat_every == self.repeat_every - 1 else 1
             for _ in range(copies):
                 sub = self._send(sub, body, mid)
                 self.published += 1
             self.repeats += copies - 1
-            self.accepted.append(mid)
+            self.number_of[mid] = number
             if i % self.doublon_every == self.doublon_every - 1:
                 dup = f"drill-{self.run}-{i}-doublon"
-                earlier = random.randrange(0, i + 1)  # noqa: S311 - test data
-                sub = self._send(sub, cii_invoice(f"DR-{self.run}-{earlier}"), dup)
+                earlier = f"DR-{self.run}-{random.randrange(0, i + 1)}"
+                sub = self._send(sub, cii_invoice(earlier), dup)
                 self.published += 1
-                self.doublons.append(dup)
+                self.number_of[dup] = earlier
             if self.pause_s:
                 time.sleep(self.pause_s)
         if sub is not None:
@@ -144,6 +152,26 @@ class Load:
                 time.sleep(0.5)
 
 
+def kill_at_random(system: System, services: tuple[str, ...], per_service: int,
+                   finished: Callable[[], bool], seed: int | None = None) -> int:
+    """SIGKILL each of ``services`` ``per_service`` times, in random order, each at a random
+    moment 1 to 3 s after the victim's current process appeared (``efacture up`` restarts it).
+    Stops early once ``finished()``; returns how many processes were killed."""
+    rng = random.Random(seed)
+    victims = [s for s in services for _ in range(per_service)]
+    rng.shuffle(victims)
+    kills = 0
+    for victim in victims:
+        deadline = time.monotonic() + 60
+        while not system.child_pids(victim) and time.monotonic() < deadline and not finished():
+            time.sleep(0.1)
+        time.sleep(rng.uniform(1.0, 3.0))
+        if finished():
+            break
+        kills += len(system.kill(victim))
+    return kills
+
+
 @dataclass
 class Figures:
     """The drill's own figures, printed at its end (``pytest -s`` shows them; so does ``-rA``)."""
@@ -154,7 +182,6 @@ class Figures:
     repeats_published: int = 0
     doublons: int = 0
     kills: int = 0
-    restarts: int = 0
     outage_s: float = 0.0
     publisher_reconnects: int = 0
     requeued: int = 0
@@ -171,10 +198,15 @@ class Figures:
         self.duplicates_suppressed = sum(counts[e] for e in REPEAT_EVENTS)
         self.redeliveries_seen = self.duplicates_suppressed + self.requeued
 
-    def show(self) -> str:
+    def show(self, capsys: Any = None) -> str:
+        """Print one ``DRILL {...}`` line past pytest's capture when given ``capsys``."""
         data = {k: v for k, v in self.__dict__.items() if k != "extra"} | self.extra
         line = "DRILL " + json.dumps(data, default=str)
-        print(line, flush=True)
+        if capsys is not None:
+            with capsys.disabled():
+                print("\n" + line, flush=True)
+        else:
+            print(line, flush=True)
         return line
 
 

@@ -84,6 +84,7 @@ class Infra:
             "EFACTURE_METRICS_PORT_BASE": str(free_port()),
             "EFACTURE_TRANSMIT_RETRY_DELAYS": "1,2",
             "EFACTURE_CHECKPOINT_INTERVAL_SECONDS": "1",
+            "EFACTURE_BREAKER_COOLDOWN_SECONDS": "3",
             "EFACTURE_LOG_LEVEL": "WARNING",
         })
         return env
