@@ -32,14 +32,14 @@ def main() -> None:
     workload = Workload.build(default_corpus(), args.mix, args.n)
     made = infra.create()
     try:
-        single = ceiling.measure(made.amqp_url, args.n, workload.item, chain=False,
+        single, dup1 = ceiling.measure(made.amqp_url, args.n, workload.item, chain=False,
                                  threads=args.threads)
-        chain = ceiling.measure(made.amqp_url, args.n, workload.item, chain=True,
+        chain, dup2 = ceiling.measure(made.amqp_url, args.n, workload.item, chain=True,
                                 threads=args.threads)
     finally:
         infra.destroy(made)
     result = {"n": args.n, "single_hop_per_s": single, "chain_per_s": chain,
-              "hops": len(ceiling.CHAIN)}
+              "hops": len(ceiling.CHAIN), "duplicates": dup1 + dup2}
     if args.json:
         print(json.dumps(result, indent=2))
     else:

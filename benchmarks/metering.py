@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from services.metering import app as metering_app  # noqa: E402
-from services.metering.adapters.batcher import Batcher  # noqa: E402
+from shared.batcher import Batcher  # noqa: E402
 from services.metering.handlers import make_handler  # noqa: E402
 from services.metering.service import MeteringEvent, MeteringService  # noqa: E402
 from shared import db  # noqa: E402

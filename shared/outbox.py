@@ -20,9 +20,12 @@ import psycopg
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
+from shared.logging import get_logger
 from shared.messages.base import Message
 from shared.messages.status import StatusEvent
 from shared.topology import STATUS
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -93,8 +96,14 @@ _SELECT = (
 
 async def _publish_rows(
     pool: AsyncConnectionPool, publish: Publisher, where: str, params: Sequence[object],
-    *, pipelined: bool = False,
+    *, pipelined: bool = False, tolerant: bool = False,
 ) -> int:
+    """Publish the selected pending rows and mark them published, in one transaction.
+
+    A failed publish raises (the caller's message is retried), unless ``tolerant``: then
+    the row stays pending, is logged, and the others are still marked (the sweep's mode,
+    so one unroutable row never blocks the rest).
+    """
     async with pool.connection() as conn, conn.transaction():
         rows = await (await conn.execute(_SELECT.format(where=where), params)).fetchall()
         sends = [
@@ -103,18 +112,21 @@ async def _publish_rows(
                     content_type=ctype, mandatory=exch != STATUS, headers=headers or None)
             for _id, event_id, exch, rk, body, ctype, headers in rows
         ]
-        if pipelined:
+        if pipelined or tolerant:
             # Sent in id order on one channel (so routed in order), confirms awaited together.
-            await asyncio.gather(*sends)
+            results = await asyncio.gather(*sends, return_exceptions=tolerant)
         else:
-            for send in sends:
-                await send
-        if rows:
+            results = [await send for send in sends]
+        done = []
+        for row, result in zip(rows, results, strict=True):
+            if isinstance(result, BaseException):
+                log.warning("outbox-publish-failed", outbox_id=row[0], error=str(result))
+            else:
+                done.append(row[0])
+        if done:
             await conn.execute(
-                "UPDATE core.outbox SET published_at = now() WHERE id = ANY(%s)",
-                ([r[0] for r in rows],),
-            )
-    return len(rows)
+                "UPDATE core.outbox SET published_at = now() WHERE id = ANY(%s)", (done,))
+    return len(done)
 
 
 async def flush(
@@ -142,5 +154,6 @@ async def flush_for(
 async def sweep(pool: AsyncConnectionPool, publish: Publisher, older_than_s: float = 10) -> int:
     """Publish rows left pending by a crash (older than ``older_than_s``)."""
     return await _publish_rows(
-        pool, publish, "created_at < now() - make_interval(secs => %s)", (older_than_s,)
+        pool, publish, "created_at < now() - make_interval(secs => %s)", (older_than_s,),
+        tolerant=True,
     )

@@ -26,6 +26,12 @@ from shared.topology import Topology, declare
 log = get_logger(__name__)
 
 
+def _faststream_logger() -> logging.Logger:
+    logger = logging.getLogger("efacture.faststream")
+    logger.setLevel(logging.WARNING)
+    return logger
+
+
 class Runtime:
     """Everything a service's handlers need, created at start and closed at stop."""
 
@@ -37,9 +43,10 @@ class Runtime:
             settings.amqp_url,
             default_channel=Channel(prefetch_count=settings.prefetch, on_return_raises=True),
             graceful_timeout=30.0,
-            # FastStream's own messages (connection loss, handler crashes) at WARNING and up.
-            logger=logging.getLogger("efacture.faststream"),
-            log_level=logging.WARNING,
+            # FastStream's per-message lines go out at DEBUG and are dropped by the logger's
+            # WARNING level; its connection losses and handler crashes (ERROR) still show.
+            logger=_faststream_logger(),
+            log_level=logging.DEBUG,
         )
         self._pool: AsyncConnectionPool | None = None
         self._tasks: list[asyncio.Task[None]] = []

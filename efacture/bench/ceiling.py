@@ -28,12 +28,13 @@ SINGLE = ("bench.ceiling.single",)
 
 
 async def _measure(amqp_url: str, queues: tuple[str, ...], count: int, source: ItemSource,
-                   *, threads: int, prefetch: int, wait_s: float) -> float:
+                   *, threads: int, prefetch: int, wait_s: float) -> tuple[float, int]:
     # No per-message log lines: they would cost the ceiling what our services do not pay.
     broker = RabbitBroker(amqp_url, logger=None,
                           default_channel=Channel(prefetch_count=prefetch, on_return_raises=True))
     done = asyncio.Event()
-    state = {"seen": 0, "last": 0.0}
+    seen: set[str] = set()
+    state = {"duplicates": 0, "last": 0.0}
 
     def relay(target: str) -> Callable[[bytes, RabbitMessage], Awaitable[None]]:
         async def handler(body: bytes, msg: RabbitMessage) -> None:
@@ -44,8 +45,12 @@ async def _measure(amqp_url: str, queues: tuple[str, ...], count: int, source: I
 
     async def sink(body: bytes, msg: RabbitMessage) -> None:
         await msg.ack()
-        state["seen"] += 1
-        if state["seen"] >= count:
+        mid = msg.message_id or ""
+        if mid in seen:
+            state["duplicates"] += 1
+            return
+        seen.add(mid)
+        if len(seen) >= count:
             state["last"] = time.perf_counter()
             done.set()
 
@@ -61,14 +66,15 @@ async def _measure(amqp_url: str, queues: tuple[str, ...], count: int, source: I
         await asyncio.wait_for(done.wait(), wait_s)
         if pub.errors:
             raise RuntimeError(f"ceiling publish failed: {pub.errors[:3]}")
-        return count / (state["last"] - t0)
+        return count / (state["last"] - t0), int(state["duplicates"])
     finally:
         await broker.stop()
 
 
 def measure(amqp_url: str, count: int, source: ItemSource, *, chain: bool, threads: int = 8,
-            prefetch: int = 32, timeout: float = 600) -> float:
-    """Messages per second through the chain (``chain``) or the single hop.
+            prefetch: int = 32, timeout: float = 600) -> tuple[float, int]:
+    """(messages per second through the chain (``chain``) or the single hop, messages that
+    reached the end twice). The rate counts distinct messages only.
     Raises ``TimeoutError`` when they do not all arrive within ``timeout``."""
     queues = CHAIN if chain else SINGLE
     return asyncio.run(_measure(amqp_url, queues, count, source, threads=threads,

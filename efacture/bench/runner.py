@@ -93,16 +93,17 @@ def run(config: BenchConfig, progress: Progress | None = None) -> dict[str, Any]
     events: Events | None = None
     try:
         ceil: dict[str, Any] = {"hops": len(ceiling.CHAIN), "chain_per_s": None,
-                                "single_hop_per_s": None}
+                                "single_hop_per_s": None, "duplicates": 0}
         if config.ceiling:
             if progress:
                 progress("ceiling", 0, 2)
-            ceil["single_hop_per_s"] = ceiling.measure(made.amqp_url, n, workload.item,
-                                                       chain=False, threads=config.threads)
+            ceil["single_hop_per_s"], dup1 = ceiling.measure(
+                made.amqp_url, n, workload.item, chain=False, threads=config.threads)
             if progress:
                 progress("ceiling", 1, 2)
-            ceil["chain_per_s"] = ceiling.measure(made.amqp_url, n, workload.item, chain=True,
-                                                  threads=config.threads)
+            ceil["chain_per_s"], dup2 = ceiling.measure(
+                made.amqp_url, n, workload.item, chain=True, threads=config.threads)
+            ceil["duplicates"] = dup1 + dup2
             if progress:
                 progress("ceiling", 2, 2)
         up = Up(made.env(data_dir / "data", config.latency_ms), data_dir)

@@ -52,7 +52,9 @@ def _as_day(value: datetime | None) -> date | None:
 def register(cli: click.Group) -> None:
     @cli.group(cls=_UsageGroup, name="usage")
     def usage_group() -> None:
-        """Counters and billing period of a tenant (usage SIRET), statements, reconciliation."""
+        """Metering: `usage SIRET [--at YYYY-MM-DD] [--json]` prints a tenant's counters and
+        billing period; `usage statement SIRET` bills a closed period; `usage reconcile`
+        checks the counters against the archive."""
 
     @usage_group.command("show", hidden=True)
     @click.argument("siret")

@@ -6,7 +6,7 @@ from faststream import FastStream
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import Channel, RabbitQueue
 
-from services.metering.adapters.batcher import Batcher
+from shared.batcher import Batcher
 from services.metering.closing import PeriodCloser
 from services.metering.handlers import make_handler
 from services.metering.service import MeteringEvent, MeteringService

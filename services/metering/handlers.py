@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from faststream.rabbit.annotations import RabbitMessage
 from pydantic import ValidationError
 
-from services.metering.adapters.batcher import Batcher
+from shared.batcher import Batcher
 from services.metering.service import MeteringEvent
 from shared.consumer import settle
 from shared.errors import PermanentError
@@ -27,11 +27,16 @@ from shared.topology import RK_PURGED
 def decode(body: bytes, routing_key: str | None) -> MeteringEvent:
     """The event in ``body``; raises PermanentError when it is not a valid metering event."""
     try:
-        if routing_key == RK_PURGED:
-            return InvoicePurged.model_validate_json(body)
-        return InvoiceArchived.model_validate_json(body)
+        event: MeteringEvent = (InvoicePurged.model_validate_json(body)
+                                if routing_key == RK_PURGED
+                                else InvoiceArchived.model_validate_json(body))
     except ValidationError as exc:
         raise PermanentError("undecodable metering event", code="bad-message") from exc
+    # Checked here, not in the batch: one poison event must not fail its whole batch.
+    instant = event.purged_at if isinstance(event, InvoicePurged) else event.archived_at
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        raise PermanentError("metering event time has no time zone", code="bad-message")
+    return event
 
 
 def make_handler(

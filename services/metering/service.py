@@ -6,7 +6,7 @@ a tenant that is not registered, or archived before the subscription date,
 is counted in the first period (the subscription is what the tenant pays by).
 
 :meth:`MeteringService.count` is the hot path: one transaction for a whole batch of
-events (see :mod:`services.metering.adapters.batcher`), one tenant lookup per batch.
+events (see :mod:`shared.batcher`), one tenant lookup per batch.
 """
 
 from __future__ import annotations

@@ -80,7 +80,7 @@ def audit(system: System, sim: Sim, load: Load) -> dict[str, int]:
     """Assert exactly once end to end; returns the counts it checked."""
     sids = load.submissions
     with psycopg.connect(system.infra.database_url, autocommit=True) as conn:
-        states = dict(conn.execute(
+        states: dict[str, str] = dict(conn.execute(
             "SELECT message_id, state FROM ingest.submission WHERE message_id = ANY(%s)",
             (sids,)).fetchall())
         events: dict[str, dict[str, int]] = defaultdict(dict)
@@ -90,13 +90,13 @@ def audit(system: System, sim: Sim, load: Load) -> dict[str, int]:
                 events[sid][name] = events[sid].get(name, 0) + n
             if name == "rejected":
                 codes[sid] = [r["code"] for r in reasons]
-        catalogue = dict(conn.execute(
+        catalogue: dict[str, str] = dict(conn.execute(
             "SELECT invoice_id::text, blob_key FROM archive.invoice").fetchall())
-        by_submission = dict(conn.execute(
+        by_submission: dict[str, int] = dict(conn.execute(
             "SELECT submission_id, count(*) FROM archive.invoice GROUP BY 1").fetchall())
         counted = _one(conn, "SELECT count(*) FROM metering.counted")
         leaves = _one(conn, "SELECT count(*) FROM archive.log_leaf")
-        transmitted = dict(conn.execute(
+        transmitted: dict[str, str] = dict(conn.execute(
             "SELECT invoice_id::text, state FROM transmit.transmission").fetchall())
     assert set(states) == set(sids), f"{len(set(sids) - set(states))} submission(s) undecided"
     winners: dict[str, list[str]] = defaultdict(list)

@@ -13,6 +13,7 @@ from tests.support.invoices import TENANT, cii_invoice
 from tests.support.system import StatusListener, System
 
 pytestmark = pytest.mark.e2e
+WAIT = 180  # seconds: generous, the machine may be shared with other test runs
 
 MARKER = f"PLAINTEXT-MARKER-{uuid.uuid4().hex}".encode()
 
@@ -34,7 +35,7 @@ def listener(system: System):
 def _archive(system: System, listener: StatusListener, path: Path, data: bytes) -> str:
     path.write_bytes(data)
     [sub] = system.cli_json("submit", str(path), "--tenant", TENANT, "--no-transmit")
-    events = listener.wait_for(lambda ev: any(
+    events = listener.wait_for(timeout=WAIT, predicate=lambda ev: any(
         e["submission_id"] == sub["submission_id"] and e["event"] in ("archived", "rejected")
         for e in ev))
     event = next(e for e in events if e["submission_id"] == sub["submission_id"]

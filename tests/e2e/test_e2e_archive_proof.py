@@ -14,6 +14,7 @@ import pytest
 from tests.support.system import CORPUS, EFACTURE, StatusListener, System
 
 pytestmark = pytest.mark.e2e
+WAIT = 180  # seconds: generous, the machine may be shared with other test runs
 
 TENANT = "99999999800010"
 # The FNFE examples of this sandbox seller; any the ingest rules refuse are left out below.
@@ -34,7 +35,7 @@ def archived(system: System) -> dict[Path, str]:
         subs = system.cli_json("submit", *map(str, DOCUMENTS), "--tenant", TENANT,
                                "--no-transmit")
         wanted = {s["submission_id"]: Path(s["file"]) for s in subs}
-        events = listener.wait_for(lambda ev: wanted.keys() <= {
+        events = listener.wait_for(timeout=WAIT, predicate=lambda ev: wanted.keys() <= {
             e["submission_id"] for e in ev if e["event"] in ("archived", "rejected")})
     finally:
         listener.close()
@@ -44,7 +45,7 @@ def archived(system: System) -> dict[Path, str]:
     return done
 
 
-def _proof(system: System, invoice_id: str, directory: Path, retries: int = 50) -> dict:
+def _proof(system: System, invoice_id: str, directory: Path, retries: int = 300) -> dict:
     """``proof``, retried while no checkpoint covers the invoice yet (signed every second)."""
     for _ in range(retries):
         res = system.cli("proof", invoice_id, "-o", str(directory), "--json", check=False)

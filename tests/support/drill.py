@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import subprocess
 import threading
 import time
 import uuid
@@ -24,8 +25,10 @@ from typing import Any
 import httpx
 import pika
 import pika.exceptions
+import psycopg
 
 from efacture.cli.submit import Submitter
+from tests.support.infra import answers
 from tests.support.invoices import TENANT, cii_invoice
 from tests.support.system import System
 
@@ -187,7 +190,6 @@ class Figures:
     requeued: int = 0
     redeliveries_seen: int = 0
     duplicates_suppressed: int = 0
-    repeated_status_events: int = 0
     elapsed_s: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -222,3 +224,55 @@ def log_events(log: Path) -> Counter[str]:
             except ValueError:
                 continue
     return counts
+
+
+def _until(check: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not answer again within {timeout:.0f} s")
+        time.sleep(0.5)
+
+
+def _rabbit_answers() -> bool:
+    ok = subprocess.run(["rabbitmqctl", "-q", "await_startup", "--timeout", "5"],
+                        capture_output=True, timeout=30).returncode == 0
+    return ok and answers("127.0.0.1", 5672)
+
+
+def restart_rabbitmq(down_s: float = 3.0) -> None:
+    """``rabbitmqctl stop_app``, wait ``down_s``, ``start_app``; returns once the broker
+    accepts connections again. Affects every vhost on this server: use sparingly."""
+    subprocess.run(["rabbitmqctl", "-q", "stop_app"], check=True, capture_output=True,
+                   timeout=120)
+    try:
+        time.sleep(down_s)
+    finally:
+        subprocess.run(["rabbitmqctl", "-q", "start_app"], check=True, capture_output=True,
+                       timeout=180)
+        _until(_rabbit_answers, 180, "RabbitMQ")
+
+
+def _cluster() -> list[str]:
+    version = sorted(os.listdir("/etc/postgresql"))[-1]
+    return ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main"]
+
+
+def _postgres_answers(url: str) -> bool:
+    try:
+        with psycopg.connect(url, connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+        return True
+    except psycopg.OperationalError:
+        return False
+
+
+def restart_postgres(url: str) -> None:
+    """Restart the local PostgreSQL cluster; returns once ``url`` answers again (starting the
+    cluster if the restart left it down). Affects every database on this server."""
+    try:
+        subprocess.run([*_cluster(), "restart"], check=True, capture_output=True, timeout=180)
+    finally:
+        if not _postgres_answers(url):
+            subprocess.run([*_cluster(), "start"], capture_output=True, timeout=180)
+        _until(lambda: _postgres_answers(url), 180, "PostgreSQL")

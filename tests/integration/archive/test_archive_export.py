@@ -18,6 +18,7 @@ from tests.support.invoices import TENANT, cii_invoice
 from tests.support.system import CORPUS, StatusListener, System
 
 pytestmark = pytest.mark.integration
+WAIT = 180  # seconds: generous, the machine may be shared with other test runs
 
 OTHER = "99999999800010"
 OTHER_DOC = CORPUS / "factur-x" / "zfc-fnfe__Facture_FR_BASICWL.pdf"
@@ -47,7 +48,8 @@ def originals(system: System, listener: StatusListener,
     subs = system.cli_json("submit", *by_file, "--tenant", TENANT, "--no-transmit")
     [other] = system.cli_json("submit", str(OTHER_DOC), "--tenant", OTHER, "--no-transmit")
     wanted = {s["submission_id"]: s["file"] for s in subs}
-    events = listener.wait_for(lambda ev: {*wanted, other["submission_id"]} <= {
+    expected = {*wanted, other["submission_id"]}
+    events = listener.wait_for(timeout=WAIT, predicate=lambda ev: expected <= {
         e["submission_id"] for e in ev if e["event"] == "archived"})
     return {e["invoice_id"]: by_file[wanted[e["submission_id"]]] for e in events
             if e["event"] == "archived" and e["submission_id"] in wanted}
@@ -113,7 +115,7 @@ def test_tenant_stop_exports_then_closes_the_tenant(system, listener, originals,
     late = tmp_path / "late.xml"
     late.write_bytes(cii_invoice("EXPORT-LATE"))
     [sub] = system.cli_json("submit", str(late), "--tenant", TENANT)
-    events = listener.wait_for(lambda ev: any(
+    events = listener.wait_for(timeout=WAIT, predicate=lambda ev: any(
         e["submission_id"] == sub["submission_id"] and e["event"] == "rejected" for e in ev))
     rejected = next(e for e in events if e["submission_id"] == sub["submission_id"])
     assert rejected["reasons"][0]["code"] == "unknown-tenant"

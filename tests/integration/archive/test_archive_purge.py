@@ -24,6 +24,7 @@ from tests.support.invoices import TENANT, cii_invoice
 from tests.support.system import StatusListener, System
 
 pytestmark = pytest.mark.integration
+WAIT = 180  # seconds: generous, the machine may be shared with other test runs
 
 
 def _sql(system: System, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -53,8 +54,8 @@ def invoices(system: System, listener: StatusListener,
         files.append(str(path))
     subs = system.cli_json("submit", *files, "--tenant", TENANT, "--no-transmit")
     ids = {s["submission_id"] for s in subs}
-    events = listener.wait_for(lambda ev: ids <= {e["submission_id"] for e in ev
-                                                   if e["event"] == "archived"})
+    events = listener.wait_for(timeout=WAIT, predicate=lambda ev: ids <= {
+        e["submission_id"] for e in ev if e["event"] == "archived"})
     archived = sorted((e for e in events if e["event"] == "archived" and e["submission_id"] in ids),
                       key=lambda e: e["invoice_number"])
     return [e["invoice_id"] for e in archived]
@@ -72,7 +73,7 @@ def _blob_path(system: System, invoice_id: str) -> Path:
 
 
 def _proof_dir(system: System, invoice_id: str, directory: Path) -> Path:
-    for _ in range(100):
+    for _ in range(int(WAIT / 0.2)):
         if system.cli("proof", invoice_id, "-o", str(directory), check=False).returncode == 0:
             return directory
         time.sleep(0.2)
@@ -117,8 +118,8 @@ def test_purge_shreds_deletes_tombstones_and_announces(system, listener, invoice
     assert isinstance(parsed, TombstoneLeaf)
     assert parsed.invoice_id == victim
 
-    events = listener.wait_for(lambda ev: any(e["event"] == "purged" and e["invoice_id"] == victim
-                                              for e in ev))
+    events = listener.wait_for(timeout=WAIT, predicate=lambda ev: any(
+        e["event"] == "purged" and e["invoice_id"] == victim for e in ev))
     purged = next(e for e in events if e["event"] == "purged")
     assert purged["tenant"] == TENANT
     assert purged["invoice_number"] == "PURGE-0"
@@ -147,7 +148,7 @@ def _assert_old_checkpoint_is_consistent_with_the_log(system: System, bundle: Pa
 
 
 def test_metering_counts_the_purge(system, invoices):
-    for _ in range(100):
+    for _ in range(int(WAIT / 0.2)):
         rows = _sql(system, "SELECT invoice_id::text FROM metering.purged")
         if rows:
             break
@@ -167,4 +168,5 @@ def test_purging_more_than_the_share_needs_force(system, listener, invoices):
     assert out["count"] == 3
     assert _sql(system, "SELECT count(*) FROM archive.invoice WHERE state = 'archived'") == [(0,)]
     assert system.cli_json("purge", "--dry-run")["count"] == 0
-    listener.wait_for(lambda ev: sum(e["event"] == "purged" for e in ev) == 4)
+    listener.wait_for(timeout=WAIT,
+                      predicate=lambda ev: sum(e["event"] == "purged" for e in ev) == 4)

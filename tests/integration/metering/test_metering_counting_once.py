@@ -36,7 +36,7 @@ class Consumer:
     """One ``efacture serve metering`` process."""
 
     def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.proc = subprocess.Popen([EFACTURE, "serve", "metering"], env=env,  # noqa: S603
+        self.proc = subprocess.Popen([EFACTURE, "serve", "metering"], env=env,
                                      stdout=subprocess.PIPE, stderr=open(log, "ab"))  # noqa: SIM115
         assert self.proc.stdout is not None
         deadline = time.monotonic() + 60

@@ -39,7 +39,8 @@ def env(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str
         conn.execute("INSERT INTO core.tenant (siret, name, subscribed_on, sandbox, created_at)"
                      " VALUES (%s, 'Test', '2026-01-31', true, '2026-11-27T10:00:00Z')",
                      (TENANT,))
-        conn.execute("INSERT INTO metering.period_count VALUES (%s, '2026-10-31', '2026-11-29', 12),"
+        conn.execute("INSERT INTO metering.period_count VALUES"
+                     " (%s, '2026-10-31', '2026-11-29', 12),"
                      " (%s, '2026-11-30', '2026-12-30', 901), (%s, '2026-09-30', '2026-10-30', 5),"
                      " (%s, '2026-08-31', '2026-09-29', 11)", (TENANT,) * 4)
     subprocess.run([EFACTURE, "topology", "apply"], env=environment, check=True,

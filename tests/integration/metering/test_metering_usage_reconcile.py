@@ -123,7 +123,8 @@ def test_reconcile_names_every_difference_and_exits_1(infra, env):
         found = {(d["counter"], d["period_start"], d["archive"], d["metering"])
                  for d in json.loads(res.stdout)["differences"]}
         assert found == {("period", "2026-02-28", 2, 3), ("stored", None, 3, 2)}
-        assert "2026-02-28" in res.stderr and "stored" in res.stderr
+        assert "2026-02-28" in res.stderr
+        assert "stored" in res.stderr
     finally:
         with psycopg.connect(infra.database_url, autocommit=True) as conn:
             conn.execute("UPDATE metering.period_count SET count = count - 1"
