@@ -9,6 +9,8 @@ not race.
 
 from __future__ import annotations
 
+import contextlib
+
 from importlib import resources
 from pathlib import Path
 
@@ -32,15 +34,14 @@ SCHEMAS: tuple[tuple[str, str], ...] = (
 def ensure_database(url: str) -> None:
     """Create the database named in ``url`` if it does not exist (contract section 1)."""
     params = conninfo_to_dict(url)
-    name = params.get("dbname") or "postgres"
+    name = str(params.get("dbname") or "postgres")
     admin = make_conninfo(url, dbname="postgres")
     with psycopg.connect(admin, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if not exists:
-            try:
+            # Another service may create it between our check and our create.
+            with contextlib.suppress(psycopg.errors.DuplicateDatabase):
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-            except psycopg.errors.DuplicateDatabase:
-                pass  # another service created it between our check and our create
 
 
 def _migration_files(package: str) -> list[tuple[str, str]]:
@@ -66,7 +67,8 @@ def migrate(url: str, schemas: tuple[tuple[str, str], ...] = SCHEMAS) -> list[st
                 " PRIMARY KEY (schema_name, filename))"
             )
             for schema, package in schemas:
-                conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+                conn.execute(
+                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
                 done = {
                     r[0]
                     for r in conn.execute(

@@ -112,11 +112,15 @@ async def _publish_rows(
                     content_type=ctype, mandatory=exch != STATUS, headers=headers or None)
             for _id, event_id, exch, rk, body, ctype, headers in rows
         ]
+        results: list[BaseException | None]
         if pipelined or tolerant:
             # Sent in id order on one channel (so routed in order), confirms awaited together.
-            results = await asyncio.gather(*sends, return_exceptions=tolerant)
+            results = list(await asyncio.gather(*sends, return_exceptions=tolerant))
         else:
-            results = [await send for send in sends]
+            results = []
+            for send in sends:
+                await send
+                results.append(None)
         done = []
         for row, result in zip(rows, results, strict=True):
             if isinstance(result, BaseException):

@@ -45,12 +45,15 @@ def breakers() -> list[dict[str, object]]:
 
 def overview(as_json: bool) -> None:
     queues = queue_stats()
-    dlq = sum(int(q["messages"] or 0) for q in queues if str(q["queue"]).endswith(".dlq"))
+    dlq = sum(int(str(q["messages"] or 0)) for q in queues if str(q["queue"]).endswith(".dlq"))
     brk = breakers()
     data = {"queues": queues, "dead_letters": dlq, "breakers": brk}
-    emit(data, as_json, lambda: (
+
+    def human() -> None:
         table("queues", ["queue", "messages", "consumers"],
-              [[q["queue"], q["messages"], q["consumers"]] for q in queues]),
+              [[q["queue"], q["messages"], q["consumers"]] for q in queues])
         table("PA circuit breakers", ["endpoint", "state", "updated_at"],
-              [[b["endpoint"], b["state"], b["updated_at"]] for b in brk]),
-        click.echo(f"dead letters: {dlq}")))
+              [[b["endpoint"], b["state"], b["updated_at"]] for b in brk])
+        click.echo(f"dead letters: {dlq}")
+
+    emit(data, as_json, human)

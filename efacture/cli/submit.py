@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 
 import click
@@ -28,7 +29,7 @@ class Submitter:
         self.channel.confirm_delivery()
 
     def publish(self, body: bytes, *, tenant: str, message_id: str, content_type: str,
-                transmit: bool = True, headers: dict[str, object] | None = None) -> None:
+                transmit: bool = True, headers: Mapping[str, object] | None = None) -> None:
         """Returns once the broker confirmed; raises if unroutable or nacked."""
         h: dict[str, object] = {"tenant": tenant, "transmit": transmit, **(headers or {})}
         self.channel.basic_publish(
