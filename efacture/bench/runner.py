@@ -116,7 +116,9 @@ def run(config: BenchConfig, progress: Progress | None = None) -> dict[str, Any]
         ids = [workload.message_id(i) for i in range(n)]
         complete = _phase(pub, events, ids, lambda: pub.burst(n, workload.item),
                           config.stall_s, progress, "throughput")
-        start = min(pub.submitted[i] for i in ids if i in pub.submitted)
+        if not pub.submitted:
+            raise RuntimeError(f"no invoice could be published: {pub.errors[:3]}")
+        start = min(pub.submitted.values())
 
         def rate(kind: str) -> float | None:
             ends = [t[kind] for t in map(events.times, ids) if kind in t]

@@ -7,6 +7,8 @@ pause, until the queue's delivery limit dead-letters the message.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from faststream.rabbit.annotations import RabbitMessage
 
 from services.ingest.domain.submission import decode
@@ -15,12 +17,12 @@ from shared.consumer import settle
 from shared.logging import bound
 
 
-def make_handler(service: IngestService):  # type: ignore[no-untyped-def]
+def make_handler(service: IngestService) -> Callable[[bytes, RabbitMessage], Awaitable[None]]:
     async def on_submission(body: bytes, msg: RabbitMessage) -> None:
         raw = msg.raw_message
         sub = decode(raw.headers, raw.message_id, raw.content_type, raw.user_id)
         with bound(submission_id=sub.message_id, tenant=sub.tenant):
             async with settle(msg, "ingest"):
-                await service.handle(body, sub)
+                await service.handle(body, sub, redelivered=bool(raw.redelivered))
 
     return on_submission

@@ -63,7 +63,10 @@ class IngestService:
             analyse, body, content_type, sandbox=sandbox,
             max_bytes=self.rt.settings.max_document_bytes))
 
-    async def handle(self, body: bytes, sub: Submission) -> Verdict:
+    async def handle(self, body: bytes, sub: Submission, *, redelivered: bool = False) -> Verdict:
+        """Decide ``sub``. ``redelivered`` is RabbitMQ's flag: only a redelivery of the very
+        message whose handler died may forward an accepted invoice again (a second publish
+        of the same message_id while the first is in flight must not)."""
         sha = hashlib.sha256(body).hexdigest()
         if sub.message_id is None or sub.tenant == "unknown" or sub.forged:
             return await self._reject_unidentified(sub, sha)
@@ -71,7 +74,7 @@ class IngestService:
             existing = await repo.find(conn, sub.tenant, sub.message_id)
             tenant = await tenants.get(conn, sub.tenant)
         if existing is not None:
-            return await self._again(existing, body, sub, sha)
+            return await self._again(existing, body, sub, sha, redelivered)
         sandbox = bool(tenant and tenant.sandbox)
         analysis = await self._analyse(body, sub.content_type, sandbox=sandbox)
         errors, warnings = list(sub.errors) + list(analysis.errors), list(analysis.warnings)
@@ -94,7 +97,7 @@ class IngestService:
             async with self.rt.pool.connection() as conn:
                 existing = await repo.find(conn, sub.tenant, sub.message_id)
             assert existing is not None
-            return await self._again(existing, body, sub, sha)
+            return await self._again(existing, body, sub, sha, redelivered=False)
 
     async def _record(
         self, body: bytes, sub: Submission, sha: str, invoice_id: uuid.UUID, number: str | None,
@@ -131,10 +134,12 @@ class IngestService:
         log.info("submission-decided", accepted=accepted, reasons=[r.code for r in errors])
         return Verdict(invoice_id, accepted, duplicate_delivery=False)
 
-    async def _again(self, existing: repo.StoredSubmission, body: bytes, sub: Submission, sha: str) -> Verdict:
+    async def _again(self, existing: repo.StoredSubmission, body: bytes, sub: Submission,
+                     sha: str, redelivered: bool) -> Verdict:
         """A message_id seen before: finish what a crash interrupted, add nothing new."""
         await outbox.flush_for(self.rt.pool, self.rt.publish, submission_id=sub.message_id)
-        if existing.state == "accepted" and not existing.forwarded and existing.sha256 == sha:
+        if (redelivered and existing.state == "accepted" and not existing.forwarded
+                and existing.sha256 == sha):
             analysis = await self._analyse(body, sub.content_type, sandbox=True)
             await self._forward(body, sub, sha, existing.invoice_id, analysis)
         log.info("submission-repeated", state=existing.state)

@@ -26,7 +26,7 @@ def test_pa_down_mid_run_delivers_every_invoice_once(
     started = time.monotonic()
     outage = outage_seconds(20)
     # Paced so that the outage falls in the middle of the publishing.
-    n = drill_n(2000, share=0.15)
+    n = drill_n(share=0.15)
     load = Load(system.infra.amqp_url, n, pause_s=outage / n).start()
     time.sleep(outage / 3)
     uploads_before = sim.stats()["uploads_attempted"]

@@ -31,7 +31,7 @@ PUBLISH_S = 12.0  # the restart lands about a third of the way into the publishi
 def _drill(name: str, system: System, sim: Sim, restart: Callable[[], None],
            capsys: pytest.CaptureFixture[str]) -> None:
     started = time.monotonic()
-    n = drill_n(2000, share=0.2)
+    n = drill_n(share=0.2)
     load = Load(system.infra.amqp_url, n, pause_s=PUBLISH_S / n).start()
     time.sleep(PUBLISH_S / 3)
     down_at = time.monotonic()

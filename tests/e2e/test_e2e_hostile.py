@@ -275,4 +275,5 @@ def test_the_ingest_consumer_peak_memory_stayed_bounded(
     system: System, baseline: dict[str, Any]
 ) -> None:
     grown = _peak_rss_kb(baseline["pid"]) - baseline["hwm_kb"]
+    print(f"ingest peak RSS {baseline['hwm_kb']} KiB after warm-up, grew by {grown} KiB")
     assert grown < MEMORY_HEADROOM_KB, f"ingest peak RSS grew by {grown} KiB"

@@ -49,7 +49,8 @@ def users(system: System) -> Iterator[dict[str, str]]:
             system.cli("tenant", "add", siret, "--name", f"T{siret}", "--subscribed-on",
                        "2026-01-01", "--sandbox")
             out = subprocess.run([str(SCRIPT), "add", siret, "-p", system.infra.vhost],
-                                 env=env, capture_output=True, text=True, check=True, timeout=120)
+                                 env=env, capture_output=True, text=True, timeout=120)
+            assert out.returncode == 0, out.stderr
             for line in out.stdout.splitlines():
                 name, password = line.split()
                 urls[name] = _url(system, name, password)
@@ -82,7 +83,7 @@ def _drain(url: str, queue: str) -> list[dict[str, Any]]:
     conn = pika.BlockingConnection(pika.URLParameters(url))
     try:
         ch = conn.channel()
-        got = []
+        got: list[dict[str, Any]] = []
         while True:
             _m, _p, body = ch.basic_get(queue, auto_ack=True)
             if body is None:
