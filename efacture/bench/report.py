@@ -49,7 +49,8 @@ def render(result: dict[str, Any], console: Console | None = None) -> None:
     t.add_row(f"ceiling: {ceil['hops']}-hop empty-handler chain",
               _fmt(ceil["chain_per_s"], " msg/s"))
     t.add_row("ceiling: raw single hop", _fmt(ceil["single_hop_per_s"], " msg/s"))
-    t.add_row("ratio pipeline / chain ceiling", _fmt(result["ratio"]))
+    ratio = result["ratio"]
+    t.add_row("ratio pipeline / chain ceiling", "n/a" if ratio is None else f"{ratio:.3f}")
     lat = result["latency"]
     for stage in ("archived", "transmitted"):
         row = lat[stage]
