@@ -37,10 +37,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from services.metering import app as metering_app  # noqa: E402
-from shared.batcher import Batcher  # noqa: E402
 from services.metering.handlers import make_handler  # noqa: E402
 from services.metering.service import MeteringEvent, MeteringService  # noqa: E402
 from shared import db  # noqa: E402
+from shared.batcher import Batcher  # noqa: E402
 from shared.consumer import raw_body  # noqa: E402
 from shared.messages.internal import InvoiceArchived  # noqa: E402
 from shared.runtime import Runtime  # noqa: E402

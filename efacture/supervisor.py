@@ -41,6 +41,7 @@ class Child:
     proc: asyncio.subprocess.Process | None = None
     restarts: int = 0
     ready: asyncio.Event = field(default_factory=asyncio.Event)
+    reader: asyncio.Task[None] | None = None
 
 
 class Supervisor:
@@ -78,10 +79,12 @@ class Supervisor:
     async def _spawn(self, child: Child) -> None:
         child.ready.clear()
         child.proc = await asyncio.create_subprocess_exec(
-            *serve_command(child.name), stdout=asyncio.subprocess.PIPE, stderr=None,
+            *serve_command(child.name),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=None,
             start_new_session=True,  # Ctrl-C reaches the supervisor only; it stops children itself
         )
-        asyncio.create_task(self._read_stdout(child, child.proc))
+        child.reader = asyncio.create_task(self._read_stdout(child, child.proc))
         log.info("child-started", child=child.name, pid=child.proc.pid)
 
     async def _read_stdout(self, child: Child, proc: asyncio.subprocess.Process) -> None:

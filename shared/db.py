@@ -10,7 +10,6 @@ not race.
 from __future__ import annotations
 
 import contextlib
-
 from importlib import resources
 from pathlib import Path
 

@@ -45,27 +45,47 @@ class Outgoing:
     @classmethod
     def status(cls, event: StatusEvent) -> Outgoing:
         return cls(
-            event_id=event.event_id, exchange=STATUS, routing_key=event.routing_key,
-            body=event.to_json(), tenant=event.tenant, submission_id=event.submission_id,
+            event_id=event.event_id,
+            exchange=STATUS,
+            routing_key=event.routing_key,
+            body=event.to_json(),
+            tenant=event.tenant,
+            submission_id=event.submission_id,
             invoice_id=event.invoice_id,
         )
 
     @classmethod
     def internal(
-        cls, exchange: str, routing_key: str, message: Message, event_id: uuid.UUID,
-        *, tenant: str | None = None, invoice_id: uuid.UUID | None = None,
+        cls,
+        exchange: str,
+        routing_key: str,
+        message: Message,
+        event_id: uuid.UUID,
+        *,
+        tenant: str | None = None,
+        invoice_id: uuid.UUID | None = None,
     ) -> Outgoing:
         return cls(
-            event_id=event_id, exchange=exchange, routing_key=routing_key,
-            body=message.model_dump_json(by_alias=True).encode(), tenant=tenant,
+            event_id=event_id,
+            exchange=exchange,
+            routing_key=routing_key,
+            body=message.model_dump_json(by_alias=True).encode(),
+            tenant=tenant,
             invoice_id=invoice_id,
         )
 
 
 class Publisher(Protocol):
     async def __call__(
-        self, *, exchange: str, routing_key: str, body: bytes, message_id: str,
-        content_type: str, mandatory: bool, headers: dict[str, Any] | None = None,
+        self,
+        *,
+        exchange: str,
+        routing_key: str,
+        body: bytes,
+        message_id: str,
+        content_type: str,
+        mandatory: bool,
+        headers: dict[str, Any] | None = None,
     ) -> None: ...
 
 
@@ -79,8 +99,17 @@ async def add(conn: psycopg.AsyncConnection[Any], items: Sequence[Outgoing]) -> 
                 " headers, tenant, submission_id, invoice_id)"
                 " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)"
                 " ON CONFLICT (event_id) DO NOTHING RETURNING id",
-                (m.event_id, m.exchange, m.routing_key, m.body, m.content_type, Jsonb(m.headers), m.tenant,
-                 m.submission_id, m.invoice_id),
+                (
+                    m.event_id,
+                    m.exchange,
+                    m.routing_key,
+                    m.body,
+                    m.content_type,
+                    Jsonb(m.headers),
+                    m.tenant,
+                    m.submission_id,
+                    m.invoice_id,
+                ),
             )
             row = await cur.fetchone()
             if row:
@@ -95,8 +124,13 @@ _SELECT = (
 
 
 async def _publish_rows(
-    pool: AsyncConnectionPool, publish: Publisher, where: str, params: Sequence[object],
-    *, pipelined: bool = False, tolerant: bool = False,
+    pool: AsyncConnectionPool,
+    publish: Publisher,
+    where: str,
+    params: Sequence[object],
+    *,
+    pipelined: bool = False,
+    tolerant: bool = False,
 ) -> int:
     """Publish the selected pending rows and mark them published, in one transaction.
 
@@ -108,8 +142,15 @@ async def _publish_rows(
         rows = await (await conn.execute(_SELECT.format(where=where), params)).fetchall()
         sends = [
             # Status events may have no subscriber yet: not mandatory. Internal ones must route.
-            publish(exchange=exch, routing_key=rk, body=bytes(body), message_id=str(event_id),
-                    content_type=ctype, mandatory=exch != STATUS, headers=headers or None)
+            publish(
+                exchange=exch,
+                routing_key=rk,
+                body=bytes(body),
+                message_id=str(event_id),
+                content_type=ctype,
+                mandatory=exch != STATUS,
+                headers=headers or None,
+            )
             for _id, event_id, exch, rk, body, ctype, headers in rows
         ]
         results: list[BaseException | None]
@@ -129,7 +170,8 @@ async def _publish_rows(
                 done.append(row[0])
         if done:
             await conn.execute(
-                "UPDATE core.outbox SET published_at = now() WHERE id = ANY(%s)", (done,))
+                "UPDATE core.outbox SET published_at = now() WHERE id = ANY(%s)", (done,)
+            )
     return len(done)
 
 
@@ -146,7 +188,10 @@ async def flush(
 
 
 async def flush_for(
-    pool: AsyncConnectionPool, publish: Publisher, *, submission_id: str | None = None,
+    pool: AsyncConnectionPool,
+    publish: Publisher,
+    *,
+    submission_id: str | None = None,
     invoice_id: uuid.UUID | None = None,
 ) -> int:
     """Publish what is still pending for one submission or invoice (the redelivery path)."""
@@ -158,6 +203,9 @@ async def flush_for(
 async def sweep(pool: AsyncConnectionPool, publish: Publisher, older_than_s: float = 10) -> int:
     """Publish rows left pending by a crash (older than ``older_than_s``)."""
     return await _publish_rows(
-        pool, publish, "created_at < now() - make_interval(secs => %s)", (older_than_s,),
+        pool,
+        publish,
+        "created_at < now() - make_interval(secs => %s)",
+        (older_than_s,),
         tolerant=True,
     )

@@ -9,8 +9,8 @@ broker has drained in-flight messages (FastStream's graceful timeout).
 from __future__ import annotations
 
 import asyncio
-import logging
 import contextlib
+import logging
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -65,14 +65,26 @@ class Runtime:
         self._periodic.append((seconds, job))
 
     async def publish(
-        self, *, exchange: str, routing_key: str, body: bytes, message_id: str,
-        content_type: str = "application/json", mandatory: bool = True,
+        self,
+        *,
+        exchange: str,
+        routing_key: str,
+        body: bytes,
+        message_id: str,
+        content_type: str = "application/json",
+        mandatory: bool = True,
         headers: dict[str, Any] | None = None,
     ) -> None:
         """Publish a persistent message and wait for the broker's confirm (raises if unroutable)."""
         await self.broker.publish(
-            body, exchange=exchange, routing_key=routing_key, message_id=message_id,
-            content_type=content_type, persist=True, mandatory=mandatory, headers=headers,
+            body,
+            exchange=exchange,
+            routing_key=routing_key,
+            message_id=message_id,
+            content_type=content_type,
+            persist=True,
+            mandatory=mandatory,
+            headers=headers,
         )
 
     async def start(self) -> None:
@@ -117,7 +129,9 @@ class Runtime:
             try:
                 await job()
             except Exception as exc:  # a periodic job must not kill the service
-                log.warning("periodic-job-failed", job=getattr(job, "__name__", "?"), error=str(exc))
+                log.warning(
+                    "periodic-job-failed", job=getattr(job, "__name__", "?"), error=str(exc)
+                )
 
 
 def settings_port(settings: Settings, service: str) -> int:

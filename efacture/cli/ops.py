@@ -7,7 +7,6 @@ from pathlib import Path
 
 import click
 
-
 from efacture.cli.output import emit, json_option
 from shared.messages.status import StatusEvent
 from shared.settings import get_settings

@@ -28,14 +28,25 @@ class Submitter:
         self.channel = self.conn.channel()
         self.channel.confirm_delivery()
 
-    def publish(self, body: bytes, *, tenant: str, message_id: str, content_type: str,
-                transmit: bool = True, headers: Mapping[str, object] | None = None) -> None:
+    def publish(
+        self,
+        body: bytes,
+        *,
+        tenant: str,
+        message_id: str,
+        content_type: str,
+        transmit: bool = True,
+        headers: Mapping[str, object] | None = None,
+    ) -> None:
         """Returns once the broker confirmed; raises if unroutable or nacked."""
         h: dict[str, object] = {"tenant": tenant, "transmit": transmit, **(headers or {})}
         self.channel.basic_publish(
-            INBOUND, RK_SUBMIT, body,
-            pika.BasicProperties(message_id=message_id, content_type=content_type,
-                                 delivery_mode=2, headers=h),
+            INBOUND,
+            RK_SUBMIT,
+            body,
+            pika.BasicProperties(
+                message_id=message_id, content_type=content_type, delivery_mode=2, headers=h
+            ),
             mandatory=True,
         )
 
@@ -55,19 +66,36 @@ def register(cli: click.Group) -> None:
     @click.option("--recipient-id", help="Plain PDF metadata.")
     @click.option("--recipient-email")
     @json_option
-    def submit(files: tuple[str, ...], tenant: str, no_transmit: bool, message_id: str | None,
-               invoice_number: str | None, issue_date: str | None, recipient_id: str | None,
-               recipient_email: str | None, as_json: bool) -> None:
+    def submit(
+        files: tuple[str, ...],
+        tenant: str,
+        no_transmit: bool,
+        message_id: str | None,
+        invoice_number: str | None,
+        issue_date: str | None,
+        recipient_id: str | None,
+        recipient_email: str | None,
+        as_json: bool,
+    ) -> None:
         """Publish invoice files to efacture.inbound; prints the submission ids."""
         if message_id and len(files) > 1:
             fail("--message-id names one submission: give it one file.", 2)
-        extra = {k: v for k, v in {"invoice-number": invoice_number, "issue-date": issue_date,
-                                   "recipient-id": recipient_id,
-                                   "recipient-email": recipient_email}.items() if v}
+        extra = {
+            k: v
+            for k, v in {
+                "invoice-number": invoice_number,
+                "issue-date": issue_date,
+                "recipient-id": recipient_id,
+                "recipient-email": recipient_email,
+            }.items()
+            if v
+        }
         try:
             sub = Submitter(get_settings().amqp_url)
         except pika.exceptions.AMQPError as exc:
-            fail(f"cannot reach RabbitMQ at the configured EFACTURE_AMQP_URL ({type(exc).__name__}).")
+            fail(
+                f"cannot reach RabbitMQ at the configured EFACTURE_AMQP_URL ({type(exc).__name__})."
+            )
         results: list[dict[str, str]] = []
         try:
             with Progress(disable=len(files) < 5 or as_json, transient=True) as progress:
@@ -75,14 +103,24 @@ def register(cli: click.Group) -> None:
                 for f in files:
                     path = Path(f)
                     mid = message_id or str(uuid.uuid4())
-                    sub.publish(path.read_bytes(), tenant=tenant, message_id=mid,
-                                content_type=content_type_of(path), transmit=not no_transmit,
-                                headers=extra)
+                    sub.publish(
+                        path.read_bytes(),
+                        tenant=tenant,
+                        message_id=mid,
+                        content_type=content_type_of(path),
+                        transmit=not no_transmit,
+                        headers=extra,
+                    )
                     results.append({"file": str(path), "submission_id": mid})
                     progress.advance(task)
         except (pika.exceptions.UnroutableError, pika.exceptions.NackError):
             fail("RabbitMQ did not accept the submission: run `efacture topology apply` first.")
         finally:
             sub.close()
-        emit(results, as_json, lambda: table(
-            None, ["file", "submission_id"], [[r["file"], r["submission_id"]] for r in results]))
+        emit(
+            results,
+            as_json,
+            lambda: table(
+                None, ["file", "submission_id"], [[r["file"], r["submission_id"]] for r in results]
+            ),
+        )

@@ -18,8 +18,17 @@ def create_app(settings: Settings) -> FastStream:
     rt = Runtime(settings, "archive")
     service = ArchiveService(rt)
     rt.every(settings.checkpoint_interval_seconds, service.checkpoint)
-    rt.broker.subscriber(rt.topology.queue(Q_ARCHIVE), ack_policy=AckPolicy.MANUAL, decoder=raw_body,
-                         title="archive", description="accepted invoices")(make_handler(service))
-    return FastStream(rt.broker, on_startup=[service.open, rt.start],
-                      after_startup=[rt.announce_ready], after_shutdown=[rt.stop, service.close],
-                      logger=None)
+    rt.broker.subscriber(
+        rt.topology.queue(Q_ARCHIVE),
+        ack_policy=AckPolicy.MANUAL,
+        decoder=raw_body,
+        title="archive",
+        description="accepted invoices",
+    )(make_handler(service))
+    return FastStream(
+        rt.broker,
+        on_startup=[service.open, rt.start],
+        after_startup=[rt.announce_ready],
+        after_shutdown=[rt.stop, service.close],
+        logger=None,
+    )

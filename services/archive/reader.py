@@ -33,7 +33,9 @@ class Vault:
         self.sealer = DocumentSealer(load_master_key(settings))
         self.blobs: BlobStore = FileBlobStore(settings.data_dir / "blobs")
 
-    async def original(self, conn: psycopg.AsyncConnection[Any], invoice_id: uuid.UUID) -> tuple[bytes, dict[str, Any]]:
+    async def original(
+        self, conn: psycopg.AsyncConnection[Any], invoice_id: uuid.UUID
+    ) -> tuple[bytes, dict[str, Any]]:
         """The original bytes and the catalogue row; refuses bytes whose SHA-256 differs.
 
         Raises LookupError for an unknown invoice, ``DocumentShreddedError`` for a purged one,
@@ -48,7 +50,9 @@ class Vault:
             conn, row["tenant"], invoice_id, ciphertext, wrapped, row["tenant_key_version"]
         )
         if hashlib.sha256(data).hexdigest() != row["sha256"].strip():
-            raise IntegrityError(f"invoice {invoice_id}: decrypted bytes do not match the archived SHA-256")
+            raise IntegrityError(
+                f"invoice {invoice_id}: decrypted bytes do not match the archived SHA-256"
+            )
         return data, row
 
 

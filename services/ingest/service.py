@@ -28,10 +28,10 @@ from services.ingest.domain.reasons import Reason
 from services.ingest.domain.submission import Submission, header_strings
 from shared import outbox, tenants
 from shared.logging import get_logger
-from shared.metrics import REJECTED
 from shared.messages.base import derived_id, utcnow
 from shared.messages.internal import InvoiceAccepted
 from shared.messages.status import EventReason, make_event
+from shared.metrics import REJECTED
 from shared.outbox import Outgoing
 from shared.runtime import Runtime
 from shared.topology import INTERNAL, RK_ACCEPTED
@@ -59,9 +59,16 @@ class IngestService:
 
     async def _analyse(self, body: bytes, content_type: str | None, *, sandbox: bool) -> Analysis:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._analyser, partial(
-            analyse, body, content_type, sandbox=sandbox,
-            max_bytes=self.rt.settings.max_document_bytes))
+        return await loop.run_in_executor(
+            self._analyser,
+            partial(
+                analyse,
+                body,
+                content_type,
+                sandbox=sandbox,
+                max_bytes=self.rt.settings.max_document_bytes,
+            ),
+        )
 
     async def handle(self, body: bytes, sub: Submission, *, redelivered: bool = False) -> Verdict:
         """Decide ``sub``. ``redelivered`` is RabbitMQ's flag: only a redelivery of the very
@@ -79,11 +86,19 @@ class IngestService:
         analysis = await self._analyse(body, sub.content_type, sandbox=sandbox)
         errors, warnings = list(sub.errors) + list(analysis.errors), list(analysis.warnings)
         if tenant is None or not tenant.active:
-            errors.insert(0, Reason(code="unknown-tenant",
-                                    message=f"No active tenant is registered with SIRET {sub.tenant}."))
+            errors.insert(
+                0,
+                Reason(
+                    code="unknown-tenant",
+                    message=f"No active tenant is registered with SIRET {sub.tenant}.",
+                ),
+            )
         else:
             more_err, more_warn = admission_reasons(
-                analysis, tenant_siret=sub.tenant, sandbox=sandbox, transmit=sub.transmit,
+                analysis,
+                tenant_siret=sub.tenant,
+                sandbox=sandbox,
+                transmit=sub.transmit,
                 headers=header_strings(sub),
             )
             errors += more_err
@@ -91,7 +106,9 @@ class IngestService:
         invoice_id = derived_id("invoice", sub.tenant, sub.message_id)
         number = analysis.invoice.number if analysis.invoice else sub.invoice_number
         try:
-            return await self._record(body, sub, sha, invoice_id, number, analysis, errors, warnings)
+            return await self._record(
+                body, sub, sha, invoice_id, number, analysis, errors, warnings
+            )
         except psycopg.errors.UniqueViolation:
             # A concurrent consumer recorded the same submission: its outcome stands.
             async with self.rt.pool.connection() as conn:
@@ -100,30 +117,55 @@ class IngestService:
             return await self._again(existing, body, sub, sha, redelivered=False)
 
     async def _record(
-        self, body: bytes, sub: Submission, sha: str, invoice_id: uuid.UUID, number: str | None,
-        analysis: Analysis, errors: list[Reason], warnings: list[Reason],
+        self,
+        body: bytes,
+        sub: Submission,
+        sha: str,
+        invoice_id: uuid.UUID,
+        number: str | None,
+        analysis: Analysis,
+        errors: list[Reason],
+        warnings: list[Reason],
     ) -> Verdict:
         assert sub.message_id is not None
         async with self.rt.pool.connection() as conn, conn.transaction():
             if not errors and number:
                 key = seller_key(analysis.invoice, sub.tenant)
                 if not await repo.claim_invoice_key(conn, key, number, invoice_id):
-                    errors.append(Reason(
-                        code="duplicate-invoice",
-                        message=f"Invoice {number} of seller {key} is already archived under another message_id."))
+                    errors.append(
+                        Reason(
+                            code="duplicate-invoice",
+                            message=f"Invoice {number} of seller {key} is already archived "
+                            "under another message_id.",
+                        )
+                    )
             accepted = not errors
             await repo.insert(
-                conn, tenant=sub.tenant, message_id=sub.message_id, invoice_id=invoice_id,
-                state="accepted" if accepted else "rejected", sha256=sha, invoice_number=number,
-                reasons=[r.model_dump() for r in errors], warnings=[r.model_dump() for r in warnings],
+                conn,
+                tenant=sub.tenant,
+                message_id=sub.message_id,
+                invoice_id=invoice_id,
+                state="accepted" if accepted else "rejected",
+                sha256=sha,
+                invoice_number=number,
+                reasons=[r.model_dump() for r in errors],
+                warnings=[r.model_dump() for r in warnings],
             )
             event = make_event(
-                "received" if accepted else "rejected", tenant=sub.tenant,
-                submission_id=sub.message_id, invoice_id=invoice_id if accepted else None,
-                invoice_number=number, reasons=_reasons(errors),
-                detail={"kind": analysis.kind, "syntax": analysis.syntax, "profile": analysis.profile,
-                        "sha256": sha, "transmit": sub.transmit,
-                        "warnings": [r.model_dump() for r in warnings]},
+                "received" if accepted else "rejected",
+                tenant=sub.tenant,
+                submission_id=sub.message_id,
+                invoice_id=invoice_id if accepted else None,
+                invoice_number=number,
+                reasons=_reasons(errors),
+                detail={
+                    "kind": analysis.kind,
+                    "syntax": analysis.syntax,
+                    "profile": analysis.profile,
+                    "sha256": sha,
+                    "transmit": sub.transmit,
+                    "warnings": [r.model_dump() for r in warnings],
+                },
             )
             ids = await outbox.add(conn, [Outgoing.status(event)])
         await outbox.flush(self.rt.pool, self.rt.publish, ids)
@@ -134,12 +176,22 @@ class IngestService:
         log.info("submission-decided", accepted=accepted, reasons=[r.code for r in errors])
         return Verdict(invoice_id, accepted, duplicate_delivery=False)
 
-    async def _again(self, existing: repo.StoredSubmission, body: bytes, sub: Submission,
-                     sha: str, redelivered: bool) -> Verdict:
+    async def _again(
+        self,
+        existing: repo.StoredSubmission,
+        body: bytes,
+        sub: Submission,
+        sha: str,
+        redelivered: bool,
+    ) -> Verdict:
         """A message_id seen before: finish what a crash interrupted, add nothing new."""
         await outbox.flush_for(self.rt.pool, self.rt.publish, submission_id=sub.message_id)
-        if (redelivered and existing.state == "accepted" and not existing.forwarded
-                and existing.sha256 == sha):
+        if (
+            redelivered
+            and existing.state == "accepted"
+            and not existing.forwarded
+            and existing.sha256 == sha
+        ):
             analysis = await self._analyse(body, sub.content_type, sandbox=True)
             await self._forward(body, sub, sha, existing.invoice_id, analysis)
         log.info("submission-repeated", state=existing.state)
@@ -151,21 +203,32 @@ class IngestService:
         assert sub.message_id is not None
         inv = analysis.invoice
         msg = InvoiceAccepted(
-            invoice_id=invoice_id, tenant=sub.tenant, submission_id=sub.message_id, sha256=sha,
-            content_type=sub.content_type or "application/octet-stream", kind=analysis.kind,
-            syntax=analysis.syntax, profile=analysis.profile,
+            invoice_id=invoice_id,
+            tenant=sub.tenant,
+            submission_id=sub.message_id,
+            sha256=sha,
+            content_type=sub.content_type or "application/octet-stream",
+            kind=analysis.kind,
+            syntax=analysis.syntax,
+            profile=analysis.profile,
             invoice_number=inv.number if inv else sub.invoice_number,
             type_code=inv.type_code if inv else None,
             issue_date=inv.issue_date if inv else sub.issue_date,
             recipient_id=_buyer_id(inv) if inv else sub.recipient_id,
             recipient_name=inv.buyer.name if inv else None,
             recipient_email=sub.recipient_email or (inv.buyer.email if inv else None),
-            amount_payable=str(inv.totals.payable) if inv and inv.totals.payable is not None else None,
-            currency=inv.currency if inv else None, transmit=sub.transmit, received_at=utcnow(),
+            amount_payable=str(inv.totals.payable)
+            if inv and inv.totals.payable is not None
+            else None,
+            currency=inv.currency if inv else None,
+            transmit=sub.transmit,
+            received_at=utcnow(),
             document=body,
         )
         await self.rt.publish(
-            exchange=INTERNAL, routing_key=RK_ACCEPTED, body=msg.model_dump_json().encode(),
+            exchange=INTERNAL,
+            routing_key=RK_ACCEPTED,
+            body=msg.model_dump_json().encode(),
             message_id=str(invoice_id),
         )
         async with self.rt.pool.connection() as conn:
@@ -174,8 +237,12 @@ class IngestService:
     async def _reject_unidentified(self, sub: Submission, sha: str) -> Verdict:
         """No usable tenant or message_id: answer once on status.<tenant|unknown>.rejected."""
         event = make_event(
-            "rejected", tenant=sub.tenant, submission_id=sub.message_id, invoice_id=None,
-            reasons=_reasons(sub.errors), discriminator=sha,
+            "rejected",
+            tenant=sub.tenant,
+            submission_id=sub.message_id,
+            invoice_id=None,
+            reasons=_reasons(sub.errors),
+            discriminator=sha,
         )
         async with self.rt.pool.connection() as conn, conn.transaction():
             ids = await outbox.add(conn, [Outgoing.status(event)])

@@ -6,10 +6,10 @@ from faststream import FastStream
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import Channel, RabbitQueue
 
-from shared.batcher import Batcher
 from services.metering.closing import PeriodCloser
 from services.metering.handlers import make_handler
 from services.metering.service import MeteringEvent, MeteringService
+from shared.batcher import Batcher
 from shared.consumer import raw_body
 from shared.runtime import Runtime
 from shared.settings import Settings

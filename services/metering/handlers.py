@@ -16,8 +16,8 @@ from collections.abc import Awaitable, Callable
 from faststream.rabbit.annotations import RabbitMessage
 from pydantic import ValidationError
 
-from shared.batcher import Batcher
 from services.metering.service import MeteringEvent
+from shared.batcher import Batcher
 from shared.consumer import settle
 from shared.errors import PermanentError
 from shared.messages.internal import InvoiceArchived, InvoicePurged

@@ -23,10 +23,24 @@ def create_app(settings: Settings) -> FastStream:
     on_archived, on_poll = make_handlers(service, LifecycleService(service))
     rt.every(2.0, LifecycleFollower(service).follow)
     rt.every(2.0, BreakerReport(service).report)
-    rt.broker.subscriber(rt.topology.queue(Q_TRANSMIT), ack_policy=AckPolicy.MANUAL, decoder=raw_body,
-                         title="transmit", description="archived invoices to upload")(on_archived)
-    rt.broker.subscriber(rt.topology.queue(Q_TRANSMIT_POLL), ack_policy=AckPolicy.MANUAL, decoder=raw_body,
-                         title="transmit-poll", description="flow acknowledgements")(on_poll)
-    return FastStream(rt.broker, on_startup=[service.open, rt.start],
-                      after_startup=[rt.announce_ready], after_shutdown=[rt.stop, service.close],
-                      logger=None)
+    rt.broker.subscriber(
+        rt.topology.queue(Q_TRANSMIT),
+        ack_policy=AckPolicy.MANUAL,
+        decoder=raw_body,
+        title="transmit",
+        description="archived invoices to upload",
+    )(on_archived)
+    rt.broker.subscriber(
+        rt.topology.queue(Q_TRANSMIT_POLL),
+        ack_policy=AckPolicy.MANUAL,
+        decoder=raw_body,
+        title="transmit-poll",
+        description="flow acknowledgements",
+    )(on_poll)
+    return FastStream(
+        rt.broker,
+        on_startup=[service.open, rt.start],
+        after_startup=[rt.announce_ready],
+        after_shutdown=[rt.stop, service.close],
+        logger=None,
+    )

@@ -28,6 +28,8 @@ class BreakerReport:
             for url, state in states.items():
                 await conn.execute(
                     "INSERT INTO transmit.breaker (endpoint, state) VALUES (%s, %s)"
-                    " ON CONFLICT (endpoint) DO UPDATE SET state = EXCLUDED.state, updated_at = now()",
-                    (url, state.value))
+                    " ON CONFLICT (endpoint) DO UPDATE"
+                    " SET state = EXCLUDED.state, updated_at = now()",
+                    (url, state.value),
+                )
         self._last = dict(states)

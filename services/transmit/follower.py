@@ -35,9 +35,12 @@ class LifecycleFollower:
         """One pass over every tenant with transmitted invoices; returns events added."""
         async with self.rt.pool.connection() as conn:
             cur = await conn.execute(
-                "SELECT DISTINCT t.tenant, COALESCE(c.updated_after, %s) FROM transmit.transmission t"
+                "SELECT DISTINCT t.tenant, COALESCE(c.updated_after, %s)"
+                " FROM transmit.transmission t"
                 " LEFT JOIN transmit.lifecycle_cursor c ON c.tenant = t.tenant"
-                " WHERE t.state IN ('uploaded', 'accepted')", (EPOCH,))
+                " WHERE t.state IN ('uploaded', 'accepted')",
+                (EPOCH,),
+            )
             tenants = await cur.fetchall()
         added = 0
         for tenant, cursor in tenants:
@@ -61,7 +64,8 @@ class LifecycleFollower:
             await conn.execute(
                 "INSERT INTO transmit.lifecycle_cursor (tenant, updated_after) VALUES (%s, %s)"
                 " ON CONFLICT (tenant) DO UPDATE SET updated_after = EXCLUDED.updated_after",
-                (tenant, newest))
+                (tenant, newest),
+            )
         await outbox.flush(self.rt.pool, self.rt.publish, ids)
         return len(ids)
 
@@ -80,7 +84,9 @@ class LifecycleFollower:
             cur = await conn.execute(
                 "SELECT a.invoice_id, a.submission_id, a.invoice_number, t.state"
                 " FROM archive.invoice a JOIN transmit.transmission t USING (invoice_id)"
-                " WHERE a.tenant = %s AND a.invoice_id = ANY(%s)", (tenant, ids))
+                " WHERE a.tenant = %s AND a.invoice_id = ANY(%s)",
+                (tenant, ids),
+            )
             known = {row[0]: (row[1], row[2], row[3]) for row in await cur.fetchall()}
         items: list[Outgoing] = []
         newest = cursor
@@ -99,10 +105,23 @@ class LifecycleFollower:
             if code not in LIFECYCLE_LABELS:
                 continue
             submission_id, number, _state = known[invoice_id]
-            reasons = [EventReason(code=str(x.get("code")), message=str(x.get("message", "")))
-                       for x in r.get("reasons", []) if isinstance(x, dict)]
-            items.append(Outgoing.status(make_event(
-                "lifecycle", tenant=tenant, submission_id=submission_id, invoice_id=invoice_id,
-                invoice_number=number, lifecycle_code=code, reasons=reasons,
-                detail={"flow_id": r.get("flowId"), "source": "cdar"})))
+            reasons = [
+                EventReason(code=str(x.get("code")), message=str(x.get("message", "")))
+                for x in r.get("reasons", [])
+                if isinstance(x, dict)
+            ]
+            items.append(
+                Outgoing.status(
+                    make_event(
+                        "lifecycle",
+                        tenant=tenant,
+                        submission_id=submission_id,
+                        invoice_id=invoice_id,
+                        invoice_number=number,
+                        lifecycle_code=code,
+                        reasons=reasons,
+                        detail={"flow_id": r.get("flowId"), "source": "cdar"},
+                    )
+                )
+            )
         return items, newest

@@ -27,15 +27,18 @@ def listener(system: System):
 
 @pytest.fixture(scope="module")
 def tenant(system: System) -> str:
-    system.cli("tenant", "add", TENANT, "--name", "Demo", "--subscribed-on", "2026-11-01",
-               "--sandbox")
+    system.cli(
+        "tenant", "add", TENANT, "--name", "Demo", "--subscribed-on", "2026-11-01", "--sandbox"
+    )
     return TENANT
 
 
 def test_submitted_factur_x_is_received_archived_and_transmitted(system, listener, tenant):
     [sub] = system.cli_json("submit", str(BASIC_WL), "--tenant", tenant)
     sid = sub["submission_id"]
-    listener.wait_for(lambda ev: {"received", "archived", "transmitted"} <= set(_events_for(ev, sid)))
+    listener.wait_for(
+        lambda ev: {"received", "archived", "transmitted"} <= set(_events_for(ev, sid))
+    )
     names = _events_for(listener.snapshot(), sid)
     assert names.index("received") < names.index("archived") < names.index("transmitted")
     history = system.cli_json("status", sid)
@@ -48,16 +51,36 @@ def test_submitted_factur_x_is_received_archived_and_transmitted(system, listene
 
 def test_status_event_has_every_contract_key(system, listener, tenant):
     events = listener.wait_for(lambda ev: any(e["event"] == "received" for e in ev))
-    keys = {"schema", "event_id", "event", "occurred_at", "tenant", "submission_id", "invoice_id",
-            "invoice_number", "lifecycle_code", "lifecycle_label", "reasons", "detail"}
+    keys = {
+        "schema",
+        "event_id",
+        "event",
+        "occurred_at",
+        "tenant",
+        "submission_id",
+        "invoice_id",
+        "invoice_number",
+        "lifecycle_code",
+        "lifecycle_label",
+        "reasons",
+        "detail",
+    }
     for e in events:
         assert set(e) == keys
         assert e["schema"] == "efacture.status.v1"
 
 
 def test_same_message_id_twice_archives_once_and_adds_no_event(system, listener, tmp_path):
-    system.cli("tenant", "add", INVOICES_TENANT, "--name", "Dup", "--subscribed-on",
-               "2026-01-01", "--sandbox")
+    system.cli(
+        "tenant",
+        "add",
+        INVOICES_TENANT,
+        "--name",
+        "Dup",
+        "--subscribed-on",
+        "2026-01-01",
+        "--sandbox",
+    )
     doc = tmp_path / "dup.xml"
     doc.write_bytes(cii_invoice("DUP-0001"))
     args = ("submit", str(doc), "--tenant", INVOICES_TENANT, "--no-transmit")
@@ -83,28 +106,43 @@ def test_unknown_tenant_is_rejected_with_a_reason(system, listener, tenant):
     assert rejected["reasons"][0]["code"] == "unknown-tenant"
 
 
-def test_later_lifecycle_statuses_follow_the_acknowledgement_in_order(system, listener, tenant,
-                                                                     tmp_path):
+def test_later_lifecycle_statuses_follow_the_acknowledgement_in_order(
+    system, listener, tenant, tmp_path
+):
     import httpx
 
     sim = f"http://127.0.0.1:{system.env['EFACTURE_PA_SIM_PORT']}"
     httpx.post(f"{sim}/_sim/config", json={"lifecycle_codes": [202, 205]}).raise_for_status()
     try:
-        system.cli("tenant", "add", INVOICES_TENANT, "--name", "Life", "--subscribed-on",
-                   "2026-01-01", "--sandbox")
+        system.cli(
+            "tenant",
+            "add",
+            INVOICES_TENANT,
+            "--name",
+            "Life",
+            "--subscribed-on",
+            "2026-01-01",
+            "--sandbox",
+        )
         doc = tmp_path / "life.xml"
         doc.write_bytes(cii_invoice("LIFE-0001"))
         [sub] = system.cli_json("submit", str(doc), "--tenant", INVOICES_TENANT)
         sid = sub["submission_id"]
 
         def codes(ev: list[dict]) -> list[int]:
-            return [e["lifecycle_code"] for e in ev
-                    if e["submission_id"] == sid and e["event"] == "lifecycle"]
+            return [
+                e["lifecycle_code"]
+                for e in ev
+                if e["submission_id"] == sid and e["event"] == "lifecycle"
+            ]
 
         events = listener.wait_for(lambda ev: len(codes(ev)) >= 3, timeout=60)
         assert codes(events) == [200, 202, 205]
-        labels = [e["lifecycle_label"] for e in events
-                  if e["submission_id"] == sid and e["event"] == "lifecycle"]
+        labels = [
+            e["lifecycle_label"]
+            for e in events
+            if e["submission_id"] == sid and e["event"] == "lifecycle"
+        ]
         assert labels == ["Déposée", "Reçue", "Approuvée"]
     finally:
         httpx.post(f"{sim}/_sim/config", json={"lifecycle_codes": []})

@@ -1,4 +1,4 @@
-"""`efacture up` drains on SIGTERM: it exits cleanly and, once started again, nothing is lost or doubled."""
+"""`efacture up` drains on SIGTERM: a clean exit, and after a restart nothing lost or doubled."""
 
 from __future__ import annotations
 
@@ -20,14 +20,20 @@ N = 150
 def test_sigterm_drains_in_flight_work_and_a_restart_finishes_the_rest(infra, tmp_path):
     system = System(infra, tmp_path)
     system.start()
-    system.cli("tenant", "add", TENANT, "--name", "Drain", "--subscribed-on", "2026-01-01",
-               "--sandbox")
+    system.cli(
+        "tenant", "add", TENANT, "--name", "Drain", "--subscribed-on", "2026-01-01", "--sandbox"
+    )
     run = uuid.uuid4().hex[:8]
     sub = Submitter(system.env["EFACTURE_AMQP_URL"])
     try:
         for i in range(N):
-            sub.publish(cii_invoice(f"D-{run}-{i}"), tenant=TENANT, message_id=f"drain-{run}-{i}",
-                        content_type="application/xml", transmit=False)
+            sub.publish(
+                cii_invoice(f"D-{run}-{i}"),
+                tenant=TENANT,
+                message_id=f"drain-{run}-{i}",
+                content_type="application/xml",
+                transmit=False,
+            )
     finally:
         sub.close()
     time.sleep(0.5)  # work is in flight in every service
@@ -41,7 +47,8 @@ def test_sigterm_drains_in_flight_work_and_a_restart_finishes_the_rest(infra, tm
             with psycopg.connect(infra.database_url) as conn:
                 count = conn.execute(
                     "SELECT count(*) FROM archive.invoice WHERE submission_id LIKE %s",
-                    (f"drain-{run}-%",)).fetchone()[0]
+                    (f"drain-{run}-%",),
+                ).fetchone()[0]
                 metered = conn.execute("SELECT count(*) FROM metering.counted").fetchone()[0]
             if count == N and metered == N:
                 break

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -51,23 +52,25 @@ class StatusListener:
         with self._lock:
             return list(self.events)
 
-    def wait_for(self, predicate: Callable[[list[dict[str, Any]]], bool], timeout: float = 120) -> list[dict[str, Any]]:
+    def wait_for(
+        self, predicate: Callable[[list[dict[str, Any]]], bool], timeout: float = 120
+    ) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             events = self.snapshot()
             if predicate(events):
                 return events
             time.sleep(0.1)
-        raise AssertionError(f"timed out; {len(self.snapshot())} events seen: "
-                             f"{[(e['event'], e['submission_id']) for e in self.snapshot()][-20:]}")
+        raise AssertionError(
+            f"timed out; {len(self.snapshot())} events seen: "
+            f"{[(e['event'], e['submission_id']) for e in self.snapshot()][-20:]}"
+        )
 
     def close(self) -> None:
         self._stop = True
         self._thread.join(timeout=5)
-        try:
+        with contextlib.suppress(Exception):  # closing a dead connection is not an error here
             self._conn.close()
-        except Exception:  # noqa: S110 - closing a dead connection is not an error here
-            pass
 
 
 class System:
@@ -81,8 +84,14 @@ class System:
         self.log = data_dir / "up.log"
 
     def start(self, timeout: float = 90) -> None:
-        self.proc = subprocess.Popen([EFACTURE, "up"], env=self.env, stdout=subprocess.PIPE,
-                                     stderr=open(self.log, "ab"), cwd=self.log.parent)  # noqa: SIM115
+        self._log_file = open(self.log, "ab")  # noqa: SIM115 - lives as long as the process
+        self.proc = subprocess.Popen(
+            [EFACTURE, "up"],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=self._log_file,
+            cwd=self.log.parent,
+        )
         assert self.proc.stdout is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -91,7 +100,9 @@ class System:
                 break
             if line.strip() == b"ready":
                 return
-        raise AssertionError(f"efacture up did not print ready; log:\n{self.log.read_text()[-4000:]}")
+        raise AssertionError(
+            f"efacture up did not print ready; log:\n{self.log.read_text()[-4000:]}"
+        )
 
     def stop(self) -> int:
         if self.proc is None:
@@ -104,8 +115,14 @@ class System:
             return -9
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        res = subprocess.run([EFACTURE, *args], env=self.env, capture_output=True, text=True,
-                             timeout=300, cwd=self.log.parent)
+        res = subprocess.run(
+            [EFACTURE, *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=self.log.parent,
+        )
         if check and res.returncode != 0:
             raise AssertionError(f"efacture {' '.join(args)} -> {res.returncode}: {res.stderr}")
         return res
@@ -115,8 +132,9 @@ class System:
 
     def child_pids(self, name: str) -> list[int]:
         """PIDs of the ``efacture serve NAME`` processes."""
-        out = subprocess.run(["pgrep", "-f", f"efacture serve {name}$"], capture_output=True,
-                             text=True).stdout.split()
+        out = subprocess.run(
+            ["pgrep", "-f", f"efacture serve {name}$"], capture_output=True, text=True
+        ).stdout.split()
         mine = []
         for pid in out:
             try:

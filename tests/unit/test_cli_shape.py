@@ -1,4 +1,4 @@
-"""The CLI's shape promised by contract section 4: every command takes --json; usage errors exit 2."""
+"""The CLI of contract section 4: every command takes --json; usage errors exit 2."""
 
 from __future__ import annotations
 
@@ -20,17 +20,39 @@ def _commands(group: click.Group, prefix: tuple[str, ...] = ()):
 
 
 def test_every_command_takes_json():
-    missing = [" ".join(path) for path, cmd in _commands(cli)
-               if not any("--json" in p.opts for p in cmd.params)]
+    missing = [
+        " ".join(path)
+        for path, cmd in _commands(cli)
+        if not any("--json" in p.opts for p in cmd.params)
+    ]
     assert missing == []
 
 
-@pytest.mark.parametrize("path", [
-    ("up",), ("serve",), ("topology", "apply"), ("tenant", "add"), ("tenant", "list"),
-    ("tenant", "stop"), ("tenant", "set-credentials"), ("submit",), ("status",),
-    ("invoice", "list"), ("invoice", "get"), ("proof",), ("verify",), ("dlq", "list"),
-    ("dlq", "show"), ("dlq", "replay"), ("dlq", "drop"), ("usage",), ("purge",), ("export",),
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        ("up",),
+        ("serve",),
+        ("topology", "apply"),
+        ("tenant", "add"),
+        ("tenant", "list"),
+        ("tenant", "stop"),
+        ("tenant", "set-credentials"),
+        ("submit",),
+        ("status",),
+        ("invoice", "list"),
+        ("invoice", "get"),
+        ("proof",),
+        ("verify",),
+        ("dlq", "list"),
+        ("dlq", "show"),
+        ("dlq", "replay"),
+        ("dlq", "drop"),
+        ("usage",),
+        ("purge",),
+        ("export",),
+    ],
+)
 def test_contract_commands_exist(path):
     node: click.Command = cli
     for part in path:
@@ -44,7 +66,8 @@ def test_unknown_option_is_a_usage_error_exit_2():
 
 
 def test_tenant_add_refuses_a_siret_failing_luhn_unless_sandbox():
-    result = CliRunner().invoke(cli, ["tenant", "add", "12345678901234", "--name", "X",
-                                      "--subscribed-on", "2026-01-01"])
+    result = CliRunner().invoke(
+        cli, ["tenant", "add", "12345678901234", "--name", "X", "--subscribed-on", "2026-01-01"]
+    )
     assert result.exit_code == 1
     assert "Luhn" in result.output

@@ -86,32 +86,72 @@ def decode(
     errors: list[Reason] = []
     tenant = _text(h.get("tenant"), 64)
     if tenant is None or not SIRET.match(tenant):
-        errors.append(Reason(code="unknown-tenant", message="The tenant header is missing or is not a 14-digit SIRET.", path="headers.tenant"))
+        errors.append(
+            Reason(
+                code="unknown-tenant",
+                message="The tenant header is missing or is not a 14-digit SIRET.",
+                path="headers.tenant",
+            )
+        )
         tenant = "unknown"
     user = _text(user_id, 128)
     erp = ERP_USER.match(user or "")
     if erp is not None and tenant != "unknown" and erp.group(1) != tenant:
-        errors.append(Reason(
-            code="tenant-forged", path="headers.tenant",
-            message=f"RabbitMQ user {user} may only submit for tenant {erp.group(1)}, not {tenant}."))
+        errors.append(
+            Reason(
+                code="tenant-forged",
+                path="headers.tenant",
+                message=f"RabbitMQ user {user} may only submit for tenant {erp.group(1)}, "
+                f"not {tenant}.",
+            )
+        )
         # Answer the authenticated publisher, never the tenant it claimed to be.
         tenant = erp.group(1)
     mid = _text(message_id, 100_000)
     if mid is not None and not _utf8(message_id):
-        errors.append(Reason(code="invalid-message-id", path="properties.message_id",
-                             message="The message_id is not valid UTF-8."))
+        errors.append(
+            Reason(
+                code="invalid-message-id",
+                path="properties.message_id",
+                message="The message_id is not valid UTF-8.",
+            )
+        )
         mid = None
     elif mid is None:
-        errors.append(Reason(code="missing-message-id", message="The message has no message_id property.", path="properties.message_id"))
+        errors.append(
+            Reason(
+                code="missing-message-id",
+                message="The message has no message_id property.",
+                path="properties.message_id",
+            )
+        )
     elif len(mid) > MAX_MESSAGE_ID:
-        errors.append(Reason(code="message-id-too-long", message=f"The message_id is longer than {MAX_MESSAGE_ID} characters.", path="properties.message_id"))
+        errors.append(
+            Reason(
+                code="message-id-too-long",
+                message=f"The message_id is longer than {MAX_MESSAGE_ID} characters.",
+                path="properties.message_id",
+            )
+        )
         mid = None
     ctype = (_text(content_type, 128) or "").split(";")[0].strip().lower() or None
     if ctype not in CONTENT_TYPES:
-        errors.append(Reason(code="invalid-content-type", message="The content_type must be application/pdf or application/xml.", path="properties.content_type"))
+        errors.append(
+            Reason(
+                code="invalid-content-type",
+                message="The content_type must be application/pdf or application/xml.",
+                path="properties.content_type",
+            )
+        )
     transmit = _flag(h.get("transmit"))
     if transmit is None:
-        errors.append(Reason(code="invalid-header", message="The transmit header must be true or false.", path="headers.transmit"))
+        errors.append(
+            Reason(
+                code="invalid-header",
+                message="The transmit header must be true or false.",
+                path="headers.transmit",
+            )
+        )
         transmit = True
     issue = _text(h.get("issue-date"), 32)
     issue_date: date | None = None
@@ -119,18 +159,32 @@ def decode(
         try:
             issue_date = date.fromisoformat(issue)
         except ValueError:
-            errors.append(Reason(code="invalid-header", message="The issue-date header is not a YYYY-MM-DD date.", path="headers.issue-date"))
+            errors.append(
+                Reason(
+                    code="invalid-header",
+                    message="The issue-date header is not a YYYY-MM-DD date.",
+                    path="headers.issue-date",
+                )
+            )
     return Submission(
-        tenant=tenant, message_id=mid, content_type=ctype, transmit=transmit,
+        tenant=tenant,
+        message_id=mid,
+        content_type=ctype,
+        transmit=transmit,
         recipient_email=_text(h.get("recipient-email"), 254),
-        invoice_number=_text(h.get("invoice-number"), 64), issue_date=issue_date,
-        recipient_id=_text(h.get("recipient-id"), 64), user_id=user,
+        invoice_number=_text(h.get("invoice-number"), 64),
+        issue_date=issue_date,
+        recipient_id=_text(h.get("recipient-id"), 64),
+        user_id=user,
         errors=tuple(errors),
     )
 
 
 def header_strings(s: Submission) -> dict[str, str]:
     """The plain-PDF metadata headers as strings, for the domain's admission rules."""
-    out = {"invoice-number": s.invoice_number, "recipient-id": s.recipient_id,
-           "issue-date": s.issue_date.isoformat() if s.issue_date else None}
+    out = {
+        "invoice-number": s.invoice_number,
+        "recipient-id": s.recipient_id,
+        "issue-date": s.issue_date.isoformat() if s.issue_date else None,
+    }
     return {k: v for k, v in out.items() if v is not None}

@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from services.archive.adapters.master_key import load_master_key
 from shared.settings import Settings, get_settings
 
-SANDBOX_SECRET = "sandbox"  # the built-in simulator accepts any secret but "bad"
+SANDBOX_SECRET = "sandbox"  # noqa: S105 - the built-in simulator accepts any secret but "bad"
 _V1 = b"\x01"
 
 

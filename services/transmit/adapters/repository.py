@@ -25,16 +25,22 @@ async def claim(
     """The invoice's row, created if new, locked for the caller's transaction."""
     await conn.execute(
         "INSERT INTO transmit.transmission (invoice_id, tenant) VALUES (%s, %s)"
-        " ON CONFLICT DO NOTHING", (invoice_id, tenant))
+        " ON CONFLICT DO NOTHING",
+        (invoice_id, tenant),
+    )
     cur = await conn.execute(
         "SELECT invoice_id, state, attempts, round_attempts, replays, flow_id"
-        " FROM transmit.transmission WHERE invoice_id = %s FOR UPDATE", (invoice_id,))
+        " FROM transmit.transmission WHERE invoice_id = %s FOR UPDATE",
+        (invoice_id,),
+    )
     row = await cur.fetchone()
     assert row is not None
     return Transmission(*row)
 
 
-async def start_attempt(conn: psycopg.AsyncConnection[Any], invoice_id: uuid.UUID, replays: int) -> Transmission:
+async def start_attempt(
+    conn: psycopg.AsyncConnection[Any], invoice_id: uuid.UUID, replays: int
+) -> Transmission:
     """Count one more upload (committed before the upload, so a crash is remembered).
 
     A higher replay count than recorded starts a new round of retries.
@@ -45,27 +51,36 @@ async def start_attempt(conn: psycopg.AsyncConnection[Any], invoice_id: uuid.UUI
         " replays = GREATEST(replays, %s), state = 'pending', updated_at = now()"
         " WHERE invoice_id = %s"
         " RETURNING invoice_id, state, attempts, round_attempts, replays, flow_id",
-        (replays, replays, invoice_id))
+        (replays, replays, invoice_id),
+    )
     row = await cur.fetchone()
     assert row is not None
     return Transmission(*row)
 
 
 async def set_state(
-    conn: psycopg.AsyncConnection[Any], invoice_id: uuid.UUID, state: str, *,
-    flow_id: str | None = None, error: str | None = None, permanent: bool | None = None,
+    conn: psycopg.AsyncConnection[Any],
+    invoice_id: uuid.UUID,
+    state: str,
+    *,
+    flow_id: str | None = None,
+    error: str | None = None,
+    permanent: bool | None = None,
 ) -> None:
     await conn.execute(
         "UPDATE transmit.transmission SET state = %s, flow_id = COALESCE(%s, flow_id),"
         " last_error = COALESCE(%s, last_error), permanent = COALESCE(%s, permanent),"
         " first_failed_at = CASE WHEN %s = 'failed' THEN COALESCE(first_failed_at, now())"
         " ELSE first_failed_at END, updated_at = now() WHERE invoice_id = %s",
-        (state, flow_id, error, permanent, state, invoice_id))
+        (state, flow_id, error, permanent, state, invoice_id),
+    )
 
 
 async def get(conn: psycopg.AsyncConnection[Any], invoice_id: uuid.UUID) -> Transmission | None:
     cur = await conn.execute(
         "SELECT invoice_id, state, attempts, round_attempts, replays, flow_id"
-        " FROM transmit.transmission WHERE invoice_id = %s", (invoice_id,))
+        " FROM transmit.transmission WHERE invoice_id = %s",
+        (invoice_id,),
+    )
     row = await cur.fetchone()
     return Transmission(*row) if row else None
