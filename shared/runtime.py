@@ -90,7 +90,9 @@ class Runtime:
     async def start(self) -> None:
         configure(self.service, self.settings.log_level)
         await asyncio.to_thread(db.migrate, self.settings.database_url)
-        self._pool = await db.open_pool(self.settings.database_url, max_size=8)
+        self._pool = await db.open_pool(
+            self.settings.database_url, max_size=self.settings.db_pool_size
+        )
         await self.broker.connect()
         await declare(self.broker, self.topology)
         self.every(5.0, self._sweep)

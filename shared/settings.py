@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     tsa_port: int = 8471
     metrics_port_base: int = 9470
     prefetch: int = 32
+    db_pool_size: int = 12  # connections per service process
     delivery_limit: int = 20
     purge_max_share: float = 0.5
     tariff_file: Path | None = None

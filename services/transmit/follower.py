@@ -14,6 +14,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from services.transmit.domain.breaker import BreakerState
 from services.transmit.service import TransmitService
 from shared import outbox
 from shared.errors import EfactureError
@@ -52,6 +53,9 @@ class LifecycleFollower:
 
     async def _follow_tenant(self, tenant: str, cursor: str) -> int:
         creds = await self.t.credentials(tenant)
+        if self.t.pa.breaker_state(creds.endpoint) is not BreakerState.CLOSED:
+            # The half-open probe belongs to a waiting upload, not to this background read.
+            return 0
         results = await self.t.pa.search(creds, {"flowDirection": "In", "updatedAfter": cursor})
         results = [r for r in results if r.get("lifecycleCode") and r.get("trackingId")]
         if not results:

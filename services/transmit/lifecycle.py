@@ -9,7 +9,10 @@ outbox ignores an id it already holds, so a repeated poll publishes nothing new.
 
 from __future__ import annotations
 
+import contextlib
+
 from services.transmit.adapters import repository as repo
+from services.transmit.domain.breaker import BreakerState
 from services.transmit.service import TransmitService
 from shared import outbox
 from shared.errors import RetryableError
@@ -36,10 +39,11 @@ class LifecycleService:
             await outbox.flush_for(self.rt.pool, self.rt.publish, invoice_id=msg.invoice_id)
             return
         creds = await self.t.credentials(msg.tenant)
-        try:
-            status = await self.t.pa.get_flow(creds, msg.flow_id)
-        except RetryableError:
-            status = None
+        status = None
+        # While the PA's circuit is not closed, polls wait: the probe is an upload's to take.
+        if self.t.pa.breaker_state(creds.endpoint) is BreakerState.CLOSED:
+            with contextlib.suppress(RetryableError):
+                status = await self.t.pa.get_flow(creds, msg.flow_id)
         if status is None or status.ack_status == "Pending":
             if msg.polls < MAX_POLLS:
                 again = msg.model_copy(update={"polls": msg.polls + 1})
