@@ -12,61 +12,28 @@ call is reported apart and kept out of the figures.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import statistics
 import sys
 import time
-from decimal import Decimal
 from pathlib import Path
-
-from lxml import etree
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from efacture.bench import synthetic  # noqa: E402
 from services.ingest.domain.analysis import analyse  # noqa: E402
-from services.ingest.domain.syntax import CII_NS, RAM_NS  # noqa: E402
 
 CORPUS = REPO.parent / "shared" / "corpus"
-BASE_XML = CORPUS / "cii" / "zfc-xmlrechnung__EN16931_Einfach.cii.xml"
-BASE_PDF = CORPUS / "invalid" / "horstoeko__pdf_plain.pdf"
 LIMIT = 10 * 1024 * 1024
-_SCALED = ("LineTotalAmount", "TaxBasisTotalAmount", "TaxTotalAmount", "GrandTotalAmount",
-           "DuePayableAmount", "CalculatedAmount", "BasisAmount")
-
-
 def synthetic_xml(target: int = 30_000) -> bytes:
     """The base invoice with its lines repeated until it weighs about ``target`` bytes."""
-    root = etree.fromstring(BASE_XML.read_bytes())
-    ns = {"rsm": CII_NS, "ram": RAM_NS}
-    tx = root.find("rsm:SupplyChainTradeTransaction", ns)
-    assert tx is not None
-    lines = tx.findall("ram:IncludedSupplyChainTradeLineItem", ns)
-    copies = 1
-    while len(etree.tostring(root)) < target:
-        for line in lines:
-            clone = copy.deepcopy(line)
-            line_id = clone.find("ram:AssociatedDocumentLineDocument/ram:LineID", ns)
-            if line_id is not None:
-                line_id.text = f"{copies}-{line_id.text}"
-            lines[-1].addnext(clone)
-        copies += 1
-    factor = Decimal(copies)
-    settlement = tx.find("ram:ApplicableHeaderTradeSettlement", ns)
-    assert settlement is not None
-    for element in settlement.iter():
-        if isinstance(element.tag, str) and etree.QName(element).localname in _SCALED:
-            element.text = str(Decimal(element.text or "0") * factor)
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    return synthetic.synthetic_xml(CORPUS, target)
 
 
 def synthetic_pdf(xml: bytes) -> bytes:
     """``xml`` embedded as factur-x.xml in a small PDF."""
-    import facturx
-
-    return bytes(facturx.generate_from_binary(
-        BASE_PDF.read_bytes(), xml, flavor="factur-x", level="en16931", check_xsd=False))
+    return synthetic.synthetic_pdf(CORPUS, xml)
 
 
 def _time(documents: list[tuple[str, bytes]], rounds: int) -> dict[str, float]:
