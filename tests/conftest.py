@@ -13,7 +13,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from tests.support import infra as infra_mod  # noqa: E402
-from tests.support.system import System  # noqa: E402
+from tests.support.system import StatusListener, System  # noqa: E402
 
 CORPUS = REPO.parent / "shared" / "corpus"
 
@@ -42,3 +42,13 @@ def system(infra: infra_mod.Infra, tmp_path_factory: pytest.TempPathFactory) -> 
         yield sys_
     finally:
         sys_.stop()
+
+
+@pytest.fixture(scope="module")
+def listener(system: System) -> Iterator[StatusListener]:
+    """Every status event of the module's system, collected on a queue bound to ``status.#``."""
+    lst = StatusListener(system.infra.amqp_url)
+    try:
+        yield lst
+    finally:
+        lst.close()

@@ -25,13 +25,6 @@ def _with_marker(number: str) -> bytes:
     return data.replace(b"Helium par litre", MARKER)
 
 
-@pytest.fixture(scope="module")
-def listener(system: System):
-    lst = StatusListener(system.infra.amqp_url)
-    yield lst
-    lst.close()
-
-
 def _archive(system: System, listener: StatusListener, path: Path, data: bytes) -> str:
     path.write_bytes(data)
     [sub] = system.cli_json("submit", str(path), "--tenant", TENANT, "--no-transmit")

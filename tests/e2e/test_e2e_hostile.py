@@ -147,13 +147,6 @@ def system(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
 
 
 @pytest.fixture(scope="module")
-def listener(system: System) -> Iterator[StatusListener]:
-    lst = StatusListener(system.infra.amqp_url)
-    yield lst
-    lst.close()
-
-
-@pytest.fixture(scope="module")
 def publisher(system: System) -> Iterator[hostile.RawPublisher]:
     pub = hostile.RawPublisher(system.infra.amqp_url)
     yield pub

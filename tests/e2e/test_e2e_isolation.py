@@ -61,13 +61,6 @@ def users(system: System) -> Iterator[dict[str, str]]:
                            capture_output=True, timeout=120)
 
 
-@pytest.fixture(scope="module")
-def listener(system: System) -> Iterator[StatusListener]:
-    lst = StatusListener(system.infra.amqp_url)
-    yield lst
-    lst.close()
-
-
 def _submit(url: str, tenant: str, user_id: str | None, number: str) -> str:
     pub = RawPublisher(url)
     mid = f"iso-{uuid.uuid4().hex[:10]}"

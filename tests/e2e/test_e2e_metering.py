@@ -9,18 +9,11 @@ from typing import Any
 import pytest
 
 from tests.support.invoices import TENANT, cii_invoice
-from tests.support.system import StatusListener, System
+from tests.support.system import System
 
 pytestmark = pytest.mark.e2e
 
 COUNT = 4
-
-
-@pytest.fixture(scope="module")
-def listener(system: System):
-    lst = StatusListener(system.infra.amqp_url)
-    yield lst
-    lst.close()
 
 
 @pytest.fixture(scope="module")

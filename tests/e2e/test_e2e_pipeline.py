@@ -6,7 +6,7 @@ import pytest
 
 from tests.support.invoices import TENANT as INVOICES_TENANT
 from tests.support.invoices import cii_invoice
-from tests.support.system import CORPUS, StatusListener, System
+from tests.support.system import CORPUS, System
 
 pytestmark = pytest.mark.e2e
 
@@ -16,13 +16,6 @@ BASIC_WL = CORPUS / "factur-x" / "zfc-fnfe__Facture_FR_BASICWL.pdf"
 
 def _events_for(events: list[dict], submission_id: str) -> list[str]:
     return [e["event"] for e in events if e["submission_id"] == submission_id]
-
-
-@pytest.fixture(scope="module")
-def listener(system: System):
-    lst = StatusListener(system.infra.amqp_url)
-    yield lst
-    lst.close()
 
 
 @pytest.fixture(scope="module")

@@ -10,18 +10,10 @@ import pytest
 
 from efacture.cli.submit import Submitter
 from tests.support.invoices import TENANT, cii_invoice
-from tests.support.system import StatusListener, System
 
 pytestmark = pytest.mark.e2e
 
 N = 60
-
-
-@pytest.fixture(scope="module")
-def listener(system: System):
-    lst = StatusListener(system.infra.amqp_url)
-    yield lst
-    lst.close()
 
 
 @pytest.mark.parametrize("victim", ["archive", "ingest", "metering"])

@@ -56,13 +56,6 @@ def system(infra: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sys
         sys_.stop()
 
 
-@pytest.fixture(scope="module")
-def listener(system: System) -> Iterator[StatusListener]:
-    lst = StatusListener(system.infra.amqp_url)
-    yield lst
-    lst.close()
-
-
 @pytest.fixture
 def sim(system: System) -> Iterator[Sim]:
     s = Sim(system.env["EFACTURE_PA_SIM_PORT"])
