@@ -41,7 +41,6 @@ from services.metering.handlers import make_handler  # noqa: E402
 from services.metering.service import MeteringEvent, MeteringService  # noqa: E402
 from shared import db  # noqa: E402
 from shared.batcher import Batcher  # noqa: E402
-from shared.consumer import raw_body  # noqa: E402
 from shared.messages.internal import InvoiceArchived  # noqa: E402
 from shared.runtime import Runtime  # noqa: E402
 from shared.settings import Settings  # noqa: E402
@@ -150,10 +149,8 @@ async def metering(settings: Settings, n: int, *, batch: int, workers: int, pref
     batcher: Batcher[MeteringEvent] = Batcher(
         TimedService(rt, clock).count, max_size=batch, max_delay=metering_app.BATCH_LINGER_S,
         workers=workers)
-    subscriber = rt.broker.subscriber(
-        metering_app.consumed_queue(), ack_policy=AckPolicy.MANUAL, decoder=raw_body,
-        channel=Channel(prefetch_count=prefetch))
-    subscriber(make_handler(batcher))
+    subscriber = rt.consume(Q_METERING, make_handler(batcher), title="metering",
+                            description="benchmark", prefetch=prefetch)
     await rt.broker.start()
     await _until(clock, n)
     await subscriber.stop()

@@ -12,13 +12,16 @@ import asyncio
 import contextlib
 import logging
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from faststream.rabbit import Channel, RabbitBroker
+from faststream import FastStream
+from faststream.middlewares import AckPolicy
+from faststream.rabbit import Channel, RabbitBroker, RabbitQueue
 from psycopg_pool import AsyncConnectionPool
 
 from shared import db, metrics, outbox
+from shared.consumer import raw_body
 from shared.logging import configure, get_logger
 from shared.settings import Settings
 from shared.topology import Topology, declare
@@ -63,6 +66,38 @@ class Runtime:
     def every(self, seconds: float, job: Callable[[], Awaitable[Any]]) -> None:
         """Run ``job`` every ``seconds`` while the service runs; failures are logged, not fatal."""
         self._periodic.append((seconds, job))
+
+    def consume(
+        self, queue: str, handler: Callable[..., Awaitable[None]], *, title: str,
+        description: str, prefetch: int | None = None,
+    ) -> Any:
+        """Subscribe ``handler`` to ``queue``: manual acks, raw bytes for the body; returns the
+        FastStream subscriber.
+
+        ``prefetch`` gives the subscriber its own channel. The queue is then taken passively
+        (``start`` declared it with its arguments): FastStream caches a declared queue with
+        the channel that declared it, and would otherwise ignore the subscriber's channel.
+        """
+        extra: dict[str, Any] = {}
+        target = self.topology.queue(queue)
+        if prefetch is not None:
+            target = RabbitQueue(queue, durable=True, declare=False)
+            extra["channel"] = Channel(prefetch_count=prefetch, on_return_raises=True)
+        subscriber = self.broker.subscriber(
+            target, ack_policy=AckPolicy.MANUAL, decoder=raw_body, title=title,
+            description=description, **extra)
+        subscriber(handler)
+        return subscriber
+
+    def app(
+        self, *, on_startup: Sequence[Callable[[], Awaitable[Any]]] = (),
+        after_shutdown: Sequence[Callable[[], Awaitable[Any]]] = (),
+    ) -> FastStream:
+        """The service's FastStream app: ``on_startup`` hooks run before :meth:`start`,
+        ``after_shutdown`` hooks before :meth:`stop` (after in-flight messages finished)."""
+        return FastStream(self.broker, on_startup=[*on_startup, self.start],
+                          after_startup=[self.announce_ready],
+                          after_shutdown=[*after_shutdown, self.stop], logger=None)
 
     async def publish(
         self,

@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pypdf import PdfWriter
-from pypdf.generic import StreamObject
 
 from services.ingest.domain.analysis import analyse
+from tests.support import hostile
 
 pytestmark = pytest.mark.unit
 
@@ -18,29 +18,10 @@ FACTURX = CORPUS / "factur-x" / "zfc-xmlrechnung__EN16931_Einfach.pdf"
 LIMIT = 10 * 1024 * 1024
 
 
-def _entity_bomb() -> bytes:
-    entities = [b'<!ENTITY lol0 "lol">']
-    entities += [b'<!ENTITY lol%d "%s">' % (i, b"&lol%d;" % (i - 1) * 10) for i in range(1, 10)]
-    return (b'<?xml version="1.0"?>\n<!DOCTYPE lolz [' + b"".join(entities)
-            + b"]>\n<lolz>&lol9;</lolz>")
-
-
-XXE = (b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
-       b'<rsm:CrossIndustryInvoice xmlns:rsm="urn:un:unece:uncefact:data:standard:'
-       b'CrossIndustryInvoice:100">&x;</rsm:CrossIndustryInvoice>')
-
-
-def _pdf_with_attachment(name: str, content: bytes, *, compress: bool = False) -> bytes:
-    writer = PdfWriter()
-    writer.add_blank_page(100, 100)
-    writer.add_attachment(name, content)
-    if compress:
-        for index, obj in enumerate(writer._objects):
-            if isinstance(obj, StreamObject) and obj.get("/Type") == "/EmbeddedFile":
-                writer._objects[index] = obj.flate_encode()
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
+# The hostile documents are made by the generators the end-to-end suite uses too.
+_entity_bomb = hostile.billion_laughs
+XXE = hostile.xxe_file()
+_pdf_with_attachment = hostile.pdf_with_attachment
 
 
 def _codes(body: bytes, content_type: str | None = None, max_bytes: int = LIMIT) -> list[str]:
