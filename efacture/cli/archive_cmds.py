@@ -55,14 +55,14 @@ def run_export(siret: str, output: str, as_json: bool) -> dict[str, Any]:
     Exits with one sentence on stderr when the export cannot be made (``tenant stop`` then
     leaves the tenant open).
     """
-    from services.archive.adapters.blobstore import FileBlobStore
-    from services.archive.adapters.document_sealer import DocumentSealer
-    from services.archive.adapters.master_key import MasterKeyError, load_master_key
     from services.archive.export import ExportKeys, count_invoices, export_tenant
     from services.archive.proofs import ProofError, tsa_chain_pem
     from shared import tenants
     from shared.errors import PermanentError
     from shared.settings import get_settings
+    from shared.vault.blobstore import FileBlobStore
+    from shared.vault.document_sealer import DocumentSealer
+    from shared.vault.master_key import MasterKeyError, load_master_key
 
     settings = get_settings()
     target = Path(output)
@@ -159,9 +159,9 @@ def register(cli: click.Group) -> None:
     @json_option
     def rotate(tenant: str | None, as_json: bool) -> None:
         """Re-wrap keys under a new key; documents are not re-encrypted."""
-        from services.archive.adapters.master_key import MasterKeyError
         from services.archive.rotation import rotate_master, rotate_tenant
         from shared.settings import get_settings
+        from shared.vault.master_key import MasterKeyError
 
         settings = get_settings()
         try:
@@ -180,9 +180,9 @@ def register(cli: click.Group) -> None:
     @json_option
     def purge(dry_run: bool, force: bool, as_json: bool) -> None:
         """Remove the invoices whose retention has passed (crypto-shredding)."""
-        from services.archive.adapters.blobstore import FileBlobStore
         from services.archive.purge import candidates, over_share, purge_all
         from shared.settings import get_settings
+        from shared.vault.blobstore import FileBlobStore
 
         settings = get_settings()
 

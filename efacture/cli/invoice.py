@@ -36,7 +36,7 @@ def register(cli: click.Group) -> None:
     @json_option
     def get(invoice_id: str, output: str, as_json: bool) -> None:
         """Decrypt an archived invoice, check its SHA-256 and write the original bytes."""
-        from services.archive.reader import read_original
+        from shared.vault.reader import read_original
 
         try:
             data, sha = read_original(invoice_id)

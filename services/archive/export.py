@@ -31,12 +31,12 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from services.archive.adapters import merkle_store
-from services.archive.adapters.blobstore import BlobStore
-from services.archive.adapters.document_sealer import DocumentSealer
 from services.archive.domain import merkle
 from services.archive.domain.checkpoint import Checkpoint, sign_checkpoint
 from services.archive.proofs import ProofError, bundle_for_row
 from services.archive.zip_stream import ZipStream
+from shared.vault.blobstore import BlobStore
+from shared.vault.document_sealer import DocumentSealer
 
 _ROWS = (
     "SELECT invoice_id, tenant, invoice_number, issue_date, recipient_id, sha256, blob_key,"

@@ -23,7 +23,6 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from services.archive.adapters import merkle_store
-from services.archive.adapters.blobstore import BlobStore
 from services.archive.domain.leaf import tombstone_leaf_data
 from shared import outbox
 from shared.messages.base import derived_id
@@ -31,6 +30,7 @@ from shared.messages.internal import InvoicePurged
 from shared.messages.status import make_event
 from shared.outbox import Outgoing, Publisher
 from shared.topology import INTERNAL, RK_PURGED
+from shared.vault.blobstore import BlobStore
 
 
 @dataclass(frozen=True)

@@ -20,15 +20,15 @@ from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 
-from services.archive.adapters import keyring
-from services.archive.adapters.document_sealer import DocumentSealer
-from services.archive.adapters.master_key import (
+from shared.settings import Settings
+from shared.vault import keyring
+from shared.vault.document_sealer import DocumentSealer
+from shared.vault.master_key import (
     MasterKeyError,
     finish_master_rotation,
     load_master_key,
     rotate_master_key,
 )
-from shared.settings import Settings
 
 BATCH = 500
 

@@ -22,12 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.archive.adapters import catalogue, merkle_store
-from services.archive.adapters.blobstore import BlobStore, FileBlobStore
-from services.archive.adapters.document_sealer import DocumentSealer, SealedDocument
 from services.archive.adapters.log_key import load_or_create_log_key
-from services.archive.adapters.master_key import load_master_key
 from services.archive.adapters.tsa_client import TimeStampToken, TsaClient
-from services.archive.domain.blob_key import blob_key
 from services.archive.domain.leaf import invoice_leaf_data
 from services.archive.domain.retention import retain_until
 from shared import faults, outbox
@@ -40,6 +36,10 @@ from shared.messages.status import make_event
 from shared.outbox import Outgoing
 from shared.runtime import Runtime
 from shared.topology import INTERNAL, RK_ARCHIVED_KEEP, RK_ARCHIVED_TRANSMIT
+from shared.vault.blob_key import blob_key
+from shared.vault.blobstore import BlobStore, FileBlobStore
+from shared.vault.document_sealer import DocumentSealer, SealedDocument
+from shared.vault.master_key import load_master_key
 
 log = get_logger(__name__)
 

@@ -20,7 +20,6 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from services.archive.reader import Vault
 from services.transmit.adapters import repository as repo
 from services.transmit.adapters.credentials import SANDBOX_SECRET, open_secret
 from services.transmit.adapters.pa_client import PaClient, PaCredentials, PaEndpoint
@@ -35,6 +34,7 @@ from shared.messages.status import EventReason, make_event
 from shared.outbox import Outgoing
 from shared.runtime import Runtime
 from shared.topology import DEAD, Q_TRANSMIT, RETRY, dlq_name
+from shared.vault.reader import Vault
 
 log = get_logger(__name__)
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import psycopg
 
-from services.archive.adapters.blobstore import FileBlobStore
+from shared.vault.blobstore import FileBlobStore
 from tests.support.drill import Load, Sim
 from tests.support.system import System
 

@@ -6,8 +6,8 @@ import os
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from services.archive.adapters.master_key import load_master_key
 from shared.settings import Settings, get_settings
+from shared.vault.master_key import load_master_key
 
 SANDBOX_SECRET = "sandbox"  # noqa: S105 - the built-in simulator accepts any secret but "bad"
 _V1 = b"\x01"

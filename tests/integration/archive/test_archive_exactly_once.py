@@ -19,9 +19,9 @@ import psycopg
 import pytest
 
 from efacture.cli.submit import Submitter
-from services.archive.adapters.blobstore import FileBlobStore
-from services.archive.domain.blob_key import blob_key
 from shared.messages.base import derived_id
+from shared.vault.blob_key import blob_key
+from shared.vault.blobstore import FileBlobStore
 from tests.support.infra import Infra, answers
 from tests.support.invoices import TENANT, cii_invoice
 from tests.support.system import EFACTURE, StatusListener

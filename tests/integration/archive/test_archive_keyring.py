@@ -13,16 +13,16 @@ from uuid import uuid4
 import psycopg
 import pytest
 
-from services.archive.adapters import keyring
-from services.archive.adapters.document_sealer import (
+from shared.errors import RetryableError
+from shared.vault import keyring
+from shared.vault.document_sealer import (
     DocumentSealer,
     DocumentShreddedError,
     SealedDocument,
 )
-from services.archive.adapters.keyring import KeyCache, MasterKeyMismatchError
-from services.archive.adapters.master_key import MasterKey
-from services.archive.domain.envelope import DecryptFailedError
-from shared.errors import RetryableError
+from shared.vault.envelope import DecryptFailedError
+from shared.vault.keyring import KeyCache, MasterKeyMismatchError
+from shared.vault.master_key import MasterKey
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from services.archive.adapters.blobstore import (
+from shared.vault.blobstore import (
     BlobNotFoundError,
     BlobStore,
     FileBlobStore,

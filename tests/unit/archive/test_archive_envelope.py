@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.archive.domain import envelope
-from services.archive.domain.envelope import DecryptFailedError
 from shared.errors import PermanentError
+from shared.vault import envelope
+from shared.vault.envelope import DecryptFailedError
 
 pytestmark = pytest.mark.unit
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from services.archive.adapters import master_key as mk
-from services.archive.adapters.master_key import MasterKey, MasterKeyError
 from shared.settings import Settings
+from shared.vault import master_key as mk
+from shared.vault.master_key import MasterKey, MasterKeyError
 
 pytestmark = pytest.mark.unit
 

@@ -19,9 +19,9 @@ from typing import Any
 
 import psycopg
 
-from services.archive.adapters.master_key import MasterKey
-from services.archive.domain.envelope import new_data_key, tenant_key_context, unwrap, wrap
 from shared.errors import RetryableError
+from shared.vault.envelope import new_data_key, tenant_key_context, unwrap, wrap
+from shared.vault.master_key import MasterKey
 
 Conn = psycopg.AsyncConnection[Any]
 

@@ -27,9 +27,9 @@ from pathlib import Path
 
 import structlog
 
-from services.archive.domain.envelope import KEY_BYTES, new_data_key
 from shared.errors import PermanentError
 from shared.settings import Settings
+from shared.vault.envelope import KEY_BYTES, new_data_key
 
 log = structlog.get_logger(__name__)
 

@@ -13,10 +13,9 @@ import hashlib
 from dataclasses import dataclass
 from uuid import UUID
 
-from services.archive.adapters import keyring
-from services.archive.adapters.keyring import Conn, KeyCache
-from services.archive.adapters.master_key import MasterKey
-from services.archive.domain.envelope import (
+from shared.errors import PermanentError
+from shared.vault import keyring
+from shared.vault.envelope import (
     data_key_context,
     new_data_key,
     open_,
@@ -24,7 +23,8 @@ from services.archive.domain.envelope import (
     unwrap,
     wrap,
 )
-from shared.errors import PermanentError
+from shared.vault.keyring import Conn, KeyCache
+from shared.vault.master_key import MasterKey
 
 
 class DocumentShreddedError(PermanentError):

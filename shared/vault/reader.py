@@ -1,7 +1,8 @@
 """The archive's read side: decrypt an original and check it against its fingerprint.
 
-Used by ``efacture invoice get`` and by transmit (claim check: transmit reads
-the document from the archive instead of carrying it in messages).
+Used by ``efacture invoice get``, by transmit (claim check: transmit reads the document from
+the archive instead of carrying it in messages) and by the portal's downloads. It only reads
+the catalogue table (``archive.invoice``); archive alone writes it.
 """
 
 from __future__ import annotations
@@ -12,18 +13,26 @@ import uuid
 from typing import Any
 
 import psycopg
+from psycopg.rows import dict_row
 
-from services.archive.adapters import catalogue
-from services.archive.adapters.blobstore import BlobStore, FileBlobStore
-from services.archive.adapters.document_sealer import DocumentSealer
-from services.archive.adapters.master_key import load_master_key
 from shared import db
 from shared.errors import PermanentError
 from shared.settings import Settings, get_settings
+from shared.vault.blobstore import BlobStore, FileBlobStore
+from shared.vault.document_sealer import DocumentSealer
+from shared.vault.master_key import load_master_key
 
 
 class IntegrityError(PermanentError):
     code = "sha256-mismatch"
+
+
+async def _catalogue_row(
+    conn: psycopg.AsyncConnection[Any], invoice_id: uuid.UUID
+) -> dict[str, Any] | None:
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute("SELECT * FROM archive.invoice WHERE invoice_id = %s", (invoice_id,))
+        return await cur.fetchone()
 
 
 class Vault:
@@ -41,7 +50,7 @@ class Vault:
         Raises LookupError for an unknown invoice, ``DocumentShreddedError`` for a purged one,
         :class:`IntegrityError` when the decrypted bytes do not match the recorded SHA-256.
         """
-        row = await catalogue.fetch(conn, invoice_id)
+        row = await _catalogue_row(conn, invoice_id)
         if row is None:
             raise LookupError(f"no archived invoice has the id {invoice_id}.")
         ciphertext = await asyncio.to_thread(self.blobs.get, row["blob_key"])
