@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     transmit_retry_delays: Annotated[tuple[int, ...], NoDecode] = (10, 60, 300, 1800, 7200)
     retention_years: int = 10
     max_document_bytes: int = 10 * 1024 * 1024
+    smtp_url: str | None = None  # smtp://[user:password@]host:port (STARTTLS when offered) or smtps://
+    mail_from: str = "efacture@localhost"
 
     # Internal knobs (not part of the external contract).
     master_key: str | None = Field(default=None, description="base64 32-byte master key")
