@@ -62,20 +62,24 @@ def admission_reasons(
 
     tenant-mismatch, profile-not-admitted (MINIMUM with ``transmit``), and the plain-PDF rules
     (``transmit`` must be false; headers invoice-number, issue-date, recipient-id required).
-    The French check-digit rules are applied by :func:`analyse` (they need only ``sandbox``).
+    The French check-digit rules are applied by :func:`analyse` (they need only ``sandbox``);
+    the BR-FR findings of :attr:`Analysis.french` are errors for a non-sandbox tenant with
+    ``transmit``, warnings (``severity: warning``) for a sandbox tenant or an archive-only one.
     Unknown tenants and duplicates are the caller's: they need the database.
     """
-    del sandbox  # the sandbox relaxations are applied in analyse(); kept for the contract
     if analysis.kind == "pdf":
         return tuple(_plain_pdf(transmit, headers)), ()
     errors: list[Reason] = []
     invoice = analysis.invoice
     tenant_siren = tenant_siret[:9]
+    # A seller without a legal id has the SIREN of its FR VAT number or tax registration
+    # (Facts.invoice fills it): a VAT-only seller is compared with the tenant too.
     if invoice is not None and invoice.seller.siren and invoice.seller.siren != tenant_siren:
+        where = "seller/legal-id" if invoice.seller.legal_id else "seller/tax-id"
         errors.append(reason(
             "tenant-mismatch",
             f"The seller's SIREN {invoice.seller.siren} is not the tenant's ({tenant_siren}).",
-            "seller/legal-id",
+            where,
         ))
     if transmit and analysis.profile in NOT_ADMITTED_FOR_EXCHANGE:
         errors.append(reason(
@@ -83,4 +87,6 @@ def admission_reasons(
             f"The {analysis.profile} profile is not admitted for exchange by the French reform; "
             "submit it with transmit=false to archive it.",
         ))
-    return tuple(errors), ()
+    if transmit and not sandbox:
+        return (*errors, *analysis.french), ()
+    return tuple(errors), tuple(r.as_warning() for r in analysis.french)

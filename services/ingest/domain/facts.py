@@ -6,6 +6,7 @@ The extractors (:mod:`cii`, :mod:`ubl`) fill these; :mod:`rules` and :mod:`frenc
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -96,13 +97,18 @@ class Facts:
         if not (self.number and self.type_code and self.issue_date and self.currency):
             return None
         empty = Party()
+        seller = self.seller.party if self.seller else empty
+        if self.seller is not None and seller.siren is None:
+            siren = siren_in_tax_ids(seller.vat_id, self.seller.tax_registration, seller.country)
+            if siren is not None:
+                seller = seller.model_copy(update={"siren": siren})
         return Invoice(
             number=self.number,
             type_code=self.type_code,
             issue_date=self.issue_date,
             due_date=self.due_date,
             currency=self.currency,
-            seller=self.seller.party if self.seller else empty,
+            seller=seller,
             buyer=self.buyer.party if self.buyer else empty,
             totals=self.totals,
             vat=tuple(
@@ -133,3 +139,28 @@ def french_ids(
     if len(digits) == 9:
         return digits, None
     return None, None
+
+
+# FR + a 2-character key (digits or letters, never I or O) + the SIREN.
+_FR_VAT = re.compile(r"^FR[0-9A-HJ-NP-Z]{2}(\d{9})$")
+
+
+def siren_in_tax_ids(
+    vat_id: str | None, tax_registration: str | None, country: str | None = None
+) -> str | None:
+    """The SIREN a seller without a legal id claims through its tax identifiers, else ``None``.
+
+    An FR VAT number (BT-31) is ``FR`` + key + SIREN; a tax registration (BT-32, scheme FC)
+    may be such a VAT number, or a bare SIREN or SIRET for a seller in France. Other
+    countries' numbers carry no SIREN.
+    Used so that a seller identified only this way is still compared with the tenant.
+    """
+    for value in (vat_id, tax_registration):
+        text = (value or "").replace(" ", "").replace(".", "").upper()
+        match = _FR_VAT.match(text)
+        if match:
+            return match.group(1)
+    reg = (tax_registration or "").replace(" ", "")
+    if country == "FR" and reg.isascii() and reg.isdigit() and len(reg) in (9, 14):
+        return reg[:9]
+    return None
