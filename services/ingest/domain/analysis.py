@@ -11,9 +11,10 @@ from typing import Literal
 from lxml import etree
 from pydantic import BaseModel, ConfigDict
 
+from services.ingest.domain.br_fr import br_fr_reasons
 from services.ingest.domain.cii import extract_cii
 from services.ingest.domain.cii_rules import cii_syntax_reasons
-from services.ingest.domain.french import french_reasons
+from services.ingest.domain.french import french_reasons, is_french_seller
 from services.ingest.domain.invoice import Invoice
 from services.ingest.domain.pdf import is_pdf, read_pdf
 from services.ingest.domain.reasons import Reason, reason
@@ -43,6 +44,9 @@ class Analysis(BaseModel):
     invoice: Invoice | None = None
     errors: tuple[Reason, ...] = ()
     warnings: tuple[Reason, ...] = ()
+    # BR-FR findings (French sellers): errors or warnings depending on the submission, decided
+    # by admission_reasons (transmit, sandbox).
+    french: tuple[Reason, ...] = ()
     xml: bytes | None = None
 
     @property
@@ -65,7 +69,7 @@ def _type_mismatch(content_type: str | None, pdf: bool) -> list[Reason]:
 
 def _validate(
     root: etree._Element, detected: Detected, sandbox: bool
-) -> tuple[Invoice | None, list[Reason], list[Reason]]:
+) -> tuple[Invoice | None, list[Reason], list[Reason], list[Reason]]:
     errors = schema_reasons(root, detected)
     if detected.syntax == "CII":
         facts = extract_cii(root)
@@ -76,10 +80,13 @@ def _validate(
     errors += vat_reasons(facts, detected.profile)
     invoice = facts.invoice()
     warnings: list[Reason] = []
+    french: list[Reason] = []
     if invoice is not None:
         french_errors, warnings = french_reasons(invoice, sandbox=sandbox)
         errors += french_errors
-    return invoice, errors, warnings
+        if is_french_seller(invoice):
+            french = br_fr_reasons(root, detected)
+    return invoice, errors, warnings, french
 
 
 def _analyse_xml(body: bytes, content_type: str | None, sandbox: bool) -> Analysis:
@@ -90,7 +97,7 @@ def _analyse_xml(body: bytes, content_type: str | None, sandbox: bool) -> Analys
     detected, problem = detect(root)
     if detected is None:
         return Analysis(kind="other", errors=(*mismatch, *(p for p in [problem] if p)))
-    invoice, errors, warnings = _validate(root, detected, sandbox)
+    invoice, errors, warnings, french = _validate(root, detected, sandbox)
     return Analysis(
         kind="cii" if detected.syntax == "CII" else "ubl",
         syntax=detected.syntax,
@@ -98,6 +105,7 @@ def _analyse_xml(body: bytes, content_type: str | None, sandbox: bool) -> Analys
         invoice=invoice,
         errors=(*mismatch, *errors),
         warnings=tuple(warnings),
+        french=tuple(french),
         xml=body,
     )
 
@@ -129,7 +137,7 @@ def _analyse_pdf(body: bytes, content_type: str | None, sandbox: bool) -> Analys
                 first_problem = problem and problem.model_copy(
                     update={"message": f"{name}: {problem.message}"})
             continue
-        invoice, errors, warnings = _validate(root, detected, sandbox)
+        invoice, errors, warnings, french = _validate(root, detected, sandbox)
         return Analysis(
             kind="facturx-pdf",
             syntax="Factur-X" if detected.syntax == "CII" else "UBL",
@@ -137,6 +145,7 @@ def _analyse_pdf(body: bytes, content_type: str | None, sandbox: bool) -> Analys
             invoice=invoice,
             errors=(*mismatch, *xmp_reasons(content.xmp), *errors),
             warnings=tuple(warnings),
+            french=tuple(french),
             xml=xml,
         )
     if first_problem is None:

@@ -59,45 +59,64 @@ def _mandatory(facts: Facts, profile: str) -> Iterable[Reason]:
             yield reason(code, message)
 
 
-def _differs(expected: Decimal, actual: Decimal | None) -> bool:
-    return actual is not None and r2(expected) != r2(actual)
+def _differs(expected: Decimal, actual: Decimal | None, slack: int | None = None) -> bool:
+    """``actual`` differs from ``expected``: to the cent, or (EXTENDED) by more than one cent
+    per amount summed (``slack``), as the Factur-X EXTENDED rules BR-FXEXT-CO-* allow."""
+    if actual is None:
+        return False
+    if slack is None:
+        return r2(expected) != r2(actual)
+    return abs(actual - r2(expected)) > CENT * slack
+
+
+def _co(code: str, profile: str) -> str:
+    # Factur-X EXTENDED replaces BR-CO-10…13, 15 and 16 by tolerant BR-FXEXT-CO-* variants.
+    return code.replace("BR-CO-", "BR-FXEXT-CO-") if profile == "EXTENDED" else code
 
 
 def _totals(facts: Facts, profile: str) -> Iterable[Reason]:
     t = facts.totals
     allowances = [a.amount for a in facts.allowances_charges if not a.charge and a.amount]
     charges = [a.amount for a in facts.allowances_charges if a.charge and a.amount]
+    extended = profile == "EXTENDED"
+    n_lines, n_allow, n_charge = len(facts.lines), len(allowances), len(charges)
+    every = n_lines + n_allow + n_charge if extended else None
     if profile not in NO_LINES and facts.lines:
         lines = sum((ln.net for ln in facts.lines if ln.net is not None), ZERO)
-        if _differs(lines, t.line_net):
-            yield reason("BR-CO-10", f"The sum of line net amounts is {r2(lines)}, "
+        # BR-FXEXT-CO-10 also fails when BT-106 is absent (an empty comparison is false).
+        if _differs(lines, t.line_net, n_lines if extended else None) or (
+                extended and t.line_net is None):
+            yield reason(_co("BR-CO-10", profile), f"The sum of line net amounts is {r2(lines)}, "
                          f"but BT-106 says {t.line_net}.")
     if profile != "MINIMUM":
-        if _differs(sum(allowances, ZERO), t.allowances):
-            yield reason("BR-CO-11", f"Document allowances add up to {sum(allowances, ZERO)}, "
-                         f"but BT-107 says {t.allowances}.")
-        if _differs(sum(charges, ZERO), t.charges):
-            yield reason("BR-CO-12", f"Document charges add up to {sum(charges, ZERO)}, "
-                         f"but BT-108 says {t.charges}.")
-        if t.line_net is not None:
-            expected = t.line_net - (t.allowances or ZERO) + (t.charges or ZERO)
-            if _differs(expected, t.tax_exclusive):
-                yield reason("BR-CO-13", f"BT-106 - BT-107 + BT-108 is {r2(expected)}, "
-                             f"but the total without VAT (BT-109) is {t.tax_exclusive}.")
+        if _differs(sum(allowances, ZERO), t.allowances, n_allow if extended else None):
+            yield reason(_co("BR-CO-11", profile), "Document allowances add up to "
+                         f"{sum(allowances, ZERO)}, but BT-107 says {t.allowances}.")
+        if _differs(sum(charges, ZERO), t.charges, n_charge if extended else None):
+            yield reason(_co("BR-CO-12", profile), "Document charges add up to "
+                         f"{sum(charges, ZERO)}, but BT-108 says {t.charges}.")
+        # BR-FXEXT-CO-13 sums the line net amounts (BT-131) where BR-CO-13 reads BT-106.
+        base = sum((ln.net or ZERO for ln in facts.lines), ZERO) if extended else t.line_net
+        if base is not None:
+            expected = base - (t.allowances or ZERO) + (t.charges or ZERO)
+            if _differs(expected, t.tax_exclusive, every):
+                yield reason(_co("BR-CO-13", profile), "BT-106 - BT-107 + BT-108 is "
+                             f"{r2(expected)}, but the total without VAT (BT-109) is "
+                             f"{t.tax_exclusive}.")
         vat_sum = sum((v.tax for v in facts.vat if v.tax is not None), ZERO)
         if facts.vat and _differs(vat_sum, t.vat if t.vat is not None else ZERO):
             yield reason("BR-CO-14", f"The VAT breakdown amounts add up to {r2(vat_sum)}, "
                          f"but the VAT total (BT-110) is {t.vat}.")
     if t.tax_exclusive is not None:
         expected = t.tax_exclusive + (t.vat or ZERO)
-        if _differs(expected, t.tax_inclusive):
-            yield reason("BR-CO-15", f"BT-109 + BT-110 is {r2(expected)}, "
+        if _differs(expected, t.tax_inclusive, every):
+            yield reason(_co("BR-CO-15", profile), f"BT-109 + BT-110 is {r2(expected)}, "
                          f"but the total with VAT (BT-112) is {t.tax_inclusive}.")
     if t.tax_inclusive is not None and profile != "MINIMUM":
         # MINIMUM carries no prepaid amount (BT-113), so BT-115 may legitimately differ.
         expected = t.tax_inclusive - (t.prepaid or ZERO) + (facts.rounding or ZERO)
         if _differs(expected, t.payable):
-            yield reason("BR-CO-16", f"BT-112 - BT-113 + BT-114 is {r2(expected)}, "
+            yield reason(_co("BR-CO-16", profile), f"BT-112 - BT-113 + BT-114 is {r2(expected)}, "
                          f"but the amount due (BT-115) is {t.payable}.")
 
 

@@ -1,0 +1,108 @@
+"""Ingest against the official artefacts: per-document and per-rule agreement, and the table.
+
+Used by the conformance tests (tests/conformance) and printed at the end of their run.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from services.ingest.domain.verdicts import Verdict
+
+# Official rule ids ingest implements: each must fire exactly when the oracle's does.
+COVERED: frozenset[str] = frozenset(
+    [f"BR-{n:02d}" for n in range(2, 17)]
+    + [f"BR-CO-{n}" for n in (10, 11, 12, 13, 14, 15, 16, 18, 26)]
+    + [f"BR-DEC-{n:02d}" for n in (9, 10, 11, 12, 13, 14, 16, 18, 23)]
+    + [f"{p}-{n:02d}" for p in ("BR-S", "BR-Z", "BR-E", "BR-AE", "BR-IC", "BR-G", "BR-O")
+       for n in (1, 2, 5, 8, 9, 10)]
+    + ["BR-IC-11", "BR-IC-12"]
+    + [f"BR-FXEXT-CO-{n}" for n in (10, 11, 12, 13, 15, 16)]
+)
+FAMILIES: tuple[tuple[str, str], ...] = (
+    ("BR-FR", r"^BR-FR-"),
+    ("code lists BR-CL", r"^BR-CL-"),
+    ("totals BR-CO", r"^BR-CO-"),
+    ("decimals BR-DEC", r"^BR-DEC-"),
+    ("VAT categories", r"^BR-(S|Z|E|AE|IC|G|O|AF|AG|B)-"),
+    ("mandatory BR-nn", r"^BR-\d+$"),
+    ("Factur-X extension", r"^BR-F[XR]EXT"),
+    ("Factur-X structure", r"^FX-"),
+    ("CII syntax", r"^CII-"),
+    ("UBL syntax", r"^UBL-"),
+    ("XRechnung / Peppol", r"^(BR-DE|PEPPOL)"),
+    ("XSD", r"^schema$"),
+)
+
+
+def family(rule: str) -> str:
+    """The rule family a rule id belongs to (``other`` for ingest-only codes)."""
+    for name, pattern in FAMILIES:
+        if re.match(pattern, rule):
+            return name
+    return "other (ingest-only)"
+
+
+@dataclass(frozen=True)
+class Compared:
+    """One document judged both ways."""
+
+    name: str
+    ingest: Verdict
+    official: Verdict
+
+    @property
+    def agrees(self) -> bool:
+        """Same decision: both accept or both refuse."""
+        return self.ingest.valid == self.official.valid
+
+
+def rule_disagreements(results: Iterable[Compared],
+                       rules: frozenset[str] = COVERED) -> dict[str, list[str]]:
+    """``{rule: [documents]}`` where a covered rule fired on one side only."""
+    found: dict[str, list[str]] = defaultdict(list)
+    for item in results:
+        for rule in rules:
+            if (rule in item.ingest.rules) != (rule in item.official.rules):
+                found[rule].append(item.name)
+    return dict(found)
+
+
+def table(title: str, results: list[Compared]) -> list[str]:
+    """The agreement table: documents, then per family fired rules, covered and agreement."""
+    lines = [f"== {title}: ingest vs official artefacts =="]
+    agree = sum(r.agrees for r in results)
+    pct = 100 * agree / len(results) if results else 100.0
+    lines.append(f"documents: {len(results)}, same verdict: {agree} ({pct:.1f} %)")
+    fired: dict[str, set[str]] = defaultdict(set)
+    docs: dict[str, int] = defaultdict(int)
+    same: dict[str, int] = defaultdict(int)
+    for r in results:
+        per: dict[str, tuple[set[str], set[str]]] = defaultdict(lambda: (set(), set()))
+        for rule in r.official.rules:
+            per[family(rule)][1].add(rule)
+            fired[family(rule)].add(rule)
+        for rule in r.ingest.rules:
+            per[family(rule)][0].add(rule)
+        for fam, (ing, off) in per.items():
+            docs[fam] += 1
+            same[fam] += ing == off
+    lines.append(f"{'family':<22} {'official rules fired':>20} {'covered':>8} "
+                 f"{'docs':>5} {'agree':>6}")
+    for fam in sorted(docs):
+        covered = len([x for x in fired[fam] if x in COVERED])
+        lines.append(f"{fam:<22} {len(fired[fam]):>20} {covered:>8} {docs[fam]:>5} "
+                     f"{same[fam]:>6}")
+    bad = rule_disagreements(results)
+    lines.append(f"covered rules: {len(COVERED)}, disagreeing: {len(bad)}"
+                 + (f" {sorted(bad)}" if bad else ""))
+    uncovered = sorted({x for f in fired.values() for x in f} - COVERED)
+    lines.append(f"fired but not covered ({len(uncovered)}): {' '.join(uncovered)}")
+    for r in results:
+        if not r.agrees:
+            lines.append(f"  differs: {r.name}: ingest {sorted(r.ingest.rules) or 'valid'} / "
+                         f"official {sorted(r.official.rules) or 'valid'}")
+    return lines

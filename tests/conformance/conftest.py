@@ -1,0 +1,47 @@
+"""The official oracle (SaxonC, stylesheets compiled once per session) and the agreement table
+printed at the end of the run."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from services.ingest.domain.official import Oracle
+from services.ingest.domain.verdicts import ingest_verdict, official_verdict, strict_analysis
+from tests.conformance.agreement import Compared, table
+
+CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
+_TABLES: dict[str, list[Compared]] = {}
+
+
+def corpus_rows() -> list[dict[str, str]]:
+    """MANIFEST.tsv rows (empty when the corpus is not beside the repository)."""
+    manifest = CORPUS / "MANIFEST.tsv"
+    if not manifest.exists():
+        return []
+    with manifest.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle, delimiter="\t"))
+
+
+@pytest.fixture(scope="session")
+def oracle() -> Oracle:
+    return Oracle()
+
+
+def compare(name: str, body: bytes, oracle: Oracle) -> Compared:
+    """Judge ``body`` both ways."""
+    analysis = strict_analysis(body)
+    return Compared(name, ingest_verdict(analysis), official_verdict(analysis, oracle))
+
+
+def record(title: str, results: list[Compared]) -> None:
+    """Keep ``results`` for the table printed at the end of the session."""
+    _TABLES[title] = results
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for title, results in _TABLES.items():
+        for line in table(title, results):
+            terminalreporter.write_line(line)
