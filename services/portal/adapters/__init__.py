@@ -1,0 +1,1 @@
+"""The portal's I/O: mail, and what the web side adds."""
