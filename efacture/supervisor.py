@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from efacture import ports
 from shared.logging import get_logger
 from shared.settings import Settings
 
@@ -59,13 +60,22 @@ class Supervisor:
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        conflict = ports.first_conflict(self.settings, self.aux, SERVICES)
+        if conflict:  # someone else would answer in a helper's place: refuse to start
+            print(f"efacture: {conflict}", file=sys.stderr, flush=True)
+            return 1
         from efacture.cli.serve import apply_topology  # the same code as `topology apply`
 
         await asyncio.to_thread(apply_topology, self.settings)
         self.children = [Child(n) for n in [*self.aux, *SERVICES]]
         for c in self.children:
             await self._spawn(c)
-        await self._wait_http_ready()
+        problem = await self._wait_http_ready()
+        if problem:
+            print(f"efacture: {problem}", file=sys.stderr, flush=True)
+            self.stopping = True
+            await self._terminate()
+            return 1
         watchers = [asyncio.create_task(self._watch(c)) for c in self.children]
         ready_wait = asyncio.create_task(self._announce_ready())
         await stop.wait()
@@ -108,21 +118,40 @@ class Supervisor:
             if not self.stopping:
                 await self._spawn(child)
 
-    async def _wait_http_ready(self) -> None:
-        urls = [f"{self.settings.builtin_pa_url}/health"]
+    async def _wait_http_ready(self) -> str | None:
+        """Wait until each helper answers its health check from the port it holds itself.
+
+        Returns one sentence when a helper exits or stays silent, or when what answers on its
+        port is not the child ``up`` started (a process that took the port in between).
+        """
+        checks = [("pa-sim", f"{self.settings.builtin_pa_url}/health", self.settings.pa_sim_port)]
         if "tsa" in self.aux:
-            urls.append(f"http://127.0.0.1:{self.settings.tsa_port}/health")
-        deadline = time.monotonic() + 30
+            checks.append(("tsa", f"http://127.0.0.1:{self.settings.tsa_port}/health",
+                           self.settings.tsa_port))
+        children = {c.name: c for c in self.children}
+        deadline = time.monotonic() + 60  # generous: a loaded machine starts slowly
         async with httpx.AsyncClient(timeout=1.0) as client:
-            for url in urls:
-                while time.monotonic() < deadline:
+            for name, url, port in checks:
+                proc = children[name].proc
+                assert proc is not None
+                while True:
+                    if proc.returncode is not None:
+                        return (f"{ports.label(name)} exited (code {proc.returncode}) before it "
+                                f"was ready; is port {port} free?")
+                    if time.monotonic() > deadline:
+                        return f"{ports.label(name)} did not answer {url} within 60 s."
                     with contextlib.suppress(httpx.HTTPError):
                         if (await client.get(url)).status_code == 200:
                             break
                     await asyncio.sleep(0.1)
+                local = self.settings.pa_sim_url is None or name != "pa-sim"
+                if local and ports.held_by(proc.pid, port) is False:
+                    return (f"port {port} answered, but not from {ports.label(name)} that "
+                            "efacture up started; refusing to trust it.")
         for c in self.children:
             if c.name in self.aux:
                 c.ready.set()
+        return None
 
     async def _announce_ready(self) -> None:
         await asyncio.gather(*(c.ready.wait() for c in self.children))

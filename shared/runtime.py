@@ -138,7 +138,9 @@ class Runtime:
         log.info("service-started", metrics_port=port)
 
     async def announce_ready(self) -> None:
-        """Tell a supervising ``efacture up`` that this service consumes (one stdout line)."""
+        """Tell a supervising ``efacture up`` that this service consumes (one stdout line);
+        from now on ``/health`` answers 200."""
+        self._ready = True
         print(f"READY {self.service}", flush=True)
         sys.stdout.flush()
 
