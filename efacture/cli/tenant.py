@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import date
+from pathlib import Path
 
 import click
 
 from efacture.cli.dbconn import connection
-from efacture.cli.output import emit, fail, json_option, table
+from efacture.cli.output import emit, fail, json_option, printable, table
 from services.ingest.domain.siret import siret_ok
 from shared import tenants
 
@@ -34,7 +36,7 @@ def register(cli: click.Group) -> None:
         with connection() as conn:
             t = tenants.add(conn, siret, name, day, sandbox)
         emit(t.public(), as_json, lambda: click.echo(
-            f"tenant {t.siret} ({t.name}) registered, subscribed on {t.subscribed_on}"
+            f"tenant {t.siret} ({printable(t.name)}) registered, subscribed on {t.subscribed_on}"
             + (" [sandbox]" if t.sandbox else "")))
 
     @tenant.command("list")
@@ -67,11 +69,18 @@ def register(cli: click.Group) -> None:
     @tenant.command("set-credentials")
     @click.argument("siret")
     @click.option("--client-id", required=True)
-    @click.option("--client-secret", required=True)
+    @click.option("--client-secret", default=None,
+                  help="The secret; `-` reads it from stdin, which keeps it out of the process "
+                       "list and the shell history.")
+    @click.option("--client-secret-file", type=click.Path(dir_okay=False, path_type=Path),
+                  default=None, help="Read the secret from this file (one line).")
     @json_option
-    def set_credentials(siret: str, client_id: str, client_secret: str, as_json: bool) -> None:
+    def set_credentials(siret: str, client_id: str, client_secret: str | None,
+                        client_secret_file: Path | None, as_json: bool) -> None:
         """Store the tenant's PA client credentials (the secret encrypted)."""
         from services.transmit.adapters.credentials import seal_secret
+
+        client_secret = _read_secret(client_secret, client_secret_file)
 
         with connection() as conn:
             if tenants.get_sync(conn, siret) is None:
@@ -79,3 +88,27 @@ def register(cli: click.Group) -> None:
             tenants.set_credentials(conn, siret, client_id, seal_secret(siret, client_secret))
         emit({"tenant": siret, "client_id": client_id, "stored": True}, as_json,
              lambda: click.echo(f"credentials stored for {siret} (secret encrypted)"))
+
+
+def _read_secret(value: str | None, path: Path | None) -> str:
+    """The secret from exactly one of ``--client-secret VALUE|-`` and ``--client-secret-file``.
+
+    A trailing newline (``echo``, an editor) is not part of the secret. Usage errors exit 2.
+    """
+    if (value is None) == (path is None):
+        raise click.UsageError("give exactly one of --client-secret and --client-secret-file.")
+    if path is not None:
+        try:
+            secret = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise click.UsageError(f"cannot read the secret from {path}: {exc}.") from exc
+    elif value == "-":
+        secret = sys.stdin.read()
+    else:
+        click.echo("efacture: note: a secret on the command line is visible to other local "
+                   "users; prefer --client-secret - or --client-secret-file.", err=True)
+        secret = value or ""
+    secret = secret.rstrip("\r\n")
+    if not secret:
+        raise click.UsageError("the client secret is empty.")
+    return secret
