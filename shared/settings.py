@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     database_url: str = "postgresql://postgres@localhost:5432/efacture"
     data_dir: Path = Path("./var")
     pa_url: str | None = None
+    pa_token_url: str | None = None  # OAuth2 token URL of the PA (default {pa_url}/oauth/token)
+    pa_webhook_url: str | None = None  # public URL of transmit's webhook receiver
     tsa_url: str | None = None
     transmit_retry_delays: Annotated[tuple[int, ...], NoDecode] = (10, 60, 300, 1800, 7200)
     retention_years: int = 10

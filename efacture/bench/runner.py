@@ -156,10 +156,13 @@ def run(config: BenchConfig, progress: Progress | None = None) -> dict[str, Any]
             "publish_errors": pub.errors[:5],
         }
         try:
+            from services.transmit.pa_sim.controls import control_headers
+
             sim = httpx.get(f"http://127.0.0.1:{up.env['EFACTURE_PA_SIM_PORT']}/_sim/stats",
-                            timeout=10).json()
+                            timeout=10, headers=control_headers(up.env["EFACTURE_DATA_DIR"])
+                            ).json()
             checks["pa_uploads_attempted"] = sim.get("uploads_attempted")
-        except (httpx.HTTPError, ValueError):
+        except (httpx.HTTPError, ValueError, OSError):
             checks["pa_uploads_attempted"] = None
         chain = ceil["chain_per_s"]
         return {

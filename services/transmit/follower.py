@@ -1,12 +1,19 @@
-"""Later lifecycle statuses (201 Émise … 212 Encaissée, 214 …) reported by the PA.
+"""Later lifecycle statuses (202 Reçue … 212 Encaissée, 214 …) reported by the PA as CDARs.
 
-The PA reports them as inbound CDAR flows (``flowDirection: In``) carrying the
-invoice's ``trackingId`` and a ``lifecycleCode``. A periodic job asks each
-tenant's PA for flows updated after its cursor (``POST /v1/flows/search``), turns
-each into a ``lifecycle`` status event, and moves the cursor in the same
-transaction. Event ids are derived from (invoice, code), and the outbox keeps
-one row per id, so re-reading a flow publishes nothing twice; the cursor
-survives restarts (``transmit.lifecycle_cursor``).
+The PA reports them as inbound flows (``flowSyntax: CDAR``, ``flowType:
+CustomerInvoiceLC``, ``flowDirection: In``). A periodic job asks each tenant's PA for
+those updated after its cursor (``POST /v1/flows/search``, every page), downloads each
+one (``docType=Original``), validates it against the CDAR D22B schema and reads the
+status code (``ram:ProcessConditionCode``), the referenced invoice (its number, within the
+tenant) and the reasons. Each becomes a ``lifecycle`` status event; the cursor moves in
+the same transaction. Event ids are derived from (invoice, code) and the outbox keeps one
+row per id, so re-reading a flow publishes nothing twice; the cursor survives restarts
+(``transmit.lifecycle_cursor``).
+
+Causal order: a pass stops before the first flow about an invoice whose acknowledgement
+(200/213) is not yet published, and before a flow it could not download (read again next
+pass). A CDAR that fails the schema is logged with its reason and skipped: it never stops
+the follower, and each tenant is followed on its own (one tenant's failure is logged).
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from services.transmit.adapters.cdar_schema import CdarInvalid, read_statuses
 from services.transmit.domain.breaker import BreakerState
 from services.transmit.service import TransmitService
 from shared import outbox
@@ -25,6 +33,7 @@ from shared.outbox import Outgoing
 log = get_logger(__name__)
 
 EPOCH = "1970-01-01T00:00:00+00:00"
+WHERE_LIFECYCLE = {"flowDirection": ["In"], "flowType": ["CustomerInvoiceLC"]}
 
 
 class LifecycleFollower:
@@ -56,11 +65,11 @@ class LifecycleFollower:
         if self.t.pa.breaker_state(creds.endpoint) is not BreakerState.CLOSED:
             # The half-open probe belongs to a waiting upload, not to this background read.
             return 0
-        results = await self.t.pa.search(creds, {"flowDirection": "In", "updatedAfter": cursor})
-        results = [r for r in results if r.get("lifecycleCode") and r.get("trackingId")]
+        results = await self.t.pa.search(creds, {**WHERE_LIFECYCLE, "updatedAfter": cursor})
+        results = [r for r in results if r.get("flowId") and r.get("updatedAt")]
         if not results:
             return 0
-        items, newest = await self._events(tenant, results, cursor)
+        items, newest = await self._events(tenant, creds, results, cursor)
         if newest == cursor:
             return 0
         async with self.rt.pool.connection() as conn, conn.transaction():
@@ -73,59 +82,64 @@ class LifecycleFollower:
         await outbox.flush(self.rt.pool, self.rt.publish, ids)
         return len(ids)
 
-    async def _events(
-        self, tenant: str, results: list[dict[str, Any]], cursor: str
-    ) -> tuple[list[Outgoing], str]:
-        """Events in the PA's order, stopping before an invoice whose acknowledgement (200/213)
-        is not yet published, so events stay in causal order; returns them and the new cursor."""
-        ids = []
-        for r in results:
-            try:
-                ids.append(uuid.UUID(str(r["trackingId"])))
-            except ValueError:
-                continue
+    async def _known(self, tenant: str, number: str, tracking: Any
+                     ) -> tuple[uuid.UUID, str, str | None, str] | None:
+        """(invoice_id, submission_id, number, transmission state) of the tenant's invoice
+        with this number (else with this trackingId), or ``None``: never another tenant's."""
+        try:
+            tracked = uuid.UUID(str(tracking)) if tracking else None
+        except ValueError:
+            tracked = None
         async with self.rt.pool.connection() as conn:
             cur = await conn.execute(
                 "SELECT a.invoice_id, a.submission_id, a.invoice_number, t.state"
                 " FROM archive.invoice a JOIN transmit.transmission t USING (invoice_id)"
-                " WHERE a.tenant = %s AND a.invoice_id = ANY(%s)",
-                (tenant, ids),
+                " WHERE a.tenant = %s AND (a.invoice_number = %s OR a.invoice_id = %s)"
+                " ORDER BY (a.invoice_number = %s) DESC, a.invoice_id = %s DESC LIMIT 1",
+                (tenant, number, tracked, number, tracked),
             )
-            known = {row[0]: (row[1], row[2], row[3]) for row in await cur.fetchall()}
+            row = await cur.fetchone()
+        return (row[0], row[1], row[2], row[3]) if row else None
+
+    async def _events(self, tenant: str, creds: Any, results: list[dict[str, Any]],
+                      cursor: str) -> tuple[list[Outgoing], str]:
+        """Events in the PA's order and the new cursor (see the module's causal order)."""
         items: list[Outgoing] = []
         newest = cursor
-        for r in sorted(results, key=lambda r: str(r.get("updatedAt"))):
+        for r in sorted(results, key=lambda r: (str(r["updatedAt"]), str(r["flowId"]))):
+            flow_id = str(r["flowId"])
             try:
-                invoice_id = uuid.UUID(str(r["trackingId"]))
-            except ValueError:
-                newest = max(newest, str(r.get("updatedAt") or newest))
+                data = await self.t.pa.download(creds, flow_id, "Original")
+                statuses = read_statuses(data)
+            except CdarInvalid as exc:
+                log.warning("lifecycle-cdar-invalid", tenant=tenant, flow_id=flow_id,
+                            code=exc.code, reason=str(exc))
+                newest = max(newest, str(r["updatedAt"]))
                 continue
-            if invoice_id in known and known[invoice_id][2] == "uploaded":
-                break  # its 200/213 comes first: read this flow again next pass
-            newest = max(newest, str(r.get("updatedAt") or newest))
-            if invoice_id not in known:
-                continue  # another tenant's or an unknown invoice: never leak it
-            code = int(r["lifecycleCode"])
-            if code not in LIFECYCLE_LABELS:
-                continue
-            submission_id, number, _state = known[invoice_id]
-            reasons = [
-                EventReason(code=str(x.get("code")), message=str(x.get("message", "")))
-                for x in r.get("reasons", [])
-                if isinstance(x, dict)
-            ]
-            items.append(
-                Outgoing.status(
-                    make_event(
-                        "lifecycle",
-                        tenant=tenant,
-                        submission_id=submission_id,
-                        invoice_id=invoice_id,
-                        invoice_number=number,
-                        lifecycle_code=code,
-                        reasons=reasons,
-                        detail={"flow_id": r.get("flowId"), "source": "cdar"},
-                    )
-                )
-            )
+            except EfactureError as exc:
+                log.warning("lifecycle-cdar-unreadable", tenant=tenant, flow_id=flow_id,
+                            error=str(exc))
+                break  # read it again next pass, keeping the order
+            pending: list[Outgoing] = []
+            blocked = False
+            for status in statuses:
+                known = await self._known(tenant, status.invoice_number, r.get("trackingId"))
+                if known is None or status.code not in LIFECYCLE_LABELS:
+                    continue  # another tenant's or an unknown invoice: never leak it
+                invoice_id, submission_id, number, state = known
+                if state == "uploaded":
+                    blocked = True  # its 200/213 comes first: read this flow again next pass
+                    break
+                pending.append(Outgoing.status(make_event(
+                    "lifecycle", tenant=tenant, submission_id=submission_id,
+                    invoice_id=invoice_id, invoice_number=number, lifecycle_code=status.code,
+                    reasons=[EventReason(code=x.code, message=x.message)
+                             for x in status.reasons],
+                    detail={"flow_id": flow_id, "source": "cdar", "direction": "received",
+                            "cdar_id": status.document_id},
+                )))
+            if blocked:
+                break
+            items.extend(pending)
+            newest = max(newest, str(r["updatedAt"]))
         return items, newest

@@ -36,4 +36,4 @@ def system(infra: Any, tmp_path_factory: pytest.TempPathFactory,
 
 @pytest.fixture(scope="module")
 def sim(system: System) -> Sim:
-    return Sim(system.env["EFACTURE_PA_SIM_PORT"])
+    return Sim(system.env["EFACTURE_PA_SIM_PORT"], system.env["EFACTURE_DATA_DIR"])

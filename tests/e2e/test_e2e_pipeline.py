@@ -104,8 +104,12 @@ def test_later_lifecycle_statuses_follow_the_acknowledgement_in_order(
 ):
     import httpx
 
+    from services.transmit.pa_sim.controls import control_headers
+
     sim = f"http://127.0.0.1:{system.env['EFACTURE_PA_SIM_PORT']}"
-    httpx.post(f"{sim}/_sim/config", json={"lifecycle_codes": [202, 205]}).raise_for_status()
+    ctl = control_headers(system.env["EFACTURE_DATA_DIR"])
+    httpx.post(f"{sim}/_sim/config", json={"lifecycle_codes": [202, 205]},
+               headers=ctl).raise_for_status()
     try:
         system.cli(
             "tenant",
@@ -138,4 +142,4 @@ def test_later_lifecycle_statuses_follow_the_acknowledgement_in_order(
         ]
         assert labels == ["Déposée", "Reçue", "Approuvée"]
     finally:
-        httpx.post(f"{sim}/_sim/config", json={"lifecycle_codes": []})
+        httpx.post(f"{sim}/_sim/config", json={"lifecycle_codes": []}, headers=ctl)

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from services.transmit.pa_sim.controls import control_headers
 from tests.support.invoices import TENANT, cii_invoice
 from tests.support.system import EFACTURE, StatusListener, System
 
@@ -26,18 +27,21 @@ pytestmark = pytest.mark.e2e
 class Sim:
     """The PA simulator's control API."""
 
-    def __init__(self, port: str) -> None:
+    def __init__(self, port: str, data_dir: str) -> None:
         self.base = f"http://127.0.0.1:{port}"
+        self.headers = control_headers(data_dir)
 
     def config(self, **changes: Any) -> None:
-        httpx.post(f"{self.base}/_sim/config", json=changes, timeout=10).raise_for_status()
+        httpx.post(f"{self.base}/_sim/config", json=changes, timeout=10,
+                   headers=self.headers).raise_for_status()
 
     def heal(self) -> None:
         self.config(down=False, failure_rate=0.0, failure_status=503, latency_ms=0,
                     max_file_bytes=10 * 1024 * 1024)
 
     def stats(self) -> dict[str, Any]:
-        data: dict[str, Any] = httpx.get(f"{self.base}/_sim/stats", timeout=10).json()
+        data: dict[str, Any] = httpx.get(f"{self.base}/_sim/stats", timeout=10,
+                                         headers=self.headers).json()
         return data
 
     def flows_for(self, invoice_id: str) -> int:
@@ -58,7 +62,7 @@ def system(infra: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sys
 
 @pytest.fixture
 def sim(system: System) -> Iterator[Sim]:
-    s = Sim(system.env["EFACTURE_PA_SIM_PORT"])
+    s = Sim(system.env["EFACTURE_PA_SIM_PORT"], system.env["EFACTURE_DATA_DIR"])
     s.heal()
     yield s
     s.heal()

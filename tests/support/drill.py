@@ -28,6 +28,7 @@ import pika.exceptions
 import psycopg
 
 from efacture.cli.submit import Submitter
+from services.transmit.pa_sim.controls import control_headers
 from tests.support.infra import answers
 from tests.support.invoices import TENANT, cii_invoice
 from tests.support.system import System
@@ -57,14 +58,17 @@ def outage_seconds(default: float) -> float:
 class Sim:
     """The PA simulator's runtime API (``/_sim/config``, ``/_sim/stats``)."""
 
-    def __init__(self, port: str) -> None:
+    def __init__(self, port: str, data_dir: str) -> None:
         self.base = f"http://127.0.0.1:{port}"
+        self.data_dir = data_dir  # where the simulator keeps its control token
 
     def config(self, **changes: Any) -> None:
-        httpx.post(f"{self.base}/_sim/config", json=changes, timeout=10).raise_for_status()
+        httpx.post(f"{self.base}/_sim/config", json=changes, timeout=10,
+                   headers=control_headers(self.data_dir)).raise_for_status()
 
     def stats(self) -> dict[str, Any]:
-        data: dict[str, Any] = httpx.get(f"{self.base}/_sim/stats", timeout=10).json()
+        data: dict[str, Any] = httpx.get(f"{self.base}/_sim/stats", timeout=10,
+                                         headers=control_headers(self.data_dir)).json()
         return data
 
 

@@ -10,15 +10,20 @@ project's vocabulary (see ``services.transmit.domain.failure``):
   connection errors, and an open circuit breaker (``pa-circuit-open``).
 
 A 409 ``AlreadyExistingFlow`` on upload is success (``already_existed=True``); a 401 drops
-the cached token, fetches a new one and retries once.
+the cached token, fetches a new one and retries once. Every request carries a fresh
+``Request-Id`` (UUID), logged with its method, path and status. While a platform's breaker
+is half-open, ``GET /v1/healthcheck`` is the probe: the real call goes out only once the
+platform answered it. Searches follow ``nextCursor`` to the last page.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import json
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from types import TracebackType
@@ -30,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 from services.transmit.domain.breaker import BreakerState, CircuitBreaker
 from services.transmit.domain.failure import (
     Outcome,
+    PaRefusal,
     classify,
     parse_retry_after,
     token_refused,
@@ -37,7 +43,11 @@ from services.transmit.domain.failure import (
     unauthorized_after_refresh,
 )
 from shared.errors import PermanentError, RetryableError
+from shared.logging import get_logger
 from shared.settings import Settings
+
+log = get_logger(__name__)
+MAX_PAGES = 1000  # a platform that never stops paginating is a bad answer, not a loop
 
 _Frozen = ConfigDict(frozen=True, extra="forbid")
 
@@ -55,10 +65,11 @@ class PaEndpoint(BaseModel):
 
     @classmethod
     def for_tenant(cls, settings: Settings, *, sandbox: bool) -> PaEndpoint:
-        """Sandbox tenants always use the built-in simulator; others ``EFACTURE_PA_URL`` if set."""
+        """Sandbox tenants always use the built-in simulator; others ``EFACTURE_PA_URL`` (and
+        ``EFACTURE_PA_TOKEN_URL``) if set."""
         if sandbox or not settings.pa_url:
             return cls(base_url=settings.builtin_pa_url)
-        return cls(base_url=settings.pa_url)
+        return cls(base_url=settings.pa_url, token_url=settings.pa_token_url)
 
 
 class PaCredentials(BaseModel):
@@ -78,9 +89,13 @@ class UploadResult(BaseModel):
 
 
 class FlowReason(BaseModel):
+    """One ``acknowledgement.details[]`` entry: ``reasonCode``, ``reasonMessage``, ``item``."""
+
     model_config = ConfigDict(frozen=True, extra="ignore")
     code: str
     message: str = ""
+    item: str = ""
+    level: str = "Error"
 
 
 class FlowStatus(BaseModel):
@@ -184,40 +199,99 @@ class PaClient:
         """``GET /v1/flows/{flowId}``; an unknown flow is ``PermanentError`` (404)."""
         _, response = await self._call(creds, "GET", f"/v1/flows/{flow_id}")
         body = _json_object(response) or {}
+        ack = body.get("acknowledgement")
+        ack = ack if isinstance(ack, dict) else {}
+        raw = ack.get("details")
+        details: list[Any] = raw if isinstance(raw, list) else []
         try:
-            return FlowStatus(flow_id=str(body.get("flowId", flow_id)),
-                              tracking_id=str(body.get("trackingId", "")),
-                              ack_status=body.get("ackStatus", ""),
-                              reasons=tuple(body.get("reasons") or ()))
+            return FlowStatus(
+                flow_id=str(body.get("flowId", flow_id)),
+                tracking_id=str(body.get("trackingId", "")),
+                ack_status=ack.get("status", ""),
+                reasons=tuple(FlowReason(code=str(d.get("reasonCode", "")),
+                                         message=str(d.get("reasonMessage") or ""),
+                                         item=str(d.get("item") or ""),
+                                         level=str(d.get("level") or "Error"))
+                              for d in details if isinstance(d, dict)))
         except ValueError as exc:
             raise RetryableError(f"unreadable flow status: {exc}", code="pa-bad-answer") from exc
 
-    async def search(self, creds: PaCredentials, where: Mapping[str, Any]) -> list[dict[str, Any]]:
-        """``POST /v1/flows/search`` with ``{"where": where}`` → the ``results`` list."""
-        _, response = await self._call(creds, "POST", "/v1/flows/search",
-                                       json={"where": dict(where)})
-        results = (_json_object(response) or {}).get("results")
-        if not isinstance(results, list):
-            raise RetryableError("PA search answer has no results list", code="pa-bad-answer")
-        return [item for item in results if isinstance(item, dict)]
+    async def download(self, creds: PaCredentials, flow_id: str,
+                       doc_type: Literal["Original", "Converted", "ReadableView"] = "Original"
+                       ) -> bytes:
+        """``GET /v1/flows/{flowId}?docType=…``: the file's bytes (404 is permanent)."""
+        _, response = await self._call(creds, "GET", f"/v1/flows/{flow_id}",
+                                       params={"docType": doc_type})
+        return response.content
+
+    async def search(self, creds: PaCredentials, where: Mapping[str, Any], *,
+                     limit: int = 100) -> list[dict[str, Any]]:
+        """``POST /v1/flows/search`` with ``{"where", "limit"}``, then each ``nextCursor``
+        until the last page → every ``results`` item, in the platform's order."""
+        found: list[dict[str, Any]] = []
+        body: dict[str, Any] = {"where": dict(where), "limit": limit}
+        for _ in range(MAX_PAGES):
+            _, response = await self._call(creds, "POST", "/v1/flows/search", json=body)
+            page = _json_object(response) or {}
+            results = page.get("results", [])
+            if not isinstance(results, list):
+                raise RetryableError("PA search answer has no results list",
+                                     code="pa-bad-answer")
+            found.extend(item for item in results if isinstance(item, dict))
+            cursor = page.get("nextCursor")
+            if not isinstance(cursor, str) or not cursor or not results:
+                return found
+            body = {**body, "cursor": cursor}
+        raise RetryableError(f"PA search did not end after {MAX_PAGES} pages",
+                             code="pa-bad-answer")
 
     async def find_by_tracking_id(self, creds: PaCredentials,
                                   tracking_id: str) -> dict[str, Any] | None:
         """The outbound flow uploaded with this ``trackingId``, or ``None``."""
-        results = await self.search(creds, {"trackingId": tracking_id})
+        results = await self.search(creds, {"trackingId": tracking_id, "flowDirection": ["Out"]})
         for item in results:
             if item.get("trackingId") == tracking_id and item.get("flowDirection", "Out") == "Out":
                 return item
         return None
+
+    async def create_webhook(self, creds: PaCredentials, callback_url: str,
+                             **filters: Any) -> tuple[str, bytes]:
+        """``POST /v1/webhooks`` → (``webhookId``, the decoded signing key)."""
+        _, response = await self._call(creds, "POST", "/v1/webhooks",
+                                       json={"callbackUrl": callback_url, **filters})
+        body = _json_object(response) or {}
+        webhook_id, key = body.get("webhookId"), body.get("signingKey")
+        if not isinstance(webhook_id, str) or not isinstance(key, str):
+            raise RetryableError("PA webhook answer lacks webhookId or signingKey",
+                                 code="pa-bad-answer")
+        try:
+            return webhook_id, base64.b64decode(key, validate=True)
+        except ValueError as exc:
+            raise RetryableError("PA signing key is not base64", code="pa-bad-answer") from exc
+
+    async def delete_webhook(self, creds: PaCredentials, webhook_id: str) -> None:
+        """``DELETE /v1/webhooks/{webhookUid}``; one already gone (404) is fine."""
+        try:
+            await self._call(creds, "DELETE", f"/v1/webhooks/{webhook_id}")
+        except PaRefusal as exc:
+            if exc.status != 404:
+                raise
 
     # --- plumbing ----------------------------------------------------------------------
 
     async def _call(self, creds: PaCredentials, method: str, path: str,
                     **kwargs: Any) -> tuple[Outcome, httpx.Response]:
         breaker = self._breaker(creds.endpoint)
-        if breaker is not None and not breaker.allow():
-            raise RetryableError(f"circuit open for {creds.endpoint.base_url}",
-                                 code="pa-circuit-open", retry_after=breaker.retry_in())
+        if breaker is not None and breaker.state is not BreakerState.CLOSED:
+            if not breaker.allow():
+                raise RetryableError(f"circuit open for {creds.endpoint.base_url}",
+                                     code="pa-circuit-open", retry_after=breaker.retry_in())
+            try:  # the half-open probe: GET /v1/healthcheck, then the real call
+                await self._health(creds.endpoint)
+            except BaseException:
+                breaker.record_failure()
+                raise
+            breaker.record_success()
         try:
             result = await self._call_with_refresh(creds, method, path, **kwargs)
         except PermanentError:
@@ -251,13 +325,41 @@ class PaClient:
                 break
         raise unauthorized_after_refresh()
 
-    async def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    async def healthcheck(self, endpoint: PaEndpoint) -> bool:
+        """``GET /v1/healthcheck``: ``True`` when the platform says it is up."""
         try:
-            return await self._http.request(method, url, **kwargs)
+            await self._health(endpoint)
+        except RetryableError:
+            return False
+        return True
+
+    async def _health(self, endpoint: PaEndpoint) -> None:
+        url = f"{endpoint.base_url.rstrip('/')}/v1/healthcheck"
+        response = await self._send("GET", url)
+        classify(response.status_code, _json_object(response))
+
+    async def _send(self, method: str, url: str, *, headers: dict[str, str] | None = None,
+                    **kwargs: Any) -> httpx.Response:
+        request_id = str(uuid.uuid4())
+        try:
+            response = await self._http.request(
+                method, url, headers={**(headers or {}), "Request-Id": request_id}, **kwargs)
         except httpx.TimeoutException as exc:
-            raise transport_failure("timeout", f"{method} {url}") from exc
+            log.warning("pa-request-failed", request_id=request_id, method=method, url=url,
+                        error="timeout")
+            raise transport_failure("timeout", f"{method} {url} (Request-Id {request_id})"
+                                    ) from exc
         except httpx.TransportError as exc:
-            raise transport_failure("connect", f"{method} {url}: {exc!r}") from exc
+            log.warning("pa-request-failed", request_id=request_id, method=method, url=url,
+                        error=repr(exc))
+            raise transport_failure("connect", f"{method} {url} (Request-Id {request_id}): "
+                                    f"{exc!r}") from exc
+        log.debug("pa-request", request_id=request_id, method=method, url=url,
+                  status=response.status_code)
+        if response.status_code >= 400:
+            log.info("pa-request-refused", request_id=request_id, method=method, url=url,
+                     status=response.status_code)
+        return response
 
     def _breaker(self, endpoint: PaEndpoint) -> CircuitBreaker | None:
         if self._breaker_factory is None:

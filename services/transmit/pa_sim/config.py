@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 ENV_PREFIX = "EFACTURE_PA_SIM_"
+MAX_LATENCY_MS = 10_000  # a control request can never make the simulator hang for long
 
 
 class SimConfig(BaseModel):
@@ -32,11 +33,16 @@ class SimConfig(BaseModel):
         default=1, ge=0, description="Retry-After seconds sent with an injected 429"
     )
     latency_ms: int = Field(
-        default=0, ge=0, description="added (non-blocking) delay on /v1/* and the token"
+        default=0, ge=0, le=MAX_LATENCY_MS,
+        description="added (non-blocking) delay on /v1/* and the token, bounded",
+    )
+    lost_answer_rate: float = Field(
+        default=0.0, ge=0.0, le=1.0,
+        description="share of accepted uploads whose answer is lost (connection dropped)",
     )
     ack_error_rate: float = Field(
         default=0.0, ge=0.0, le=1.0,
-        description="share of accepted flows that end ackStatus Error",
+        description="share of accepted flows acknowledged Error",
     )
     ack_delay_s: float = Field(default=0.2, ge=0.0, description="time a new flow stays Pending")
     down: bool = Field(default=False, description="every /v1/* and token request fails")

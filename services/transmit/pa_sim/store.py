@@ -1,10 +1,13 @@
-"""The simulator's in-memory state: flows, access tokens and counters.
+"""The simulator's in-memory state: flows, access tokens, webhooks and counters.
 
 Thread-safe (one lock, no awaits inside): the Starlette handlers call it from the event
 loop, tests may call it from another thread. Time is injectable (``now``) and the flows'
 later states are materialised lazily: a flow is Pending until ``ack_at``, then Ok or Error;
 after an Ok, one inbound CDAR flow per configured lifecycle code appears at its own time.
 Every read first applies what is due, so the answers are as if a background job had run.
+
+Every flow belongs to the OAuth client whose token uploaded it (inbound lifecycle flows to
+the client of the invoice they are about): another client neither finds nor reads it.
 """
 
 from __future__ import annotations
@@ -20,10 +23,16 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
+from services.transmit.pa_sim import search
+from services.transmit.pa_sim.cdar_emit import lifecycle_cdar
 from services.transmit.pa_sim.config import SimConfig
 from services.transmit.pa_sim.flow import Flow, utc_now
+from services.transmit.pa_sim.invoice_facts import read_facts
+from services.transmit.pa_sim.webhooks import Webhooks
 
-ACK_ERROR_REASONS = ({"code": "REJ_SEMAN", "message": "Rejet sémantique simulé par le PA"},)
+ACK_ERROR_DETAILS = ({"level": "Error", "item": "BR-FR-01", "reasonCode": "InvalidSchema",
+                      "reasonMessage": "Rejet sémantique simulé par le PA"},)
+_LC_TYPE = {"Out": "CustomerInvoice"}
 
 
 @dataclass(order=True)
@@ -38,11 +47,11 @@ class _Due:
 
 
 class DuplicateFlow(Exception):
-    """The trackingId is already held (the PA answers 409 AlreadyExistingFlow)."""
+    """The trackingId is already held for this client (answered 409 AlreadyExistingFlow)."""
 
 
 class FlowStore:
-    """Flows, tokens and counters of one simulator instance."""
+    """Flows, tokens, webhooks and counters of one simulator instance."""
 
     def __init__(self, *, now: Callable[[], datetime] = utc_now, seed: int | None = None) -> None:
         self._now = now
@@ -50,9 +59,10 @@ class FlowStore:
         self._rng = random.Random(seed)
         self._seq = 0
         self._flows: dict[str, Flow] = {}
-        self._by_tracking: dict[str, str] = {}
+        self._by_tracking: dict[tuple[str, str], str] = {}
         self._due: list[_Due] = []
-        self._tokens: dict[str, datetime] = {}
+        self._tokens: dict[str, tuple[datetime, str]] = {}
+        self.webhooks = Webhooks()
         self._uploads_attempted = 0
         self._accepted: Counter[str] = Counter()
         self._duplicates = 0
@@ -65,20 +75,21 @@ class FlowStore:
         with self._lock:
             return probability > 0 and self._rng.random() < probability
 
-    def issue_token(self, lifetime_s: int) -> str:
+    def issue_token(self, lifetime_s: int, client_id: str) -> str:
         token = secrets.token_urlsafe(32)
         with self._lock:
             now = self._now()
             # Forget expired tokens so a long run does not grow without bound.
-            self._tokens = {t: exp for t, exp in self._tokens.items() if exp > now}
-            self._tokens[token] = now + timedelta(seconds=lifetime_s)
+            self._tokens = {t: v for t, v in self._tokens.items() if v[0] > now}
+            self._tokens[token] = (now + timedelta(seconds=lifetime_s), client_id)
             self._tokens_issued += 1
         return token
 
-    def token_valid(self, token: str) -> bool:
+    def token_client(self, token: str) -> str | None:
+        """The client a live token was issued to, or ``None``."""
         with self._lock:
-            expires = self._tokens.get(token)
-            return expires is not None and expires > self._now()
+            entry = self._tokens.get(token)
+            return entry[1] if entry is not None and entry[0] > self._now() else None
 
     def revoke_tokens(self) -> None:
         with self._lock:
@@ -90,61 +101,57 @@ class FlowStore:
         with self._lock:
             self._uploads_attempted += 1
 
-    def add_outbound(self, info: dict[str, str], config: SimConfig) -> Flow:
+    def add_outbound(self, owner: str, info: dict[str, str | None], content: bytes,
+                     sha256: str, config: SimConfig, *, ack_error: list[dict[str, str]] | None
+                     ) -> Flow:
         """Accept an upload; its fate (delay, Ok/Error, lifecycle codes) is fixed now.
 
-        Raises :class:`DuplicateFlow` when the trackingId is already held.
+        ``ack_error`` (details) forces an Error acknowledgement (a file the PA cannot read).
+        Raises :class:`DuplicateFlow` when this client already holds the trackingId.
         """
         with self._lock:
-            tracking_id = info["trackingId"]
-            if tracking_id in self._by_tracking:
+            tracking_id = info["trackingId"] or None
+            if tracking_id is not None and (owner, tracking_id) in self._by_tracking:
                 self._duplicates += 1
                 raise DuplicateFlow(tracking_id)
             now = self._now()
+            syntax = str(info["flowSyntax"])
             flow = Flow(
-                flow_id=str(uuid4()), tracking_id=tracking_id, direction="Out",
-                syntax=info["flowSyntax"], submitted_at=now, updated_at=now,
-                name=info["name"], profile=info["flowProfile"], sha256=info["sha256"],
+                flow_id=str(uuid4()), owner=owner, tracking_id=tracking_id, direction="Out",
+                syntax=syntax, flow_type="CustomerInvoiceLC" if syntax == "CDAR"
+                else "CustomerInvoice", submitted_at=now, updated_at=now,
+                name=str(info["name"]), processing_rule=info["processingRule"] or "B2B",
+                processing_rule_source="Input" if info["processingRule"] else "Computed",
+                profile=info["flowProfile"] or "Undefined", sha256=sha256, content=content,
             )
             self._flows[flow.flow_id] = flow
-            self._by_tracking[tracking_id] = flow.flow_id
-            self._accepted[tracking_id] += 1
-            failed = config.ack_error_rate > 0 and self._rng.random() < config.ack_error_rate
-            self._schedule(
-                now + timedelta(seconds=config.ack_delay_s), flow.flow_id,
-                "Error" if failed else "Ok",
-                later_codes=config.lifecycle_codes, interval_s=config.lifecycle_interval_s,
-            )
+            if tracking_id is not None:
+                self._by_tracking[(owner, tracking_id)] = flow.flow_id
+                self._accepted[tracking_id] += 1
+            failed = ack_error is not None or (
+                config.ack_error_rate > 0 and self._rng.random() < config.ack_error_rate)
+            flow.details = list(ack_error or ACK_ERROR_DETAILS) if failed else []
+            later = () if syntax == "CDAR" else config.lifecycle_codes
+            self._schedule(now + timedelta(seconds=config.ack_delay_s), flow.flow_id,
+                           "Error" if failed else "Ok", later_codes=later,
+                           interval_s=config.lifecycle_interval_s)
             self._advance()
             return flow
 
-    def get(self, flow_id: str) -> dict[str, Any] | None:
+    def get(self, owner: str, flow_id: str) -> Flow | None:
         with self._lock:
             self._advance()
             flow = self._flows.get(flow_id)
-            return None if flow is None else flow.as_json()
+            return flow if flow is not None and flow.owner == owner else None
 
-    def search(
-        self,
-        *,
-        tracking_id: str | None = None,
-        updated_after: datetime | None = None,
-        direction: str | None = None,
-    ) -> list[dict[str, Any]]:
-        """Flows matching every given criterion, oldest ``updatedAt`` first."""
+    def search(self, owner: str, query: search.Query) -> dict[str, Any]:
         with self._lock:
             self._advance()
-            found = [
-                flow for flow in self._flows.values()
-                if (tracking_id is None or flow.tracking_id == tracking_id)
-                and (updated_after is None or flow.updated_at > updated_after)
-                and (direction is None or flow.direction == direction)
-            ]
-            found.sort(key=lambda flow: (flow.updated_at, flow.flow_id))
-            return [flow.as_json() for flow in found]
+            return search.run((f for f in self._flows.values() if f.owner == owner), query)
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
+            self._advance()
             outbound = sum(1 for flow in self._flows.values() if flow.direction == "Out")
             return {
                 "uploads_attempted": self._uploads_attempted,
@@ -153,18 +160,25 @@ class FlowStore:
                 "duplicates_refused": self._duplicates,
                 "tokens_issued": self._tokens_issued,
                 "by_tracking_id": dict(self._accepted),
+                "webhooks": self.webhooks.count(),
             }
 
     def reset(self) -> None:
-        """Forget flows and counters; issued tokens stay valid (clients keep working)."""
+        """Forget flows, webhooks and counters; issued tokens stay valid."""
         with self._lock:
             self._flows.clear()
             self._by_tracking.clear()
             self._due.clear()
+            self.webhooks.clear()
             self._uploads_attempted = 0
             self._accepted.clear()
             self._duplicates = 0
             self._tokens_issued = 0
+
+    def advance(self) -> None:
+        """Apply what is due now (the webhook ticker calls it)."""
+        with self._lock:
+            self._advance()
 
     # --- lazy state machine (call with the lock held) ----------------------------------
 
@@ -186,9 +200,10 @@ class FlowStore:
             else:
                 flow.ack_status = due.outcome
                 flow.updated_at = due.at
+                self.webhooks.notify(flow)
                 if due.outcome == "Error":
-                    flow.reasons = [dict(reason) for reason in ACK_ERROR_REASONS]
                     continue
+                flow.details = []
             if due.later_codes:
                 head, *rest = due.later_codes
                 self._schedule(due.at + timedelta(seconds=due.interval_s), flow.flow_id,
@@ -196,9 +211,15 @@ class FlowStore:
                                interval_s=due.interval_s)
 
     def _add_inbound(self, origin: Flow, code: int, at: datetime) -> None:
+        facts = read_facts(origin.content, origin.name, origin.submitted_at.date())
+        flow_id = str(uuid4())
         inbound = Flow(
-            flow_id=str(uuid4()), tracking_id=origin.tracking_id, direction="In",
-            syntax="CDAR", submitted_at=at, updated_at=at, ack_status="Ok",
-            name=f"CDAR-{code}-{origin.tracking_id}", lifecycle_code=code,
+            flow_id=flow_id, owner=origin.owner, tracking_id=origin.tracking_id,
+            direction="In", syntax="CDAR", flow_type="CustomerInvoiceLC", submitted_at=at,
+            updated_at=at, ack_status="Ok", name=f"CDAR-{code}-{facts.number}.xml",
+            processing_rule=origin.processing_rule, processing_rule_source="Computed",
+            content=lifecycle_cdar(code, facts, document_id=flow_id, at=at),
+            lifecycle_code=code,
         )
         self._flows[inbound.flow_id] = inbound
+        self.webhooks.notify(inbound)

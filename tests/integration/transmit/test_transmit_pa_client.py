@@ -11,6 +11,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from services.transmit.adapters.cdar_schema import read_statuses
 from services.transmit.adapters.pa_client import PaClient, PaCredentials, PaEndpoint
 from services.transmit.domain.breaker import BreakerState, CircuitBreaker
 from services.transmit.domain.flow import flow_info, sha256_hex
@@ -22,6 +23,7 @@ pytestmark = pytest.mark.integration
 
 T = TypeVar("T")
 CONTENT = b"<rsm:CrossIndustryInvoice>simulated</rsm:CrossIndustryInvoice>"
+ANY_IN = {"flowDirection": ["In"]}
 
 
 @pytest.fixture(scope="module")
@@ -32,10 +34,10 @@ def sim() -> Iterator[SimServer]:
 
 @pytest.fixture
 def control(sim: SimServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=sim.url) as client:
-        client.post("/_sim/reset").raise_for_status()
+    with httpx.Client(base_url=sim.url, headers=sim.control_headers) as client:
+        client.post("/_sim/reset", json={}).raise_for_status()
         yield client
-        client.post("/_sim/reset").raise_for_status()
+        client.post("/_sim/reset", json={}).raise_for_status()
 
 
 @pytest.fixture
@@ -171,7 +173,7 @@ def test_injected_429_is_retryable_after_the_announced_delay(
 def test_timeout_is_retryable(control: httpx.Client, creds: PaCredentials) -> None:
     configure(control, latency_ms=500)
     with pytest.raises(RetryableError) as caught:
-        run(lambda client: client.search(creds, {}), timeout=httpx.Timeout(0.1))
+        run(lambda client: client.search(creds, ANY_IN), timeout=httpx.Timeout(0.1))
     assert caught.value.code == "pa-timeout"
 
 
@@ -179,15 +181,15 @@ def test_connection_refused_is_retryable(creds: PaCredentials) -> None:
     nowhere = PaCredentials(endpoint=PaEndpoint(base_url=f"http://127.0.0.1:{free_port()}"),
                             client_id="x", client_secret=SecretStr("y"))
     with pytest.raises(RetryableError) as caught:
-        run(lambda client: client.search(nowhere, {}))
+        run(lambda client: client.search(nowhere, ANY_IN))
     assert caught.value.code == "pa-connect"
 
 
 def test_revoked_token_is_refreshed_once_and_the_call_succeeds(
         control: httpx.Client, creds: PaCredentials) -> None:
     async def scenario(client: PaClient) -> Any:
-        await client.search(creds, {})
-        revoked = await asyncio.to_thread(control.post, "/_sim/revoke-tokens")
+        await client.search(creds, ANY_IN)
+        revoked = await asyncio.to_thread(control.post, "/_sim/revoke-tokens", json={})
         revoked.raise_for_status()
         return await client.upload(creds, new_flow(), "f.xml", CONTENT)
 
@@ -199,7 +201,7 @@ def test_revoked_token_is_refreshed_once_and_the_call_succeeds(
 def test_token_is_reused_until_it_expires(control: httpx.Client, creds: PaCredentials) -> None:
     async def three_calls(client: PaClient) -> None:
         for _ in range(3):
-            await client.search(creds, {})
+            await client.search(creds, ANY_IN)
 
     run(three_calls)
     assert control.get("/_sim/stats").json()["tokens_issued"] == 1
@@ -209,9 +211,9 @@ def test_expired_token_is_replaced(control: httpx.Client, creds: PaCredentials) 
     configure(control, expires_in=1)
 
     async def across_expiry(client: PaClient) -> None:
-        await client.search(creds, {})
+        await client.search(creds, ANY_IN)
         await asyncio.sleep(1.1)
-        await client.search(creds, {})
+        await client.search(creds, ANY_IN)
 
     run(across_expiry, token_margin_s=0)
     assert control.get("/_sim/stats").json()["tokens_issued"] == 2
@@ -221,7 +223,7 @@ def test_persistent_401_refreshes_only_once_then_is_permanent(
         control: httpx.Client, creds: PaCredentials) -> None:
     configure(control, failure_rate=1.0, failure_status=401)
     with pytest.raises(PermanentError) as caught:
-        run(lambda client: client.search(creds, {}))
+        run(lambda client: client.search(creds, ANY_IN))
     assert caught.value.code == "pa-unauthorized"
     assert control.get("/_sim/stats").json()["tokens_issued"] == 2
 
@@ -230,7 +232,7 @@ def test_refused_client_secret_is_permanent(control: httpx.Client, sim: SimServe
     bad = PaCredentials(endpoint=PaEndpoint(base_url=sim.url), client_id="x",
                         client_secret=SecretStr(REFUSED_SECRET))
     with pytest.raises(PermanentError) as caught:
-        run(lambda client: client.search(bad, {}))
+        run(lambda client: client.search(bad, ANY_IN))
     assert caught.value.code == "pa-unauthorized"
 
 
@@ -238,24 +240,46 @@ def test_lifecycle_statuses_arrive_as_inbound_cdar_flows(
         control: httpx.Client, creds: PaCredentials) -> None:
     configure(control, ack_delay_s=0, lifecycle_codes=[202, 205])
     info = new_flow()
+    where = {"flowDirection": ["In"], "flowType": ["CustomerInvoiceLC"],
+             "updatedAfter": "2000-01-01T00:00:00Z"}
 
-    async def upload_and_poll(client: PaClient) -> list[dict[str, Any]]:
-        await client.upload(creds, info, "f.xml", CONTENT)
-        for _ in range(200):
-            found = await client.search(creds, {"flowDirection": "In",
-                                                "updatedAfter": "2000-01-01T00:00:00Z"})
+    async def upload_and_poll(client: PaClient) -> tuple[list[dict[str, Any]], list[bytes]]:
+        await client.upload(creds, info, "F2026-0042.xml", CONTENT)
+        for _ in range(500):
+            found = await client.search(creds, where, limit=1)  # one per page: follows cursors
             if len(found) >= 2:
-                return found
+                files = [await client.download(creds, f["flowId"]) for f in found]
+                return found, files
             await asyncio.sleep(0.01)
         raise AssertionError("lifecycle flows never appeared")
 
-    found = run(upload_and_poll)
-    assert [(f["trackingId"], f["flowSyntax"], f["lifecycleCode"], f["lifecycleLabel"])
-            for f in found] == [(info["trackingId"], "CDAR", 202, "Reçue"),
-                                (info["trackingId"], "CDAR", 205, "Approuvée")]
-    later = run(lambda client: client.search(creds, {"updatedAfter": found[-1]["updatedAt"],
-                                                     "flowDirection": "In"}))
+    found, files = run(upload_and_poll)
+    assert [(f["flowSyntax"], f["flowType"], f["flowDirection"]) for f in found] == [
+        ("CDAR", "CustomerInvoiceLC", "In")] * 2
+    statuses = [read_statuses(data)[0] for data in files]
+    assert [(s.code, s.invoice_number) for s in statuses] == [(202, "F2026-0042"),
+                                                              (205, "F2026-0042")]
+    later = run(lambda client: client.search(creds, {**where,
+                                                     "updatedAfter": found[-1]["updatedAt"]}))
     assert later == []
+
+
+def test_another_client_never_sees_the_flows(control: httpx.Client, sim: SimServer,
+                                             creds: PaCredentials) -> None:
+    other = PaCredentials(endpoint=creds.endpoint, client_id="55208131700010",
+                          client_secret=SecretStr("other"))
+    info = new_flow()
+
+    async def scenario(client: PaClient) -> tuple[Any, Any, Any]:
+        result = await client.upload(creds, info, "f.xml", CONTENT)
+        seen = await client.find_by_tracking_id(other, info["trackingId"])
+        with pytest.raises(PermanentError) as caught:
+            await client.get_flow(other, result.flow_id)
+        return result, seen, caught.value.code
+
+    _result, seen, code = run(scenario)
+    assert seen is None
+    assert code == "pa-refused-404"
 
 
 def test_breaker_opens_on_a_failing_platform_and_stops_calling_it(

@@ -25,13 +25,13 @@ def sim() -> Iterator[SimServer]:
 
 @pytest.fixture
 def http(sim: SimServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=sim.url) as client:
-        client.post("/_sim/reset").raise_for_status()
+    with httpx.Client(base_url=sim.url, headers=sim.control_headers) as client:
+        client.post("/_sim/reset", json={}).raise_for_status()
         token = client.post("/oauth/token", data={
             "grant_type": "client_credentials", "client_id": "c", "client_secret": "s"}).json()
         client.headers["Authorization"] = f"Bearer {token['access_token']}"
         yield client
-        client.post("/_sim/reset").raise_for_status()
+        client.post("/_sim/reset", json={}).raise_for_status()
 
 
 def info(**overrides: Any) -> dict[str, Any]:
@@ -86,8 +86,8 @@ def test_repeated_tracking_id_is_409_already_existing_flow(http: httpx.Client) -
 
 
 @pytest.mark.parametrize("bad", [
-    {"flowSyntax": "PDF"}, {"flowProfile": "EN16931"}, {"processingRule": "B2G"},
-    {"sha256": "ABC"}, {"trackingId": ""}, {"name": None},
+    {"flowSyntax": "PDF"}, {"flowProfile": "EN16931"}, {"processingRule": "B2X"},
+    {"sha256": "ABC"}, {"trackingId": "x" * 65}, {"name": None}, {"name": "n" * 256},
 ])
 def test_invalid_flow_info_is_422(http: httpx.Client, bad: dict[str, Any]) -> None:
     answer = upload(http, info(**bad))
@@ -129,12 +129,14 @@ def test_search_rejects_unknown_criteria(http: httpx.Client) -> None:
 def test_search_filters_by_direction_and_tracking_id(http: httpx.Client) -> None:
     upload(http, info(trackingId="a"))
     upload(http, info(trackingId="b"))
-    out = http.post("/v1/flows/search", json={"where": {"flowDirection": "Out"}}).json()
+    out = http.post("/v1/flows/search", json={"where": {"flowDirection": ["Out"]}}).json()
     assert sorted(item["trackingId"] for item in out["results"]) == ["a", "b"]
     only_b = http.post("/v1/flows/search", json={"where": {"trackingId": "b"}}).json()
     assert [item["trackingId"] for item in only_b["results"]] == ["b"]
     assert set(only_b["results"][0]) >= {"flowId", "trackingId", "flowSyntax", "flowDirection",
-                                         "ackStatus", "submittedAt", "updatedAt"}
+                                         "acknowledgement", "submittedAt", "updatedAt",
+                                         "flowType", "processingRule", "flowProfile",
+                                         "processingRuleSource", "name"}
 
 
 def test_config_changes_at_run_time_and_reset_restores_it(http: httpx.Client) -> None:
@@ -142,7 +144,7 @@ def test_config_changes_at_run_time_and_reset_restores_it(http: httpx.Client) ->
     assert answer.status_code == 200
     assert http.get("/_sim/config").json()["failure_rate"] == 0.25
     assert http.post("/_sim/config", json={"failure_rate": 3}).status_code == 422
-    http.post("/_sim/reset").raise_for_status()
+    http.post("/_sim/reset", json={}).raise_for_status()
     assert http.get("/_sim/config").json()["failure_rate"] == 0.0
 
 
