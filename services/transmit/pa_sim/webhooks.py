@@ -18,11 +18,11 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-
-Pending = tuple[str, bytes, bytes]  # (callback URL, signing key, payload)
 from uuid import uuid4
 
 from services.transmit.pa_sim.flow import Flow, iso, utc_now
+
+Pending = tuple[str, bytes, bytes]  # (callback URL, signing key, payload)
 
 MAX_PENDING = 10_000
 

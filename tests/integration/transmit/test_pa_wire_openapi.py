@@ -17,7 +17,6 @@ import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
@@ -25,6 +24,7 @@ import pytest
 import requests
 from openapi_core import OpenAPI
 from openapi_core.contrib.requests import RequestsOpenAPIRequest
+from openapi_core.exceptions import OpenAPIError
 from pydantic import SecretStr
 
 from services.transmit.adapters.pa_client import PaClient, PaCredentials, PaEndpoint
@@ -129,5 +129,5 @@ def test_a_request_outside_the_document_is_caught(sim: SimServer) -> None:
     """The validator used above does refuse a non-conforming request (the old dialect)."""
     old = httpx.Request("POST", f"{sim.url}/v1/flows/search",
                         json={"where": {"flowDirection": "In"}})
-    with pytest.raises(Exception, match="(?i)valid|schema"):
+    with pytest.raises(OpenAPIError):
         openapi_for(sim.url).validate_request(as_requests(old))
