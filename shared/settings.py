@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -29,6 +29,15 @@ class Settings(BaseSettings):
     max_document_bytes: int = 10 * 1024 * 1024
     smtp_url: str | None = None  # smtp://[user:password@]host:port (STARTTLS when offered) or smtps://
     mail_from: str = "efacture@localhost"
+    # Encrypted documents: unset → data_dir/blobs; file:///path or s3://bucket/prefix.
+    blob_url: str | None = None
+    s3_endpoint: str | None = None  # e.g. http://127.0.0.1:8333 (SeaweedFS); unset → AWS
+    # Standard AWS names (no EFACTURE_ prefix), also read from .env.
+    aws_access_key_id: str | None = Field(default=None, validation_alias="AWS_ACCESS_KEY_ID")
+    aws_secret_access_key: SecretStr | None = Field(
+        default=None, validation_alias="AWS_SECRET_ACCESS_KEY")
+    aws_region: str = Field(default="us-east-1", validation_alias=AliasChoices(
+        "AWS_REGION", "AWS_DEFAULT_REGION"))
 
     # Internal knobs (not part of the external contract).
     master_key: str | None = Field(default=None, description="base64 32-byte master key")

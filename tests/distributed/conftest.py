@@ -1,0 +1,40 @@
+"""Fixtures of the distributed suite: one SeaweedFS S3 server per session (started and stopped
+here, on loopback), and a bucket of each test module's own, removed with its objects after."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from shared.vault.s3_blobstore import S3BlobStore, S3Location
+from tests.distributed.seaweed import SeaweedFS
+
+
+@pytest.fixture(scope="session")
+def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
+    server = SeaweedFS(tmp_path_factory.mktemp("seaweedfs"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def bucket(seaweed: SeaweedFS) -> Iterator[str]:
+    """A bucket of this module's own; every object in it and the bucket go afterwards."""
+    name = f"efacture-test-{uuid.uuid4().hex[:12]}"
+    seaweed.create_bucket(name)
+    try:
+        yield name
+    finally:
+        seaweed.delete_bucket(name)  # with its objects
+        assert name not in seaweed.buckets(), f"bucket {name} left behind"
+
+
+def s3_store(seaweed: SeaweedFS, url: str, **kwargs: float) -> S3BlobStore:
+    return S3BlobStore(S3Location.parse(url), endpoint=seaweed.endpoint,
+                       access_key_id=seaweed.access_key, secret_access_key=seaweed.secret_key,
+                       **kwargs)
