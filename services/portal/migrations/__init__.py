@@ -1,0 +1,1 @@
+"""The portal schema's migrations (web application 001-049; rendering, notifications 050+)."""

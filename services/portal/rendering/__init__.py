@@ -1,0 +1,1 @@
+"""Readable PDF renderings of CII and UBL invoices (Factur-X PDF/A-3, XML embedded)."""
