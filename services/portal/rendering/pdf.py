@@ -4,11 +4,13 @@
 * A CII or UBL submission: the readable PDF/A-3 of :mod:`.document`, made on first request.
   It is sealed like an original (``shared/vault``: a fresh data key wrapped by the tenant key,
   the ciphertext bound to ``(tenant, "<invoice_id>/rendering")`` so it can never pass for the
-  original), its ciphertext in the blob store under :func:`rendering_blob_key` and its wrapped
-  key in ``portal.rendering``. Two first requests at once render once: the second waits on a
-  transaction-scoped advisory lock, then reads the first one's row. A crash after the blob is
-  written but before the row commits leaves a blob that the next rendering overwrites (fixed
-  key per invoice and renderer version), never a row without its blob.
+  original), its ciphertext in the blob store under its own key (the SHA-256 of that
+  ciphertext, as for originals: no store is ever asked to overwrite a key with other bytes)
+  and its wrapped key in ``portal.rendering``. Two first requests at once render once: the
+  second waits on a transaction-scoped advisory lock, then reads the first one's row. The
+  blob is written before the row commits, so there is never a row without its blob; a crash
+  in between leaves an orphan ciphertext whose data key was never stored (unreadable by
+  anyone), and the next request renders again.
 * A purged (crypto-shredded) invoice: :class:`DocumentShreddedError`, and the rendering's row
   and blob are deleted, so its plaintext is as gone as the original's.
 
@@ -40,11 +42,6 @@ Conn = psycopg.AsyncConnection[Any]
 
 class RenderingIntegrityError(PermanentError):
     code = "sha256-mismatch"
-
-
-def rendering_blob_key(tenant: str, invoice_id: uuid.UUID, version: int = RENDERER_VERSION) -> str:
-    return hashlib.sha256(
-        f"efacture-rendering-v{version}|{tenant}|{invoice_id}".encode()).hexdigest()
 
 
 def rendering_context(invoice_id: uuid.UUID) -> str:
@@ -121,7 +118,7 @@ async def _invoice_pdf(conn: Conn, vault: Vault, invoice_id: uuid.UUID) -> bytes
         tenant = row["tenant"]
         sealed = await vault.sealer.seal_document(conn, tenant, rendering_context(invoice_id),
                                                   pdf)
-        key = rendering_blob_key(tenant, invoice_id)
+        key = sealed.blob_key
         await asyncio.to_thread(vault.blobs.put, key, sealed.ciphertext)
         await conn.execute(
             "INSERT INTO portal.rendering (invoice_id, renderer_version, tenant, blob_key,"
