@@ -60,7 +60,7 @@ def run_export(siret: str, output: str, as_json: bool) -> dict[str, Any]:
     from shared import tenants
     from shared.errors import PermanentError
     from shared.settings import get_settings
-    from shared.vault.blobstore import FileBlobStore
+    from shared.vault.blob_factory import blob_store_from_settings
     from shared.vault.document_sealer import DocumentSealer
     from shared.vault.master_key import MasterKeyError, load_master_key
 
@@ -81,7 +81,7 @@ def run_export(siret: str, output: str, as_json: bool) -> dict[str, Any]:
                 raise LookupError(f"no tenant is registered with SIRET {siret}")
         bar, step = _progress(f"exporting {siret}", await count_invoices(rt.pool, siret))
         with bar:
-            return await export_tenant(rt.pool, sealer, FileBlobStore(settings.data_dir / "blobs"),
+            return await export_tenant(rt.pool, sealer, blob_store_from_settings(settings),
                                        keys, siret, target, step)
 
     try:
@@ -182,7 +182,7 @@ def register(cli: click.Group) -> None:
         """Remove the invoices whose retention has passed (crypto-shredding)."""
         from services.archive.purge import candidates, over_share, purge_all
         from shared.settings import get_settings
-        from shared.vault.blobstore import FileBlobStore
+        from shared.vault.blob_factory import blob_store_from_settings
 
         settings = get_settings()
 
@@ -199,7 +199,7 @@ def register(cli: click.Group) -> None:
                     f"allowed share ({settings.purge_max_share:.0%}); use --force")
             bar, step = _progress("purging", len(found))
             with bar:
-                await purge_all(rt.pool, rt.publish, FileBlobStore(settings.data_dir / "blobs"),
+                await purge_all(rt.pool, rt.publish, blob_store_from_settings(settings),
                                 found, lambda _c: step())
             return found
 

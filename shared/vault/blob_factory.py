@@ -42,3 +42,17 @@ def blob_store_from_settings(settings: Settings) -> BlobStore:
             region=settings.aws_region,
         )
     raise ValueError(f"EFACTURE_BLOB_URL {url!r}: use file:///path or s3://bucket/prefix")
+
+
+def blob_store_for_env(env: dict[str, str]) -> BlobStore:
+    """The blob store a process started with environment ``env`` uses (tests, drills, tools
+    that inspect another process's store); ignores this process's own environment."""
+    # model_validate: no settings sources, so this process's environment and .env stay out.
+    return blob_store_from_settings(Settings.model_validate({
+        "data_dir": env.get("EFACTURE_DATA_DIR", "./var"),
+        "blob_url": env.get("EFACTURE_BLOB_URL"),
+        "s3_endpoint": env.get("EFACTURE_S3_ENDPOINT"),
+        "AWS_ACCESS_KEY_ID": env.get("AWS_ACCESS_KEY_ID"),
+        "AWS_SECRET_ACCESS_KEY": env.get("AWS_SECRET_ACCESS_KEY"),
+        "AWS_REGION": env.get("AWS_REGION", "us-east-1"),
+    }))

@@ -18,7 +18,8 @@ from psycopg.rows import dict_row
 from shared import db
 from shared.errors import PermanentError
 from shared.settings import Settings, get_settings
-from shared.vault.blobstore import BlobStore, FileBlobStore
+from shared.vault.blob_factory import blob_store_from_settings
+from shared.vault.blobstore import BlobStore
 from shared.vault.document_sealer import DocumentSealer
 from shared.vault.master_key import load_master_key
 
@@ -40,7 +41,7 @@ class Vault:
 
     def __init__(self, settings: Settings) -> None:
         self.sealer = DocumentSealer(load_master_key(settings))
-        self.blobs: BlobStore = FileBlobStore(settings.data_dir / "blobs")
+        self.blobs: BlobStore = blob_store_from_settings(settings)
 
     async def original(
         self, conn: psycopg.AsyncConnection[Any], invoice_id: uuid.UUID

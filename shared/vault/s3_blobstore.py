@@ -105,7 +105,17 @@ class S3BlobStore:
             config["access_key_id"] = access_key_id
         if secret_access_key:
             config["secret_access_key"] = secret_access_key
-        self._store = S3Store(
+        try:
+            self._store = self._open(location, config, endpoint, request_timeout)
+        except _FAILED as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ValueError(f"cannot use s3://{location.bucket}/{location.prefix}: {first}"
+                             ) from None
+
+    @staticmethod
+    def _open(location: S3Location, config: dict[str, Any], endpoint: str | None,
+              request_timeout: float) -> S3Store:
+        return S3Store(
             location.bucket,
             prefix=location.prefix or None,
             config=config,  # type: ignore[arg-type]

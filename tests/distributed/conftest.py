@@ -34,7 +34,7 @@ def bucket(seaweed: SeaweedFS) -> Iterator[str]:
         assert name not in seaweed.buckets(), f"bucket {name} left behind"
 
 
-def s3_store(seaweed: SeaweedFS, url: str, **kwargs: float) -> S3BlobStore:
+def s3_store(seaweed: SeaweedFS, url: str, missing_grace: float = 1.0) -> S3BlobStore:
     return S3BlobStore(S3Location.parse(url), endpoint=seaweed.endpoint,
                        access_key_id=seaweed.access_key, secret_access_key=seaweed.secret_key,
-                       **kwargs)
+                       missing_grace=missing_grace)

@@ -197,9 +197,9 @@ def test_blob_url_file_is_that_directory(tmp_path: Path) -> None:
 
 
 def test_blob_url_s3_reaches_the_endpoint(seaweed: SeaweedFS, bucket: str) -> None:
-    settings = Settings(blob_url=f"s3://{bucket}/factory", s3_endpoint=seaweed.endpoint,
-                        AWS_ACCESS_KEY_ID=seaweed.access_key,
-                        AWS_SECRET_ACCESS_KEY=seaweed.secret_key)
+    settings = Settings.model_validate({
+        "blob_url": f"s3://{bucket}/factory", "s3_endpoint": seaweed.endpoint,
+        "AWS_ACCESS_KEY_ID": seaweed.access_key, "AWS_SECRET_ACCESS_KEY": seaweed.secret_key})
     store = blob_store_from_settings(settings)
     assert isinstance(store, S3BlobStore)
     key = _key()

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from pathlib import Path
 from typing import Any
 
 import psycopg
 
-from shared.vault.blobstore import FileBlobStore
+from shared.vault.blob_factory import blob_store_for_env
 from tests.support.drill import Load, Sim
 from tests.support.system import System
 
@@ -119,7 +118,7 @@ def audit(system: System, sim: Sim, load: Load) -> dict[str, int]:
     assert set(stats["by_tracking_id"]) == set(catalogue)
     assert set(stats["by_tracking_id"].values()) == {1}
     assert transmitted == dict.fromkeys(catalogue, "accepted"), "a transmission is unsettled"
-    blobs = set(FileBlobStore(Path(system.env["EFACTURE_DATA_DIR"]) / "blobs").keys())
+    blobs = set(blob_store_for_env(system.env).keys())
     assert blobs == set(catalogue.values()), (
         f"{len(blobs - set(catalogue.values()))} blob(s) without a row, "
         f"{len(set(catalogue.values()) - blobs)} row(s) without a blob")
