@@ -11,48 +11,66 @@ a crash between the blob write and the commit leaves no orphan: the
 redelivery rewrites the same blob. A TSA or database outage raises and is
 retried. Batching is what keeps the log (one writer at a time) off the
 critical path: appends cost three round trips per batch, whatever its size.
+
+Poison stays alone: each invoice is checked before it joins a batch
+(:mod:`services.archive.domain.admission`), and a batch whose transaction still fails on a
+row (a data or constraint error) is split in halves until the culprit is alone; that invoice
+is answered with a ``rejected`` event and its reason code (acked, its blob removed), and every
+other invoice of the batch commits on the same delivery. Infrastructure errors (database
+down) still fail the whole batch, to be retried.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
+
+import psycopg
 
 from services.archive.adapters import catalogue, merkle_store
 from services.archive.adapters.log_key import load_or_create_log_key
 from services.archive.adapters.tsa_client import TimeStampToken, TsaClient
+from services.archive.domain.admission import ArchiveRefusal, admit, retention_date
 from services.archive.domain.leaf import invoice_leaf_data
-from services.archive.domain.retention import retain_until
 from shared import faults, outbox
 from shared.batcher import Batcher
 from shared.errors import PermanentError
 from shared.logging import get_logger
 from shared.messages.base import derived_id
 from shared.messages.internal import InvoiceAccepted, InvoiceArchived
-from shared.messages.status import make_event
+from shared.messages.status import EventReason, make_event
+from shared.metrics import REJECTED
 from shared.outbox import Outgoing
 from shared.runtime import Runtime
 from shared.topology import INTERNAL, RK_ARCHIVED_KEEP, RK_ARCHIVED_TRANSMIT
-from shared.vault.blob_factory import blob_store_from_settings
 from shared.vault.blob_key import blob_key
-from shared.vault.blobstore import BlobStore
+from shared.vault.blobstore import BlobStore, FileBlobStore
 from shared.vault.document_sealer import DocumentSealer, SealedDocument
 from shared.vault.master_key import load_master_key
 
 log = get_logger(__name__)
 
 
-@dataclass(frozen=True)
+# Errors a row itself can cause (bad value, violated constraint): worth isolating by bisection.
+ROW_ERRORS = (psycopg.DataError, psycopg.IntegrityError, ValueError, OverflowError)
+
+
+@dataclass(eq=False)
 class Prepared:
-    """An invoice whose token and blob are ready, waiting for its batch's commit."""
+    """An invoice whose token and blob are ready, waiting for its batch's commit.
+
+    ``refusal`` is set by the commit when this row alone made its batch fail.
+    """
 
     msg: InvoiceAccepted
     token: TimeStampToken
     sealed: SealedDocument
     blob_key: str
+    refusal: ArchiveRefusal | None = field(default=None)
 
 
 class ArchiveService:
@@ -63,8 +81,9 @@ class ArchiveService:
     tsa: TsaClient
     signer: Any
 
-    def __init__(self, rt: Runtime) -> None:
+    def __init__(self, rt: Runtime, clock: Callable[[], datetime] | None = None) -> None:
         self.rt = rt
+        self.clock = clock or (lambda: datetime.now(UTC))
         self.batcher: Batcher[Prepared] = Batcher(self._commit, max_size=64)
         # One handler per invoice at a time in this process: a concurrent duplicate (the
         # same invoice forwarded twice) must not rewrite the blob under another data key
@@ -74,7 +93,7 @@ class ArchiveService:
     async def open(self) -> None:
         s = self.rt.settings
         self.sealer = DocumentSealer(load_master_key(s))
-        self.blobs = blob_store_from_settings(s)
+        self.blobs = FileBlobStore(s.data_dir / "blobs")
         self.tsa = TsaClient.from_settings(s)
         self.signer = load_or_create_log_key(s.data_dir)
 
@@ -105,18 +124,64 @@ class ArchiveService:
             return
         if hashlib.sha256(msg.document).hexdigest() != msg.sha256:
             raise PermanentError("the document does not match its SHA-256", code="sha256-mismatch")
+        try:
+            admit(msg, self.clock().date(), self.rt.settings.retention_years)
+        except ArchiveRefusal as refusal:
+            await self._refuse(msg, refusal)
+            return
         token = await self.tsa.stamp(bytes.fromhex(msg.sha256))
         async with self.rt.pool.connection() as conn, conn.transaction():
             sealed = await self.sealer.seal_document(conn, msg.tenant, msg.invoice_id, msg.document)
         key = blob_key(msg.tenant, msg.invoice_id)
         await asyncio.to_thread(self.blobs.put, key, sealed.ciphertext)
         faults.reach("archive.after_blob")
-        await self.batcher.submit(Prepared(msg, token, sealed, key))
+        prepared = Prepared(msg, token, sealed, key)
+        await self.batcher.submit(prepared)
+        if prepared.refusal is not None:
+            await asyncio.to_thread(self.blobs.delete, key)
+            await self._refuse(msg, prepared.refusal)
+            return
         faults.reach("archive.after_commit")
         log.info("invoice-archived")
 
+    async def _refuse(self, msg: InvoiceAccepted, refusal: ArchiveRefusal) -> None:
+        """Answer one invoice that can never be archived: a ``rejected`` event with its code
+        (same event id on a redelivery), then the message is acked by the caller."""
+        event = make_event(
+            "rejected", tenant=msg.tenant, submission_id=msg.submission_id,
+            invoice_id=msg.invoice_id, invoice_number=msg.invoice_number,
+            reasons=[EventReason(code=refusal.code, message=str(refusal))],
+            detail={"stage": "archive"},
+        )
+        async with self.rt.pool.connection() as conn, conn.transaction():
+            ids = await outbox.add(conn, [Outgoing.status(event)])
+        await outbox.flush(self.rt.pool, self.rt.publish, ids)
+        REJECTED.labels(refusal.code).inc()
+        log.warning("archive-refused", code=refusal.code, error=str(refusal))
+
     async def _commit(self, batch: Sequence[Prepared]) -> None:
-        """One transaction for the batch, then its messages published with confirms."""
+        """Commit ``batch``; a row error is bisected down to the one invoice that caused it."""
+        try:
+            ids, fresh = await self._commit_once(batch)
+        except (*ROW_ERRORS, ArchiveRefusal) as exc:
+            if len(batch) == 1:
+                log.warning("archive-row-refused", error=f"{type(exc).__name__}: {exc}")
+                batch[0].refusal = exc if isinstance(exc, ArchiveRefusal) else ArchiveRefusal(
+                    f"the catalogue refused this invoice ({type(exc).__name__}: "
+                    f"{str(exc).splitlines()[0][:200] if str(exc) else 'no detail'})",
+                    code="archive-row-refused")
+                return
+            half = len(batch) // 2
+            await self._commit(batch[:half])
+            await self._commit(batch[half:])
+            return
+        await outbox.flush(self.rt.pool, self.rt.publish, ids, pipelined=True)
+        for p in batch:
+            if p not in fresh:  # archived before (a concurrent duplicate): finish its messages
+                await outbox.flush_for(self.rt.pool, self.rt.publish, invoice_id=p.msg.invoice_id)
+
+    async def _commit_once(self, batch: Sequence[Prepared]) -> tuple[list[int], list[Prepared]]:
+        """One transaction for the batch; returns its outbox ids and the rows it inserted."""
         async with self.rt.pool.connection() as conn, conn.transaction():
             # The log's lock first: every batch is then serialised, so the existence check
             # below cannot race another batch holding the same invoice.
@@ -139,10 +204,7 @@ class ArchiveService:
                 await catalogue.insert(conn, row)
                 items += self._messages(p, row)
             ids = await outbox.add(conn, items)
-        await outbox.flush(self.rt.pool, self.rt.publish, ids, pipelined=True)
-        for p in batch:
-            if p not in fresh:  # archived before (a concurrent duplicate): finish its messages
-                await outbox.flush_for(self.rt.pool, self.rt.publish, invoice_id=p.msg.invoice_id)
+        return ids, fresh
 
     def _row(self, p: Prepared, index: int) -> catalogue.CatalogueRow:
         m = p.msg
@@ -156,8 +218,8 @@ class ArchiveService:
             blob_key=p.blob_key, wrapped_data_key=p.sealed.wrapped_data_key,
             tenant_key_version=p.sealed.tenant_key_version, tsa_token=p.token.response_der,
             tsa_time=p.token.gen_time, log_index=index,
-            retain_until=retain_until(m.issue_date, p.token.gen_time.date(),
-                                      self.rt.settings.retention_years),
+            retain_until=retention_date(m.issue_date, p.token.gen_time.date(),
+                                        self.rt.settings.retention_years),
             transmit=m.transmit,
         )
 
