@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     transmit_retry_delays: Annotated[tuple[int, ...], NoDecode] = (10, 60, 300, 1800, 7200)
     retention_years: int = 10
     max_document_bytes: int = 10 * 1024 * 1024
+    # RabbitMQ users that may submit for any tenant (comma-separated); ingest adds its own user.
+    operator_users: Annotated[tuple[str, ...], NoDecode] = ("guest",)
     smtp_url: str | None = None  # smtp://[user:password@]host:port (STARTTLS when offered) or smtps://
     mail_from: str = "efacture@localhost"
     # Encrypted documents: unset → data_dir/blobs; file:///path or s3://bucket/prefix.
@@ -63,6 +65,13 @@ class Settings(BaseSettings):
             return tuple(int(part) for part in value.split(",") if part.strip())
         if isinstance(value, int):
             return (value,)
+        return value
+
+    @field_validator("operator_users", mode="before")
+    @classmethod
+    def _split_users(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
     @property

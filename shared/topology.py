@@ -23,6 +23,9 @@ DEAD = "efacture.dead"             # dead letters of every work queue
 RETRY = "efacture.retry"           # into the delay queues
 
 RK_SUBMIT = "invoice.submit"
+# Per-tenant submission keys ``invoice.submit.<SIRET>``: an ERP user's topic permission allows
+# its own key only, so the routing key ingest receives names the authenticated tenant.
+RK_SUBMIT_TENANT = "invoice.submit.*"
 RK_ACCEPTED = "invoice.accepted"
 RK_ARCHIVED_TRANSMIT = "invoice.archived.transmit"
 RK_ARCHIVED_KEEP = "invoice.archived.keep"
@@ -44,6 +47,11 @@ def exchange(name: str) -> RabbitExchange:
 
     kind = ExchangeType.DIRECT if name == RETRY else ExchangeType.TOPIC
     return RabbitExchange(name, type=kind, durable=True)
+
+
+def submit_key(siret: str) -> str:
+    """The routing key on which tenant ``siret``'s ERP submits (see ``RK_SUBMIT_TENANT``)."""
+    return f"{RK_SUBMIT}.{siret}"
 
 
 def dlq_name(queue: str) -> str:
@@ -120,7 +128,8 @@ class Topology:
         t = cls(retry_delays=tuple(sorted(set(retry_delays))), delivery_limit=delivery_limit)
         lim = delivery_limit
         t.bindings.extend([
-            Binding(work_queue(Q_INGEST, RK_SUBMIT, delivery_limit=lim), INBOUND, (RK_SUBMIT,)),
+            Binding(work_queue(Q_INGEST, RK_SUBMIT, delivery_limit=lim), INBOUND,
+                    (RK_SUBMIT, RK_SUBMIT_TENANT)),
             Binding(work_queue(Q_ARCHIVE, RK_ACCEPTED, delivery_limit=lim), INTERNAL,
                     (RK_ACCEPTED,)),
             Binding(work_queue(Q_TRANSMIT, RK_ARCHIVED_TRANSMIT, delivery_limit=lim), INTERNAL,

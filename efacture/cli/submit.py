@@ -1,10 +1,18 @@
-"""``submit``: publish files as the ERP does (pika, publisher confirms, mandatory)."""
+"""``submit``: publish files as the ERP does (pika, publisher confirms, mandatory).
+
+Every message carries ``user_id`` = the connection's RabbitMQ user (the broker refuses any
+other) and goes to ``invoice.submit.<SIRET>``, the one key an ERP user may write to; a tenant
+that is not a 14-digit SIRET goes to plain ``invoice.submit`` (operators only), where ingest
+answers ``unknown-tenant``. See docs/tenant-isolation.md.
+"""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import click
 import pika
@@ -13,7 +21,9 @@ from rich.progress import Progress
 
 from efacture.cli.output import emit, fail, json_option, table
 from shared.settings import get_settings
-from shared.topology import INBOUND, RK_SUBMIT
+from shared.topology import INBOUND, RK_SUBMIT, submit_key
+
+_SIRET = re.compile(r"^\d{14}$")
 
 
 def content_type_of(path: Path) -> str:
@@ -24,6 +34,8 @@ class Submitter:
     """A confirmed publishing channel to ``efacture.inbound`` (one connection for many files)."""
 
     def __init__(self, amqp_url: str) -> None:
+        # pika logs in as guest when the URL names no user; user_id must be that same name.
+        self.user = unquote(urlsplit(amqp_url).username or "guest")
         self.conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
         self.channel = self.conn.channel()
         self.channel.confirm_delivery()
@@ -38,14 +50,16 @@ class Submitter:
         transmit: bool = True,
         headers: Mapping[str, object] | None = None,
     ) -> None:
-        """Returns once the broker confirmed; raises if unroutable or nacked."""
+        """Returns once the broker confirmed; raises if unroutable or nacked (and
+        ``ChannelClosedByBroker`` when the user may not write the tenant's key)."""
         h: dict[str, object] = {"tenant": tenant, "transmit": transmit, **(headers or {})}
         self.channel.basic_publish(
             INBOUND,
-            RK_SUBMIT,
+            submit_key(tenant) if _SIRET.match(tenant) else RK_SUBMIT,
             body,
             pika.BasicProperties(
-                message_id=message_id, content_type=content_type, delivery_mode=2, headers=h
+                message_id=message_id, content_type=content_type, delivery_mode=2, headers=h,
+                user_id=self.user,
             ),
             mandatory=True,
         )
@@ -115,6 +129,9 @@ def register(cli: click.Group) -> None:
                     progress.advance(task)
         except (pika.exceptions.UnroutableError, pika.exceptions.NackError):
             fail("RabbitMQ did not accept the submission: run `efacture topology apply` first.")
+        except pika.exceptions.ChannelClosedByBroker as exc:
+            fail(f"RabbitMQ refused the submission for tenant {tenant} as user {sub.user} "
+                 f"({exc.reply_code}): an ERP user may only submit for its own tenant.")
         finally:
             sub.close()
         emit(

@@ -20,7 +20,8 @@ from shared.logging import bound
 def make_handler(service: IngestService) -> Callable[[bytes, RabbitMessage], Awaitable[None]]:
     async def on_submission(body: bytes, msg: RabbitMessage) -> None:
         raw = msg.raw_message
-        sub = decode(raw.headers, raw.message_id, raw.content_type, raw.user_id)
+        sub = decode(raw.headers, raw.message_id, raw.content_type, raw.user_id,
+                     raw.routing_key, service.operators)
         with bound(submission_id=sub.message_id, tenant=sub.tenant):
             async with settle(msg, "ingest"):
                 await service.handle(body, sub, redelivered=bool(raw.redelivered))

@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import psycopg
 
@@ -34,6 +35,7 @@ from shared.messages.status import EventReason, make_event
 from shared.metrics import REJECTED
 from shared.outbox import Outgoing
 from shared.runtime import Runtime
+from shared.settings import Settings
 from shared.topology import INTERNAL, RK_ACCEPTED
 
 log = get_logger(__name__)
@@ -53,6 +55,7 @@ def _reasons(items: tuple[Reason, ...] | list[Reason]) -> list[EventReason]:
 class IngestService:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
+        self.operators = operator_users(rt.settings)
         # One analysis thread: the compiled schemas and XPaths are cached per process and
         # lxml objects are not shared across threads; the event loop stays free meanwhile.
         self._analyser = ThreadPoolExecutor(max_workers=1, thread_name_prefix="analyse")
@@ -249,6 +252,13 @@ class IngestService:
         await outbox.flush(self.rt.pool, self.rt.publish, ids)
         log.info("submission-unidentified", reasons=[r.code for r in sub.errors])
         return Verdict(event.event_id, False, duplicate_delivery=not ids)
+
+
+def operator_users(settings: Settings) -> frozenset[str]:
+    """The RabbitMQ users that may submit for any tenant: the configured operators and the
+    services' own user (``EFACTURE_AMQP_URL``; pika's default is ``guest``)."""
+    own = unquote(urlsplit(settings.amqp_url).username or "guest")
+    return frozenset({*settings.operator_users, own})
 
 
 def _buyer_id(inv: Any) -> str | None:

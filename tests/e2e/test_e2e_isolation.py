@@ -1,4 +1,5 @@
-"""Tenant isolation through RabbitMQ users and the read side (issue 7 item 4).
+"""Tenant isolation through RabbitMQ users and the read side (issue 7 item 4; the broker-
+enforced tenant binding of issue 10 is proved in ``tests/security/test_tenant_binding.py``).
 
 Users come from ``scripts/rabbitmq-tenant-users`` in this module's vhost and are deleted after.
 RabbitMQ user names are cluster-wide, so the tenants' SIRETs are random per run. The archive
@@ -21,8 +22,7 @@ import pika
 import pika.exceptions
 import pytest
 
-from tests.support.hostile import RawPublisher
-from tests.support.invoices import cii_invoice
+from tests.support.hostile import seller_siret
 from tests.support.system import REPO, StatusListener, System
 
 pytestmark = pytest.mark.e2e
@@ -61,14 +61,24 @@ def users(system: System) -> Iterator[dict[str, str]]:
                            capture_output=True, timeout=120)
 
 
-def _submit(url: str, tenant: str, user_id: str | None, number: str) -> str:
-    pub = RawPublisher(url)
+def _submit(url: str, tenant: str, user_id: str | None, number: str, key: str | None = None
+            ) -> str:
+    """Publish an invoice of seller ``tenant`` on ``key`` (default: the ERP user's own key,
+    ``invoice.submit.<SIRET of user_id>``, else ``tenant``'s)."""
+    own = user_id[4:] if user_id and user_id.startswith("erp-") else tenant
     mid = f"iso-{uuid.uuid4().hex[:10]}"
+    conn = pika.BlockingConnection(pika.URLParameters(url))
     try:
-        pub.publish(cii_invoice(number), message_id=mid, content_type="application/xml",
-                    headers={"tenant": tenant, "transmit": False}, user_id=user_id)
+        ch = conn.channel()
+        ch.confirm_delivery()
+        ch.basic_publish("efacture.inbound", key or f"invoice.submit.{own}",
+                         seller_siret(number, tenant), pika.BasicProperties(
+                             message_id=mid, content_type="application/xml", delivery_mode=2,
+                             headers={"tenant": tenant, "transmit": False}, user_id=user_id),
+                         mandatory=True)
     finally:
-        pub.close()
+        if conn.is_open:
+            conn.close()
     return mid
 
 
@@ -135,7 +145,7 @@ def test_rabbitmq_refuses_a_user_id_that_is_not_the_connection_user(
     users: dict[str, str],
 ) -> None:
     def publish(ch: Any) -> None:
-        ch.basic_publish("efacture.inbound", "invoice.submit", cii_invoice("ISO-U"),
+        ch.basic_publish("efacture.inbound", f"invoice.submit.{A}", seller_siret("ISO-U", A),
                          pika.BasicProperties(message_id="x", user_id=f"erp-{B}",
                                               headers={"tenant": B}))
     assert _refused(users[f"erp-{A}"], publish) == 406  # PRECONDITION_FAILED

@@ -8,7 +8,7 @@ is bounded, decoded leniently (bytes as UTF-8 with replacement) and validated.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -20,6 +20,9 @@ SIRET = re.compile(r"^\d{14}$")
 # An ERP's RabbitMQ user is named after its tenant; RabbitMQ guarantees user_id is the
 # connection's user, so the tenant header of such a user is checked against it.
 ERP_USER = re.compile(r"^erp-(\d{14})$")
+# The per-tenant routing key: an ERP user's topic permission allows its own key only.
+TENANT_KEY = re.compile(r"^invoice\.submit\.(\d{14})$")
+PLAIN_KEY = "invoice.submit"
 CONTENT_TYPES = ("application/pdf", "application/xml", "text/xml")
 
 
@@ -72,20 +75,66 @@ def _flag(value: Any) -> bool | None:
     return {"true": True, "false": False}.get(text)
 
 
+def _forged(message: str) -> Reason:
+    return Reason(code="tenant-forged", path="headers.tenant", message=message)
+
+
+def _authenticated(
+    routing_key: str | None, user: str | None, operators: Collection[str]
+) -> tuple[str | None, list[Reason]]:
+    """The tenant the broker vouches for (``None``: an operator, any tenant) and refusals.
+
+    The routing key ``invoice.submit.<SIRET>`` is checked by RabbitMQ's topic permissions, the
+    ``user_id`` against the connection's user; plain ``invoice.submit`` is writable only by
+    users with a topic permission for it (operators). See docs/tenant-isolation.md.
+    """
+    key = TENANT_KEY.match(routing_key or "")
+    erp = ERP_USER.match(user or "")
+    if user is not None and erp is None and user not in operators:
+        return (key.group(1) if key else None), [_forged(
+            f"RabbitMQ user {user} is neither an operator nor the ERP user of a tenant.")]
+    if key is not None:
+        if erp is not None and erp.group(1) != key.group(1):
+            return erp.group(1), [_forged(
+                f"RabbitMQ user {user} may only submit for tenant {erp.group(1)}, "
+                f"not on the routing key {routing_key}.")]
+        return key.group(1), []
+    if routing_key not in (None, PLAIN_KEY):
+        return None, [Reason(code="unknown-tenant", path="routing_key",
+                             message="The routing key must be invoice.submit.<SIRET>.")]
+    return (erp.group(1) if erp else None), []
+
+
 def decode(
-    headers: Mapping[str, Any] | None, message_id: Any, content_type: Any, user_id: Any = None
+    headers: Mapping[str, Any] | None,
+    message_id: Any,
+    content_type: Any,
+    user_id: Any = None,
+    routing_key: Any = None,
+    operators: Collection[str] = ("guest",),
 ) -> Submission:
     """Decode the properties; problems become reasons, never exceptions.
 
-    A ``user_id`` of the form ``erp-<SIRET>`` (RabbitMQ checks it is the connection's user)
-    must name the tenant header's SIRET: otherwise the reason is ``tenant-forged`` and the
-    submission is attributed to the user's SIRET, so the claimed tenant never hears of it.
-    Other users (operators, ``guest`` in development) are not constrained.
+    The authenticated tenant comes from the routing key ``invoice.submit.<SIRET>`` or from a
+    ``user_id`` ``erp-<SIRET>``; a ``tenant`` header that names another SIRET is
+    ``tenant-forged`` and the submission is attributed to the authenticated tenant, so the
+    claimed tenant never hears of it (the header may then be left out). A ``user_id`` that is
+    neither in ``operators`` nor ``erp-<SIRET>`` is ``tenant-forged`` too. On plain
+    ``invoice.submit`` without ``user_id`` (operators only: the broker's topic permissions)
+    the header is taken as it is.
     """
     h = dict(headers or {})
     errors: list[Reason] = []
-    tenant = _text(h.get("tenant"), 64)
-    if tenant is None or not SIRET.match(tenant):
+    user = _text(user_id, 128)
+    if user is None and user_id is not None:
+        user = ""  # set but blank: no operator and no ERP user has that name
+    rk = _text(routing_key, 256)
+    bound, refused = _authenticated(rk, user, operators)
+    claimed = _text(h.get("tenant"), 64)
+    if claimed is None and bound is not None:
+        claimed = bound
+    tenant: str = claimed or ""
+    if not SIRET.match(tenant):
         errors.append(
             Reason(
                 code="unknown-tenant",
@@ -93,20 +142,16 @@ def decode(
                 path="headers.tenant",
             )
         )
-        tenant = "unknown"
-    user = _text(user_id, 128)
-    erp = ERP_USER.match(user or "")
-    if erp is not None and tenant != "unknown" and erp.group(1) != tenant:
-        errors.append(
-            Reason(
-                code="tenant-forged",
-                path="headers.tenant",
-                message=f"RabbitMQ user {user} may only submit for tenant {erp.group(1)}, "
-                f"not {tenant}.",
-            )
-        )
+        tenant = bound or "unknown"
+    if refused:
+        errors += refused
+        tenant = bound or "unknown"
+    elif bound is not None and tenant not in (bound, "unknown"):
+        errors.append(_forged(
+            f"This submission is authenticated for tenant {bound} (its routing key or RabbitMQ "
+            f"user), not {tenant}."))
         # Answer the authenticated publisher, never the tenant it claimed to be.
-        tenant = erp.group(1)
+        tenant = bound
     mid = _text(message_id, 100_000)
     if mid is not None and not _utf8(message_id):
         errors.append(

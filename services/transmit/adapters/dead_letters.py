@@ -24,7 +24,7 @@ from typing import Any
 import pika
 from pika.adapters.blocking_connection import BlockingChannel
 
-from shared.topology import INTERNAL, Q_TRANSMIT, RK_TRANSMIT_RETRY, dlq_name
+from shared.topology import INBOUND, INTERNAL, Q_TRANSMIT, RK_SUBMIT, RK_TRANSMIT_RETRY, dlq_name
 
 REPLAY_HEADER = "x-efacture-replay-count"
 TRANSMIT_DLQ = dlq_name(Q_TRANSMIT)
@@ -33,6 +33,8 @@ _BROKER_HEADERS = frozenset({
     "x-death", "x-delivery-count", "x-first-death-exchange", "x-first-death-queue",
     "x-first-death-reason", "x-last-death-exchange", "x-last-death-queue",
     "x-last-death-reason",
+    # Sender-selected routing is the original publisher's, never replayed by an operator.
+    "CC", "BCC",
 })
 
 
@@ -82,7 +84,8 @@ class DeadLetter:
         failed_at = h.get("x-efacture-first-failed-at") or _iso(first_death.get("time"))
         return {
             "id": self.id,
-            "tenant": h.get("x-efacture-tenant") or p.get("tenant") or h.get("tenant"),
+            "tenant": self.submitted_for() or h.get("x-efacture-tenant") or p.get("tenant")
+            or h.get("tenant"),
             "invoice_id": p.get("invoice_id"),
             "invoice_number": h.get("x-efacture-invoice-number") or p.get("invoice_number"),
             "attempts": int(attempts),
@@ -90,6 +93,15 @@ class DeadLetter:
             "permanent": bool(h.get("x-efacture-permanent", False)),
             "first_failed_at": _text(failed_at),
         }
+
+    def submitted_for(self) -> str | None:
+        """For an ERP submission on ``invoice.submit.<SIRET>``: that SIRET, the tenant the
+        broker authenticated (its ``tenant`` header is only a claim)."""
+        exchange, key = self.target()
+        prefix = RK_SUBMIT + "."
+        if exchange == INBOUND and key.startswith(prefix):
+            return key[len(prefix):]
+        return None
 
     def target(self) -> tuple[str, str]:
         """Where a replay goes: transmit's retry key for transmissions (the service starts
@@ -138,7 +150,13 @@ class DeadLetterQueue:
             if method is None:
                 break
             lid = letter_id(props, body)
-            letter = by_id.setdefault(lid, DeadLetter(lid, self.queue, body, props))
+            fresh = DeadLetter(lid, self.queue, body, props)
+            same = by_id.get(lid)
+            if same is not None and (same.body, same.target()) != (body, fresh.target()):
+                # Two tenants may use the same message_id: never settle one with the other.
+                where = "\x00".join(fresh.target()).encode()
+                lid = fresh.id = f"{lid}~{hashlib.sha256(where + body).hexdigest()[:12]}"
+            letter = by_id.setdefault(lid, fresh)
             letter.tags.append(method.delivery_tag)
         return list(by_id.values())
 
@@ -164,8 +182,12 @@ class DeadLetterQueue:
         exchange, routing_key = letter.target()
         headers = {k: v for k, v in letter.headers.items() if k not in _BROKER_HEADERS}
         headers[REPLAY_HEADER] = count
+        # An ERP submission keeps its message_id (the ERP's idempotency key) and its routing
+        # key (exchange, routing_key above: the authenticated tenant, invoice.submit.<SIRET>).
+        mid = (letter.properties.message_id if exchange == INBOUND and letter.properties.message_id
+               else f"{letter.id}:replay-{count}")
         props = pika.BasicProperties(
-            message_id=f"{letter.id}:replay-{count}", delivery_mode=2, headers=headers,
+            message_id=mid, delivery_mode=2, headers=headers,
             content_type=letter.properties.content_type or "application/json")
         self._ch.basic_publish(exchange, routing_key, letter.body, props, mandatory=True)
         return count
