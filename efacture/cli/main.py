@@ -14,8 +14,10 @@ from efacture.cli import (
     admin,
     archive_cmds,
     bench,
+    dbconn,
     dlq,
     invoice,
+    lifecycle,
     ops,
     serve,
     status,
@@ -30,7 +32,8 @@ def cli() -> None:
     """efacture: e-invoicing broker (ingest, archive, transmit, metering)."""
 
 
-for module in (serve, tenant, submit, status, invoice, archive_cmds, usage, ops, admin, dlq, bench):
+for module in (serve, tenant, submit, status, invoice, archive_cmds, usage, ops, admin, dlq, bench,
+               lifecycle, dbconn):
     module.register(cli)
 
 

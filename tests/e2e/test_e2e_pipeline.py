@@ -99,47 +99,88 @@ def test_unknown_tenant_is_rejected_with_a_reason(system, listener, tenant):
     assert rejected["reasons"][0]["code"] == "unknown-tenant"
 
 
-def test_later_lifecycle_statuses_follow_the_acknowledgement_in_order(
-    system, listener, tenant, tmp_path
-):
-    import httpx
-
+def _sim(system):
     from services.transmit.pa_sim.controls import control_headers
 
-    sim = f"http://127.0.0.1:{system.env['EFACTURE_PA_SIM_PORT']}"
-    ctl = control_headers(system.env["EFACTURE_DATA_DIR"])
+    return (f"http://127.0.0.1:{system.env['EFACTURE_PA_SIM_PORT']}",
+            control_headers(system.env["EFACTURE_DATA_DIR"]))
+
+
+def _lifecycle(events: list[dict], sid: str) -> list[dict]:
+    return [e for e in events if e["submission_id"] == sid and e["event"] == "lifecycle"]
+
+
+def test_cdar_statuses_follow_the_acknowledgement_then_the_seller_sends_212(
+    system, listener, tenant, tmp_path
+):
+    """200 → 202 → 205 through CDAR flows, a CDAR failing the schema skipped with its reason
+    in the log, then 212 Encaissée sent by the seller, exactly once across two runs."""
+    import httpx
+
+    sim, ctl = _sim(system)
     httpx.post(f"{sim}/_sim/config", json={"lifecycle_codes": [202, 205]},
                headers=ctl).raise_for_status()
     try:
-        system.cli(
-            "tenant",
-            "add",
-            INVOICES_TENANT,
-            "--name",
-            "Life",
-            "--subscribed-on",
-            "2026-01-01",
-            "--sandbox",
-        )
+        system.cli("tenant", "add", INVOICES_TENANT, "--name", "Life", "--subscribed-on",
+                   "2026-01-01", "--sandbox", check=False)
+        bad = httpx.post(f"{sim}/_sim/inbound", headers=ctl, json={
+            "client_id": INVOICES_TENANT, "name": "broken.xml",
+            "content": "<rsm:CrossDomainAcknowledgementAndResponse xmlns:rsm="
+                       "'urn:un:unece:uncefact:data:standard:CrossDomainAcknowledgementAndResponse"
+                       ":100'/>"})
+        bad.raise_for_status()
         doc = tmp_path / "life.xml"
         doc.write_bytes(cii_invoice("LIFE-0001"))
         [sub] = system.cli_json("submit", str(doc), "--tenant", INVOICES_TENANT)
         sid = sub["submission_id"]
-
-        def codes(ev: list[dict]) -> list[int]:
-            return [
-                e["lifecycle_code"]
-                for e in ev
-                if e["submission_id"] == sid and e["event"] == "lifecycle"
-            ]
-
-        events = listener.wait_for(lambda ev: len(codes(ev)) >= 3, timeout=60)
-        assert codes(events) == [200, 202, 205]
-        labels = [
-            e["lifecycle_label"]
-            for e in events
-            if e["submission_id"] == sid and e["event"] == "lifecycle"
-        ]
-        assert labels == ["Déposée", "Reçue", "Approuvée"]
+        events = listener.wait_for(lambda ev: len(_lifecycle(ev, sid)) >= 3, timeout=90)
+        got = _lifecycle(events, sid)
+        assert [e["lifecycle_code"] for e in got] == [200, 202, 205]
+        assert [e["lifecycle_label"] for e in got] == ["Déposée", "Reçue", "Approuvée"]
+        assert [e["detail"].get("source") for e in got[1:]] == ["cdar", "cdar"]
+        log = system.log.read_text(errors="replace")
+        assert "lifecycle-cdar-invalid" in log
+        assert bad.json()["flowId"] in log
+        invoice_id = got[0]["invoice_id"]
+        args = ("lifecycle", "send", invoice_id, "--code", "212", "--amount", "120.00",
+                "--vat-rate", "20", "--date", "2026-12-01")
+        first = system.cli_json(*args, "--json")
+        again = system.cli_json(*args, "--json")
+        assert first["already_sent"] is False
+        assert again["already_sent"] is True
+        assert again["event_id"] == first["event_id"]
+        events = listener.wait_for(
+            lambda ev: any(e["lifecycle_code"] == 212 for e in _lifecycle(ev, sid)), timeout=60)
+        sent = [e for e in _lifecycle(events, sid) if e["lifecycle_code"] == 212]
+        assert {e["event_id"] for e in sent} == {first["event_id"]}
+        assert sent[0]["detail"]["direction"] == "sent"
+        assert sent[0]["lifecycle_label"] == "Encaissée"
+        stats = httpx.get(f"{sim}/_sim/stats", headers=ctl).json()
+        assert stats["by_tracking_id"][first["tracking_id"]] == 1
     finally:
         httpx.post(f"{sim}/_sim/config", json={"lifecycle_codes": []}, headers=ctl)
+
+
+def test_upload_acknowledged_error_with_details_is_213_with_those_reasons(
+    system, listener, tenant, tmp_path
+):
+    import httpx
+
+    sim, ctl = _sim(system)
+    httpx.post(f"{sim}/_sim/config", json={"ack_error_rate": 1.0},
+               headers=ctl).raise_for_status()
+    try:
+        system.cli("tenant", "add", INVOICES_TENANT, "--name", "Life", "--subscribed-on",
+                   "2026-01-01", "--sandbox", check=False)
+        doc = tmp_path / "err.xml"
+        doc.write_bytes(cii_invoice("ERR-0001"))
+        [sub] = system.cli_json("submit", str(doc), "--tenant", INVOICES_TENANT)
+        sid = sub["submission_id"]
+        events = listener.wait_for(lambda ev: len(_lifecycle(ev, sid)) >= 1, timeout=90)
+        [rejected] = _lifecycle(events, sid)
+        assert rejected["lifecycle_code"] == 213
+        assert rejected["detail"]["ack_status"] == "Error"
+        assert [(r["code"], r["message"]) for r in rejected["reasons"]] == [
+            ("InvalidSchema", "Rejet sémantique simulé par le PA")]
+    finally:
+        httpx.post(f"{sim}/_sim/config", json={"ack_error_rate": 0.0}, headers=ctl)

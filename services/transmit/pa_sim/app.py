@@ -203,6 +203,7 @@ def create_app(config: SimConfig | None = None, *, simulator: Simulator | None =
         Route("/_sim/stats", controls.stats, methods=["GET"]),
         Route("/_sim/reset", controls.reset, methods=["POST"]),
         Route("/_sim/revoke-tokens", controls.revoke_tokens, methods=["POST"]),
+        Route("/_sim/inbound", controls.inbound, methods=["POST"]),
         Route("/health", sim.health, methods=["GET"]),
     ], middleware=[Middleware(Hangup, sim=sim)])
     app.state.simulator = sim

@@ -121,6 +121,22 @@ class Controls:
         self.sim.config = self.sim.initial
         return JSONResponse({"reset": True})
 
+    async def inbound(self, request: Request) -> Response:
+        """``{"client_id", "name", "content", "tracking_id"?}`` → an inbound CDAR flow for
+        that client now, with ``content`` (text) as its file, valid or not."""
+        if (answer := self.refused(request)) is not None:
+            return answer
+        try:
+            body = await request.json()
+            client, name, content = body["client_id"], body["name"], body["content"]
+            if not all(isinstance(x, str) and x for x in (client, name, content)):
+                raise ValueError("client_id, name and content are non-empty strings")
+        except (ValueError, KeyError, TypeError) as exc:
+            return _error(400, "BadRequest", str(exc))
+        flow = self.sim.store.add_inbound_raw(client, name, content.encode(),
+                                              body.get("tracking_id"))
+        return JSONResponse({"flowId": flow.flow_id}, 201)
+
     async def revoke_tokens(self, request: Request) -> Response:
         if (answer := self.refused(request)) is not None:
             return answer

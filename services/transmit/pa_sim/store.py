@@ -16,6 +16,7 @@ import heapq
 import random
 import secrets
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -64,6 +65,7 @@ class FlowStore:
         self._tokens: dict[str, tuple[datetime, str]] = {}
         self.webhooks = Webhooks()
         self._uploads_attempted = 0
+        self._attempt_times: list[float] = []  # monotonic, the last 100 upload attempts
         self._accepted: Counter[str] = Counter()
         self._duplicates = 0
         self._tokens_issued = 0
@@ -100,6 +102,8 @@ class FlowStore:
     def count_upload_attempt(self) -> None:
         with self._lock:
             self._uploads_attempted += 1
+            self._attempt_times.append(time.monotonic())
+            del self._attempt_times[:-100]
 
     def add_outbound(self, owner: str, info: dict[str, str | None], content: bytes,
                      sha256: str, config: SimConfig, *, ack_error: list[dict[str, str]] | None
@@ -155,6 +159,7 @@ class FlowStore:
             outbound = sum(1 for flow in self._flows.values() if flow.direction == "Out")
             return {
                 "uploads_attempted": self._uploads_attempted,
+                "upload_attempt_times": list(self._attempt_times),
                 "flows": outbound,
                 "inbound_flows": len(self._flows) - outbound,
                 "duplicates_refused": self._duplicates,
@@ -171,9 +176,23 @@ class FlowStore:
             self._due.clear()
             self.webhooks.clear()
             self._uploads_attempted = 0
+            self._attempt_times.clear()
             self._accepted.clear()
             self._duplicates = 0
             self._tokens_issued = 0
+
+    def add_inbound_raw(self, owner: str, name: str, content: bytes,
+                        tracking_id: str | None = None) -> Flow:
+        """An inbound lifecycle flow with arbitrary bytes (tests: a CDAR failing the schema)."""
+        with self._lock:
+            now = self._now()
+            flow = Flow(flow_id=str(uuid4()), owner=owner, tracking_id=tracking_id,
+                        direction="In", syntax="CDAR", flow_type="CustomerInvoiceLC",
+                        submitted_at=now, updated_at=now, ack_status="Ok", name=name,
+                        processing_rule_source="Computed", content=content)
+            self._flows[flow.flow_id] = flow
+            self.webhooks.notify(flow)
+            return flow
 
     def advance(self) -> None:
         """Apply what is due now (the webhook ticker calls it)."""
