@@ -14,7 +14,6 @@ from efacture.cli import (
     admin,
     archive_cmds,
     bench,
-    dbconn,
     dlq,
     invoice,
     lifecycle,
@@ -33,7 +32,7 @@ def cli() -> None:
 
 
 for module in (serve, tenant, submit, status, invoice, archive_cmds, usage, ops, admin, dlq, bench,
-               lifecycle, dbconn):
+               lifecycle):
     module.register(cli)
 
 
