@@ -30,7 +30,7 @@ from services.portal.rendering.document import render_pdf
 from services.portal.rendering.pdf import invoice_pdf
 from shared.settings import Settings
 from shared.vault.reader import Vault
-from tests.integration.portal.test_pdf import Archive, migrate
+from tests.integration.portal.catalogue import Archive, migrate
 from tests.support import infra
 
 DEFAULT_FILE = Path(__file__).resolve().parents[2] / "shared/corpus/cii/cen__CII_example2.xml"

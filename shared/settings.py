@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     operator_users: Annotated[tuple[str, ...], NoDecode] = ("guest",)
     smtp_url: str | None = None  # smtp://[user:password@]host:port (STARTTLS when offered) or smtps://
     mail_from: str = "efacture@localhost"
+    portal_url: str = "https://localhost:8443"  # public base URL of the portal (e-mail links)
     # Encrypted documents: unset → data_dir/blobs; file:///path or s3://bucket/prefix.
     blob_url: str | None = None
     s3_endpoint: str | None = None  # e.g. http://127.0.0.1:8333 (SeaweedFS); unset → AWS
@@ -56,6 +57,7 @@ class Settings(BaseSettings):
     tariff_file: Path | None = None
     checkpoint_interval_seconds: float = 2.0
     breaker_cooldown_seconds: float = 30.0  # how long an open PA circuit waits before a probe
+    notify_lease_seconds: float = 300.0  # a claimed portal e-mail is sent again after this
     log_level: str = "INFO"
 
     @field_validator("transmit_retry_delays", mode="before")

@@ -38,6 +38,7 @@ Q_ARCHIVE = "efacture.archive"
 Q_TRANSMIT = "efacture.transmit"
 Q_TRANSMIT_POLL = "efacture.transmit.poll"
 Q_METERING = "efacture.metering"
+Q_PORTAL_NOTIFY = "efacture.portal.notify"  # recipients told once per archived invoice
 
 POLL_DELAY_SECONDS = 1
 
@@ -138,8 +139,10 @@ class Topology:
                     (RK_FLOW_POLL,)),
             Binding(work_queue(Q_METERING, RK_ARCHIVED_TRANSMIT, delivery_limit=lim), INTERNAL,
                     (RK_ARCHIVED_TRANSMIT, RK_ARCHIVED_KEEP, RK_PURGED)),
+            Binding(work_queue(Q_PORTAL_NOTIFY, RK_ARCHIVED_TRANSMIT, delivery_limit=lim),
+                    INTERNAL, (RK_ARCHIVED_TRANSMIT, RK_ARCHIVED_KEEP)),
         ])
-        for q in (Q_INGEST, Q_ARCHIVE, Q_TRANSMIT, Q_TRANSMIT_POLL, Q_METERING):
+        for q in (Q_INGEST, Q_ARCHIVE, Q_TRANSMIT, Q_TRANSMIT_POLL, Q_METERING, Q_PORTAL_NOTIFY):
             t.bindings.append(Binding(dead_queue(q), DEAD, (dlq_name(q),)))
         for seconds in t.retry_delays:
             dq = delay_queue(seconds, RK_TRANSMIT_RETRY)

@@ -20,52 +20,19 @@ from pypdf import PdfReader
 
 from services.portal.rendering.pdf import invoice_pdf
 from services.portal.rendering.safexml import UnreadableXmlError, parse
-from shared import db
 from shared.settings import Settings
 from shared.vault.document_sealer import DocumentShreddedError
 from shared.vault.envelope import DecryptFailedError
 from shared.vault.reader import Vault
+from tests.integration.portal.catalogue import Archive, migrate
 from tests.support.infra import Infra
 
 pytestmark = pytest.mark.integration
 
-TENANT = "99999999800010"
 CORPUS = Path(__file__).resolve().parents[4] / "shared" / "corpus"
 CII = CORPUS / "cii" / "cen__CII_example2.xml"
 UBL = CORPUS / "ubl" / "akretion__ubl-21-en16931.xml"
 FACTURX = CORPUS / "factur-x" / "akretion__invoice_EN16931.pdf"
-PORTAL = ("portal", "services.portal.migrations")
-
-
-def migrate(url: str) -> None:
-    schemas = db.SCHEMAS if PORTAL in db.SCHEMAS else (*db.SCHEMAS, PORTAL)
-    db.migrate(url, schemas)
-
-
-class Archive:
-    """Writes catalogue rows and sealed blobs as the archive service does."""
-
-    def __init__(self, url: str, vault: Vault) -> None:
-        self.url = url
-        self.vault = vault
-        self.log_index = 0
-
-    async def add(self, body: bytes, kind: str, profile: str | None = "EN16931") -> uuid.UUID:
-        invoice_id = uuid.uuid4()
-        self.log_index += 1
-        async with await psycopg.AsyncConnection.connect(self.url) as conn:
-            sealed = await self.vault.sealer.seal_document(conn, TENANT, invoice_id, body)
-            await asyncio.to_thread(self.vault.blobs.put, sealed.blob_key, sealed.ciphertext)
-            await conn.execute(
-                "INSERT INTO archive.invoice (invoice_id, tenant, submission_id, kind, profile,"
-                " content_type, size_bytes, sha256, blob_key, wrapped_data_key,"
-                " tenant_key_version, tsa_token, tsa_time, log_index, retain_until, transmit)"
-                " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,'\\x00',now(),%s,'2036-01-01',false)",
-                (invoice_id, TENANT, f"s-{invoice_id}", kind, profile,
-                 "application/pdf" if kind.endswith("pdf") else "application/xml", len(body),
-                 hashlib.sha256(body).hexdigest(), sealed.blob_key, sealed.wrapped_data_key,
-                 sealed.tenant_key_version, self.log_index + 10_000 * id(self) % 1_000_000))
-        return invoice_id
 
 
 @pytest.fixture(scope="module")
