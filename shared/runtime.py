@@ -125,8 +125,9 @@ class Runtime:
     async def start(self) -> None:
         configure(self.service, self.settings.log_level)
         await asyncio.to_thread(db.migrate, self.settings.database_url)
+        # Its own role, not the migration role (least privilege, shared/db_roles.py).
         self._pool = await db.open_pool(
-            self.settings.database_url, max_size=self.settings.db_pool_size
+            db.service_url(self.settings, self.service), max_size=self.settings.db_pool_size
         )
         await self.broker.connect()
         await declare(self.broker, self.topology)

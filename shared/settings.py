@@ -19,6 +19,16 @@ class Settings(BaseSettings):
 
     amqp_url: str = "amqp://guest:guest@localhost:5672/"
     database_url: str = "postgresql://postgres@localhost:5432/efacture"
+    # Least privilege: each service connects as its own role efacture_<service> (created and
+    # granted by the migration); the user of database_url owns the schema. A per-service URL
+    # (with that role's password) overrides the one derived from database_url; false -> every
+    # service uses database_url as before.
+    database_roles: bool = True
+    ingest_database_url: str | None = None
+    archive_database_url: str | None = None
+    transmit_database_url: str | None = None
+    metering_database_url: str | None = None
+    portal_database_url: str | None = None
     data_dir: Path = Path("./var")
     pa_url: str | None = None
     pa_token_url: str | None = None  # OAuth2 token URL of the PA (default {pa_url}/oauth/token)

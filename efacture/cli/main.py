@@ -14,6 +14,7 @@ from efacture.cli import (
     admin,
     archive_cmds,
     bench,
+    dbconn,
     dlq,
     invoice,
     lifecycle,
@@ -32,7 +33,7 @@ def cli() -> None:
 
 
 for module in (serve, tenant, submit, status, invoice, archive_cmds, usage, ops, admin, dlq, bench,
-               lifecycle):
+               lifecycle, dbconn):
     module.register(cli)
 
 

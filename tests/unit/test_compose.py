@@ -21,7 +21,11 @@ pytestmark = pytest.mark.unit
 
 REPO = Path(__file__).resolve().parents[2]
 SERVE_TARGETS = {"ingest", "archive", "transmit", "metering", "pa-sim", "tsa"}
+CONSUMERS = ("ingest", "archive", "transmit", "metering")
 INFRASTRUCTURE = {"rabbitmq", "postgres"}
+MIGRATE = ["efacture", "db", "migrate"]
+# ${NAME}, ${NAME:?message}, ${NAME:-default}: compose fills these in from .env.
+INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?[?-][^}]*)?\}")
 
 
 @pytest.fixture(scope="module")
@@ -42,14 +46,28 @@ def _argv(value: str | list[str]) -> list[str]:
     return shlex.split(value) if isinstance(value, str) else [str(part) for part in value]
 
 
+def _interpolated(value: str) -> str:
+    """``value`` as compose passes it on, each ``${VAR...}`` replaced by a stand-in value."""
+    return INTERPOLATION.sub(lambda m: f"x{m.group(1).lower()}", value)
+
+
 def _environment(service: dict[str, Any]) -> dict[str, str]:
     raw = service.get("environment") or {}
     if isinstance(raw, list):
-        return dict(item.split("=", 1) if "=" in item else (item, "") for item in raw)
-    return {str(key): str(value) for key, value in raw.items()}
+        pairs = dict(item.split("=", 1) if "=" in item else (item, "") for item in raw)
+    else:
+        pairs = {str(key): str(value) for key, value in raw.items()}
+    return {key: _interpolated(value) for key, value in pairs.items()}
 
 
 def _efacture_services(services: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The long-running ``efacture serve NAME`` containers."""
+    return {name: svc for name, svc in services.items()
+            if "command" in svc and _argv(svc["command"]) != MIGRATE}
+
+
+def _efacture_containers(services: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Every container running the efacture image (the services and the one-shot migration)."""
     return {name: svc for name, svc in services.items() if "command" in svc}
 
 
@@ -73,6 +91,18 @@ def test_each_serve_target_runs_in_exactly_one_service(
     assert sorted(targets) == sorted(SERVE_TARGETS)
 
 
+def test_one_migration_job_runs_before_the_consumers(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    jobs = [name for name, svc in services.items()
+            if "command" in svc and _argv(svc["command"]) == MIGRATE]
+    assert jobs == ["migrate"]
+    assert services["migrate"].get("restart") == "no"
+    for name in CONSUMERS:
+        assert _depends_on(services[name])["migrate"] == {
+            "condition": "service_completed_successfully"}, name
+
+
 def test_every_efacture_variable_set_is_a_settings_field(
     services: dict[str, dict[str, Any]],
 ) -> None:
@@ -85,14 +115,11 @@ def test_every_efacture_variable_set_is_a_settings_field(
 def test_efacture_services_get_broker_database_data_dir_pa_and_tsa(
     services: dict[str, dict[str, Any]],
 ) -> None:
-    required = {
-        "EFACTURE_AMQP_URL",
-        "EFACTURE_DATABASE_URL",
-        "EFACTURE_DATA_DIR",
-        "EFACTURE_PA_URL",
-        "EFACTURE_TSA_URL",
-    }
-    for name, service in _efacture_services(services).items():
+    for name, service in _efacture_containers(services).items():
+        required = {"EFACTURE_AMQP_URL", "EFACTURE_DATA_DIR", "EFACTURE_PA_URL",
+                    "EFACTURE_TSA_URL"}
+        if name in (*CONSUMERS, "migrate"):  # the simulator and the TSA use no database
+            required.add("EFACTURE_DATABASE_URL")
         environment = _environment(service)
         assert required <= environment.keys(), f"{name} misses {required - environment.keys()}"
         # The settings must parse: a bad value would only show when the container starts.
@@ -102,7 +129,7 @@ def test_efacture_services_get_broker_database_data_dir_pa_and_tsa(
 
 
 def test_urls_point_at_services_of_this_file(services: dict[str, dict[str, Any]]) -> None:
-    for name, service in _efacture_services(services).items():
+    for name, service in _efacture_containers(services).items():
         for key, value in _environment(service).items():
             if key.endswith("_URL"):
                 host = urlsplit(value).hostname
@@ -127,6 +154,9 @@ def test_every_dependency_names_a_defined_service_that_reports_health(
     for name, service in services.items():
         for dependency, spec in _depends_on(service).items():
             assert dependency in services, f"{name} depends on undefined {dependency!r}"
+            if dependency == "migrate":  # a job: waited for until it exits successfully
+                assert spec.get("condition") == "service_completed_successfully", name
+                continue
             assert spec.get("condition") == "service_healthy", f"{name} -> {dependency}"
             # compose refuses service_healthy on a service without a healthcheck.
             assert "healthcheck" in services[dependency], f"{dependency} has no healthcheck"
@@ -135,7 +165,7 @@ def test_every_dependency_names_a_defined_service_that_reports_health(
 def test_consumers_wait_for_healthy_broker_and_database(
     services: dict[str, dict[str, Any]],
 ) -> None:
-    for name in ("ingest", "archive", "transmit", "metering"):
+    for name in CONSUMERS:
         assert _depends_on(services[name]).keys() >= INFRASTRUCTURE, name
 
 
