@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     max_document_bytes: int = 10 * 1024 * 1024
     # RabbitMQ users that may submit for any tenant (comma-separated); ingest adds its own user.
     operator_users: Annotated[tuple[str, ...], NoDecode] = ("guest",)
+    # Ingest's analysis: persistent worker processes, each document cut off after the limit.
+    analysis_workers: int = 2
+    analysis_timeout_seconds: float = 10.0
+    analysis_function: str = "services.ingest.domain.analysis:analyse"  # tests inject a slow one
     smtp_url: str | None = None  # smtp://[user:password@]host:port (STARTTLS when offered) or smtps://
     mail_from: str = "efacture@localhost"
     portal_url: str = "https://localhost:8443"  # public base URL of the portal (e-mail links)

@@ -15,6 +15,6 @@ from shared.topology import Q_INGEST
 def create_app(settings: Settings) -> FastStream:
     amqp_strings.install()  # ERP properties that are not UTF-8 must not kill the connection
     rt = Runtime(settings, "ingest")
-    rt.consume(Q_INGEST, make_handler(IngestService(rt)), title="ingest",
-               description="ERP submissions")
-    return rt.app()
+    service = IngestService(rt)
+    rt.consume(Q_INGEST, make_handler(service), title="ingest", description="ERP submissions")
+    return rt.app(on_startup=[service.start], after_shutdown=[service.stop])

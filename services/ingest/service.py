@@ -11,20 +11,21 @@ the handler retries the message.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
+from datetime import date
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import psycopg
 
+from services.ingest.adapters import analyser
 from services.ingest.adapters import repository as repo
 from services.ingest.domain.admission import admission_reasons, seller_key
-from services.ingest.domain.analysis import Analysis, analyse
+from services.ingest.domain.analysis import Analysis
+from services.ingest.domain.dates import utc_today
 from services.ingest.domain.reasons import Reason
 from services.ingest.domain.submission import Submission, header_strings
 from shared import outbox, tenants
@@ -53,25 +54,23 @@ def _reasons(items: tuple[Reason, ...] | list[Reason]) -> list[EventReason]:
 
 
 class IngestService:
-    def __init__(self, rt: Runtime) -> None:
+    def __init__(self, rt: Runtime, clock: Callable[[], date] = utc_today) -> None:
         self.rt = rt
+        self.clock = clock  # today's date for the issue-date bounds (tests inject one)
         self.operators = operator_users(rt.settings)
-        # One analysis thread: the compiled schemas and XPaths are cached per process and
-        # lxml objects are not shared across threads; the event loop stays free meanwhile.
-        self._analyser = ThreadPoolExecutor(max_workers=1, thread_name_prefix="analyse")
+        # Worker processes with a wall-clock limit per document: a slow or stuck document
+        # is cut off and never holds the other tenants' submissions longer than that.
+        self._analyser = analyser.pool_from(rt.settings)
+
+    async def start(self) -> None:
+        """Start the analysis workers (before consuming: no document waits for a spawn)."""
+        await self._analyser.start()
+
+    async def stop(self) -> None:
+        self._analyser.close()
 
     async def _analyse(self, body: bytes, content_type: str | None, *, sandbox: bool) -> Analysis:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._analyser,
-            partial(
-                analyse,
-                body,
-                content_type,
-                sandbox=sandbox,
-                max_bytes=self.rt.settings.max_document_bytes,
-            ),
-        )
+        return await self._analyser.analyse(body, content_type, sandbox=sandbox)
 
     async def handle(self, body: bytes, sub: Submission, *, redelivered: bool = False) -> Verdict:
         """Decide ``sub``. ``redelivered`` is RabbitMQ's flag: only a redelivery of the very
@@ -103,6 +102,7 @@ class IngestService:
                 sandbox=sandbox,
                 transmit=sub.transmit,
                 headers=header_strings(sub),
+                today=self.clock(),
             )
             errors += more_err
             warnings += more_warn

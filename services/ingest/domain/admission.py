@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import date
 
 from services.ingest.domain.analysis import Analysis
+from services.ingest.domain.dates import issue_date_reasons, utc_today
 from services.ingest.domain.invoice import Invoice
 from services.ingest.domain.reasons import Reason, reason
 
@@ -57,8 +58,12 @@ def admission_reasons(
     sandbox: bool,
     transmit: bool,
     headers: Mapping[str, str],
+    today: date | None = None,
 ) -> tuple[tuple[Reason, ...], tuple[Reason, ...]]:
     """``(errors, warnings)`` that depend on the tenant and the submission.
+
+    ``implausible-issue-date`` (before 1900, or more than a year after ``today``: the
+    caller's clock, UTC today by default) for the invoice's date or a plain PDF's header.
 
     tenant-mismatch, profile-not-admitted (MINIMUM with ``transmit``), and the plain-PDF rules
     (``transmit`` must be false; headers invoice-number, issue-date, recipient-id required).
@@ -67,10 +72,17 @@ def admission_reasons(
     ``transmit``, warnings (``severity: warning``) for a sandbox tenant or an archive-only one.
     Unknown tenants and duplicates are the caller's: they need the database.
     """
+    today = today or utc_today()
     if analysis.kind == "pdf":
-        return tuple(_plain_pdf(transmit, headers)), ()
+        plain = _plain_pdf(transmit, headers)
+        if not plain:
+            header = date.fromisoformat(_header(headers, "issue-date"))
+            plain = issue_date_reasons(header, today, "headers.issue-date")
+        return tuple(plain), ()
     errors: list[Reason] = []
     invoice = analysis.invoice
+    if invoice is not None:
+        errors += issue_date_reasons(invoice.issue_date, today, "invoice/issue-date")
     tenant_siren = tenant_siret[:9]
     # A seller without a legal id has the SIREN of its FR VAT number or tax registration
     # (Facts.invoice fills it): a VAT-only seller is compared with the tenant too.
