@@ -20,7 +20,7 @@ _UNITS = {
     "C62": "unité", "H87": "pièce", "EA": "unité", "XPP": "pièce", "HUR": "heure", "DAY": "jour",
     "MIN": "minute", "MON": "mois", "ANN": "an", "WEE": "semaine", "KGM": "kg", "GRM": "g",
     "TNE": "t", "MTR": "m", "KMT": "km", "MTK": "m²", "MTQ": "m³", "LTR": "l", "KWH": "kWh",
-    "SET": "lot", "LS": "forfait", "P1": "%",
+    "SET": "lot", "LS": "forfait", "P1": "%", "NAR": "article", "NPR": "paire",
 }
 
 
