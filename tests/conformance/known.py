@@ -14,11 +14,4 @@ KNOWN_DISAGREEMENTS: dict[str, str] = {
     "cii/akretion__factur-x-basicwl.xml": _LUHN,
     "cii/akretion__factur-x-extended.xml": _LUHN,
     "invalid/mustang__invalidXRechnung.pdf": _XRECHNUNG,
-    # Not covered yet (closed by the generated rule engine):
-    "factur-x/zfc-xmlrechnung__XRECHNUNG_Einfach.pdf": "CII-SR-465 not covered",
-    "cii/zfc-xmlrechnung__XRECHNUNG_Reisekostenabrechnung.cii.xml": "CII-SR-465 not covered",
-    "cii/cen__CII_example5.xml": "Factur-X profile restrictions not covered",
-    "cii/cen__huf_example_cii.xml": "Factur-X profile restrictions not covered",
-    "cii/cen__XRechnung-O.xml": "Factur-X code lists not covered",
-    "cii/mustang__validV2FR.xml": "BR-FR not covered",
 }

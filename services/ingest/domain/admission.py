@@ -68,8 +68,10 @@ def admission_reasons(
     tenant-mismatch, profile-not-admitted (MINIMUM with ``transmit``), and the plain-PDF rules
     (``transmit`` must be false; headers invoice-number, issue-date, recipient-id required).
     The French check-digit rules are applied by :func:`analyse` (they need only ``sandbox``);
-    the BR-FR findings of :attr:`Analysis.french` are errors for a non-sandbox tenant with
-    ``transmit``, warnings (``severity: warning``) for a sandbox tenant or an archive-only one.
+    the official rules of :attr:`Analysis.strict` (BR-FR, and the profile's official set beyond
+    the hand-written EN 16931 rules) are errors for a non-sandbox tenant with ``transmit``,
+    warnings (``severity: warning``) for a sandbox tenant or an archive-only submission: that
+    is when the accredited platform would refuse the invoice.
     Unknown tenants and duplicates are the caller's: they need the database.
     """
     today = today or utc_today()
@@ -100,5 +102,5 @@ def admission_reasons(
             "submit it with transmit=false to archive it.",
         ))
     if transmit and not sandbox:
-        return (*errors, *analysis.french), ()
-    return tuple(errors), tuple(r.as_warning() for r in analysis.french)
+        return (*errors, *analysis.strict), ()
+    return tuple(errors), tuple(r.as_warning() for r in analysis.strict)

@@ -14,11 +14,13 @@ from pydantic import BaseModel, ConfigDict
 from services.ingest.domain.br_fr import br_fr_reasons
 from services.ingest.domain.cii import extract_cii
 from services.ingest.domain.cii_rules import cii_syntax_reasons
+from services.ingest.domain.fast_rules import profile_reasons
 from services.ingest.domain.french import french_reasons, is_french_seller
 from services.ingest.domain.invoice import Invoice
 from services.ingest.domain.pdf import is_pdf, read_pdf
 from services.ingest.domain.reasons import Reason, reason
 from services.ingest.domain.rules import core_reasons
+from services.ingest.domain.sch_engine import index_document
 from services.ingest.domain.schema import schema_reasons
 from services.ingest.domain.syntax import Detected, detect
 from services.ingest.domain.ubl import extract_ubl
@@ -44,9 +46,10 @@ class Analysis(BaseModel):
     invoice: Invoice | None = None
     errors: tuple[Reason, ...] = ()
     warnings: tuple[Reason, ...] = ()
-    # BR-FR findings (French sellers): errors or warnings depending on the submission, decided
-    # by admission_reasons (transmit, sandbox).
-    french: tuple[Reason, ...] = ()
+    # The official rules ingest runs from the generated tables (the profile's set, and BR-FR
+    # for French sellers): errors for a non-sandbox tenant with transmit, warnings otherwise,
+    # as admission_reasons decides.
+    strict: tuple[Reason, ...] = ()
     xml: bytes | None = None
 
     @property
@@ -78,15 +81,17 @@ def _validate(
         facts = extract_ubl(root)
     errors += core_reasons(facts, detected.profile)
     errors += vat_reasons(facts, detected.profile)
+    # The official sets' other fatal rules, from the tables generated at build time.
+    indexed = index_document(root)
+    strict = profile_reasons(root, detected, indexed)
     invoice = facts.invoice()
     warnings: list[Reason] = []
-    french: list[Reason] = []
     if invoice is not None:
         french_errors, warnings = french_reasons(invoice, sandbox=sandbox)
         errors += french_errors
         if is_french_seller(invoice):
-            french = br_fr_reasons(root, detected)
-    return invoice, errors, warnings, french
+            strict += br_fr_reasons(root, detected, indexed)
+    return invoice, errors, warnings, strict
 
 
 def _analyse_xml(body: bytes, content_type: str | None, sandbox: bool) -> Analysis:
@@ -97,7 +102,7 @@ def _analyse_xml(body: bytes, content_type: str | None, sandbox: bool) -> Analys
     detected, problem = detect(root)
     if detected is None:
         return Analysis(kind="other", errors=(*mismatch, *(p for p in [problem] if p)))
-    invoice, errors, warnings, french = _validate(root, detected, sandbox)
+    invoice, errors, warnings, strict = _validate(root, detected, sandbox)
     return Analysis(
         kind="cii" if detected.syntax == "CII" else "ubl",
         syntax=detected.syntax,
@@ -105,7 +110,7 @@ def _analyse_xml(body: bytes, content_type: str | None, sandbox: bool) -> Analys
         invoice=invoice,
         errors=(*mismatch, *errors),
         warnings=tuple(warnings),
-        french=tuple(french),
+        strict=tuple(strict),
         xml=body,
     )
 
@@ -137,7 +142,7 @@ def _analyse_pdf(body: bytes, content_type: str | None, sandbox: bool) -> Analys
                 first_problem = problem and problem.model_copy(
                     update={"message": f"{name}: {problem.message}"})
             continue
-        invoice, errors, warnings, french = _validate(root, detected, sandbox)
+        invoice, errors, warnings, strict = _validate(root, detected, sandbox)
         return Analysis(
             kind="facturx-pdf",
             syntax="Factur-X" if detected.syntax == "CII" else "UBL",
@@ -145,7 +150,7 @@ def _analyse_pdf(body: bytes, content_type: str | None, sandbox: bool) -> Analys
             invoice=invoice,
             errors=(*mismatch, *xmp_reasons(content.xmp), *errors),
             warnings=tuple(warnings),
-            french=tuple(french),
+            strict=tuple(strict),
             xml=xml,
         )
     if first_problem is None:

@@ -46,7 +46,7 @@ def strict_analysis(body: bytes) -> Analysis:
 def ingest_verdict(analysis: Analysis) -> Verdict:
     """Ingest's decision for a non-sandbox tenant with ``transmit=true``."""
     errors = [e for e in analysis.errors if e.code not in POLICY_CODES]
-    errors += list(analysis.french)
+    errors += list(analysis.strict)
     if analysis.kind == "pdf":
         errors.append(Reason(code="no-invoice-xml",
                              message="A plain PDF carries no invoice data to transmit."))

