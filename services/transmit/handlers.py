@@ -27,6 +27,12 @@ def _replays(msg: RabbitMessage) -> int:
     return value if isinstance(value, int) else 0
 
 
+def _not_before(msg: RabbitMessage) -> float | None:
+    """Epoch seconds before which the PA asked not to be called again (429 Retry-After)."""
+    value = (msg.raw_message.headers or {}).get("x-efacture-not-before-ms")
+    return value / 1000 if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def make_handlers(service: TransmitService, lifecycle: LifecycleService) -> tuple[Handler, Handler]:
     async def on_archived(body: bytes, msg: RabbitMessage) -> None:
         async with settle(msg, "transmit"):
@@ -36,7 +42,8 @@ def make_handlers(service: TransmitService, lifecycle: LifecycleService) -> tupl
                 raise PermanentError("undecodable transmit message", code="bad-message") from exc
             with bound(submission_id=archived.submission_id, invoice_id=archived.invoice_id,
                        tenant=archived.tenant):
-                await service.handle(archived, Delivery(replays=_replays(msg)))
+                await service.handle(archived, Delivery(replays=_replays(msg),
+                                                         not_before=_not_before(msg)))
 
     async def on_poll(body: bytes, msg: RabbitMessage) -> None:
         async with settle(msg, "transmit"):

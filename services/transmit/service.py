@@ -15,6 +15,8 @@ circuit breaker is open, messages are parked without spending an attempt.
 
 from __future__ import annotations
 
+import math
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,9 +43,11 @@ log = get_logger(__name__)
 
 @dataclass(frozen=True)
 class Delivery:
-    """Where a transmit message came from: replays carry their own counter."""
+    """Where a transmit message came from: replays carry their own counter; a PA's 429
+    ``Retry-After`` travels as ``not_before`` (epoch seconds) with the parked message."""
 
     replays: int = 0
+    not_before: float | None = None
 
 
 class TransmitService:
@@ -87,6 +91,13 @@ class TransmitService:
         ):
             await outbox.flush_for(self.rt.pool, self.rt.publish, invoice_id=msg.invoice_id)
             log.info("transmit-repeated", state=row.state)
+            return
+        wait = (delivery.not_before - time.time()) if delivery.not_before else 0.0
+        if wait > 0:
+            # The PA asked for more time (Retry-After) than the delay queue gave: wait on.
+            last = len(self.rt.topology.retry_delays)
+            await self._park(msg, min(max(row.round_attempts, 1), last), None, delivery,
+                             spend=False, wait=wait)
             return
         try:
             creds = await self.credentials(msg.tenant)
@@ -136,19 +147,28 @@ class TransmitService:
         log.info("invoice-transmitted", flow_id=flow_id, attempts=attempts)
 
     async def _park(self, msg: InvoiceArchived, attempt: int, exc: RetryableError | None,
-                    delivery: Delivery, *, spend: bool) -> None:
-        queue = self.rt.topology.retry_queue_for(max(attempt, 1), exc.retry_after if exc else None)
+                    delivery: Delivery, *, spend: bool, wait: float | None = None) -> None:
+        after = exc.retry_after if exc else wait
+        queue = self.rt.topology.retry_queue_for(max(attempt, 1), after)
         if queue is None:
             assert exc is not None
             await self._dead_letter(msg, attempt, exc, permanent=False, delivery=delivery)
             return
+        headers: dict[str, Any] = {
+            "x-efacture-replay-count": delivery.replays,
+            "x-efacture-last-error": str(exc) if exc else (
+                "waiting for Retry-After" if wait else "circuit open")}
+        # Integer milliseconds: an AMQP float header may travel as a 32-bit float, which is
+        # minutes off at today's epoch.
+        if exc is not None and exc.retry_after:
+            headers["x-efacture-not-before-ms"] = math.ceil((time.time() + exc.retry_after) * 1000)
+        elif wait and delivery.not_before:
+            headers["x-efacture-not-before-ms"] = math.ceil(delivery.not_before * 1000)
         await self.rt.publish(
             exchange=RETRY, routing_key=queue, body=msg.model_dump_json().encode(),
-            message_id=str(msg.invoice_id),
-            headers={"x-efacture-replay-count": delivery.replays,
-                     "x-efacture-last-error": str(exc) if exc else "circuit open"})
+            message_id=str(msg.invoice_id), headers=headers)
         log.warning("transmit-retry-scheduled", queue=queue, attempt=attempt, spend=spend,
-                    error=str(exc) if exc else "circuit open")
+                    error=headers["x-efacture-last-error"])
 
     async def _dead_letter(self, msg: InvoiceArchived, attempts: int, exc: Exception,
                            *, permanent: bool, delivery: Delivery) -> None:

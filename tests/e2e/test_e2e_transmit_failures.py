@@ -37,6 +37,7 @@ class Sim:
 
     def heal(self) -> None:
         self.config(down=False, failure_rate=0.0, failure_status=503, latency_ms=0,
+                    failure_scope="all",
                     max_file_bytes=10 * 1024 * 1024)
 
     def stats(self) -> dict[str, Any]:
@@ -110,6 +111,21 @@ def test_transient_failures_are_retried_then_delivered_once(system, listener, si
     assert sim.flows_for(iid) == 1
     assert of(events, sid, "transmitted")[0]["detail"]["attempts"] >= 2  # retried, not failed
     assert not of(listener.snapshot(), sid, "transmission_failed")
+
+
+def test_retry_after_longer_than_every_delay_is_honoured(system, listener, sim, tmp_path):
+    """A 429 whose Retry-After (4 s) exceeds every retry delay (1 s, 2 s here): the next
+    upload still waits at least that long (a lower bound: a loaded machine only adds)."""
+    wait = 4
+    sim.config(failure_rate=1.0, failure_status=429, retry_after=wait, failure_scope="uploads")
+    before = sim.stats()["uploads_attempted"]
+    [sid] = submit(system, tmp_path)
+    until(lambda: sim.stats()["uploads_attempted"] >= before + 2, timeout=90)
+    stats = sim.stats()
+    sim.heal()
+    first, second = stats["upload_attempt_times"][-(stats["uploads_attempted"] - before):][:2]
+    assert second - first >= wait - 0.2
+    listener.wait_for(lambda ev: of(ev, sid, "transmitted"))
 
 
 def test_permanent_refusal_is_answered_once_and_dead_lettered_as_permanent(

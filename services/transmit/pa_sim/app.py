@@ -64,7 +64,9 @@ class Simulator:
             return error(503, "RESOURCE_ERROR", "the platform is down (simulated)")
         if config.latency_ms:
             await asyncio.sleep(min(config.latency_ms, 10_000) / 1000)
-        if injectable and self.store.roll(config.failure_rate):
+        scoped = config.failure_scope == "all" or (
+            request.method == "POST" and request.url.path.rstrip("/") == "/v1/flows")
+        if injectable and scoped and self.store.roll(config.failure_rate):
             status = config.failure_status
             headers = {"Retry-After": str(config.retry_after)} if status == 429 else None
             return error(status, f"SIMULATED_{status}", "fault injected by the simulator",

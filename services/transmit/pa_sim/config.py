@@ -26,6 +26,9 @@ class SimConfig(BaseModel):
         default=0.0, ge=0.0, le=1.0,
         description="share of /v1/* requests answered with failure_status instead of served",
     )
+    failure_scope: Literal["all", "uploads"] = Field(
+        default="all", description="which /v1/* requests failure_rate applies to"
+    )
     failure_status: int = Field(
         default=503, ge=400, le=599, description="status of injected failures"
     )
