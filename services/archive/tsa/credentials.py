@@ -38,7 +38,7 @@ class TsaCredentials:
 
 @dataclass(frozen=True)
 class GeneratedAuthority:
-    """A fresh CA and TSA pair, with the CA key to be stored beside them."""
+    """A fresh CA and TSA pair; ``ca_key`` is for tests, the keystore never stores it."""
 
     credentials: TsaCredentials
     ca_key: rsa.RSAPrivateKey

@@ -1,10 +1,12 @@
 """The TSA's key material on disk: ``<data_dir>/tsa/`` (adapter: file I/O only).
 
-Layout (PEM): ``ca-key.pem`` and ``tsa-key.pem`` (mode 0600, unencrypted PKCS#8),
-``ca-cert.pem``, ``tsa-cert.pem``. ``tsa-cert.pem`` is written last and is the commit marker:
-without it no token can have been issued, so a half-written directory is regenerated; with it,
-the files are only ever read. Creation holds an exclusive ``flock`` on ``.lock`` so two
-processes starting at once agree on one authority.
+Layout (PEM): ``tsa-key.pem`` (mode 0600, unencrypted PKCS#8), ``ca-cert.pem``,
+``tsa-cert.pem``. The CA's private key is never written: it signs the TSA certificate once,
+in memory, and is dropped, so no file here can issue another TSA certificate (a ``ca-key.pem``
+left by an older version is deleted on load). ``tsa-cert.pem`` is written last and is the
+commit marker: without it no token can have been issued, so a half-written directory is
+regenerated; with it, the files are only ever read. Creation holds an exclusive ``flock`` on
+``.lock`` so two processes starting at once agree on one authority.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from .credentials import TsaCredentials, generate_authority
 
-CA_KEY = "ca-key.pem"
+CA_KEY = "ca-key.pem"  # only ever deleted: older versions kept the CA key here
 CA_CERT = "ca-cert.pem"
 TSA_KEY = "tsa-key.pem"
 TSA_CERT = "tsa-cert.pem"
@@ -45,15 +47,45 @@ def load_or_create_credentials(
         try:
             if not (directory / TSA_CERT).exists():
                 _create(directory, clock())
-            return _load(directory)
+            credentials = _load(directory)
+            _forget_ca_key(directory)
+            return credentials
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+def load_public_chain(directory: Path) -> bytes | None:
+    """TSA certificate then CA certificate (PEM) of the keystore, or None when it has none.
+
+    Reads only certificates, never creates anything: for the archive and the CLI, which
+    check and publish the built-in TSA's chain but must not make an authority of their own.
+    """
+    try:
+        tsa = (directory / TSA_CERT).read_bytes()
+        ca = (directory / CA_CERT).read_bytes()
+    except FileNotFoundError:
+        return None
+    return tsa + ca
+
+
+def _forget_ca_key(directory: Path) -> None:
+    path = directory / CA_KEY
+    if path.exists():
+        path.unlink()
+        _fsync_dir(directory)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _create(directory: Path, now: datetime) -> None:
-    generated = generate_authority(now)
+    generated = generate_authority(now)  # the CA key lives in memory only, dropped on return
     creds = generated.credentials
-    _write(directory / CA_KEY, _key_pem(generated.ca_key), private=True)
     _write(directory / CA_CERT, creds.ca_cert.public_bytes(serialization.Encoding.PEM))
     _write(directory / TSA_KEY, _key_pem(creds.tsa_key), private=True)
     _write(directory / TSA_CERT, creds.tsa_cert.public_bytes(serialization.Encoding.PEM))

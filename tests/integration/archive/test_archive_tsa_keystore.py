@@ -22,9 +22,9 @@ pytestmark = pytest.mark.integration
 
 def test_first_start_creates_keys_readable_by_owner_only(tmp_path: Path) -> None:
     TimeStampAuthority.load_or_create(tmp_path / "tsa")
-    for name in (CA_KEY, TSA_KEY):
-        assert (tmp_path / "tsa" / name).stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "tsa" / TSA_KEY).stat().st_mode & 0o777 == 0o600
     assert (tmp_path / "tsa").stat().st_mode & 0o077 == 0
+    assert not (tmp_path / "tsa" / CA_KEY).exists()
 
 
 def test_second_start_loads_the_same_authority(tmp_path: Path) -> None:
