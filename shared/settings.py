@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     pa_sim_url: str | None = None  # where the built-in simulator is reached (containers)
     bind_host: str = "127.0.0.1"  # where the built-in PA simulator, TSA and metrics listen
     tsa_chain_file: Path | None = None  # PEM chain of an external TSA, for proof bundles
+    tsa_ca: Path | None = None  # PEM root certificate of an external TSA: archive's trust anchor
     tsa_port: int = 8471
     metrics_port_base: int = 9470
     prefetch: int = 32

@@ -133,26 +133,56 @@ def register(cli: click.Group) -> None:
                   type=click.Path(exists=True, file_okay=False))
     @click.option("--log-key", "log_key", type=click.Path(exists=True, dir_okay=False),
                   help="The log's public key (PEM), obtained from the operator.")
+    @click.option("--tsa-ca", "tsa_ca", type=click.Path(exists=True, dir_okay=False),
+                  help="The TSA's root certificate (PEM), obtained from the operator.")
     @json_option
-    def verify(file: str, proof_dir: str, log_key: str | None, as_json: bool) -> None:
-        """Check a document against its evidence bundle, offline."""
+    def verify(file: str, proof_dir: str, log_key: str | None, tsa_ca: str | None,
+               as_json: bool) -> None:
+        """Check a document against its evidence bundle, offline, against the trust anchors."""
         from services.archive.domain.verify import verify as check
+        from services.archive.domain.verify_report import ANCHOR_OPTIONS
 
         report = check(Path(file).read_bytes(), Path(proof_dir),
-                       Path(log_key).read_bytes() if log_key else None)
-        for warning in report.warnings:
-            click.echo(f"efacture: warning: {warning}.", err=True)
+                       Path(log_key).read_bytes() if log_key else None,
+                       Path(tsa_ca).read_bytes() if tsa_ca else None)
+
         def human() -> None:
             for c in report.checks:
                 click.echo(f"{'ok  ' if c.ok else 'FAIL'} {c.name}: {c.sentence}")
+            for name in report.missing_anchors:
+                click.echo(f"MISSING {ANCHOR_OPTIONS[name]}: not given, origin not proven")
 
-        emit({"ok": report.ok, **report.model_dump(mode="json")}, as_json, human)
+        emit({"ok": report.ok, "consistent": report.consistent, **report.model_dump(mode="json")},
+             as_json, human)
         if not report.ok:
             fail(f"verification failed: {report.failure}.")
 
     @cli.group("keys")
     def keys() -> None:
         """Encryption keys of the archive."""
+
+    @keys.command("export-trust")
+    @click.option("-o", "output", required=True, type=click.Path(file_okay=False))
+    @json_option
+    def export_trust(output: str, as_json: bool) -> None:
+        """Write log.pub and tsa-ca.pem, the trust anchors auditors verify bundles against."""
+        from services.archive.adapters.tsa_trust import TsaTrustError, root_pem
+        from shared.settings import get_settings
+        from shared.vault.safe_files import PUBLIC, write_private
+
+        settings = get_settings()
+        _signer, log_pub = _log_keys(settings.data_dir)
+        try:
+            ca = root_pem(settings)
+        except TsaTrustError as exc:
+            fail(f"{str(exc).rstrip('.')}.")
+        directory = Path(output)
+        directory.mkdir(parents=True, exist_ok=True)
+        write_private(directory / "log.pub", log_pub, PUBLIC)
+        write_private(directory / "tsa-ca.pem", ca, PUBLIC)
+        emit({"directory": output, "files": ["log.pub", "tsa-ca.pem"]}, as_json,
+             lambda: click.echo(f"wrote log.pub and tsa-ca.pem to {output}/: publish both for "
+                                "auditors (efacture verify --log-key --tsa-ca)"))
 
     @keys.command("rotate")
     @click.option("--tenant", help="Rotate this tenant's key instead of the master key.")

@@ -8,7 +8,6 @@ offline with :func:`services.archive.domain.verify.verify` and its token with
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -29,25 +28,15 @@ NOT_COVERED = "no signed checkpoint covers this invoice yet; retry in a few seco
 def tsa_chain_pem(settings: Settings) -> bytes:
     """The TSA chain for ``tsa.pem``: TSA certificate first, CA last.
 
-    The built-in TSA's chain is read from its keystore (``<data_dir>/tsa``); an external
-    TSA's from ``EFACTURE_TSA_CHAIN_FILE``. Raises :class:`ProofError` when neither is there.
+    From ``EFACTURE_TSA_CHAIN_FILE``, else the built-in TSA's keystore (``<data_dir>/tsa``,
+    read only). Raises :class:`ProofError` when neither is there.
     """
-    if settings.tsa_url:
-        if settings.tsa_chain_file is None:
-            raise ProofError("an external TSA is configured but EFACTURE_TSA_CHAIN_FILE is not "
-                             "set, so the bundle's tsa.pem cannot be written")
-        try:
-            return Path(settings.tsa_chain_file).read_bytes()
-        except OSError as exc:
-            raise ProofError(f"cannot read the TSA chain file {settings.tsa_chain_file} "
-                             f"({exc.strerror})") from exc
-    directory = settings.data_dir / "tsa"
-    if not directory.is_dir():
-        raise ProofError(f"the built-in TSA has no keys in {directory}: is EFACTURE_DATA_DIR "
-                         "the one the services run with?")
-    from services.archive.tsa.authority import TimeStampAuthority
+    from services.archive.adapters import tsa_trust
 
-    return TimeStampAuthority.load_or_create(directory).chain_pem()
+    try:
+        return tsa_trust.chain_pem(settings)
+    except tsa_trust.TsaTrustError as exc:
+        raise ProofError(str(exc)) from exc
 
 
 def parse_invoice_id(ident: str) -> uuid.UUID:

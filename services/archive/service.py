@@ -34,6 +34,7 @@ import psycopg
 from services.archive.adapters import catalogue, merkle_store
 from services.archive.adapters.log_key import load_or_create_log_key
 from services.archive.adapters.tsa_client import TimeStampToken, TsaClient
+from services.archive.adapters.tsa_trust import TrustedTokens
 from services.archive.domain.admission import ArchiveRefusal, admit, retention_date
 from services.archive.domain.leaf import invoice_leaf_data
 from shared import faults, outbox
@@ -79,6 +80,7 @@ class ArchiveService:
     sealer: DocumentSealer
     blobs: BlobStore
     tsa: TsaClient
+    trusted: TrustedTokens
     signer: Any
 
     def __init__(self, rt: Runtime, clock: Callable[[], datetime] | None = None) -> None:
@@ -96,6 +98,7 @@ class ArchiveService:
         self.blobs = FileBlobStore(s.data_dir / "blobs")
         self.tsa = TsaClient.from_settings(s)
         self.signer = load_or_create_log_key(s.data_dir)
+        self.trusted = TrustedTokens(s)
 
     async def close(self) -> None:
         await self.batcher.close()
@@ -130,6 +133,7 @@ class ArchiveService:
             await self._refuse(msg, refusal)
             return
         token = await self.tsa.stamp(bytes.fromhex(msg.sha256))
+        self.trusted.check(token.response_der, msg.document)
         async with self.rt.pool.connection() as conn, conn.transaction():
             sealed = await self.sealer.seal_document(conn, msg.tenant, msg.invoice_id, msg.document)
         key = blob_key(msg.tenant, msg.invoice_id)

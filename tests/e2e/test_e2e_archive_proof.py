@@ -69,62 +69,76 @@ def bundles(system: System, archived: dict[Path, str],
     return out
 
 
+@pytest.fixture(scope="module")
+def trust(system: System, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The operator's published anchors (``keys export-trust``): log.pub and tsa-ca.pem."""
+    directory = tmp_path_factory.mktemp("trust")
+    system.cli("keys", "export-trust", "-o", str(directory))
+    return directory
+
+
+def _anchors(trust: Path) -> tuple[str, ...]:
+    return ("--log-key", str(trust / "log.pub"), "--tsa-ca", str(trust / "tsa-ca.pem"))
+
+
 def _verify(
     system: System, document: Path, bundle: Path, *extra: str
 ) -> subprocess.CompletedProcess[str]:
     return system.cli("verify", str(document), "--proof", str(bundle), *extra, check=False)
 
 
-def test_every_archived_document_verifies_offline_against_its_bundle(system, bundles):
+def test_every_archived_document_verifies_offline_against_its_bundle(system, bundles, trust):
     for document, bundle in bundles.items():
-        res = _verify(system, document, bundle, "--json")
+        res = _verify(system, document, bundle, "--json", *_anchors(trust))
         assert res.returncode == 0, res.stderr
         assert '"ok": true' in res.stdout
-        assert "no --log-key given" in res.stderr
+        assert res.stderr == ""
 
 
-def test_verify_with_the_operators_log_key_passes_without_warning(system, bundles, tmp_path):
-    log_pub = tmp_path / "log.pub"
-    log_pub.write_bytes(next(iter(bundles.values())).joinpath("log.pub").read_bytes())
+def test_verify_without_the_operators_anchors_is_not_enough(system, bundles):
     for document, bundle in bundles.items():
-        res = _verify(system, document, bundle, "--log-key", str(log_pub))
-        assert res.returncode == 0, res.stderr
-        assert "warning" not in res.stderr
+        res = _verify(system, document, bundle)
+        assert res.returncode == 1
+        assert "--log-key" in res.stderr
+        assert "--tsa-ca" in res.stderr
 
 
-def test_verify_needs_no_database_broker_or_data_directory(system, bundles):
+def test_verify_needs_no_database_broker_or_data_directory(system, bundles, trust):
     env = {k: v for k, v in system.env.items() if not k.startswith("EFACTURE_")}
     env.update(EFACTURE_DATABASE_URL="postgresql://nobody@127.0.0.1:1/none",
                EFACTURE_AMQP_URL="amqp://nobody:x@127.0.0.1:1/", EFACTURE_DATA_DIR="/nonexistent")
     document, bundle = next(iter(bundles.items()))
-    res = subprocess.run([EFACTURE, "verify", str(document), "--proof", str(bundle)],
-                         env=env, capture_output=True, text=True, timeout=60)
+    res = subprocess.run([EFACTURE, "verify", str(document), "--proof", str(bundle),
+                          *_anchors(trust)], env=env, capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
 
 
-def test_every_token_passes_openssl_ts_verify(bundles):
+def test_every_token_passes_openssl_ts_verify(bundles, trust):
     for document, bundle in bundles.items():
         res = subprocess.run(
             ["openssl", "ts", "-verify", "-data", str(document), "-in",
-             str(bundle / "timestamp.tsr"), "-CAfile", str(bundle / "tsa.pem")],
+             str(bundle / "timestamp.tsr"), "-CAfile", str(trust / "tsa-ca.pem"),
+             "-untrusted", str(bundle / "tsa.pem")],
             capture_output=True, text=True, timeout=60)
         assert res.returncode == 0, res.stdout + res.stderr
         assert "Verification: OK" in res.stdout
 
 
-def test_altering_one_byte_of_the_document_fails_verification(system, bundles, tmp_path):
+def test_altering_one_byte_of_the_document_fails_verification(system, bundles, trust,
+                                                              tmp_path):
     document, bundle = next(iter(bundles.items()))
     data = bytearray(document.read_bytes())
     data[len(data) // 2] ^= 0x01
     altered = tmp_path / document.name
     altered.write_bytes(bytes(data))
-    res = _verify(system, altered, bundle)
+    res = _verify(system, altered, bundle, *_anchors(trust))
     assert res.returncode == 1
     assert "the document's SHA-256 does not match document.sha256" in res.stderr
 
 
 @pytest.mark.parametrize("name", BUNDLE_FILES)
-def test_altering_one_byte_of_any_bundle_file_fails_verification(system, bundles, tmp_path, name):
+def test_altering_one_byte_of_any_bundle_file_fails_verification(system, bundles, trust,
+                                                                 tmp_path, name):
     document, bundle = next(iter(bundles.items()))
     copy = tmp_path / "bundle"
     shutil.copytree(bundle, copy)
@@ -133,7 +147,7 @@ def test_altering_one_byte_of_any_bundle_file_fails_verification(system, bundles
     position = len(data) // 2
     data[position] = data[position] ^ 0x04 if chr(data[position]).isalnum() else ord("A")
     (copy / name).write_bytes(bytes(data))
-    res = _verify(system, document, copy)
+    res = _verify(system, document, copy, *_anchors(trust))
     assert res.returncode == 1, f"altering {name} was not detected"
     failure = res.stderr.strip().splitlines()[-1]
     assert failure.startswith("efacture: verification failed: ")

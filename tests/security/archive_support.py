@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import socket
 import subprocess
 import time
 import uuid
@@ -18,9 +19,23 @@ import pika
 from shared.messages.internal import InvoiceAccepted
 from shared.metrics import service_port
 from shared.topology import INTERNAL, RK_ACCEPTED
-from tests.support.infra import Infra, answers
+from tests.support.infra import Infra, answers, free_port
 from tests.support.invoices import TENANT, cii_invoice
 from tests.support.system import EFACTURE
+
+
+def _free_block(size: int = 4) -> int:
+    """A port whose ``size - 1`` successors are free too (the services' metrics ports)."""
+    for _ in range(50):
+        base = free_port()
+        try:
+            for offset in range(size):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", base + offset))
+        except OSError:
+            continue
+        return base
+    raise AssertionError("no block of free ports")
 
 
 class Node:
@@ -29,7 +44,8 @@ class Node:
     def __init__(self, infra: Infra, data_dir: Path, **extra: str) -> None:
         self.infra = infra
         self.data_dir = data_dir
-        self.env = {**infra.env(str(data_dir)), **extra}
+        self.env = {**infra.env(str(data_dir)), "EFACTURE_METRICS_PORT_BASE": str(_free_block()),
+                    **extra}
         self.procs: list[subprocess.Popen[bytes]] = []
         self._logs: list[Any] = []
 

@@ -1,12 +1,14 @@
 """Offline verification of a document against its evidence bundle (``efacture verify``).
 
-Reads nothing but the document, the bundle directory and the optional trusted log key: no
+Reads nothing but the document, the bundle directory and the verifier's trust anchors: no
 database, broker or data directory. Checks run in order and stop at the first failure, whose
 sentence says what failed: the document's hash; the RFC 3161 token (status, imprint,
-signature, TSA certificate and chain, see :mod:`timestamp_check`); that the log leaf commits
-to the document's hash and the token's genTime; the log key; the checkpoint's signature; the
-inclusion proof against the checkpoint's root. Without a trusted key the bundle's ``log.pub``
-is used and a warning says so.
+signature, TSA certificate and chain, see :mod:`timestamp_check`); that the chain ends at the
+trusted TSA root (``--tsa-ca``); that the log leaf commits to the document's hash and the
+token's genTime; the log key (``--log-key``); the checkpoint's signature; the inclusion proof
+against the checkpoint's root. A bundle is only *ok* with both anchors: without one, the
+bundle's own ``log.pub`` / CA are used, the checks say whether it is self-consistent, and
+the report names the missing anchor (an attacker can make a self-consistent bundle).
 """
 
 from __future__ import annotations
@@ -24,23 +26,27 @@ from services.archive.domain.leaf import InvoiceLeaf, parse_leaf
 from services.archive.domain.merkle import leaf_hash
 from services.archive.domain.merkle_proof import verify_inclusion
 from services.archive.domain.timestamp_check import check_timestamp, load_chain
+from services.archive.domain.tsa_anchor import ANCHOR_CHECK, check_anchor, load_root
 from services.archive.domain.verify_report import Check, CheckFailed, VerifyReport
 
-UNTRUSTED_KEY_WARNING = (
-    "no --log-key given: the checkpoint was checked with the bundle's own log.pub, "
-    "so it proves consistency, not origin; get the log key from the operator to be sure"
-)
 _DIGEST_LINE = re.compile(rb"^[0-9a-f]{64}\n$")
 
 
-def verify(document: bytes, bundle_dir: Path, log_key_pem: bytes | None) -> VerifyReport:
+def verify(
+    document: bytes, bundle_dir: Path, log_key_pem: bytes | None, tsa_ca_pem: bytes | None = None
+) -> VerifyReport:
     """Verify ``document`` against the bundle in ``bundle_dir``; never raises for bad input."""
     try:
         files = b.read_bundle(bundle_dir)
     except OSError as exc:
         failed = Check(name="bundle", ok=False, sentence=f"the bundle cannot be read ({exc})")
-        return VerifyReport(checks=(failed,))
-    return verify_files(document, files, log_key_pem)
+        return VerifyReport(checks=(failed,), missing_anchors=_missing(log_key_pem, tsa_ca_pem))
+    return verify_files(document, files, log_key_pem, tsa_ca_pem)
+
+
+def _missing(log_key_pem: bytes | None, tsa_ca_pem: bytes | None) -> tuple[str, ...]:
+    return tuple(name for name, given in (("log_key", log_key_pem), ("tsa_ca", tsa_ca_pem))
+                 if given is None)
 
 
 def _trusted_key(log_pub: bytes, log_key_pem: bytes | None) -> Ed25519PublicKey:
@@ -64,7 +70,8 @@ def _trusted_key(log_pub: bytes, log_key_pem: bytes | None) -> Ed25519PublicKey:
 
 
 def _run(
-    document: bytes, files: Mapping[str, bytes], log_key_pem: bytes | None, done: list[Check]
+    document: bytes, files: Mapping[str, bytes], log_key_pem: bytes | None,
+    tsa_ca_pem: bytes | None, done: list[Check],
 ) -> None:
     """Append a passed check to ``done`` after each step; raise CheckFailed at the first failure."""
     digest = hashlib.sha256(document).digest()
@@ -83,6 +90,10 @@ def _run(
             sentence=f"the timestamp token is valid, signed by the TSA at {gen_time.isoformat()}",
         )
     )
+    if tsa_ca_pem is not None:
+        check_anchor(chain, load_root(tsa_ca_pem, "the root given with --tsa-ca"))
+        done.append(Check(name=ANCHOR_CHECK, ok=True,
+                          sentence="the TSA certificate chains to the root given with --tsa-ca"))
 
     try:
         proof = b.InclusionProof.from_json_bytes(files[b.INCLUSION_JSON])
@@ -128,21 +139,22 @@ def _run(
 
 
 def verify_files(
-    document: bytes, files: Mapping[str, bytes | None], log_key_pem: bytes | None
+    document: bytes, files: Mapping[str, bytes | None], log_key_pem: bytes | None,
+    tsa_ca_pem: bytes | None = None,
 ) -> VerifyReport:
     """As :func:`verify`, on the bundle's files already read (name → bytes, None if missing)."""
-    warnings = () if log_key_pem is not None else (UNTRUSTED_KEY_WARNING,)
+    missing_anchors = _missing(log_key_pem, tsa_ca_pem)
     present = {name: data for name, data in files.items() if data is not None}
     missing = [name for name in b.FILES if name not in present]
     if missing:
         failed = Check(name="bundle", ok=False, sentence=f"the bundle has no {missing[0]}")
-        return VerifyReport(checks=(failed,), warnings=warnings)
+        return VerifyReport(checks=(failed,), missing_anchors=missing_anchors)
     done: list[Check] = []
     try:
-        _run(document, present, log_key_pem, done)
+        _run(document, present, log_key_pem, tsa_ca_pem, done)
     except CheckFailed as exc:
         return VerifyReport(
             checks=(*done, Check(name=exc.name, ok=False, sentence=exc.sentence)),
-            warnings=warnings,
+            missing_anchors=missing_anchors,
         )
-    return VerifyReport(checks=tuple(done), warnings=warnings)
+    return VerifyReport(checks=tuple(done), missing_anchors=missing_anchors)

@@ -90,12 +90,15 @@ def test_export_manifest_is_signed_with_the_log_key(export):
         assert checkpoint.signature_valid(key)
 
 
-def test_every_exported_bundle_verifies_offline(export):
+def test_every_exported_bundle_verifies_offline(system, export, tmp_path):
     _summary, target = export
+    system.cli("keys", "export-trust", "-o", str(tmp_path))
+    tsa_ca = (tmp_path / "tsa-ca.pem").read_bytes()
     with zipfile.ZipFile(target) as zf:
+        assert zf.read("log.pub") == (tmp_path / "log.pub").read_bytes()
         for entry in json.loads(zf.read("manifest.json")):
             files = {name: zf.read(f"proofs/{entry['invoice_id']}/{name}") for name in FILES}
-            report = verify_files(zf.read(entry["path"]), files, zf.read("log.pub"))
+            report = verify_files(zf.read(entry["path"]), files, zf.read("log.pub"), tsa_ca)
             assert report.ok, report.failure
 
 

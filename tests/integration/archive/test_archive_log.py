@@ -15,6 +15,7 @@ from uuid import uuid4
 
 import psycopg
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from services.archive.adapters import merkle_store as store
 from services.archive.adapters.log_key import load_or_create_log_key, log_public_key_pem
@@ -206,9 +207,10 @@ def test_a_bundle_built_from_the_store_verifies_offline(db_url: str, tmp_path: P
             )
 
     write_bundle(tmp_path / "proof", run(scenario))
-    report = verify(document, tmp_path / "proof", public_key_pem(key.public_key()))
+    report = verify(document, tmp_path / "proof", public_key_pem(key.public_key()),
+                    tsa.ca_cert.public_bytes(Encoding.PEM))
     assert report.ok, report.failure
-    assert not verify(document + b" ", tmp_path / "proof", None).ok
+    assert not verify(document + b" ", tmp_path / "proof", None).consistent
 
 
 def test_inclusion_evidence_is_the_first_covering_checkpoint_leaf_and_path(
@@ -287,7 +289,7 @@ def test_a_bundle_with_a_built_in_tsa_token_verifies_here_and_with_openssl(
 
     proof = tmp_path / "proof"
     write_bundle(proof, run(scenario))
-    report = verify(document, proof, public_key_pem(key.public_key()))
+    report = verify(document, proof, public_key_pem(key.public_key()), authority.ca_pem())
     assert report.ok, report.failure
     if shutil.which("openssl") is None:
         pytest.skip("openssl is not installed")

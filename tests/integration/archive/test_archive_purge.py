@@ -130,7 +130,10 @@ def test_purge_shreds_deletes_tombstones_and_announces(system, listener, invoice
     # The bundle made before the purge still verifies against its (older) checkpoint.
     bundle_doc = tmp_path / "doc.xml"
     bundle_doc.write_bytes(cii_invoice("PURGE-0"))
-    assert system.cli("verify", str(bundle_doc), "--proof", str(old_bundle)).returncode == 0
+    system.cli("keys", "export-trust", "-o", str(tmp_path / "trust"))
+    assert system.cli("verify", str(bundle_doc), "--proof", str(old_bundle), "--log-key",
+                      str(tmp_path / "trust" / "log.pub"), "--tsa-ca",
+                      str(tmp_path / "trust" / "tsa-ca.pem")).returncode == 0
     _assert_old_checkpoint_is_consistent_with_the_log(system, old_bundle)
 
 

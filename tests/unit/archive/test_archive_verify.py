@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from services.archive.domain import merkle
 from services.archive.domain.bundle import (
@@ -19,7 +20,7 @@ from services.archive.domain.bundle import (
 )
 from services.archive.domain.checkpoint import public_key_pem, sign_checkpoint
 from services.archive.domain.leaf import invoice_leaf_data, tombstone_leaf_data
-from services.archive.domain.verify import UNTRUSTED_KEY_WARNING, verify, verify_files
+from services.archive.domain.verify import verify, verify_files
 from tests.unit.archive.tsa_fixture import FakeTsa, make_fake_tsa
 
 pytestmark = pytest.mark.unit
@@ -75,30 +76,53 @@ def test_untampered_bundle_verifies_with_the_trusted_key(
     tmp_path: Path, tsa: FakeTsa, log_key: Ed25519PrivateKey
 ) -> None:
     write_bundle(tmp_path, build_bundle(tsa, log_key))
-    report = verify(DOCUMENT, tmp_path, public_key_pem(log_key.public_key()))
+    report = verify(DOCUMENT, tmp_path, public_key_pem(log_key.public_key()), _root(tsa))
     assert report.ok, report.failure
     assert [c.name for c in report.checks] == [
         "document hash",
         "timestamp",
+        "tsa root",
         "log leaf",
         "checkpoint",
         "inclusion",
     ]
-    assert report.warnings == ()
 
 
-def test_without_a_log_key_the_bundled_key_is_used_with_a_warning(
-    tmp_path: Path, tsa: FakeTsa, log_key: Ed25519PrivateKey
+def _root(tsa: FakeTsa) -> bytes:
+    return tsa.ca_cert.public_bytes(Encoding.PEM)
+
+
+@pytest.mark.parametrize(("with_key", "with_root", "named"), [
+    (False, False, "--log-key (the log's public key) and --tsa-ca"),
+    (True, False, "--tsa-ca (the TSA's root certificate) was not given"),
+    (False, True, "--log-key (the log's public key) was not given"),
+])
+def test_without_both_anchors_a_consistent_bundle_is_not_ok_and_the_missing_one_is_named(
+    tmp_path: Path, tsa: FakeTsa, log_key: Ed25519PrivateKey, with_key: bool, with_root: bool,
+    named: str,
 ) -> None:
     write_bundle(tmp_path, build_bundle(tsa, log_key))
-    report = verify(DOCUMENT, tmp_path, None)
-    assert report.ok, report.failure
-    assert report.warnings == (UNTRUSTED_KEY_WARNING,)
+    report = verify(DOCUMENT, tmp_path, public_key_pem(log_key.public_key()) if with_key else None,
+                    _root(tsa) if with_root else None)
+    assert report.consistent, report.failure
+    assert not report.ok
+    assert report.failure is not None
+    assert named in report.failure
+
+
+def test_a_chain_that_does_not_end_at_the_trusted_root_fails(
+    tmp_path: Path, tsa: FakeTsa, log_key: Ed25519PrivateKey
+) -> None:
+    write_bundle(tmp_path, build_bundle(make_fake_tsa("rsa"), log_key))
+    report = verify(DOCUMENT, tmp_path, public_key_pem(log_key.public_key()), _root(tsa))
+    assert not report.consistent
+    assert report.failure == "the TSA certificate does not chain to the trusted TSA root"
 
 
 def test_ecdsa_tsa_tokens_verify_too(tmp_path: Path, log_key: Ed25519PrivateKey) -> None:
-    write_bundle(tmp_path, build_bundle(make_fake_tsa("ec"), log_key, index=0))
-    assert verify(DOCUMENT, tmp_path, None).ok
+    ec = make_fake_tsa("ec")
+    write_bundle(tmp_path, build_bundle(ec, log_key, index=0))
+    assert verify(DOCUMENT, tmp_path, public_key_pem(log_key.public_key()), _root(ec)).ok
 
 
 def test_bundle_files_round_trip_through_the_directory(
@@ -112,7 +136,7 @@ def test_bundle_files_round_trip_through_the_directory(
 def test_another_log_key_is_refused(files: dict[str, bytes]) -> None:
     other = public_key_pem(Ed25519PrivateKey.generate().public_key())
     report = verify_files(DOCUMENT, dict(files), other)
-    assert not report.ok
+    assert not report.consistent
     assert report.failure == "log.pub is not the trusted log key given with --log-key"
 
 
@@ -143,7 +167,7 @@ def test_every_single_byte_change_of_the_document_fails(files: dict[str, bytes])
         altered = bytearray(DOCUMENT)
         altered[i] ^= 0x01
         report = verify_files(bytes(altered), dict(files), None)
-        assert not report.ok
+        assert not report.consistent
         assert report.failure
 
 
@@ -162,6 +186,6 @@ def test_every_single_byte_change_of_a_bundle_file_fails_with_a_sentence(
             tampered = {**files, name: bytes(altered)}
             for key in keys:
                 report = verify_files(DOCUMENT, dict(tampered), key)
-                assert not report.ok, (name, i, flip, key is None)
+                assert not report.consistent, (name, i, flip, key is None)
                 assert report.failure
                 assert report.failure[0].islower()

@@ -108,7 +108,7 @@ def test_a_proof_for_another_tree_size_than_the_checkpoint_fails() -> None:
 
 def test_the_happy_path_of_this_fixture_verifies() -> None:
     leaf = invoice_leaf_data("i", TENANT, DIGEST.hex(), GEN_TIME)
-    assert verify_files(DOCUMENT, _files(leaf), None).ok
+    assert verify_files(DOCUMENT, _files(leaf), None).consistent
 
 
 def test_checkpoint_json_round_trips_and_refuses_reformatting() -> None:
