@@ -84,7 +84,7 @@ def env(infra: Infra, smtp: SmtpSink, tmp_path_factory: pytest.TempPathFactory) 
     environment.update({
         "EFACTURE_SMTP_URL": smtp.url, "EFACTURE_MAIL_FROM": "factures@efacture.test",
         "EFACTURE_PORTAL_URL": PORTAL_URL, "EFACTURE_NOTIFY_LEASE_SECONDS": "2",
-        "EFACTURE_DATABASE_ROLES": "false", "EFACTURE_LOG_LEVEL": "WARNING",
+        "EFACTURE_LOG_LEVEL": "WARNING",
         "EFACTURE_METRICS_PORT_BASE": str(19_000 + (abs(hash(infra.vhost)) % 500) * 10),
     })
     migrate(infra.database_url)
