@@ -24,6 +24,7 @@ from efacture.cli import (
     submit,
     tenant,
     usage,
+    validate,
 )
 
 
@@ -33,7 +34,7 @@ def cli() -> None:
 
 
 for module in (serve, tenant, submit, status, invoice, archive_cmds, usage, ops, admin, dlq, bench,
-               lifecycle, dbconn):
+               lifecycle, dbconn, validate):
     module.register(cli)
 
 
