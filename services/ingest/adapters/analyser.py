@@ -39,9 +39,36 @@ def _load(function: str) -> Callable[..., Analysis]:
     return fn
 
 
+# Skeletons that take the analyser through detection, schema and rules once per syntax.
+_WARM_UP = (
+    b'<rsm:CrossIndustryInvoice xmlns:rsm="urn:un:unece:uncefact:data:standard:'
+    b'CrossIndustryInvoice:100" xmlns:ram="urn:un:unece:uncefact:data:standard:'
+    b'ReusableAggregateBusinessInformationEntity:100"><rsm:ExchangedDocumentContext>'
+    b"<ram:GuidelineSpecifiedDocumentContextParameter><ram:ID>urn:cen.eu:en16931:2017</ram:ID>"
+    b"</ram:GuidelineSpecifiedDocumentContextParameter></rsm:ExchangedDocumentContext>"
+    b"</rsm:CrossIndustryInvoice>",
+    b'<Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2" xmlns:cbc="urn:'
+    b'oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"><cbc:CustomizationID>'
+    b"urn:cen.eu:en16931:2017</cbc:CustomizationID></Invoice>",
+)
+
+
+def _warm_up(analyse: Callable[..., Analysis], max_bytes: int) -> None:
+    """Pay the lazy costs (XSD compilation: over a second on a loaded machine) before the
+    first document, whose wall-clock limit must measure the document, not the worker."""
+    from services.ingest.domain import schema
+
+    for relative in sorted({*schema._CII_XSD.values(), schema._UBL_INVOICE,
+                            schema._UBL_CREDIT}):
+        schema.compiled(relative)
+    for body in _WARM_UP:
+        analyse(body, "application/xml", sandbox=True, max_bytes=max_bytes)
+
+
 def _serve(conn: Connection, function: str, max_bytes: int) -> None:
     """The worker's loop: one request in, one :class:`Analysis` out, until the pipe closes."""
     analyse = _load(function)
+    _warm_up(analyse, max_bytes)
     conn.send("ready")
     while True:
         try:
@@ -82,12 +109,16 @@ class AnalysisWorkers:
         self._all: set[_Worker] = set()
         self._lock = threading.Lock()
         self._closed = False
+        self._respawning: set[asyncio.Future[None]] = set()
 
     def _spawn(self) -> _Worker:
         worker = _Worker(self.function, self.max_bytes)
         with self._lock:
-            self._all.add(worker)
-        return worker
+            if not self._closed:
+                self._all.add(worker)
+                return worker
+        worker.kill()  # started while the pool was closing
+        raise RetryableError("ingest is stopping: the document will be analysed again")
 
     def _retire(self, worker: _Worker) -> None:
         with self._lock:
@@ -103,8 +134,9 @@ class AnalysisWorkers:
             self._idle.put_nowait(worker)
 
     def _run(self, worker: _Worker, request: tuple[bytes, str | None, bool]
-             ) -> tuple[_Worker, Analysis]:
-        """Blocking: send, wait at most ``timeout``; replace the worker when it fails."""
+             ) -> tuple[_Worker | None, Analysis]:
+        """Blocking: send, wait at most ``timeout``; kill the worker when it fails (``None``
+        comes back instead of it: the caller replaces it)."""
         try:
             worker.conn.send(request)
             answered = worker.conn.poll(self.timeout)
@@ -122,8 +154,22 @@ class AnalysisWorkers:
                    if code == "analysis-timeout"
                    else "The document made its analysis process fail.")
         answer = Analysis(kind="other", errors=(reason(code, message),))
-        log.warning("analysis-worker-replaced", reason=answer.errors[0].code)
-        return self._spawn(), answer
+        log.warning("analysis-worker-replaced", reason=code)
+        return None, answer
+
+    async def _replace(self) -> None:
+        """Start a worker in the background and make it available once it is warm."""
+        assert self._idle is not None
+        loop = asyncio.get_running_loop()
+        while not self._closed:
+            try:
+                self._idle.put_nowait(await loop.run_in_executor(self._threads, self._spawn))
+                return
+            except RetryableError:
+                return
+            except Exception as exc:  # resources short for a moment: try again, never give up
+                log.error("analysis-worker-start-failed", error=type(exc).__name__)
+                await asyncio.sleep(1)
 
     async def analyse(self, body: bytes, content_type: str | None, *, sandbox: bool
                       ) -> Analysis:
@@ -134,13 +180,22 @@ class AnalysisWorkers:
         worker = await self._idle.get()
         loop = asyncio.get_running_loop()
         try:
-            worker, result = await loop.run_in_executor(
+            kept, result = await loop.run_in_executor(
                 self._threads, self._run, worker, (body, content_type, sandbox))
-        except BaseException:
-            if not self._closed:  # a failed respawn: try again with a fresh worker later
-                self._idle.put_nowait(await loop.run_in_executor(self._threads, self._spawn))
+        except asyncio.CancelledError:
+            # The thread still owns the worker; it cannot be handed to anyone else.
+            self._retire(worker)
+            task = asyncio.ensure_future(self._replace())
+            self._respawning.add(task)
+            task.add_done_callback(self._respawning.discard)
             raise
-        self._idle.put_nowait(worker)
+        if kept is not None:
+            self._idle.put_nowait(kept)
+        elif not self._closed:
+            # Answer now; the replacement warms up meanwhile (the other workers keep serving).
+            task = asyncio.ensure_future(self._replace())
+            self._respawning.add(task)
+            task.add_done_callback(self._respawning.discard)
         return result
 
     def close(self) -> None:
