@@ -34,6 +34,9 @@ from services.portal.rendering.safexml import UnreadableXmlError, parse
 from services.portal.rendering.ubl import ubl_facts
 
 RENDERER_VERSION = 1  # bump when the layout changes: cached renderings are then redone
+# A 10 MiB XML can hold tens of thousands of lines; the pages show this many, then say where
+# the rest is, so one large invoice cannot occupy the renderer for minutes.
+MAX_RENDERED_LINES = 500
 UBL_ATTACHMENT = "facture-ubl.xml"
 _CII_ROOT = "{urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100}CrossIndustryInvoice"
 _UBL_ROOTS = {
@@ -98,6 +101,8 @@ def render_html(facts: InvoiceFacts, sha256: str) -> str:
     footer = f"{facts.seller.name or ''} — {kind} {facts.number or ''} — rendu lisible"
     return _env().get_template("invoice.html.j2").render(
         f=facts, sha256=sha256, kind_label=kind, footer=_css_string(footer),
+        lines=facts.lines[:MAX_RENDERED_LINES],
+        more_lines=max(0, len(facts.lines) - MAX_RENDERED_LINES),
         syntax_label="UN/CEFACT CII" if facts.syntax == "CII" else "UBL 2.1",
         totals=[
             ("Total des lignes HT", facts.line_total),

@@ -166,3 +166,36 @@ def test_unknown_invoice_is_a_lookup_error(env: tuple[Archive, Vault]) -> None:
 def test_renderer_parser_refuses_hostile_xml(body: bytes) -> None:
     with pytest.raises(UnreadableXmlError):
         parse(body)
+
+
+def test_a_huge_invoice_shows_its_first_lines_and_says_where_the_rest_is() -> None:
+    from lxml import etree
+
+    from services.portal.rendering.cii import NS
+    from services.portal.rendering.document import MAX_RENDERED_LINES, render_pdf
+
+    root = etree.fromstring(CII.read_bytes())
+    [line] = root.xpath("//ram:IncludedSupplyChainTradeLineItem", namespaces=NS)[:1]
+    parent = line.getparent()
+    for _ in range(MAX_RENDERED_LINES + 95):
+        parent.insert(parent.index(line), etree.fromstring(etree.tostring(line)))
+    xml = etree.tostring(root, xml_declaration=True, encoding="utf-8")
+    pdf = render_pdf(xml, "EN16931")
+    text = " ".join(_text(pdf).split())
+    total = len(root.xpath("//ram:IncludedSupplyChainTradeLineItem", namespaces=NS))
+    assert f"… et {total - MAX_RENDERED_LINES} autres lignes" in text
+    assert facturx.get_xml_from_pdf(pdf, check_xsd=False)[1] == xml  # all of it, embedded
+
+
+def test_invoice_pdf_takes_a_pool(env: tuple[Archive, Vault], infra: Infra) -> None:
+    from psycopg_pool import AsyncConnectionPool
+
+    archive, vault = env
+    invoice_id = asyncio.run(archive.add(UBL.read_bytes(), "ubl"))
+
+    async def run() -> bytes:
+        async with AsyncConnectionPool(infra.database_url, min_size=1, max_size=2) as pool:
+            return await invoice_pdf(pool, vault, invoice_id)
+
+    assert asyncio.run(run()).startswith(b"%PDF-")
+    assert len(_rows(archive.url, invoice_id)) == 1
