@@ -29,6 +29,28 @@ def free_port() -> int:
         return port
 
 
+def listen_ports(span: int = 1) -> int:
+    """The first of ``span`` consecutive ports free to listen on, below the ephemeral range.
+
+    ``efacture up`` refuses a port someone else holds (issue 10), and a port the kernel picks
+    for bind(0) sits in the ephemeral range, where any outgoing connection may take it (or
+    its neighbours, the metrics ports) before the service listens.
+    """
+    import random
+
+    for _ in range(200):
+        base = random.randrange(20000, 32000 - span)
+        try:
+            for port in range(base, base + span):
+                with socket.socket() as s:
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError(f"no {span} consecutive free ports found between 20000 and 32000")
+
+
 def _rabbitmqctl(*args: str) -> None:
     subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
 
@@ -47,9 +69,9 @@ class Infra:
             "EFACTURE_AMQP_URL": self.amqp_url,
             "EFACTURE_DATABASE_URL": self.database_url,
             "EFACTURE_DATA_DIR": str(data_dir),
-            "EFACTURE_PA_SIM_PORT": str(free_port()),
-            "EFACTURE_TSA_PORT": str(free_port()),
-            "EFACTURE_METRICS_PORT_BASE": str(free_port()),
+            "EFACTURE_PA_SIM_PORT": str(listen_ports()),
+            "EFACTURE_TSA_PORT": str(listen_ports()),
+            "EFACTURE_METRICS_PORT_BASE": str(listen_ports(10)),  # base + 0..9
             "EFACTURE_PA_SIM_LATENCY_MS": str(latency_ms),
             "EFACTURE_LOG_LEVEL": "WARNING",
         })
