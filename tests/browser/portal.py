@@ -176,7 +176,13 @@ class Browser:
                 page.locator("input[name=code]").fill(self.world.fresh_code(secret))
                 self.submit("form:has(input[name=code])")
             elif secret is not None:
-                return secret  # past the TOTP step: the recovery codes (checked above)
+                # Past the TOTP step: the recovery codes (checked above). A page that asks to
+                # acknowledge them has a form; anything else is the end of the wizard.
+                ack = "form[method=post i]:not([action$='/logout'])"
+                if page.locator(ack).count():
+                    self.submit(ack)
+                    self.check(f"{label}-{step}-after-codes")
+                return secret
             else:
                 self.submit("form[method=post i]:not([action$='/logout'])")
             self.check(f"{label}-{step}-enrolment")
