@@ -13,11 +13,13 @@ import os
 import socket
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from shared.metrics import service_port
 from shared.settings import Settings
 
-LABELS = {"pa-sim": "the built-in PA simulator", "tsa": "the built-in TSA"}
+LABELS = {"pa-sim": "the built-in PA simulator", "tsa": "the built-in TSA",
+          "portal": "the portal"}
 
 
 def label(name: str) -> str:
@@ -32,6 +34,8 @@ def planned_ports(settings: Settings, aux: Sequence[str], services: Sequence[str
         ports["pa-sim"] = settings.pa_sim_port
     if "tsa" in aux:
         ports["tsa"] = settings.tsa_port
+    if "portal" in aux:  # it listens on the port of its public URL (contract section 1)
+        ports["portal"] = urlsplit(settings.portal_url).port or 443
     for name in services:
         ports[name] = service_port(settings.metrics_port_base, name)
     return ports
