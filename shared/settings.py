@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     pa_url: str | None = None
     pa_token_url: str | None = None  # OAuth2 token URL of the PA (default {pa_url}/oauth/token)
     pa_webhook_url: str | None = None  # public URL of transmit's webhook receiver
+    pa_webhook_port: int = 8472  # where that receiver listens (on bind_host)
     tsa_url: str | None = None
     transmit_retry_delays: Annotated[tuple[int, ...], NoDecode] = (10, 60, 300, 1800, 7200)
     retention_years: int = 10

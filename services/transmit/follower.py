@@ -14,11 +14,15 @@ Causal order: a pass stops before the first flow about an invoice whose acknowle
 (200/213) is not yet published, and before a flow it could not download (read again next
 pass). A CDAR that fails the schema is logged with its reason and skipped: it never stops
 the follower, and each tenant is followed on its own (one tenant's failure is logged).
+A tenant whose PA pushes webhooks (``webhooks.py``) is read when woken by one, and polled
+every ``POLL_WITH_WEBHOOKS_S`` otherwise.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from services.transmit.adapters.cdar_schema import CdarInvalid, read_statuses
@@ -33,6 +37,7 @@ from shared.outbox import Outgoing
 log = get_logger(__name__)
 
 EPOCH = "1970-01-01T00:00:00+00:00"
+POLL_WITH_WEBHOOKS_S = 30.0  # a tenant whose PA pushes webhooks is still polled this often
 WHERE_LIFECYCLE = {"flowDirection": ["In"], "flowType": ["CustomerInvoiceLC"]}
 
 
@@ -40,6 +45,13 @@ class LifecycleFollower:
     def __init__(self, transmit: TransmitService) -> None:
         self.t = transmit
         self.rt = transmit.rt
+        self.pushed: Callable[[str], bool] = lambda tenant: False  # has a live webhook
+        self._woken: set[str] = set()
+        self._last: dict[str, float] = {}
+
+    def wake(self, tenant: str) -> None:
+        """A webhook named a flow of ``tenant``: read it on the next pass."""
+        self._woken.add(tenant)
 
     async def follow(self) -> int:
         """One pass over every tenant with transmitted invoices; returns events added."""
@@ -53,7 +65,13 @@ class LifecycleFollower:
             )
             tenants = await cur.fetchall()
         added = 0
+        now = time.monotonic()
         for tenant, cursor in tenants:
+            if (self.pushed(tenant) and tenant not in self._woken
+                    and now - self._last.get(tenant, -POLL_WITH_WEBHOOKS_S) < POLL_WITH_WEBHOOKS_S):
+                continue  # the PA pushes: poll at the lower rate only
+            self._woken.discard(tenant)
+            self._last[tenant] = now
             try:
                 added += await self._follow_tenant(tenant, cursor)
             except EfactureError as exc:

@@ -58,11 +58,13 @@ class Ticker(threading.Thread):
                     for url, key, payload in self.sim.store.webhooks.drain():
                         stamp = int(time.time())
                         try:
-                            http.post(url, content=payload, headers={
+                            answer = http.post(url, content=payload, headers={
                                 "Content-Type": "application/json",
                                 "Afnor-Signature": sign(key, payload, stamp),
                                 "Afnor-Signature-Timestamp": str(stamp)})
+                            self.sim.store.webhooks.record(answer.status_code)
                         except httpx.HTTPError as exc:
+                            self.sim.store.webhooks.record(None)
                             log.warning("webhook delivery to %s failed: %r", url, exc)
                 except Exception:  # the ticker must outlive any one bad tick
                     log.exception("pa-sim ticker failed")

@@ -166,6 +166,7 @@ class FlowStore:
                 "tokens_issued": self._tokens_issued,
                 "by_tracking_id": dict(self._accepted),
                 "webhooks": self.webhooks.count(),
+                "webhook_deliveries": dict(self.webhooks.delivered),
             }
 
     def reset(self) -> None:

@@ -61,6 +61,7 @@ class Webhooks:
         self._lock = threading.Lock()
         self._subs: dict[str, Subscription] = {}
         self._pending: list[Pending] = []
+        self.delivered = {"accepted": 0, "refused": 0, "failed": 0}
 
     def create(self, owner: str, params: dict[str, Any]) -> Subscription:
         sub = Subscription(webhook_id=str(uuid4()), owner=owner, params=dict(params),
@@ -89,6 +90,7 @@ class Webhooks:
         with self._lock:
             self._subs.clear()
             self._pending.clear()
+            self.delivered = dict.fromkeys(self.delivered, 0)
 
     def notify(self, flow: Flow) -> None:
         payload = json.dumps(flow.as_json(), separators=(",", ":")).encode()
@@ -98,6 +100,12 @@ class Webhooks:
                         self._pending) < MAX_PENDING:
                     self._pending.append((str(sub.params["callbackUrl"]), sub.signing_key,
                                           payload))
+
+    def record(self, status: int | None) -> None:
+        """One delivery's outcome: a 2xx answer, another answer, or no answer (``None``)."""
+        key = "failed" if status is None else "accepted" if 200 <= status < 300 else "refused"
+        with self._lock:
+            self.delivered[key] += 1
 
     def drain(self) -> list[Pending]:
         with self._lock:
