@@ -99,7 +99,18 @@ class Sender:
                 rows = await cur.fetchall()
             claimed = []
             for row in rows:
-                message = await self._message(conn, row)
+                try:
+                    async with conn.transaction():  # a savepoint: one bad row, not the batch
+                        message = await self._message(conn, row)
+                except Exception as exc:
+                    log.warning("notification-compose-failed", invoice_id=str(row["invoice_id"]),
+                                error=f"{type(exc).__name__}: {exc}")
+                    await conn.execute(
+                        "UPDATE portal.notification SET attempts = attempts + 1,"
+                        " last_error = %s, next_attempt_at = now() + make_interval(secs => %s)"
+                        " WHERE invoice_id = %s",
+                        (f"compose: {exc}"[:500], self.lease_seconds, row["invoice_id"]))
+                    continue
                 await conn.execute(
                     "UPDATE portal.notification SET subject = %s, body_text = %s,"
                     " body_html = %s, attempts = attempts + 1,"

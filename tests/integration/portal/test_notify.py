@@ -250,3 +250,44 @@ def test_refused_recipient_marked_failed_and_bad_events_dead_lettered(
     assert re.search(r"550", row["last_error"])
     assert row["attempts"] == 1
     assert _for(smtp, refused) == []
+
+
+def test_a_link_that_cannot_be_made_delays_its_row_only(
+    infra: Infra, archive: Archive, env: dict[str, str], tmp_path: Path
+) -> None:
+    from psycopg_pool import AsyncConnectionPool
+
+    from services.portal.adapters.mailer import Mailer
+    from services.portal.notify import InvoicePageLinks, Link
+    from services.portal.notify_consumer import record
+    from services.portal.notify_sender import Sender
+
+    good = _add(archive, "good@example.fr", "F-GOOD")
+    bad = _add(archive, "bad@example.fr", "F-BAD")
+
+    class Links(InvoicePageLinks):
+        async def link(self, conn: Any, *, email: str, tenant: str,
+                       invoice_id: uuid.UUID) -> Link:
+            if email == "bad@example.fr":
+                raise RuntimeError("no enrolment token today")
+            return await super().link(conn, email=email, tenant=tenant, invoice_id=invoice_id)
+
+    settings = Settings(database_url=infra.database_url, data_dir=tmp_path,
+                        mail_from="factures@efacture.test")
+
+    async def run() -> int:
+        async with AsyncConnectionPool(infra.database_url, min_size=1, max_size=2) as pool:
+            for invoice_id in (bad, good):
+                event = InvoiceArchived.model_validate_json(_event(invoice_id))
+                await record(pool, event, settings.mail_from)
+            sender = Sender(lambda: pool, Mailer(settings), Links(PORTAL_URL), lease_seconds=60)
+            return await sender.drain()
+
+    assert asyncio.run(run()) == 1
+    rows = _rows(infra, [good, bad])
+    assert rows[good]["sent_at"] is not None
+    assert rows[bad]["sent_at"] is None
+    assert "no enrolment token" in rows[bad]["last_error"]
+    assert rows[bad]["body_text"] is None  # nothing composed: the next attempt starts afresh
+    [eml] = list((tmp_path / "mail").glob("*.eml"))
+    assert "good@example.fr" in eml.read_text()
