@@ -35,6 +35,7 @@ READS: dict[str, tuple[tuple[str, str], ...]] = {
     "metering": (("archive", "invoice"),),
 }
 OWN_DML = "SELECT, INSERT, UPDATE, DELETE"
+POLICY_VERSION = 3  # bump when apply_grants changes: every database then gets the new grants
 
 
 def role_name(service: str) -> str:
@@ -43,7 +44,8 @@ def role_name(service: str) -> str:
 
 def policy_digest() -> str:
     """Changes whenever this module's policy does (recorded with the migrations)."""
-    text = repr((SERVICES, sorted(APPEND_ONLY), sorted(READS.items()), OWN_DML, 2))
+    text = repr((SERVICES, sorted(APPEND_ONLY), sorted(READS.items()), OWN_DML,
+                 POLICY_VERSION))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -86,6 +88,14 @@ def _schemas(conn: psycopg.Connection) -> set[str]:
     return {r[0] for r in rows}
 
 
+def _if_owner(conn: psycopg.Connection, statement: sql.SQL | sql.Composed) -> None:
+    try:
+        with conn.transaction():
+            conn.execute(statement)
+    except psycopg.errors.InsufficientPrivilege:
+        pass
+
+
 def apply_grants(conn: psycopg.Connection, services: tuple[str, ...] = SERVICES) -> None:
     """Make each service role's privileges in this database exactly the policy (one
     transaction: a running service never sees a half-applied policy)."""
@@ -95,7 +105,10 @@ def apply_grants(conn: psycopg.Connection, services: tuple[str, ...] = SERVICES)
         managed = [s for s in ("core", *services) if s in present]
         database = conn.execute("SELECT current_database()").fetchone()
         assert database is not None
-        conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+        # Database-level: only the database's owner may change these. PostgreSQL 15+ already
+        # denies CREATE on public and grants CONNECT to PUBLIC, so a migration role that does
+        # not own the database loses nothing by skipping them.
+        _if_owner(conn, sql.SQL("REVOKE CREATE ON SCHEMA public FROM PUBLIC"))
         for service in services:
             role = ident(role_name(service))
             # Start from nothing, so a privilege the policy dropped does not linger.
@@ -106,7 +119,7 @@ def apply_grants(conn: psycopg.Connection, services: tuple[str, ...] = SERVICES)
                     ident(schema), role))
                 conn.execute(sql.SQL("REVOKE ALL ON SCHEMA {} FROM {}").format(
                     ident(schema), role))
-            conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+            _if_owner(conn, sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
                 ident(database[0]), role))
             conn.execute(sql.SQL("GRANT SELECT ON public.efacture_migrations TO {}").format(role))
             # core: every service publishes through the outbox and reads tenants.
