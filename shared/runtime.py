@@ -17,10 +17,11 @@ from typing import Any
 
 from faststream import FastStream
 from faststream.middlewares import AckPolicy
-from faststream.rabbit import Channel, RabbitBroker, RabbitQueue
+from faststream.rabbit import Channel, RabbitQueue
 from psycopg_pool import AsyncConnectionPool
 
 from shared import db, metrics, outbox
+from shared.amqp_nodes import rabbit_broker
 from shared.consumer import raw_body
 from shared.logging import configure, get_logger
 from shared.settings import Settings
@@ -42,7 +43,7 @@ class Runtime:
         self.settings = settings
         self.service = service
         self.topology = Topology.build(settings.transmit_retry_delays, settings.delivery_limit)
-        self.broker = RabbitBroker(
+        self.broker = rabbit_broker(
             settings.amqp_url,
             default_channel=Channel(prefetch_count=settings.prefetch, on_return_raises=True),
             graceful_timeout=30.0,

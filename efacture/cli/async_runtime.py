@@ -16,6 +16,7 @@ from faststream.rabbit import Channel, RabbitBroker
 from psycopg_pool import AsyncConnectionPool
 
 from shared import db
+from shared.amqp_nodes import rabbit_broker
 from shared.logging import configure
 from shared.settings import Settings
 from shared.topology import Topology, declare
@@ -58,7 +59,7 @@ async def cli_runtime(settings: Settings, *, broker: bool = False,
     rabbit: RabbitBroker | None = None
     try:
         if broker:
-            rabbit = RabbitBroker(
+            rabbit = rabbit_broker(
                 settings.amqp_url,
                 default_channel=Channel(on_return_raises=True),
                 logger=None,

@@ -14,14 +14,13 @@ SERVABLE = ("ingest", "archive", "transmit", "metering", "pa-sim", "tsa")
 
 def apply_topology(settings: Settings) -> list[str]:
     """Declare every exchange, queue and binding (idempotent); returns the queue names."""
-    from faststream.rabbit import RabbitBroker
-
+    from shared.amqp_nodes import rabbit_broker
     from shared.topology import Topology, declare
 
     topology = Topology.build(settings.transmit_retry_delays, settings.delivery_limit)
 
     async def run() -> None:
-        broker = RabbitBroker(settings.amqp_url, logger=None)
+        broker = rabbit_broker(settings.amqp_url, logger=None)
         await broker.connect()
         try:
             await declare(broker, topology)

@@ -12,7 +12,6 @@ import re
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 import click
 import pika
@@ -20,10 +19,14 @@ import pika.exceptions
 from rich.progress import Progress
 
 from efacture.cli.output import emit, fail, json_option, table
+from shared.amqp_nodes import amqp_user, pika_parameters
 from shared.settings import get_settings
 from shared.topology import INBOUND, RK_SUBMIT, submit_key
 
 _SIRET = re.compile(r"^\d{14}$")
+# The node went away under us (not a refusal by the broker): connect again.
+_NODE_LOST = (pika.exceptions.AMQPConnectionError, pika.exceptions.ConnectionWrongStateError,
+              pika.exceptions.ChannelWrongStateError)
 
 
 def content_type_of(path: Path) -> str:
@@ -31,12 +34,22 @@ def content_type_of(path: Path) -> str:
 
 
 class Submitter:
-    """A confirmed publishing channel to ``efacture.inbound`` (one connection for many files)."""
+    """A confirmed publishing channel to ``efacture.inbound`` (one connection for many files).
+
+    ``amqp_url`` may name several nodes (comma-separated): it connects to the first that
+    answers, and a publish whose node died connects again (to the next that answers) and
+    publishes once more. That repeat is safe: ingest treats the same ``message_id`` as one
+    submission.
+    """
 
     def __init__(self, amqp_url: str) -> None:
         # pika logs in as guest when the URL names no user; user_id must be that same name.
-        self.user = unquote(urlsplit(amqp_url).username or "guest")
-        self.conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
+        self.user = amqp_user(amqp_url)
+        self._nodes = pika_parameters(amqp_url)
+        self._connect()
+
+    def _connect(self) -> None:
+        self.conn = pika.BlockingConnection(self._nodes)
         self.channel = self.conn.channel()
         self.channel.confirm_delivery()
 
@@ -53,6 +66,14 @@ class Submitter:
         """Returns once the broker confirmed; raises if unroutable or nacked (and
         ``ChannelClosedByBroker`` when the user may not write the tenant's key)."""
         h: dict[str, object] = {"tenant": tenant, "transmit": transmit, **(headers or {})}
+        try:
+            self._publish(body, tenant, message_id, content_type, h)
+        except _NODE_LOST:
+            self._connect()
+            self._publish(body, tenant, message_id, content_type, h)
+
+    def _publish(self, body: bytes, tenant: str, message_id: str, content_type: str,
+                 h: dict[str, object]) -> None:
         self.channel.basic_publish(
             INBOUND,
             submit_key(tenant) if _SIRET.match(tenant) else RK_SUBMIT,

@@ -48,8 +48,9 @@ from shared.metrics import REJECTED
 from shared.outbox import Outgoing
 from shared.runtime import Runtime
 from shared.topology import INTERNAL, RK_ARCHIVED_KEEP, RK_ARCHIVED_TRANSMIT
+from shared.vault.blob_factory import blob_store_from_settings
 from shared.vault.blob_key import blob_key
-from shared.vault.blobstore import BlobStore, FileBlobStore
+from shared.vault.blobstore import BlobStore
 from shared.vault.document_sealer import DocumentSealer, SealedDocument
 from shared.vault.master_key import load_master_key
 
@@ -95,7 +96,7 @@ class ArchiveService:
     async def open(self) -> None:
         s = self.rt.settings
         self.sealer = DocumentSealer(load_master_key(s))
-        self.blobs = FileBlobStore(s.data_dir / "blobs")
+        self.blobs = blob_store_from_settings(s)
         self.tsa = TsaClient.from_settings(s)
         self.signer = load_or_create_log_key(s.data_dir)
         self.trusted = TrustedTokens(s)
