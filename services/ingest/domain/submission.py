@@ -13,16 +13,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from services.ingest.domain.publisher import authenticated, forged
 from services.ingest.domain.reasons import Reason
 
 MAX_MESSAGE_ID = 128
 SIRET = re.compile(r"^\d{14}$")
-# An ERP's RabbitMQ user is named after its tenant; RabbitMQ guarantees user_id is the
-# connection's user, so the tenant header of such a user is checked against it.
-ERP_USER = re.compile(r"^erp-(\d{14})$")
-# The per-tenant routing key: an ERP user's topic permission allows its own key only.
-TENANT_KEY = re.compile(r"^invoice\.submit\.(\d{14})$")
-PLAIN_KEY = "invoice.submit"
 CONTENT_TYPES = ("application/pdf", "application/xml", "text/xml")
 
 
@@ -75,36 +70,6 @@ def _flag(value: Any) -> bool | None:
     return {"true": True, "false": False}.get(text)
 
 
-def _forged(message: str) -> Reason:
-    return Reason(code="tenant-forged", path="headers.tenant", message=message)
-
-
-def _authenticated(
-    routing_key: str | None, user: str | None, operators: Collection[str]
-) -> tuple[str | None, list[Reason]]:
-    """The tenant the broker vouches for (``None``: an operator, any tenant) and refusals.
-
-    The routing key ``invoice.submit.<SIRET>`` is checked by RabbitMQ's topic permissions, the
-    ``user_id`` against the connection's user; plain ``invoice.submit`` is writable only by
-    users with a topic permission for it (operators). See docs/tenant-isolation.md.
-    """
-    key = TENANT_KEY.match(routing_key or "")
-    erp = ERP_USER.match(user or "")
-    if user is not None and erp is None and user not in operators:
-        return (key.group(1) if key else None), [_forged(
-            f"RabbitMQ user {user} is neither an operator nor the ERP user of a tenant.")]
-    if key is not None:
-        if erp is not None and erp.group(1) != key.group(1):
-            return erp.group(1), [_forged(
-                f"RabbitMQ user {user} may only submit for tenant {erp.group(1)}, "
-                f"not on the routing key {routing_key}.")]
-        return key.group(1), []
-    if routing_key not in (None, PLAIN_KEY):
-        return None, [Reason(code="unknown-tenant", path="routing_key",
-                             message="The routing key must be invoice.submit.<SIRET>.")]
-    return (erp.group(1) if erp else None), []
-
-
 def decode(
     headers: Mapping[str, Any] | None,
     message_id: Any,
@@ -129,7 +94,7 @@ def decode(
     if user is None and user_id is not None:
         user = ""  # set but blank: no operator and no ERP user has that name
     rk = _text(routing_key, 256)
-    bound, refused = _authenticated(rk, user, operators)
+    bound, refused = authenticated(rk, user, operators)
     claimed = _text(h.get("tenant"), 64)
     if claimed is None and bound is not None:
         claimed = bound
@@ -147,7 +112,7 @@ def decode(
         errors += refused
         tenant = bound or "unknown"
     elif bound is not None and tenant not in (bound, "unknown"):
-        errors.append(_forged(
+        errors.append(forged(
             f"This submission is authenticated for tenant {bound} (its routing key or RabbitMQ "
             f"user), not {tenant}."))
         # Answer the authenticated publisher, never the tenant it claimed to be.
