@@ -1,8 +1,10 @@
-"""The whole pipeline with its documents on S3 and a database URL naming two hosts.
+"""The whole pipeline with its documents on S3, a database URL naming two hosts and an AMQP URL
+naming two nodes.
 
 ``efacture up`` runs with ``EFACTURE_BLOB_URL=s3://<bucket>/e2e`` on the session's SeaweedFS,
-and with ``EFACTURE_DATABASE_URL`` listing a host that refuses connections before the real one
-(``target_session_attrs=read-write``), for the services and for every CLI command. It shows:
+with ``EFACTURE_DATABASE_URL`` listing a host that refuses connections before the real one
+(``target_session_attrs=read-write``) and ``EFACTURE_AMQP_URL`` a dead node before the real
+one, for the services and for every CLI command. It shows:
 archive writes the ciphertext to the bucket (nothing on the local disk), transmit reads it back
 to upload it, ``invoice get`` returns the original bytes, and ``purge`` deletes the object.
 """
@@ -42,12 +44,21 @@ def two_host_url(database_url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
+def two_node_url(amqp_url: str) -> str:
+    """``amqp_url`` after a node URL where nothing listens (comma-separated node list)."""
+    parts = urlsplit(amqp_url)
+    user = parts.netloc.rpartition("@")[0]
+    dead = urlunsplit((parts.scheme, f"{user}@127.0.0.1:{free_port()}", parts.path, "", ""))
+    return f"{dead},{amqp_url}"
+
+
 @pytest.fixture(scope="module")
 def system(infra: Infra, seaweed: SeaweedFS, bucket: str,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     sys_ = System(infra, tmp_path_factory.mktemp("efacture-s3"),
                   EFACTURE_BLOB_URL=f"s3://{bucket}/e2e",
-                  EFACTURE_DATABASE_URL=two_host_url(infra.database_url), **seaweed.env())
+                  EFACTURE_DATABASE_URL=two_host_url(infra.database_url),
+                  EFACTURE_AMQP_URL=two_node_url(infra.amqp_url), **seaweed.env())
     sys_.start()
     try:
         sys_.cli("tenant", "add", TENANT, "--name", "S3", "--subscribed-on", "2026-11-01",
