@@ -184,3 +184,36 @@ def test_upload_acknowledged_error_with_details_is_213_with_those_reasons(
             ("InvalidSchema", "Rejet sémantique simulé par le PA")]
     finally:
         httpx.post(f"{sim}/_sim/config", json={"ack_error_rate": 0.0}, headers=ctl)
+
+
+def test_lifecycle_send_after_a_lost_answer_uploads_nothing_twice(
+    system, listener, tenant, tmp_path
+):
+    import httpx
+
+    sim, ctl = _sim(system)
+    system.cli("tenant", "add", INVOICES_TENANT, "--name", "Life", "--subscribed-on",
+               "2026-01-01", "--sandbox", check=False)
+    doc = tmp_path / "lost.xml"
+    doc.write_bytes(cii_invoice("LOST-0001"))
+    [sub] = system.cli_json("submit", str(doc), "--tenant", INVOICES_TENANT)
+    sid = sub["submission_id"]
+    events = listener.wait_for(lambda ev: len(_lifecycle(ev, sid)) >= 1, timeout=90)
+    invoice_id = _lifecycle(events, sid)[0]["invoice_id"]
+    args = ("lifecycle", "send", invoice_id, "--code", "212", "--amount", "50.00",
+            "--vat-rate", "5.5", "--date", "2026-12-02")
+    httpx.post(f"{sim}/_sim/config", json={"lost_answer_rate": 1.0},
+               headers=ctl).raise_for_status()
+    try:
+        lost = system.cli(*args, "--json", check=False)
+    finally:
+        httpx.post(f"{sim}/_sim/config", json={"lost_answer_rate": 0.0}, headers=ctl)
+    assert lost.returncode == 1
+    assert "run the command again" in lost.stderr
+    done = system.cli_json(*args)
+    assert done["already_sent"] is False
+    stats = httpx.get(f"{sim}/_sim/stats", headers=ctl).json()
+    assert stats["by_tracking_id"][done["tracking_id"]] == 1
+    events = listener.wait_for(
+        lambda ev: any(e["lifecycle_code"] == 212 for e in _lifecycle(ev, sid)), timeout=60)
+    assert len({e["event_id"] for e in _lifecycle(events, sid) if e["lifecycle_code"] == 212}) == 1

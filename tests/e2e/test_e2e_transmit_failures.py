@@ -37,7 +37,7 @@ class Sim:
 
     def heal(self) -> None:
         self.config(down=False, failure_rate=0.0, failure_status=503, latency_ms=0,
-                    failure_scope="all",
+                    failure_scope="all", lost_answer_rate=0.0,
                     max_file_bytes=10 * 1024 * 1024)
 
     def stats(self) -> dict[str, Any]:
@@ -126,6 +126,22 @@ def test_retry_after_longer_than_every_delay_is_honoured(system, listener, sim, 
     first, second = stats["upload_attempt_times"][-(stats["uploads_attempted"] - before):][:2]
     assert second - first >= wait - 0.2
     listener.wait_for(lambda ev: of(ev, sid, "transmitted"))
+
+
+def test_a_lost_answer_is_found_at_the_pa_and_never_uploaded_again(
+        system, listener, sim, tmp_path):
+    """The PA stores the flow but its answer is lost (connection dropped): the retry finds
+    the flow by trackingId and adopts it; nothing is uploaded twice."""
+    sim.config(lost_answer_rate=1.0)
+    before = sim.stats()
+    [sid] = submit(system, tmp_path)
+    until(lambda: sim.stats()["uploads_attempted"] > before["uploads_attempted"])
+    sim.config(lost_answer_rate=0.0)
+    events = listener.wait_for(lambda ev: of(ev, sid, "transmitted"))
+    [iid] = invoice_ids(listener, [sid]).values()
+    assert sim.flows_for(iid) == 1
+    assert sim.stats()["duplicates_refused"] == before["duplicates_refused"]
+    assert of(events, sid, "transmitted")[0]["detail"]["attempts"] >= 1
 
 
 def test_permanent_refusal_is_answered_once_and_dead_lettered_as_permanent(
