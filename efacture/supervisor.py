@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from efacture import ports
+from shared import db
 from shared.logging import get_logger
 from shared.settings import Settings
 
@@ -67,6 +68,9 @@ class Supervisor:
         from efacture.cli.serve import apply_topology  # the same code as `topology apply`
 
         await asyncio.to_thread(apply_topology, self.settings)
+        # Migrate here, as the migration role, so each service can be given only its own role.
+        await asyncio.to_thread(db.migrate, self.settings.database_url,
+                                passwords=db.role_passwords(self.settings) or None)
         self.children = [Child(n) for n in [*self.aux, *SERVICES]]
         for c in self.children:
             await self._spawn(c)
@@ -90,12 +94,22 @@ class Supervisor:
         child.ready.clear()
         child.proc = await asyncio.create_subprocess_exec(
             *serve_command(child.name),
+            env=self._child_env(child.name),
             stdout=asyncio.subprocess.PIPE,
             stderr=None,
             start_new_session=True,  # Ctrl-C reaches the supervisor only; it stops children itself
         )
         child.reader = asyncio.create_task(self._read_stdout(child, child.proc))
         log.info("child-started", child=child.name, pid=child.proc.pid)
+
+    def _child_env(self, name: str) -> dict[str, str]:
+        """The environment of a child: a service sees its own role's URL, not the admin's."""
+        env = dict(os.environ)
+        if name in SERVICES:
+            url = db.service_url(self.settings, name)
+            env["EFACTURE_DATABASE_URL"] = url
+            env[f"EFACTURE_{name.upper()}_DATABASE_URL"] = url
+        return env
 
     async def _read_stdout(self, child: Child, proc: asyncio.subprocess.Process) -> None:
         assert proc.stdout is not None

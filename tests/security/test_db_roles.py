@@ -9,9 +9,11 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import psycopg
+import psycopg.conninfo
 import pytest
 from psycopg import sql
 
@@ -66,6 +68,37 @@ def test_services_hold_connections_as_their_own_roles_only(system: System) -> No
         me = conn.execute("SELECT current_user").fetchone()
     assert me is not None
     assert {o[0] for o in owners} == {me[0]}
+
+
+def _children_environments(parent: int) -> dict[str, dict[str, str]]:
+    """{serve target: environment} of the processes ``efacture up`` (pid ``parent``) runs."""
+    found: dict[str, dict[str, str]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            if int(stat.rsplit(")", 1)[1].split()[1]) != parent:
+                continue
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except (OSError, ValueError, IndexError):
+            continue
+        if b"serve" in argv:
+            target = argv[argv.index(b"serve") + 1].decode()
+            found[target] = dict(item.decode().split("=", 1) for item in environ if b"=" in item)
+    return found
+
+
+def test_service_processes_are_given_only_their_own_role(system: System) -> None:
+    assert system.proc is not None
+    children = _children_environments(system.proc.pid)
+    assert set(SERVICES) <= children.keys(), children.keys()
+    for service in SERVICES:
+        env = children[service]
+        urls = {key: value for key, value in env.items() if key.endswith("DATABASE_URL")}
+        users = {psycopg.conninfo.conninfo_to_dict(url).get("user") for url in urls.values()}
+        assert users == {db_roles.role_name(service)}, (service, urls)
 
 
 # (service, statement, expected): what each role's work needs, and what it must never do.
