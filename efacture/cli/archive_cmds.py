@@ -200,9 +200,10 @@ def register(cli: click.Group) -> None:
         except MasterKeyError as exc:
             fail(f"{str(exc).rstrip('.')}.")
         emit(done, as_json, lambda: click.echo(
-            f"{done['rotated']} key rotated; {done['keys_rewrapped']} keys re-wrapped, no "
-            "document re-encrypted" + ("" if tenant else
-                                       "; restart the services to load the new master key")))
+            f"{done['rotated']} key rotated; {done['keys_rewrapped']} keys"
+            + ("" if tenant else f" and {done['secrets_rewrapped']} PA secrets")
+            + " re-wrapped, no document re-encrypted" + ("" if tenant else
+            "; the running services use the new master key already")))
 
     @cli.command("purge")
     @click.option("--dry-run", is_flag=True, help="List and count, remove nothing.")

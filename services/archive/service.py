@@ -52,7 +52,7 @@ from shared.vault.blob_factory import blob_store_from_settings
 from shared.vault.blob_key import blob_key
 from shared.vault.blobstore import BlobStore
 from shared.vault.document_sealer import DocumentSealer, SealedDocument
-from shared.vault.master_key import load_master_key
+from shared.vault.master_source import MasterKeySource
 
 log = get_logger(__name__)
 
@@ -95,7 +95,7 @@ class ArchiveService:
 
     async def open(self) -> None:
         s = self.rt.settings
-        self.sealer = DocumentSealer(load_master_key(s))
+        self.sealer = DocumentSealer(MasterKeySource(s))
         self.blobs = blob_store_from_settings(s)
         self.tsa = TsaClient.from_settings(s)
         self.signer = load_or_create_log_key(s.data_dir)

@@ -24,7 +24,7 @@ from shared.vault.envelope import (
     wrap,
 )
 from shared.vault.keyring import Conn, KeyCache
-from shared.vault.master_key import MasterKey
+from shared.vault.master_key import MasterKeys
 
 
 class DocumentShreddedError(PermanentError):
@@ -60,7 +60,7 @@ class DocumentSealer:
     take a connection inside the caller's transaction and never commit.
     """
 
-    def __init__(self, master: MasterKey, cache: KeyCache | None = None) -> None:
+    def __init__(self, master: MasterKeys, cache: KeyCache | None = None) -> None:
         self._master = master
         self._cache = cache if cache is not None else KeyCache()
 

@@ -21,7 +21,7 @@ import psycopg
 
 from shared.errors import RetryableError
 from shared.vault.envelope import new_data_key, tenant_key_context, unwrap, wrap
-from shared.vault.master_key import MasterKey
+from shared.vault.master_key import MasterKey, MasterKeys
 
 Conn = psycopg.AsyncConnection[Any]
 
@@ -56,7 +56,7 @@ class KeyCache:
         self._items: OrderedDict[tuple[str, int, str, bytes], bytes] = OrderedDict()
 
     def unwrap(
-        self, master: MasterKey, tenant: str, version: int, wrapped: bytes, mkid: str
+        self, master: MasterKeys, tenant: str, version: int, wrapped: bytes, mkid: str
     ) -> bytes:
         """Unwrap (or recall) a tenant key; raises :class:`MasterKeyMismatchError`."""
         slot = (tenant, version, mkid, wrapped)
@@ -74,12 +74,13 @@ class KeyCache:
         return len(self._items)
 
 
-def _unwrap_row(master: MasterKey, tenant: str, version: int, wrapped: bytes, mkid: str) -> bytes:
-    holder = master.by_id(mkid)
+def _unwrap_row(master: MasterKeys, tenant: str, version: int, wrapped: bytes, mkid: str) -> bytes:
+    # A source re-reads the key file on an unknown id: a rotation is picked up without restart.
+    holder = master.holding(mkid)
     if holder is None:
         raise MasterKeyMismatchError(
             f"tenant key {tenant} v{version} is wrapped by master key {mkid}, "
-            f"but this process holds {master.key_id}"
+            f"but this process holds {master.current().key_id}"
         )
     return unwrap(wrapped, holder.key, context=tenant_key_context(tenant, version))
 
@@ -104,13 +105,14 @@ async def _fetch(conn: Conn, query: str, params: tuple[Any, ...]) -> tuple[int, 
     return None if row is None else (int(row[0]), bytes(row[1]), str(row[2]))
 
 
-async def _insert_version(conn: Conn, master: MasterKey, tenant: str, version: int) -> None:
-    wrapped = wrap(new_data_key(), master.key, context=tenant_key_context(tenant, version))
-    await conn.execute(_INSERT, (tenant, version, wrapped, master.key_id))
+async def _insert_version(conn: Conn, master: MasterKeys, tenant: str, version: int) -> None:
+    current = master.current()
+    wrapped = wrap(new_data_key(), current.key, context=tenant_key_context(tenant, version))
+    await conn.execute(_INSERT, (tenant, version, wrapped, current.key_id))
 
 
 def _key(
-    master: MasterKey, cache: KeyCache | None, tenant: str, row: tuple[int, bytes, str]
+    master: MasterKeys, cache: KeyCache | None, tenant: str, row: tuple[int, bytes, str]
 ) -> TenantKey:
     version, wrapped, mkid = row
     if cache is not None:
@@ -119,7 +121,7 @@ def _key(
 
 
 async def tenant_key(
-    conn: Conn, master: MasterKey, tenant: str, *, cache: KeyCache | None = None
+    conn: Conn, master: MasterKeys, tenant: str, *, cache: KeyCache | None = None
 ) -> TenantKey:
     """The tenant's active key, created (version 1, or next) on first use.
 
@@ -141,7 +143,7 @@ async def tenant_key(
 
 
 async def tenant_key_version(
-    conn: Conn, master: MasterKey, tenant: str, version: int, *, cache: KeyCache | None = None
+    conn: Conn, master: MasterKeys, tenant: str, version: int, *, cache: KeyCache | None = None
 ) -> TenantKey:
     """A given version of the tenant's key (active or not), to open older documents.
 
@@ -154,7 +156,7 @@ async def tenant_key_version(
 
 
 async def rotate_tenant_key(
-    conn: Conn, master: MasterKey, tenant: str, *, cache: KeyCache | None = None
+    conn: Conn, master: MasterKeys, tenant: str, *, cache: KeyCache | None = None
 ) -> TenantKey:
     """Make a new key version active; older versions stay to open older documents.
 
@@ -174,6 +176,14 @@ async def rotate_tenant_key(
     )
     await _insert_version(conn, master, tenant, int(current[0]) + 1)
     return await tenant_key(conn, master, tenant, cache=cache)
+
+
+async def count_wrapped_by(conn: Conn, key_id: str) -> int:
+    """How many tenant keys are still wrapped by the master key ``key_id``."""
+    cur = await conn.execute(
+        "SELECT count(*) FROM archive.tenant_key WHERE master_key_id = %s", (key_id,))
+    row = await cur.fetchone()
+    return int(row[0]) if row else 0
 
 
 async def rewrap_all(conn: Conn, old_master: MasterKey, new_master: MasterKey) -> int:

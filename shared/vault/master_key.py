@@ -24,6 +24,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import structlog
 
@@ -41,6 +42,19 @@ class MasterKeyError(PermanentError):
     """The master key is malformed, missing where required, or in an unsafe state."""
 
     code = "master-key-invalid"
+
+
+class MasterKeys(Protocol):
+    """What wraps and unwraps under the master key: a fixed :class:`MasterKey`, or a source
+    that follows rotations (:class:`shared.vault.master_source.MasterKeySource`)."""
+
+    def current(self) -> MasterKey:
+        """The key new material is wrapped under."""
+        ...
+
+    def holding(self, key_id: str) -> MasterKey | None:
+        """The key named ``key_id`` (current or previous), or None if it is not held."""
+        ...
 
 
 @dataclass(frozen=True, repr=False)
@@ -64,6 +78,16 @@ class MasterKey:
         if key_id == self.key_id:
             return self
         return self.previous.by_id(key_id) if self.previous is not None else None
+
+    def current(self) -> MasterKey:
+        return self
+
+    def holding(self, key_id: str) -> MasterKey | None:
+        return self.by_id(key_id)
+
+    def known_ids(self) -> list[str]:
+        """This key's id, then its predecessors'."""
+        return [self.key_id, *(self.previous.known_ids() if self.previous else [])]
 
     @classmethod
     def from_base64(cls, text: str) -> MasterKey:

@@ -21,7 +21,7 @@ from shared.settings import Settings, get_settings
 from shared.vault.blob_factory import blob_store_from_settings
 from shared.vault.blobstore import BlobStore
 from shared.vault.document_sealer import DocumentSealer
-from shared.vault.master_key import load_master_key
+from shared.vault.master_source import MasterKeySource
 
 
 class IntegrityError(PermanentError):
@@ -40,7 +40,7 @@ class Vault:
     """Decrypting reader over the catalogue and the blob store (one per process)."""
 
     def __init__(self, settings: Settings) -> None:
-        self.sealer = DocumentSealer(load_master_key(settings))
+        self.sealer = DocumentSealer(MasterKeySource(settings))
         self.blobs: BlobStore = blob_store_from_settings(settings)
 
     async def original(
