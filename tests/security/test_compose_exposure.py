@@ -7,7 +7,12 @@ Reads docker-compose.yml as compose would (no Docker engine on this machine).
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import re
+import stat
+import subprocess
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -131,3 +136,38 @@ def test_each_service_connects_as_its_own_role(
                 for key, value in environment.items() if key.startswith("EFACTURE_")}
     settings = Settings(_env_file=None, **stand_in)  # type: ignore[arg-type,call-arg]
     assert urlsplit(db.service_url(settings, service)).username == db_roles.role_name(service)
+
+
+def _rabbit_hash_matches(password: str, encoded: str) -> bool:
+    raw = base64.b64decode(encoded)
+    return hashlib.sha256(raw[:4] + password.encode()).digest() == raw[4:]
+
+
+def test_compose_secrets_gives_every_account_its_own_password(
+    services: dict[str, dict[str, Any]], tmp_path: Path,
+) -> None:
+    env_file, definitions = tmp_path / "env", tmp_path / "definitions.json"
+    subprocess.run([str(REPO / "scripts" / "compose-secrets"), str(env_file), str(definitions)],
+                   check=True, capture_output=True, timeout=60)
+    assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+    secrets = dict(line.split("=", 1) for line in env_file.read_text().splitlines())
+    needed = set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)",
+                            (REPO / "docker-compose.yml").read_text(encoding="utf-8")))
+    assert needed <= secrets.keys(), needed - secrets.keys()
+    assert len(set(secrets.values())) == len(secrets), "two accounts share a password"
+    assert all(len(value) >= 32 for value in secrets.values())
+    # The broker: operators' administrator and the services' plain user, hashes only.
+    users = {u["name"]: u for u in json.loads(definitions.read_text())["users"]}
+    for value in secrets.values():
+        assert value not in definitions.read_text()
+    assert users["admin"]["tags"] == "administrator"
+    assert _rabbit_hash_matches(secrets["RABBITMQ_ADMIN_PASSWORD"], users["admin"]["password_hash"])
+    amqp_user = urlsplit(VARIABLE_ANYWHERE.sub(
+        "pw", _environment(services["ingest"])["EFACTURE_AMQP_URL"])).username
+    assert amqp_user in users
+    assert users[amqp_user]["tags"] == "", "the services use the broker's administrator"
+    assert _rabbit_hash_matches(secrets["RABBITMQ_PASSWORD"], users[amqp_user]["password_hash"])
+    rabbit = services["rabbitmq"]
+    assert "RABBITMQ_DEFAULT_PASS" not in _environment(rabbit)
+    mounts = [str(v).split(":")[:2] for v in rabbit.get("volumes", [])]
+    assert ["./var/compose/rabbitmq-definitions.json", "/etc/rabbitmq/definitions.json"] in mounts
