@@ -29,7 +29,7 @@ from services.transmit.adapters.cdar_schema import CdarInvalid, read_statuses
 from services.transmit.domain.breaker import BreakerState
 from services.transmit.service import TransmitService
 from shared import outbox
-from shared.errors import EfactureError
+from shared.errors import EfactureError, PermanentError
 from shared.logging import get_logger
 from shared.messages.status import LIFECYCLE_LABELS, EventReason, make_event
 from shared.outbox import Outgoing
@@ -134,10 +134,15 @@ class LifecycleFollower:
                             code=exc.code, reason=str(exc))
                 newest = max(newest, str(r["updatedAt"]))
                 continue
+            except PermanentError as exc:  # e.g. 404: the PA will never give this file
+                log.warning("lifecycle-cdar-unreadable", tenant=tenant, flow_id=flow_id,
+                            code=exc.code, reason=str(exc))
+                newest = max(newest, str(r["updatedAt"]))
+                continue
             except EfactureError as exc:
                 log.warning("lifecycle-cdar-unreadable", tenant=tenant, flow_id=flow_id,
                             error=str(exc))
-                break  # read it again next pass, keeping the order
+                break  # transient: read it again next pass, keeping the order
             pending: list[Outgoing] = []
             blocked = False
             for status in statuses:
