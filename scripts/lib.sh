@@ -30,9 +30,13 @@ ensure_services() {
     return 0
   fi
   if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
+    scripts/compose-secrets >/dev/null  # docker-compose.yml takes every password from .env
+    local rabbit_pw pg_pw
+    rabbit_pw=$(sed -n 's/^RABBITMQ_PASSWORD=//p' .env)
+    pg_pw=$(sed -n 's/^PG_ADMIN_PASSWORD=//p' .env)
     docker compose up -d --wait rabbitmq postgres
-    export EFACTURE_AMQP_URL="amqp://efacture:efacture@127.0.0.1:5672/"
-    export EFACTURE_DATABASE_URL="postgresql://postgres:postgres@127.0.0.1:5432/efacture"
+    export EFACTURE_AMQP_URL="amqp://efacture:${rabbit_pw}@127.0.0.1:5672/"
+    export EFACTURE_DATABASE_URL="postgresql://postgres:${pg_pw}@127.0.0.1:5432/efacture"
     return 0
   fi
   echo "No RabbitMQ and PostgreSQL found: set EFACTURE_AMQP_URL and EFACTURE_DATABASE_URL, or install and start rabbitmq-server and postgresql (apt-get install rabbitmq-server postgresql), or start a Docker engine." >&2
