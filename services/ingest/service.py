@@ -17,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import psycopg
 
@@ -29,6 +28,7 @@ from services.ingest.domain.dates import utc_today
 from services.ingest.domain.reasons import Reason
 from services.ingest.domain.submission import Submission, header_strings
 from shared import outbox, tenants
+from shared.amqp_nodes import amqp_user
 from shared.logging import get_logger
 from shared.messages.base import derived_id, utcnow
 from shared.messages.internal import InvoiceAccepted
@@ -257,8 +257,7 @@ class IngestService:
 def operator_users(settings: Settings) -> frozenset[str]:
     """The RabbitMQ users that may submit for any tenant: the configured operators and the
     services' own user (``EFACTURE_AMQP_URL``; pika's default is ``guest``)."""
-    own = unquote(urlsplit(settings.amqp_url).username or "guest")
-    return frozenset({*settings.operator_users, own})
+    return frozenset({*settings.operator_users, amqp_user(settings.amqp_url)})
 
 
 def _buyer_id(inv: Any) -> str | None:
