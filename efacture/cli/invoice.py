@@ -42,7 +42,11 @@ def register(cli: click.Group) -> None:
             data, sha = read_original(invoice_id)
         except LookupError as exc:
             fail(str(exc))
-        with open(output, "wb") as fh:
-            fh.write(data)
+        from shared.vault.safe_files import write_private
+
+        try:  # 0600, and a symlink at OUTPUT is replaced, never followed
+            write_private(output, data)
+        except OSError as exc:
+            fail(f"cannot write {output} ({exc.strerror}).")
         emit({"invoice_id": invoice_id, "file": output, "sha256": sha, "bytes": len(data)}, as_json,
              lambda: click.echo(f"wrote {output} ({len(data)} bytes, SHA-256 {sha} verified)"))

@@ -91,6 +91,7 @@ async def export_tenant(
     """
     checkpoint = await _fresh_checkpoint(pool, keys.signer)
     part = output.with_name(f".{output.name}.{os.getpid()}.part")
+    part.unlink(missing_ok=True)  # a leftover (or a planted link): ZipStream creates it afresh
     try:
         with ZipStream(part) as zf, tempfile.TemporaryFile() as manifest:
             manifest.write(b"[")

@@ -10,6 +10,7 @@ below 4 GiB. The output is read by any unzip, Python's ``zipfile`` included.
 
 from __future__ import annotations
 
+import os
 import shutil
 import struct
 import tempfile
@@ -36,7 +37,12 @@ class ZipStream:
     """Append-only ZIP file at ``path``; entries are deflated; close (or exit) to finish."""
 
     def __init__(self, path: Path) -> None:
-        self._out: BinaryIO = open(path, "wb")  # noqa: SIM115 - closed in close()
+        # A fresh file, 0600 whatever the umask, never through a symlink: it holds decrypted
+        # documents (the caller renames it over the target once complete).
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     0o600)
+        os.fchmod(fd, 0o600)
+        self._out: BinaryIO = os.fdopen(fd, "wb")
         self._central: BinaryIO = tempfile.TemporaryFile()  # noqa: SIM115
         self._entries = 0
         self.size = 0  # bytes written, final once closed

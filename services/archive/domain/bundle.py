@@ -17,6 +17,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from services.archive.domain.checkpoint import Checkpoint
+from shared.vault.safe_files import write_private
 
 DOCUMENT_SHA256 = "document.sha256"
 TIMESTAMP_TSR = "timestamp.tsr"
@@ -90,10 +91,14 @@ class ProofBundle(BaseModel):
 
 
 def write_bundle(directory: Path, bundle: ProofBundle) -> None:
-    """Write the six files into ``directory`` (created if missing; files overwritten)."""
+    """Write the six files into ``directory`` (created if missing; files replaced).
+
+    Each file is created 0600 and renamed into place (:mod:`shared.vault.safe_files`): a
+    symlink planted at one of the names is replaced, never followed.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     for name, data in bundle.files().items():
-        (directory / name).write_bytes(data)
+        write_private(directory / name, data)
 
 
 def read_bundle(directory: Path) -> dict[str, bytes | None]:
