@@ -32,6 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
+from cryptography.hazmat.primitives.serialization import Encoding  # noqa: E402
 
 from services.archive.adapters import merkle_store as store  # noqa: E402
 from services.archive.domain.bundle import InclusionProof, ProofBundle, write_bundle  # noqa: E402
@@ -73,6 +74,7 @@ async def _build(url: str, start: int, end: int, batch: int) -> float:
 
 async def _measure(url: str, size: int, samples: int, key: Ed25519PrivateKey) -> dict[str, Any]:
     tsa = make_fake_tsa()
+    tsa_root = tsa.ca_cert.public_bytes(Encoding.PEM)  # the auditor's anchor, as --tsa-ca
     rng = random.Random(size)
     proof_times: list[float] = []
     verify_times: list[float] = []
@@ -100,7 +102,7 @@ async def _measure(url: str, size: int, samples: int, key: Ed25519PrivateKey) ->
                 )
                 write_bundle(Path(tmp), bundle)
                 began = time.perf_counter()
-                report = verify(_document(index), Path(tmp), bundle.log_pub)
+                report = verify(_document(index), Path(tmp), bundle.log_pub, tsa_root)
                 verify_times.append(time.perf_counter() - began)
                 failures += not report.ok
     return {

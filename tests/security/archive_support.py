@@ -24,10 +24,13 @@ from tests.support.invoices import TENANT, cii_invoice
 from tests.support.system import EFACTURE
 
 
-def _free_block(size: int = 4) -> int:
-    """A port whose ``size - 1`` successors are free too (the services' metrics ports)."""
+def _free_block(taken: set[int], size: int = 4) -> int:
+    """A port whose ``size - 1`` successors are free too (the services' metrics ports), none
+    of them in ``taken`` (ports handed out but not bound yet)."""
     for _ in range(50):
         base = free_port()
+        if taken & set(range(base, base + size)):
+            continue
         try:
             for offset in range(size):
                 with socket.socket() as s:
@@ -44,8 +47,9 @@ class Node:
     def __init__(self, infra: Infra, data_dir: Path, **extra: str) -> None:
         self.infra = infra
         self.data_dir = data_dir
-        self.env = {**infra.env(str(data_dir)), "EFACTURE_METRICS_PORT_BASE": str(_free_block()),
-                    **extra}
+        env = infra.env(str(data_dir))
+        taken = {int(env["EFACTURE_TSA_PORT"]), int(env["EFACTURE_PA_SIM_PORT"])}
+        self.env = {**env, "EFACTURE_METRICS_PORT_BASE": str(_free_block(taken)), **extra}
         self.procs: list[subprocess.Popen[bytes]] = []
         self._logs: list[Any] = []
 
