@@ -32,6 +32,7 @@ SCHEMAS: tuple[tuple[str, str], ...] = (
     ("archive", "services.archive.migrations"),
     ("transmit", "services.transmit.migrations"),
     ("metering", "services.metering.migrations"),
+    ("portal", "services.portal.migrations"),
 )
 
 

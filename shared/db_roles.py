@@ -31,7 +31,8 @@ SERVICES = ("ingest", "archive", "transmit", "metering", "portal")
 APPEND_ONLY = {("archive", "log_leaf"), ("archive", "log_node"), ("archive", "log_checkpoint")}
 READS: dict[str, tuple[tuple[str, str], ...]] = {
     "transmit": (("archive", "invoice"), ("archive", "tenant_key")),
-    "portal": (("archive", "invoice"), ("archive", "tenant_key")),
+    "portal": (("archive", "invoice"), ("archive", "tenant_key"),
+               ("metering", "period_count"), ("metering", "tenant_count")),
     "metering": (("archive", "invoice"),),
 }
 OWN_DML = "SELECT, INSERT, UPDATE, DELETE"

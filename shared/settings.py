@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     smtp_url: str | None = None  # smtp://[user:password@]host:port (STARTTLS when offered) or smtps://
     mail_from: str = "efacture@localhost"
     portal_url: str = "https://localhost:8443"  # public base URL of the portal (e-mail links)
+    tls_cert: Path | None = None  # portal certificate chain (PEM); unset -> self-signed in data_dir
+    tls_key: Path | None = None  # its private key (PEM)
     # Encrypted documents: unset → data_dir/blobs; file:///path or s3://bucket/prefix.
     blob_url: str | None = None
     s3_endpoint: str | None = None  # e.g. http://127.0.0.1:8333 (SeaweedFS); unset → AWS

@@ -9,7 +9,7 @@ import click
 from efacture.cli.output import emit, json_option
 from shared.settings import Settings, get_settings
 
-SERVABLE = ("ingest", "archive", "transmit", "metering", "pa-sim", "tsa")
+SERVABLE = ("ingest", "archive", "transmit", "metering", "portal", "pa-sim", "tsa")
 
 
 def apply_topology(settings: Settings) -> list[str]:
