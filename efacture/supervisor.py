@@ -27,7 +27,7 @@ from shared.settings import Settings
 
 log = get_logger(__name__)
 
-SERVICES = ("ingest", "archive", "transmit", "metering")
+SERVICES = ("ingest", "archive", "transmit", "metering", "portal")
 
 
 def serve_command(name: str) -> list[str]:
