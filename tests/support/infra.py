@@ -104,6 +104,8 @@ class Infra:
             "EFACTURE_PA_SIM_PORT": str(listen_ports()),
             "EFACTURE_TSA_PORT": str(listen_ports()),
             "EFACTURE_METRICS_PORT_BASE": str(listen_ports(10)),  # base + 0..9
+            # The portal listens on its public URL's port: one of its own per system.
+            "EFACTURE_PORTAL_URL": f"https://127.0.0.1:{listen_ports()}",
             "EFACTURE_TRANSMIT_RETRY_DELAYS": "1,2",
             "EFACTURE_CHECKPOINT_INTERVAL_SECONDS": "1",
             "EFACTURE_BREAKER_COOLDOWN_SECONDS": "3",
