@@ -79,11 +79,13 @@ def _validate(
         errors += cii_syntax_reasons(root, detected.profile)
     else:
         facts = extract_ubl(root)
-    errors += core_reasons(facts, detected.profile)
-    errors += vat_reasons(facts, detected.profile)
-    # The official sets' other fatal rules, from the tables generated at build time.
+    # The official sets' fatal rules, from the tables generated at build time, merged with
+    # the hand-written ones (which stay where the official XPath is 2.0-only).
     indexed = index_document(root)
-    strict = profile_reasons(root, detected, indexed)
+    hand = core_reasons(facts, detected.profile, detected.syntax)
+    hand += vat_reasons(facts, detected.profile, detected.syntax)
+    core, strict = profile_reasons(root, detected, hand, indexed)
+    errors += core
     invoice = facts.invoice()
     warnings: list[Reason] = []
     if invoice is not None:

@@ -1,7 +1,9 @@
-"""Which official rules ingest implements by hand (:mod:`rules`, :mod:`vat`).
+"""The EN 16931 rules ingest implements by hand (:mod:`rules`, :mod:`vat`).
 
-Every other fatal rule of the official sets runs from the generated stylesheets
-(:mod:`sch_build`), so this list is what keeps the two from reporting one rule twice.
+They are enforced for every tenant (contract section 2: a failed EN 16931 rule rejects). Where
+the generated tables (:mod:`sch_build`) can run the official version of one of them, that
+version is used instead (:mod:`fast_rules`); the hand-written one is the fallback where the
+official XPath is 2.0-only.
 """
 
 from __future__ import annotations

@@ -1,17 +1,23 @@
 """The official rules ingest runs itself: the generated tables of the applicable sets.
 
 :func:`profile_reasons` judges a document by the fatal rules of its profile's official set
-(CEN EN 16931 for UBL, the Factur-X profile's set for CII) that ingest does not implement by
-hand; :func:`br_fr_findings` by the XP Z12-012 French set (the caller decides whether those
-are errors or warnings). Each finding becomes a :class:`Reason` named by the rule id, with the
-official message (French for BR-FR) and the location XPath. Pure.
+(CEN EN 16931 for UBL, the Factur-X profile's set for CII). Where a rule runs from the tables,
+its hand-written twin (:mod:`rules`, :mod:`vat`) is dropped, so the official semantics win;
+the hand-written ones stay where the official XPath is 2.0-only. The EN 16931 rules ingest
+has always enforced (:data:`coverage.HAND_WRITTEN`) stay errors for every tenant; the other
+official rules are *strict*: they reject a non-sandbox transmission only (see admission).
+:func:`br_fr_findings` runs the XP Z12-012 French set. Each finding is a :class:`Reason`
+named by the rule id, with the official message (French for BR-FR) and the location. Pure.
 """
 
 from __future__ import annotations
 
+from functools import cache
+
 from lxml import etree
 
-from services.ingest.domain import sch_engine
+from services.ingest.domain import sch_engine, sch_rules
+from services.ingest.domain.coverage import HAND_WRITTEN
 from services.ingest.domain.official import applicable_sets
 from services.ingest.domain.reasons import Reason
 from services.ingest.domain.syntax import Detected
@@ -26,14 +32,33 @@ def _reasons(hits: list[sch_engine.Hit]) -> list[Reason]:
     return list(dict.fromkeys(found))[:MAX_FINDINGS]
 
 
-def profile_reasons(root: etree._Element, detected: Detected,
-                    indexed: sch_engine.Indexed | None = None) -> list[Reason]:
-    """Findings of the profile's official set (hand-written rules excluded)."""
+@cache
+def generated(name: str) -> frozenset[str]:
+    """The rule ids the tables of set ``name`` run."""
+    return frozenset(rule for _, _, _, _, asserts in sch_rules.RULES[name]
+                     for rule, *_ in asserts)
+
+
+def profile_reasons(root: etree._Element, detected: Detected, handwritten: list[Reason],
+                    indexed: sch_engine.Indexed | None = None,
+                    ) -> tuple[list[Reason], list[Reason]]:
+    """``(errors, strict)``: the profile's official set merged with the hand-written rules."""
     name = applicable_sets(detected.syntax, detected.profile, False)[0]
     hits = sch_engine.run(name, root, indexed)
     if detected.profile in _CIUS and detected.syntax == "CII":
         hits = [h for h in hits if not h.rule.startswith("FX-")]
-    return _reasons(hits)
+    found = _reasons(hits)
+    ids, fired = generated(name), {r.code for r in found}
+    errors: list[Reason] = []
+    for r in handwritten:
+        if r.code not in ids:
+            errors.append(r)
+        elif r.code == "BR-03" and "BR-03" not in fired:
+            # The official CII rules check the date's presence, not the calendar; ingest
+            # needs a real date to archive the invoice, so an impossible one is refused.
+            errors.append(r.model_copy(update={"code": "issue-date-invalid"}))
+    errors += [r for r in found if r.code in HAND_WRITTEN]
+    return errors, [r for r in found if r.code not in HAND_WRITTEN]
 
 
 def br_fr_findings(root: etree._Element, detected: Detected,

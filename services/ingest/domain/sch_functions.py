@@ -164,6 +164,9 @@ FUNCTIONS: dict[tuple[str | None, str], Callable[..., Any]] = {
     (FN, "replace"): _replace,
     (FN, "tokenize"): _tokenize,
     (FN, "distinct-values"): _distinct,
+    (FN, "any-true"): lambda _, v: any(" ".join(x.split()) in ("true", "1") for x in _items(v)),
+    (FN, "any-false"): lambda _, v: any(" ".join(x.split()) in ("false", "0")
+                                        for x in _items(v)),
     (XS, "decimal"): _decimal,
     (XS, "integer"): _decimal,
     (XS, "double"): _decimal,

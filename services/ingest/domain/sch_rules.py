@@ -3427,28 +3427,6 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                    ('t', '\n                  '), ('t', '\n        N° Facture : '),
                    ('t', '\n                  '), ('x', '$invoiceID'),
                    ('t', '\n                  '), ('t', '\n               '))),)),
-               ('M56', 1000.0, 'ubl:Invoice | cn:CreditNote',
-                (('typeCode', 'cbc:InvoiceTypeCode | cbc:CreditNoteTypeCode'),
-                 ('billingContext', 'cbc:ProfileID'), ('issueDate', 'cbc:IssueDate'),
-                 ('dueDate', 'cbc:DueDate | cac:PaymentMeans/cbc:PaymentDueDate')),
-                (('BR-FR-CO-07', 'fatal', False,
-                  "not($dueDate and not($typeCode = '386' or $typeCode = '500' or $typeCode = "
-                  "'503' or $billingContext = 'B2' or $billingContext = 'S2' or $billingContext = "
-                  "'M2') and $dueDate < $issueDate)",
-                  (('t',
-                    '\n'
-                    '        [BR-FR-CO-07/BT-9] : La date d’échéance (BT-9), si présente, doit '
-                    'être postérieure ou égale à la date de facture (BT-2),\n'
-                    '        sauf si la facture est de type acompte (386, 500, 503) ou si le cadre '
-                    'de facturation (BT-23) est B2, S2 ou M2.\n'
-                    '        Valeurs actuelles : Date facture = "'),
-                   ('t', '\n                  '), ('x', '$issueDate'),
-                   ('t', '\n                  '), ('t', '", Date échéance = "'),
-                   ('t', '\n                  '), ('x', '$dueDate'), ('t', '\n                  '),
-                   ('t', '", Type = "'), ('t', '\n                  '), ('x', '$typeCode'),
-                   ('t', '\n                  '), ('t', '", Cadre = "'),
-                   ('t', '\n                  '), ('x', '$billingContext'),
-                   ('t', '\n                  '), ('t', '".\n      '))),)),
                ('M57', 1000.0, 'ubl:Invoice | cn:CreditNote',
                 (('typeCode', 'cbc:InvoiceTypeCode | cbc:CreditNoteTypeCode'),
                  ('billingContext', 'cbc:ProfileID')),
@@ -4189,19 +4167,30 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                 (('t',
                   '[BR-63]-The Buyer electronic address (BT-49) shall have a Scheme '
                   'identifier.'),)),)),
+             ('M11', 1063.0, 'cac:AccountingCustomerParty/cac:Party/cac:PostalAddress', (),
+              (('BR-11', 'fatal', False,
+                "normalize-space(cac:Country/cbc:IdentificationCode) != ''",
+                (('t',
+                  '[BR-11]-The Buyer postal address shall contain a Buyer country code '
+                  '(BT-55).'),)),)),
              ('M11', 1061.0, 'cac:Delivery/cac:DeliveryLocation/cac:Address', (),
               (('BR-57', 'fatal', False, 'fn:exists(cac:Country/cbc:IdentificationCode)',
                 (('t',
                   '[BR-57]-Each Deliver to address (BG-15) shall contain a Deliver to country code '
                   '(BT-80).'),)),)),
              ('M11', 1060.0,
-              "/ubl:Invoice/cac:AllowanceCharge[cbc:ChargeIndicator = 'false'] | "
-              "/cn:CreditNote/cac:AllowanceCharge[cbc:ChargeIndicator = 'false']",
+              '/ubl:Invoice/cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)] | '
+              '/cn:CreditNote/cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]',
               (),
               (('BR-31', 'fatal', False, 'fn:exists(cbc:Amount)',
                 (('t',
                   '[BR-31]-Each Document level allowance (BG-20) shall have a Document level '
                   'allowance amount (BT-92).'),)),
+               ('BR-32', 'fatal', False,
+                "fn:exists(cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID)",
+                (('t',
+                  '[BR-32]-Each Document level allowance (BG-20) shall have a Document level '
+                  'allowance VAT category code (BT-95).'),)),
                ('BR-33', 'fatal', False,
                 'fn:exists(cbc:AllowanceChargeReason) or fn:exists(cbc:AllowanceChargeReasonCode)',
                 (('t',
@@ -4227,13 +4216,18 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                   '[BR-DEC-02]-The allowed maximum number of decimals for the Document level '
                   'allowance base amount (BT-93) is 2.'),)))),
              ('M11', 1059.0,
-              "/ubl:Invoice/cac:AllowanceCharge[cbc:ChargeIndicator = 'true'] | "
-              "/cn:CreditNote/cac:AllowanceCharge[cbc:ChargeIndicator = 'true']",
+              '/ubl:Invoice/cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)] | '
+              '/cn:CreditNote/cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]',
               (),
               (('BR-36', 'fatal', False, 'fn:exists(cbc:Amount)',
                 (('t',
                   '[BR-36]-Each Document level charge (BG-21) shall have a Document level charge '
                   'amount (BT-99).'),)),
+               ('BR-37', 'fatal', False,
+                "fn:exists(cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID)",
+                (('t',
+                  '[BR-37]-Each Document level charge (BG-21) shall have a Document level charge '
+                  'VAT category code (BT-102).'),)),
                ('BR-38', 'fatal', False,
                 'fn:exists(cbc:AllowanceChargeReason) or fn:exists(cbc:AllowanceChargeReasonCode)',
                 (('t',
@@ -4259,15 +4253,139 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                   '[BR-DEC-06]-The allowed maximum number of decimals for the Document level '
                   'charge base amount (BT-100) is 2.'),)))),
              ('M11', 1058.0, 'cac:LegalMonetaryTotal', (),
-              (('BR-DEC-17', 'fatal', False,
+              (('BR-12', 'fatal', False, 'fn:exists(cbc:LineExtensionAmount)',
+                (('t',
+                  '[BR-12]-An Invoice shall have the Sum of Invoice line net amount (BT-106).'),)),
+               ('BR-13', 'fatal', False, 'fn:exists(cbc:TaxExclusiveAmount)',
+                (('t',
+                  '[BR-13]-An Invoice shall have the Invoice total amount without VAT '
+                  '(BT-109).'),)),
+               ('BR-14', 'fatal', False, 'fn:exists(cbc:TaxInclusiveAmount)',
+                (('t',
+                  '[BR-14]-An Invoice shall have the Invoice total amount with VAT (BT-112).'),)),
+               ('BR-15', 'fatal', False, 'fn:exists(cbc:PayableAmount)',
+                (('t', '[BR-15]-An Invoice shall have the Amount due for payment (BT-115).'),)),
+               ('BR-CO-11', 'fatal', False,
+                'xs:decimal(cbc:AllowanceTotalAmount) = '
+                '(round(sum(../cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cbc:Amount) '
+                '* 10 * 10) div 100) or (not(cbc:AllowanceTotalAmount) and '
+                'not(../cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]))',
+                (('t',
+                  '[BR-CO-11]-Sum of allowances on document level (BT-107) = Σ Document level '
+                  'allowance amount (BT-92).'),)),
+               ('BR-CO-12', 'fatal', False,
+                'xs:decimal(cbc:ChargeTotalAmount) = '
+                '(round(sum(../cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cbc:Amount) * '
+                '10 * 10) div 100) or (not(cbc:ChargeTotalAmount) and '
+                'not(../cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]))',
+                (('t',
+                  '[BR-CO-12]-Sum of charges on document level (BT-108) = Σ Document level charge '
+                  'amount (BT-99).'),)),
+               ('BR-CO-13', 'fatal', False,
+                '((cbc:ChargeTotalAmount) and (cbc:AllowanceTotalAmount) and '
+                '(xs:decimal(cbc:TaxExclusiveAmount) = round((xs:decimal(cbc:LineExtensionAmount) '
+                '+ xs:decimal(cbc:ChargeTotalAmount) - xs:decimal(cbc:AllowanceTotalAmount)) * 10 '
+                '* 10) div 100 )) or (not(cbc:ChargeTotalAmount) and (cbc:AllowanceTotalAmount) '
+                'and (xs:decimal(cbc:TaxExclusiveAmount) = '
+                'round((xs:decimal(cbc:LineExtensionAmount) - '
+                'xs:decimal(cbc:AllowanceTotalAmount)) * 10 * 10 ) div 100)) or '
+                '((cbc:ChargeTotalAmount) and not(cbc:AllowanceTotalAmount) and '
+                '(xs:decimal(cbc:TaxExclusiveAmount) = round((xs:decimal(cbc:LineExtensionAmount) '
+                '+ xs:decimal(cbc:ChargeTotalAmount)) * 10 * 10 ) div 100)) or '
+                '(not(cbc:ChargeTotalAmount) and not(cbc:AllowanceTotalAmount) and '
+                '(xs:decimal(cbc:TaxExclusiveAmount) = xs:decimal(cbc:LineExtensionAmount)))',
+                (('t',
+                  '[BR-CO-13]-Invoice total amount without VAT (BT-109) = Σ Invoice line net '
+                  'amount (BT-131) - Sum of allowances on document level (BT-107) + Sum of charges '
+                  'on document level (BT-108).'),)),
+               ('BR-DEC-09', 'fatal', False,
+                "string-length(substring-after(cbc:LineExtensionAmount,'.'))<=2",
+                (('t',
+                  '[BR-DEC-09]-The allowed maximum number of decimals for the Sum of Invoice line '
+                  'net amount (BT-106) is 2.'),)),
+               ('BR-DEC-10', 'fatal', False,
+                "string-length(substring-after(cbc:AllowanceTotalAmount,'.'))<=2",
+                (('t',
+                  '[BR-DEC-10]-The allowed maximum number of decimals for the Sum of allowanced on '
+                  'document level (BT-107) is 2.'),)),
+               ('BR-DEC-11', 'fatal', False,
+                "string-length(substring-after(cbc:ChargeTotalAmount,'.'))<=2",
+                (('t',
+                  '[BR-DEC-11]-The allowed maximum number of decimals for the Sum of charges on '
+                  'document level (BT-108) is 2.'),)),
+               ('BR-DEC-12', 'fatal', False,
+                "string-length(substring-after(cbc:TaxExclusiveAmount,'.'))<=2",
+                (('t',
+                  '[BR-DEC-12]-The allowed maximum number of decimals for the Invoice total amount '
+                  'without VAT (BT-109) is 2.'),)),
+               ('BR-DEC-14', 'fatal', False,
+                "string-length(substring-after(cbc:TaxInclusiveAmount,'.'))<=2",
+                (('t',
+                  '[BR-DEC-14]-The allowed maximum number of decimals for the Invoice total amount '
+                  'with VAT (BT-112) is 2.'),)),
+               ('BR-DEC-16', 'fatal', False,
+                "string-length(substring-after(cbc:PrepaidAmount,'.'))<=2",
+                (('t',
+                  '[BR-DEC-16]-The allowed maximum number of decimals for the Paid amount (BT-113) '
+                  'is 2.'),)),
+               ('BR-DEC-17', 'fatal', False,
                 "string-length(substring-after(cbc:PayableRoundingAmount,'.'))<=2",
                 (('t',
                   '[BR-DEC-17]-The allowed maximum number of decimals for the Rounding amount '
-                  '(BT-114) is 2.'),)),)),
+                  '(BT-114) is 2.'),)),
+               ('BR-DEC-18', 'fatal', False,
+                "string-length(substring-after(cbc:PayableAmount,'.'))<=2",
+                (('t',
+                  '[BR-DEC-18]-The allowed maximum number of decimals for the Amount due for '
+                  'payment (BT-115) is 2.\xa0 '),)))),
              ('M11', 1057.0, '/ubl:Invoice | /cn:CreditNote', (),
               (('BR-01', 'fatal', False, "normalize-space(cbc:CustomizationID) != ''",
                 (('t',
                   '[BR-01]-An Invoice shall have a Specification identifier (BT-24).\xa0 \xa0'),)),
+               ('BR-02', 'fatal', False, "normalize-space(cbc:ID) != ''",
+                (('t', '[BR-02]-An Invoice shall have an Invoice number (BT-1).'),)),
+               ('BR-03', 'fatal', False, "normalize-space(cbc:IssueDate) != ''",
+                (('t', '[BR-03]-An Invoice shall have an Invoice issue date (BT-2).'),)),
+               ('BR-04', 'fatal', False,
+                "normalize-space(cbc:InvoiceTypeCode) != '' or "
+                "normalize-space(cbc:CreditNoteTypeCode) !=''",
+                (('t', '[BR-04]-An Invoice shall have an Invoice type code (BT-3).'),)),
+               ('BR-05', 'fatal', False, "normalize-space(cbc:DocumentCurrencyCode) != ''",
+                (('t', '[BR-05]-An Invoice shall have an Invoice currency code (BT-5).'),)),
+               ('BR-06', 'fatal', False,
+                'normalize-space(cac:AccountingSupplierParty/cac:Party/cac:PartyLegalEntity/cbc:RegistrationName) '
+                "!= ''",
+                (('t', '[BR-06]-An Invoice shall contain the Seller name (BT-27).'),)),
+               ('BR-07', 'fatal', False,
+                'normalize-space(cac:AccountingCustomerParty/cac:Party/cac:PartyLegalEntity/cbc:RegistrationName) '
+                "!= ''",
+                (('t', '[BR-07]-An Invoice shall contain the Buyer name (BT-44).'),)),
+               ('BR-08', 'fatal', False,
+                'fn:exists(cac:AccountingSupplierParty/cac:Party/cac:PostalAddress)',
+                (('t', '[BR-08]-An Invoice shall contain the Seller postal address. '),)),
+               ('BR-10', 'fatal', False,
+                'fn:exists(cac:AccountingCustomerParty/cac:Party/cac:PostalAddress)',
+                (('t', '[BR-10]-An Invoice shall contain the Buyer postal address (BG-8).'),)),
+               ('BR-16', 'fatal', False,
+                'fn:exists(cac:InvoiceLine) or fn:exists(cac:CreditNoteLine)',
+                (('t', '[BR-16]-An Invoice shall have at least one Invoice line (BG-25)'),)),
+               ('BR-AE-01', 'fatal', False,
+                "((fn:exists(//cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
+                "= 'AE']) or "
+                "fn:exists(//cac:ClassifiedTaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
+                "= 'AE'])) and "
+                "(count(cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
+                "= 'AE']) = 1)) or "
+                "(not(//cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
+                "= 'AE']) and "
+                "not(//cac:ClassifiedTaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
+                "= 'AE']))",
+                (('t',
+                  '[BR-AE-01]-An Invoice that contains an Invoice line (BG-25), a Document level '
+                  'allowance (BG-20) or a Document level charge (BG-21) where the VAT category '
+                  'code (BT-151, BT-95 or BT-102) is "Reverse charge" shall contain in the VAT '
+                  'Breakdown (BG-23) exactly one VAT category code (BT-118) equal with "VAT '
+                  'reverse charge".'),)),
                ('BR-CO-03', 'fatal', False,
                 '(fn:exists(cbc:TaxPointDate) and not(cac:InvoicePeriod/cbc:DescriptionCode)) or '
                 '(not(cbc:TaxPointDate) and fn:exists(cac:InvoicePeriod/cbc:DescriptionCode)) or '
@@ -4275,6 +4393,17 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                 (('t',
                   '[BR-CO-03]-Value added tax point date (BT-7) and Value added tax point date '
                   'code (BT-8) are mutually exclusive.'),)),
+               ('BR-CO-18', 'fatal', False, 'fn:exists(cac:TaxTotal/cac:TaxSubtotal)',
+                (('t',
+                  '[BR-CO-18]-An Invoice shall at least have one VAT breakdown group (BG-23).'),)),
+               ('BR-DEC-13', 'fatal', False,
+                '(//cac:TaxTotal/cbc:TaxAmount[@currencyID = cbc:DocumentCurrencyCode] and '
+                '(string-length(substring-after(//cac:TaxTotal/cbc:TaxAmount[@currencyID = '
+                "cbc:DocumentCurrencyCode],'.'))<=2)) or "
+                '(not(//cac:TaxTotal/cbc:TaxAmount[@currencyID = cbc:DocumentCurrencyCode]))',
+                (('t',
+                  '[BR-DEC-13]-The allowed maximum number of decimals for the Invoice total VAT '
+                  'amount (BT-110) is 2.'),)),
                ('BR-DEC-15', 'fatal', False,
                 '(//cac:TaxTotal/cbc:TaxAmount[@currencyID = cbc:TaxCurrencyCode] and '
                 '(string-length(substring-after(//cac:TaxTotal/cbc:TaxAmount[@currencyID = '
@@ -4283,6 +4412,208 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                 (('t',
                   '[BR-DEC-15]-The allowed maximum number of decimals for the Invoice total VAT '
                   'amount in accounting currency (BT-111) is 2.'),)),
+               ('BR-E-01', 'fatal', False,
+                "((fn:exists(//cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
+                "= 'E']) or "
+                "fn:exists(//cac:ClassifiedTaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
+                "= 'E'])) and "
+                "(count(cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
+                "= 'E']) = 1)) or "
+                "(not(//cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
+                "= 'E']) and "
+                "not(//cac:ClassifiedTaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
+                "= 'E']))",
+                (('t',
+                  '[BR-E-01]-An Invoice that contains an Invoice line (BG-25), a Document level '
+                  'allowance (BG-20) or a Document level charge (BG-21) where the VAT category '
+                  'code (BT-151, BT-95 or BT-102) is "Exempt from VAT" shall contain exactly one '
+                  'VAT breakdown (BG-23) with the VAT category code (BT-118) equal to "Exempt from '
+                  'VAT".'),)),
+               ('BR-G-01', 'fatal', False,
+                "((fn:exists(//cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
+                "= 'G']) or "
+                "fn:exists(//cac:ClassifiedTaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
+                "= 'G'])) and "
+                "(count(cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
+                "= 'G']) = 1)) or "
+                "(not(//cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
+                "= 'G']) and "
+                "not(//cac:ClassifiedTaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
+                "= 'G']))",
+                (('t',
+                  '[BR-G-01]-An Invoice that contains an Invoice line (BG-25), a Document level '
+                  'allowance (BG-20) or a Document level charge (BG-21) where the VAT category '
+                  'code (BT-151, BT-95 or BT-102) is "Export outside the EU" shall contain in the '
+                  'VAT breakdown (BG-23) exactly one VAT category code (BT-118) equal with "Export '
+                  'outside the EU".'),)),
+               ('BR-IC-01', 'fatal', False,
+                "((fn:exists(//cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
+                "= 'K']) or "
+                "fn:exists(//cac:ClassifiedTaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
+                "= 'K'])) and "
+                "(count(cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
+                "= 'K']) = 1)) or "
+                "(not(//cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
+                "= 'K']) and "
+                "not(//cac:ClassifiedTaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
+                "= 'K']))",
+                (('t',
+                  '[BR-IC-01]-An Invoice that contains an Invoice line (BG-25), a Document level '
+                  'allowance (BG-20) or a Document level charge (BG-21) where the VAT category '
+                  'code (BT-151, BT-95 or BT-102) is "Intra-community supply" shall contain in the '
+                  'VAT breakdown (BG-23) exactly one VAT category code (BT-118) equal with '
+                  '"Intra-community supply".'),)),
+               ('BR-IC-11', 'fatal', False,
+                "(fn:exists(cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
+                "= 'K']) and (string-length(cac:Delivery/cbc:ActualDeliveryDate) > 1 or "
+                '(cac:InvoicePeriod/*))) or '
+                "(not(cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
+                "= 'K']))",
+                (('t',
+                  '[BR-IC-11]-In an Invoice with a VAT breakdown (BG-23) where the VAT category '
+                  'code (BT-118) is "Intra-community supply" the Actual delivery date (BT-72) or '
+                  'the Invoicing period (BG-14) shall not be blank.'),)),
+               ('BR-IC-12', 'fatal', False,
+                "(fn:exists(cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
+                "= 'K']) and "
+                '(string-length(cac:Delivery/cac:DeliveryLocation/cac:Address/cac:Country/cbc:IdentificationCode) '
+                '>1)) or '
+                "(not(cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
+                "= 'K']))",
+                (('t',
+                  '[BR-IC-12]-In an Invoice with a VAT breakdown (BG-23) where the VAT category '
+                  'code (BT-118) is "Intra-community supply" the Deliver to country code (BT-80) '
+                  'shall not be blank.'),)),
+               ('BR-AF-01', 'fatal', False,
+                '((count(//cac:AllowanceCharge/cac:TaxCategory[normalize-space(cbc:ID) = '
+                "'L'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) + "
+                'count(//cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                "'L'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT'])) > 0 and "
+                "count(cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory[cbc:ID = 'L']) > 0) or "
+                '((count(//cac:AllowanceCharge/cac:TaxCategory[normalize-space(cbc:ID) = '
+                "'L'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) + "
+                'count(//cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                "'L'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT'])) = 0 and "
+                'count(cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory[normalize-space(cbc:ID) = '
+                "'L'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) = 0)",
+                (('t',
+                  '[BR-AF-01]-An Invoice that contains an Invoice line (BG-25), a Document level '
+                  'allowance (BG-20) or a Document level charge (BG-21) where the VAT category '
+                  'code (BT-151, BT-95 or BT-102) is "IGIC" shall contain in the VAT breakdown '
+                  '(BG-23) at least one VAT category code (BT-118) equal with "IGIC".'),)),
+               ('BR-AG-01', 'fatal', False,
+                '((count(//cac:AllowanceCharge/cac:TaxCategory[normalize-space(cbc:ID) = '
+                "'M'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) + "
+                'count(//cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                "'M'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT'])) > 0 and "
+                'count(cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory[cbc:ID = '
+                "'M'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) > 0) or "
+                '((count(//cac:AllowanceCharge/cac:TaxCategory[normalize-space(cbc:ID) = '
+                "'M'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) + "
+                'count(//cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                "'M'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT'])) = 0 and "
+                'count(cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory[normalize-space(cbc:ID) = '
+                "'M'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) = 0)",
+                (('t',
+                  '[BR-AG-01]-An Invoice that contains an Invoice line (BG-25), a Document level '
+                  'allowance (BG-20) or a Document level charge (BG-21) where the VAT category '
+                  'code (BT-151, BT-95 or BT-102) is "IPSI" shall contain in the VAT breakdown '
+                  '(BG-23) at least one VAT category code (BT-118) equal with "IPSI".'),)),
+               ('BR-O-01', 'fatal', False,
+                "((fn:exists(//cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
+                "= 'O']) or "
+                "fn:exists(//cac:ClassifiedTaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
+                "= 'O'])) and "
+                "(count(cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
+                "= 'O']) = 1)) or "
+                "(not(//cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
+                "= 'O']) and "
+                "not(//cac:ClassifiedTaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
+                "= 'O']))",
+                (('t',
+                  '[BR-O-01]-An Invoice that contains an Invoice line (BG-25), a Document level '
+                  'allowance (BG-20) or a Document level charge (BG-21) where the VAT category '
+                  'code (BT-151, BT-95 or BT-102) is "Not subject to VAT" shall contain exactly '
+                  'one VAT breakdown group (BG-23) with the VAT category code (BT-118) equal to '
+                  '"Not subject to VAT".'),)),
+               ('BR-O-11', 'fatal', False,
+                "(fn:exists(cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
+                "= 'O']) and "
+                'count(cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory[normalize-space(cbc:ID) != '
+                "'O'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) = 0) or "
+                "not(cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
+                "= 'O'])",
+                (('t',
+                  '[BR-O-11]-An Invoice that contains a VAT breakdown group (BG-23) with a VAT '
+                  'category code (BT-118) "Not subject to VAT" shall not contain other VAT '
+                  'breakdown groups (BG-23).'),)),
+               ('BR-O-12', 'fatal', False,
+                "(fn:exists(cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
+                "= 'O']) and count(//cac:ClassifiedTaxCategory[normalize-space(cbc:ID) != "
+                "'O'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) = 0) or "
+                "not(cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
+                "= 'O'])",
+                (('t',
+                  '[BR-O-12]-An Invoice that contains a VAT breakdown group (BG-23) with a VAT '
+                  'category code (BT-118) "Not subject to VAT" shall not contain an Invoice line '
+                  '(BG-25) where the Invoiced item VAT category code (BT-151) is not "Not subject '
+                  'to VAT".'),)),
+               ('BR-O-13', 'fatal', False,
+                "(fn:exists(cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
+                "= 'O']) and "
+                'count(//cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID) '
+                "!= 'O'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) = 0) or "
+                "not(cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
+                "= 'O'])",
+                (('t',
+                  '[BR-O-13]-An Invoice that contains a VAT breakdown group (BG-23) with a VAT '
+                  'category code (BT-118) "Not subject to VAT" shall not contain Document level '
+                  'allowances (BG-20) where Document level allowance VAT category code (BT-95) is '
+                  'not "Not subject to VAT".'),)),
+               ('BR-O-14', 'fatal', False,
+                "(fn:exists(cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
+                "= 'O']) and "
+                'count(//cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID) '
+                "!= 'O'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) = 0) or "
+                "not(cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
+                "= 'O'])",
+                (('t',
+                  '[BR-O-14]-An Invoice that contains a VAT breakdown group (BG-23) with a VAT '
+                  'category code (BT-118) "Not subject to VAT" shall not contain Document level '
+                  'charges (BG-21) where Document level charge VAT category code (BT-102) is not '
+                  '"Not subject to VAT".'),)),
+               ('BR-S-01', 'fatal', False,
+                "((count(//cac:AllowanceCharge/cac:TaxCategory[normalize-space(cbc:ID) = 'S']) + "
+                "count(//cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = 'S'])) > 0 and "
+                'count(cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory[normalize-space(cbc:ID) = '
+                "'S']) > 0) or "
+                "((count(//cac:AllowanceCharge/cac:TaxCategory[normalize-space(cbc:ID) = 'S']) + "
+                "count(//cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = 'S'])) = 0 and "
+                'count(cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory[normalize-space(cbc:ID) = '
+                "'S']) = 0)",
+                (('t',
+                  '[BR-S-01]-An Invoice that contains an Invoice line (BG-25), a Document level '
+                  'allowance (BG-20) or a Document level charge (BG-21) where the VAT category '
+                  'code (BT-151, BT-95 or BT-102) is "Standard rated" shall contain in the VAT '
+                  'breakdown (BG-23) at least one VAT category code (BT-118) equal with "Standard '
+                  'rated".'),)),
+               ('BR-Z-01', 'fatal', False,
+                "((fn:exists(//cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
+                "= 'Z']) or "
+                "fn:exists(//cac:ClassifiedTaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
+                "= 'Z'])) and "
+                "(count(cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
+                "= 'Z']) = 1)) or "
+                "(not(//cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
+                "= 'Z']) and "
+                "not(//cac:ClassifiedTaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
+                "= 'Z']))",
+                (('t',
+                  '[BR-Z-01]-An Invoice that contains an Invoice line (BG-25), a Document level '
+                  'allowance (BG-20) or a Document level charge (BG-21) where the VAT category '
+                  'code (BT-151, BT-95 or BT-102) is "Zero rated" shall contain in the VAT '
+                  'breakdown (BG-23) exactly one VAT category code (BT-118) equal with "Zero '
+                  'rated".'),)),
                ('BR-B-01', 'fatal', False,
                 "(not(//cbc:IdentificationCode != 'IT') and (//cac:TaxCategory/cbc:ID ='B' or "
                 "//cac:ClassifiedTaxCategory/cbc:ID = 'B')) or (not(//cac:TaxCategory/cbc:ID ='B' "
@@ -4338,10 +4669,15 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                ('BR-28', 'fatal', False,
                 '(cac:Price/cac:AllowanceCharge/cbc:BaseAmount) >= 0 or '
                 'not(fn:exists(cac:Price/cac:AllowanceCharge/cbc:BaseAmount))',
-                (('t', '[BR-28]-The Item gross price (BT-148) shall NOT be negative.'),)))),
+                (('t', '[BR-28]-The Item gross price (BT-148) shall NOT be negative.'),)),
+               ('BR-DEC-23', 'fatal', False,
+                "string-length(substring-after(cbc:LineExtensionAmount,'.'))<=2",
+                (('t',
+                  '[BR-DEC-23]-The allowed maximum number of decimals for the Invoice line net '
+                  'amount (BT-131) is 2.'),)))),
              ('M11', 1055.0,
-              "//cac:InvoiceLine/cac:AllowanceCharge[cbc:ChargeIndicator = 'false'] | "
-              "//cac:CreditNoteLine/cac:AllowanceCharge[cbc:ChargeIndicator = 'false']",
+              '//cac:InvoiceLine/cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)] | '
+              '//cac:CreditNoteLine/cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]',
               (),
               (('BR-41', 'fatal', False, 'fn:exists(cbc:Amount)',
                 (('t',
@@ -4373,8 +4709,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                   '[BR-DEC-25]-The allowed maximum number of decimals for the Invoice line '
                   'allowance base amount (BT-137) is 2.'),)))),
              ('M11', 1054.0,
-              "//cac:InvoiceLine/cac:AllowanceCharge[cbc:ChargeIndicator = 'true'] | "
-              "//cac:CreditNoteLine/cac:AllowanceCharge[cbc:ChargeIndicator = 'true']",
+              '//cac:InvoiceLine/cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)] | '
+              '//cac:CreditNoteLine/cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]',
               (),
               (('BR-43', 'fatal', False, 'fn:exists(cbc:Amount)',
                 (('t',
@@ -4521,11 +4857,26 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                 (('t',
                   '[BR-55]-Each Preceding Invoice reference (BG-3) shall contain a Preceding '
                   'Invoice reference (BT-25).'),)),)),
+             ('M11', 1043.0, 'cac:AccountingSupplierParty', (),
+              (('BR-CO-26', 'fatal', False,
+                "fn:exists(cac:Party/cac:PartyTaxScheme[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:CompanyID) "
+                "or fn:exists(cac:Party/cac:PartyIdentification/cbc:ID[not(@schemeID = 'SEPA')]) "
+                'or fn:exists(cac:Party/cac:PartyLegalEntity/cbc:CompanyID)',
+                (('t',
+                  '[BR-CO-26]-In order for the buyer to automatically identify a supplier, the '
+                  'Seller identifier (BT-29), the Seller legal registration identifier (BT-30) '
+                  'and/or the Seller VAT identifier (BT-31) shall be present.\xa0 '),)),)),
              ('M11', 1042.0, 'cac:AccountingSupplierParty/cac:Party/cbc:EndpointID', (),
               (('BR-62', 'fatal', False, 'fn:exists(@schemeID)',
                 (('t',
                   '[BR-62]-The Seller electronic address (BT-34) shall have a Scheme '
                   'identifier.'),)),)),
+             ('M11', 1041.0, 'cac:AccountingSupplierParty/cac:Party/cac:PostalAddress', (),
+              (('BR-09', 'fatal', False,
+                "normalize-space(cac:Country/cbc:IdentificationCode) != ''",
+                (('t',
+                  '[BR-09]-The Seller postal address (BG-5) shall contain a Seller country code '
+                  '(BT-40).'),)),)),
              ('M11', 1040.0, 'cac:TaxRepresentativeParty', (),
               (('BR-18', 'fatal', False, "normalize-space(cac:PartyName/cbc:Name) != ''",
                 (('t',
@@ -4543,6 +4894,13 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                   '[BR-20]-The Seller tax representative postal address (BG-12) shall contain a '
                   'Tax representative country code (BT-69), if the Seller (BG-4) has a Seller tax '
                   'representative party (BG-11).'),)),)),
+             ('M11', 1038.0, '/ubl:Invoice/cac:TaxTotal | /cn:CreditNote/cac:TaxTotal', (),
+              (('BR-CO-14', 'fatal', False,
+                '(xs:decimal(child::cbc:TaxAmount)= round((sum(cac:TaxSubtotal/cbc:TaxAmount) * 10 '
+                '* 10)) div 100) or not(cac:TaxSubtotal)',
+                (('t',
+                  '[BR-CO-14]-Invoice total VAT amount (BT-110) = Σ VAT category tax amount '
+                  '(BT-117).'),)),)),
              ('M11', 1037.0, 'cac:TaxTotal/cac:TaxSubtotal', (),
               (('BR-45', 'fatal', False, 'fn:exists(cbc:TaxableAmount)',
                 (('t',
@@ -4552,6 +4910,27 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                 (('t',
                   '[BR-46]-Each VAT breakdown (BG-23) shall have a VAT category tax amount '
                   '(BT-117).'),)),
+               ('BR-47', 'fatal', False,
+                "fn:exists(cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID)",
+                (('t',
+                  '[BR-47]-Each VAT breakdown (BG-23) shall be defined through a VAT category code '
+                  '(BT-118).'),)),
+               ('BR-CO-17', 'fatal', False,
+                "(round(cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:Percent) "
+                '= 0 and (round(xs:decimal(cbc:TaxAmount)) = 0)) or '
+                "(round(cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:Percent) "
+                '!= 0 and ((fn:abs(xs:decimal(cbc:TaxAmount)) - 1 < '
+                'round(fn:abs(xs:decimal(cbc:TaxableAmount)) * '
+                "(cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:Percent "
+                'div 100) * 10 * 10) div 100 ) and (fn:abs(xs:decimal(cbc:TaxAmount)) + 1 > '
+                'round(fn:abs(xs:decimal(cbc:TaxableAmount)) * '
+                "(cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:Percent "
+                'div 100) * 10 * 10) div 100 ))) or '
+                "(not(fn:exists(cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:Percent)) "
+                'and (round(xs:decimal(cbc:TaxAmount)) = 0))',
+                (('t',
+                  '[BR-CO-17]-VAT category tax amount (BT-117) = VAT category taxable amount '
+                  '(BT-116) x (VAT category rate (BT-119) / 100), rounded to two decimals.'),)),
                ('BR-DEC-19', 'fatal', False,
                 "string-length(substring-after(cbc:TaxableAmount,'.'))<=2",
                 (('t',
@@ -4561,6 +4940,419 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                 (('t',
                   '[BR-DEC-20]-The allowed maximum number of decimals for the VAT category tax '
                   'amount (BT-117) is 2. \xa0 \xa0'),)))),
+             ('M11', 1036.0,
+              "//cac:PartyTaxScheme[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+              (),
+              (('BR-CO-09', 'fatal', False,
+                "( contains( ' 1A AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF "
+                'BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN '
+                'CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH EL ER ES ET FI FJ FK FM FO '
+                'FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID '
+                'IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC '
+                'LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV '
+                'MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR '
+                'PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST '
+                'SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA '
+                "VC VE VG VI VN VU WF WS XI YE YT ZA ZM ZW ',substring(cbc:CompanyID,1,2) ) )",
+                (('t',
+                  '[BR-CO-09]-The Seller VAT identifier (BT-31), the Seller tax representative VAT '
+                  'identifier (BT-63) and the Buyer VAT identifier (BT-48) shall have a prefix in '
+                  'accordance with ISO code ISO 3166-1 alpha-2 by which the country of issue may '
+                  'be identified. Nevertheless, Greece may use the prefix ‘EL’.'),)),)),
+             ('M11', 1035.0,
+              '/*/cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory[normalize-space(cbc:ID) = '
+              "'AE'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+              (),
+              (('BR-AE-09', 'fatal', False, 'xs:decimal(../cbc:TaxAmount) = 0',
+                (('t',
+                  '[BR-AE-09]-The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) '
+                  'where the VAT category code (BT-118) is "Reverse charge" shall be 0 (zero).'),)),
+               ('BR-AE-10', 'fatal', False,
+                'fn:exists(cbc:TaxExemptionReason) or (fn:exists(cbc:TaxExemptionReasonCode) )',
+                (('t',
+                  '[BR-AE-10]-A VAT breakdown (BG-23) with VAT Category code (BT-118) "Reverse '
+                  'charge" shall have a VAT exemption reason code (BT-121), meaning "Reverse '
+                  'charge" or the VAT exemption reason text (BT-120) "Reverse charge" (or the '
+                  'equivalent standard text in another language).'),)))),
+             ('M11', 1034.0,
+              "cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='AE'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+              (),
+              (('BR-AE-06', 'fatal', False, '(xs:decimal(cbc:Percent) = 0)',
+                (('t',
+                  '[BR-AE-06]-In a Document level allowance (BG-20) where the Document level '
+                  'allowance VAT category code (BT-95) is "Reverse charge" the Document level '
+                  'allowance VAT rate (BT-96) shall be 0 (zero).'),)),)),
+             ('M11', 1033.0,
+              "cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='AE'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+              (),
+              (('BR-AE-07', 'fatal', False, '(xs:decimal(cbc:Percent) = 0)',
+                (('t',
+                  '[BR-AE-07]-In a Document level charge (BG-21) where the Document level charge '
+                  'VAT category code (BT-102) is "Reverse charge" the Document level charge VAT '
+                  'rate (BT-103) shall be 0 (zero).'),)),)),
+             ('M11', 1032.0,
+              'cac:InvoiceLine/cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+              "'AE'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT'] | "
+              'cac:CreditNoteLine/cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+              "'AE'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+              (),
+              (('BR-AE-05', 'fatal', False, '(xs:decimal(cbc:Percent) = 0)',
+                (('t',
+                  '[BR-AE-05]-In an Invoice line (BG-25) where the Invoiced item VAT category code '
+                  '(BT-151) is "Reverse charge" the Invoiced item VAT rate (BT-152) shall be 0 '
+                  '(zero).'),)),)),
+             ('M11', 1031.0,
+              '/*/cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory[normalize-space(cbc:ID) = '
+              "'E'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+              (),
+              (('BR-E-09', 'fatal', False, 'xs:decimal(../cbc:TaxAmount) = 0',
+                (('t',
+                  '[BR-E-09]-The VAT category tax amount (BT-117) In a VAT breakdown (BG-23) where '
+                  'the VAT category code (BT-118) equals "Exempt from VAT" shall equal 0 '
+                  '(zero).'),)),
+               ('BR-E-10', 'fatal', False,
+                'fn:exists(cbc:TaxExemptionReason) or fn:exists(cbc:TaxExemptionReasonCode)',
+                (('t',
+                  '[BR-E-10]-A VAT breakdown (BG-23) with VAT Category code (BT-118) "Exempt from '
+                  'VAT" shall have a VAT exemption reason code (BT-121) or a VAT exemption reason '
+                  'text (BT-120).'),)))),
+             ('M11', 1030.0,
+              "cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='E'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+              (),
+              (('BR-E-06', 'fatal', False, '(xs:decimal(cbc:Percent) = 0)',
+                (('t',
+                  '[BR-E-06]-In a Document level allowance (BG-20) where the Document level '
+                  'allowance VAT category code (BT-95) is "Exempt from VAT", the Document level '
+                  'allowance VAT rate (BT-96) shall be 0 (zero).'),)),)),
+             ('M11', 1029.0,
+              "cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='E'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+              (),
+              (('BR-E-07', 'fatal', False, '(xs:decimal(cbc:Percent) = 0)',
+                (('t',
+                  '[BR-E-07]-In a Document level charge (BG-21) where the Document level charge '
+                  'VAT category code (BT-102) is "Exempt from VAT", the Document level charge VAT '
+                  'rate (BT-103) shall be 0 (zero).'),)),)),
+             ('M11', 1028.0,
+              'cac:InvoiceLine/cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+              "'E'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT'] | "
+              'cac:CreditNoteLine/cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+              "'E'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+              (),
+              (('BR-E-05', 'fatal', False, '(xs:decimal(cbc:Percent) = 0)',
+                (('t',
+                  '[BR-E-05]-In an Invoice line (BG-25) where the Invoiced item VAT category code '
+                  '(BT-151) is "Exempt from VAT", the Invoiced item VAT rate (BT-152) shall be 0 '
+                  '(zero).'),)),)),
+             ('M11', 1027.0,
+              '/*/cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory[normalize-space(cbc:ID) = '
+              "'G'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+              (),
+              (('BR-G-09', 'fatal', False, 'xs:decimal(../cbc:TaxAmount) = 0',
+                (('t',
+                  '[BR-G-09]-The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) where '
+                  'the VAT category code (BT-118) is "Export outside the EU" shall be 0 '
+                  '(zero).'),)),
+               ('BR-G-10', 'fatal', False,
+                'fn:exists(cbc:TaxExemptionReason) or (fn:exists(cbc:TaxExemptionReasonCode) )',
+                (('t',
+                  '[BR-G-10]-A VAT breakdown (BG-23) with the VAT Category code (BT-118) "Export '
+                  'outside the EU" shall have a VAT exemption reason code (BT-121), meaning '
+                  '"Export outside the EU" or the VAT exemption reason text (BT-120) "Export '
+                  'outside the EU" (or the equivalent standard text in another language).'),)))),
+             ('M11', 1026.0,
+              "cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='G'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+              (),
+              (('BR-G-06', 'fatal', False, '(xs:decimal(cbc:Percent) = 0)',
+                (('t',
+                  '[BR-G-06]-In a Document level allowance (BG-20) where the Document level '
+                  'allowance VAT category code (BT-95) is "Export outside the EU" the Document '
+                  'level allowance VAT rate (BT-96) shall be 0 (zero).'),)),)),
+             ('M11', 1025.0,
+              "cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='G'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+              (),
+              (('BR-G-07', 'fatal', False, '(xs:decimal(cbc:Percent) = 0)',
+                (('t',
+                  '[BR-G-07]-In a Document level charge (BG-21) where the Document level charge '
+                  'VAT category code (BT-102) is "Export outside the EU" the Document level charge '
+                  'VAT rate (BT-103) shall be 0 (zero).'),)),)),
+             ('M11', 1024.0,
+              'cac:InvoiceLine/cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+              "'G'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT'] | "
+              'cac:CreditNoteLine/cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+              "'G'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+              (),
+              (('BR-G-05', 'fatal', False, '(xs:decimal(cbc:Percent) = 0)',
+                (('t',
+                  '[BR-G-05]-In an Invoice line (BG-25) where the Invoiced item VAT category code '
+                  '(BT-151) is "Export outside the EU" the Invoiced item VAT rate (BT-152) shall '
+                  'be 0 (zero).'),)),)),
+             ('M11', 1023.0,
+              '/*/cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory[normalize-space(cbc:ID) = '
+              "'K'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+              (),
+              (('BR-IC-09', 'fatal', False, 'xs:decimal(../cbc:TaxAmount) = 0',
+                (('t',
+                  '[BR-IC-09]-The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) '
+                  'where the VAT category code (BT-118) is "Intra-community supply" shall be 0 '
+                  '(zero).'),)),
+               ('BR-IC-10', 'fatal', False,
+                'fn:exists(cbc:TaxExemptionReason) or (fn:exists(cbc:TaxExemptionReasonCode) )',
+                (('t',
+                  '[BR-IC-10]-A VAT breakdown (BG-23) with the VAT Category code (BT-118) '
+                  '"Intra-community supply" shall have a VAT exemption reason code (BT-121), '
+                  'meaning "Intra-community supply" or the VAT exemption reason text (BT-120) '
+                  '"Intra-community supply" (or the equivalent standard text in another '
+                  'language).'),)))),
+             ('M11', 1022.0,
+              "cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='K'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+              (),
+              (('BR-IC-06', 'fatal', False, '(xs:decimal(cbc:Percent) = 0)',
+                (('t',
+                  '[BR-IC-06]-In a Document level allowance (BG-20) where the Document level '
+                  'allowance VAT category code (BT-95) is "Intra-community supply" the Document '
+                  'level allowance VAT rate (BT-96) shall be 0 (zero).'),)),)),
+             ('M11', 1021.0,
+              "cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='K'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+              (),
+              (('BR-IC-07', 'fatal', False, '(xs:decimal(cbc:Percent) = 0)',
+                (('t',
+                  '[BR-IC-07]-In a Document level charge (BG-21) where the Document level charge '
+                  'VAT category code (BT-102) is "Intra-community supply" the Document level '
+                  'charge VAT rate (BT-103) shall be 0 (zero).'),)),)),
+             ('M11', 1020.0,
+              'cac:InvoiceLine/cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+              "'K'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT'] | "
+              'cac:CreditNoteLine/cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+              "'K'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+              (),
+              (('BR-IC-05', 'fatal', False, '(xs:decimal(cbc:Percent) = 0)',
+                (('t',
+                  '[BR-IC-05]-In an Invoice line (BG-25) where the Invoiced item VAT category code '
+                  '(BT-151) is "Intracommunity supply" the Invoiced item VAT rate (BT-152) shall '
+                  'be 0 (zero).'),)),)),
+             ('M11', 1019.0,
+              '/*/cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory[normalize-space(cbc:ID) = '
+              "'L'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+              (),
+              (('BR-AF-09', 'fatal', False,
+                '(fn:abs(xs:decimal(../cbc:TaxAmount)) - 1 < '
+                'round((fn:abs(xs:decimal(../cbc:TaxableAmount)) * (xs:decimal(cbc:Percent) div '
+                '100)) * 10 * 10) div 100 ) and (fn:abs(xs:decimal(../cbc:TaxAmount)) + 1 > '
+                'round((fn:abs(xs:decimal(../cbc:TaxableAmount)) * (xs:decimal(cbc:Percent) div '
+                '100)) * 10 * 10) div 100 )',
+                (('t',
+                  '[BR-AF-09]-The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) '
+                  'where VAT category code (BT-118) is "IGIC" shall equal the VAT category taxable '
+                  'amount (BT-116) multiplied by the VAT category rate (BT-119).'),)),
+               ('BR-AF-10', 'fatal', False,
+                'not(cbc:TaxExemptionReason) and not(cbc:TaxExemptionReasonCode)',
+                (('t',
+                  '[BR-AF-10]-A VAT breakdown (BG-23) with VAT Category code (BT-118) "IGIC" shall '
+                  'not have a VAT exemption reason code (BT-121) or VAT exemption reason text '
+                  '(BT-120).'),)))),
+             ('M11', 1018.0,
+              "cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='L'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+              (),
+              (('BR-AF-06', 'fatal', False, '(cbc:Percent) >= 0',
+                (('t',
+                  '[BR-AF-06]-In a Document level allowance (BG-20) where the Document level '
+                  'allowance VAT category code (BT-95) is "IGIC" the Document level allowance VAT '
+                  'rate (BT-96) shall be 0 (zero) or greater than zero.'),)),)),
+             ('M11', 1017.0,
+              "cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='L'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+              (),
+              (('BR-AF-07', 'fatal', False, '(cbc:Percent) >= 0',
+                (('t',
+                  '[BR-AF-07]-In a Document level charge (BG-21) where the Document level charge '
+                  'VAT category code (BT-102) is "IGIC" the Document level charge VAT rate '
+                  '(BT-103) shall be 0 (zero) or greater than zero.'),)),)),
+             ('M11', 1016.0,
+              'cac:InvoiceLine/cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+              "'L'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']| "
+              'cac:CreditNoteLine/cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+              "'L'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+              (),
+              (('BR-AF-05', 'fatal', False, '(cbc:Percent) >= 0',
+                (('t',
+                  '[BR-AF-05]-In an Invoice line (BG-25) where the Invoiced item VAT category code '
+                  '(BT-151) is "IGIC" the invoiced item VAT rate (BT-152) shall be 0 (zero) or '
+                  'greater than zero.'),)),)),
+             ('M11', 1015.0,
+              '/*/cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory[normalize-space(cbc:ID) = '
+              "'M'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+              (),
+              (('BR-AG-09', 'fatal', False,
+                '(fn:abs(xs:decimal(../cbc:TaxAmount)) - 1 < '
+                'round((fn:abs(xs:decimal(../cbc:TaxableAmount)) * (xs:decimal(cbc:Percent) div '
+                '100)) * 10 * 10) div 100 ) and (fn:abs(xs:decimal(../cbc:TaxAmount)) + 1 > '
+                'round((fn:abs(xs:decimal(../cbc:TaxableAmount)) * (xs:decimal(cbc:Percent) div '
+                '100)) * 10 * 10) div 100 )',
+                (('t',
+                  '[BR-AG-09]-The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) '
+                  'where VAT category code (BT-118) is "IPSI" shall equal the VAT category taxable '
+                  'amount (BT-116) multiplied by the VAT category rate (BT-119).'),)),
+               ('BR-AG-10', 'fatal', False,
+                'not(cbc:TaxExemptionReason) and not(cbc:TaxExemptionReasonCode)',
+                (('t',
+                  '[BR-AG-10]-A VAT breakdown (BG-23) with VAT Category code (BT-118) "IPSI" shall '
+                  'not have a VAT exemption reason code (BT-121) or VAT exemption reason text '
+                  '(BT-120).'),)))),
+             ('M11', 1014.0,
+              "cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='M'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+              (),
+              (('BR-AG-06', 'fatal', False, '(cbc:Percent) >= 0',
+                (('t',
+                  '[BR-AG-06]-In a Document level allowance (BG-20) where the Document level '
+                  'allowance VAT category code (BT-95) is "IPSI" the Document level allowance VAT '
+                  'rate (BT-96) shall be 0 (zero) or greater than zero.'),)),)),
+             ('M11', 1013.0,
+              "cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='M'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+              (),
+              (('BR-AG-07', 'fatal', False, '(cbc:Percent) >= 0',
+                (('t',
+                  '[BR-AG-07]-In a Document level charge (BG-21) where the Document level charge '
+                  'VAT category code (BT-102) is "IPSI" the Document level charge VAT rate '
+                  '(BT-103) shall be 0 (zero) or greater than zero.'),)),)),
+             ('M11', 1012.0,
+              'cac:InvoiceLine/cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+              "'M'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']| "
+              'cac:CreditNoteLine/cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+              "'M'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+              (),
+              (('BR-AG-05', 'fatal', False, '(cbc:Percent) >= 0',
+                (('t',
+                  '[BR-AG-05]-In an Invoice line (BG-25) where the Invoiced item VAT category code '
+                  '(BT-151) is "IPSI" the Invoiced item VAT rate (BT-152) shall be 0 (zero) or '
+                  'greater than zero.'),)),)),
+             ('M11', 1011.0,
+              '/*/cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory[normalize-space(cbc:ID) = '
+              "'O'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+              (),
+              (('BR-O-09', 'fatal', False, 'xs:decimal(../cbc:TaxAmount) = 0',
+                (('t',
+                  '[BR-O-09]-The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) where '
+                  'the VAT category code (BT-118) is "Not subject to VAT" shall be 0 (zero).'),)),
+               ('BR-O-10', 'fatal', False,
+                'fn:exists(cbc:TaxExemptionReason) or (fn:exists(cbc:TaxExemptionReasonCode) )',
+                (('t',
+                  '[BR-O-10]-A VAT breakdown (BG-23) with VAT Category code (BT-118) " Not subject '
+                  'to VAT" shall have a VAT exemption reason code (BT-121), meaning " Not subject '
+                  'to VAT" or a VAT exemption reason text (BT-120) " Not subject to VAT" (or the '
+                  'equivalent standard text in another language).'),)))),
+             ('M11', 1010.0,
+              "cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='O'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+              (),
+              (('BR-O-06', 'fatal', False, 'not(cbc:Percent)',
+                (('t',
+                  '[BR-O-06]-A Document level allowance (BG-20) where VAT category code (BT-95) is '
+                  '"Not subject to VAT" shall not contain a Document level allowance VAT rate '
+                  '(BT-96).'),)),)),
+             ('M11', 1009.0,
+              "cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='O'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+              (),
+              (('BR-O-07', 'fatal', False, 'not(cbc:Percent)',
+                (('t',
+                  '[BR-O-07]-A Document level charge (BG-21) where the VAT category code (BT-102) '
+                  'is "Not subject to VAT" shall not contain a Document level charge VAT rate '
+                  '(BT-103).'),)),)),
+             ('M11', 1008.0,
+              'cac:InvoiceLine/cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+              "'O'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT'] | "
+              'cac:CreditNoteLine/cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+              "'O'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+              (),
+              (('BR-O-05', 'fatal', False, 'not(cbc:Percent)',
+                (('t',
+                  '[BR-O-05]-An Invoice line (BG-25) where the VAT category code (BT-151) is "Not '
+                  'subject to VAT" shall not contain an Invoiced item VAT rate (BT-152).'),)),)),
+             ('M11', 1007.0,
+              '/*/cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory[normalize-space(cbc:ID) = '
+              "'S'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+              (),
+              (('BR-S-09', 'fatal', False,
+                '(fn:abs(xs:decimal(../cbc:TaxAmount)) - 1 < '
+                'round((fn:abs(xs:decimal(../cbc:TaxableAmount)) * (xs:decimal(cbc:Percent) div '
+                '100)) * 10 * 10) div 100 ) and (fn:abs(xs:decimal(../cbc:TaxAmount)) + 1 > '
+                'round((fn:abs(xs:decimal(../cbc:TaxableAmount)) * (xs:decimal(cbc:Percent) div '
+                '100)) * 10 * 10) div 100 )',
+                (('t',
+                  '[BR-S-09]-The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) where '
+                  'VAT category code (BT-118) is "Standard rated" shall equal the VAT category '
+                  'taxable amount (BT-116) multiplied by the VAT category rate (BT-119).'),)),
+               ('BR-S-10', 'fatal', False,
+                'not(cbc:TaxExemptionReason) and not(cbc:TaxExemptionReasonCode)',
+                (('t',
+                  '[BR-S-10]-A VAT breakdown (BG-23) with VAT Category code (BT-118) "Standard '
+                  'rate" shall not have a VAT exemption reason code (BT-121) or VAT exemption '
+                  'reason text (BT-120).'),)))),
+             ('M11', 1006.0,
+              "cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='S'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+              (),
+              (('BR-S-06', 'fatal', False, '(cbc:Percent) > 0',
+                (('t',
+                  '[BR-S-06]-In a Document level allowance (BG-20) where the Document level '
+                  'allowance VAT category code (BT-95) is "Standard rated" the Document level '
+                  'allowance VAT rate (BT-96) shall be greater than zero.'),)),)),
+             ('M11', 1005.0,
+              "cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='S'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+              (),
+              (('BR-S-07', 'fatal', False, '(cbc:Percent) > 0',
+                (('t',
+                  '[BR-S-07]-In a Document level charge (BG-21) where the Document level charge '
+                  'VAT category code (BT-102) is "Standard rated" the Document level charge VAT '
+                  'rate (BT-103) shall be greater than zero.\xa0 '),)),)),
+             ('M11', 1004.0,
+              'cac:InvoiceLine/cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+              "'S'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT'] | "
+              'cac:CreditNoteLine/cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+              "'S'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+              (),
+              (('BR-S-05', 'fatal', False, '(cbc:Percent) > 0',
+                (('t',
+                  '[BR-S-05]-In an Invoice line (BG-25) where the Invoiced item VAT category code '
+                  '(BT-151) is "Standard rated" the Invoiced item VAT rate (BT-152) shall be '
+                  'greater than zero.'),)),)),
+             ('M11', 1003.0,
+              '/*/cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory[normalize-space(cbc:ID) = '
+              "'Z'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+              (),
+              (('BR-Z-09', 'fatal', False, 'xs:decimal(../cbc:TaxAmount) = 0',
+                (('t',
+                  '[BR-Z-09]-The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) where '
+                  'VAT category code (BT-118) is "Zero rated" shall equal 0 (zero).'),)),
+               ('BR-Z-10', 'fatal', False,
+                'not((cbc:TaxExemptionReason) or (cbc:TaxExemptionReasonCode))',
+                (('t',
+                  '[BR-Z-10]-A VAT breakdown (BG-23) with VAT Category code (BT-118) "Zero rated" '
+                  'shall not have a VAT exemption reason code (BT-121) or VAT exemption reason '
+                  'text (BT-120).'),)))),
+             ('M11', 1002.0,
+              "cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='Z'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+              (),
+              (('BR-Z-06', 'fatal', False, '(xs:decimal(cbc:Percent) = 0)',
+                (('t',
+                  '[BR-Z-06]-In a Document level allowance (BG-20) where the Document level '
+                  'allowance VAT category code (BT-95) is "Zero rated" the Document level '
+                  'allowance VAT rate (BT-96) shall be 0 (zero).'),)),)),
+             ('M11', 1001.0,
+              "cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='Z'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+              (),
+              (('BR-Z-07', 'fatal', False, '(xs:decimal(cbc:Percent) = 0)',
+                (('t',
+                  '[BR-Z-07]-In a Document level charge (BG-21) where the Document level charge '
+                  'VAT category code (BT-102) is "Zero rated" the Document level charge VAT rate '
+                  '(BT-103) shall be 0 (zero).'),)),)),
+             ('M11', 1000.0,
+              'cac:InvoiceLine/cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+              "'Z'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT'] | "
+              'cac:CreditNoteLine/cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+              "'Z'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+              (),
+              (('BR-Z-05', 'fatal', False, '(xs:decimal(cbc:Percent) = 0)',
+                (('t',
+                  '[BR-Z-05]-In an Invoice line (BG-25) where the Invoiced item VAT category code '
+                  '(BT-151) is "Zero rated" the Invoiced item VAT rate (BT-152) shall be 0 '
+                  '(zero).'),)),)),
              ('M12', 1015.0, '//cac:PostalAddress | //cac:Address', (),
               (('UBL-SR-51', 'fatal', False, 'not(cac:AddressLine) or count(cac:AddressLine) = 1',
                 (('t', '[UBL-SR-51]-An address can only have one third line.'),)),)),
@@ -4596,11 +5388,11 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
               (('UBL-SR-25', 'fatal', False,
                 '(count(cac:DeliveryParty/cac:PartyName/cbc:Name) <= 1)',
                 (('t', '[UBL-SR-25]-Deliver to party name shall occur maximum once'),)),)),
-             ('M12', 1009.0, "cac:AllowanceCharge[cbc:ChargeIndicator = 'false']", (),
+             ('M12', 1009.0, 'cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]', (),
               (('UBL-SR-30', 'fatal', False, '(count(cbc:AllowanceChargeReason) <= 1)',
                 (('t',
                   '[UBL-SR-30]-Document level allowance reason shall occur maximum once'),)),)),
-             ('M12', 1008.0, "cac:AllowanceCharge[cbc:ChargeIndicator = 'true']", (),
+             ('M12', 1008.0, 'cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]', (),
               (('UBL-SR-31', 'fatal', False, '(count(cbc:AllowanceChargeReason) <= 1)',
                 (('t', '[UBL-SR-31]-Document level charge reason shall occur maximum once'),)),)),
              ('M12', 1007.0, 'cac:PartyTaxScheme', (),
@@ -5008,7 +5800,7 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                 (('t',
                   '[BR-CL-18]-Invoice tax categories MUST be coded using UNCL5305 code list'),)),)),
              ('M13', 1007.0,
-              "cac:AllowanceCharge[cbc:ChargeIndicator = 'false']/cbc:AllowanceChargeReasonCode",
+              'cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cbc:AllowanceChargeReasonCode',
               (),
               (('BR-CL-19', 'fatal', False,
                 "((not(contains(normalize-space(.), ' ')) and contains(' 41 42 60 62 63 64 65 66 "
@@ -5017,7 +5809,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                   '[BR-CL-19]-Coded allowance reasons MUST belong to the UNCL 5189 code '
                   'list'),)),)),
              ('M13', 1006.0,
-              "cac:AllowanceCharge[cbc:ChargeIndicator = 'true']/cbc:AllowanceChargeReasonCode", (),
+              'cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cbc:AllowanceChargeReasonCode',
+              (),
               (('BR-CL-20', 'fatal', False,
                 "((not(contains(normalize-space(.), ' ')) and contains(' AA AAA AAC AAD AAE AAF "
                 'AAH AAI AAS AAT AAV AAY AAZ ABA ABB ABC ABD ABF ABK ABL ABN ABR ABS ABT ABU ACF '
@@ -5349,7 +6142,21 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      '[BR-DEC-06]-The allowed maximum number of decimals for the Document level '
                      'charge base amount (BT-100) is 2.'),)))),
                 ('M10', 1059.0, '//ram:SpecifiedTradeSettlementHeaderMonetarySummation', (),
-                 (('BR-53', 'fatal', False,
+                 (('BR-12', 'fatal', False, '(ram:LineTotalAmount)',
+                   (('t',
+                     '[BR-12]-An Invoice shall have the Sum of Invoice line net amount '
+                     '(BT-106). '),)),
+                  ('BR-13', 'fatal', False, '(ram:TaxBasisTotalAmount)',
+                   (('t',
+                     '[BR-13]-An Invoice shall have the Invoice total amount without VAT '
+                     '(BT-109).'),)),
+                  ('BR-14', 'fatal', False, '(ram:GrandTotalAmount)',
+                   (('t',
+                     '[BR-14]-An Invoice shall have the Invoice total amount with VAT '
+                     '(BT-112).'),)),
+                  ('BR-15', 'fatal', False, '(ram:DuePayableAmount)',
+                   (('t', '[BR-15]-An Invoice shall have the Amount due for payment (BT-115).'),)),
+                  ('BR-53', 'fatal', False,
                    'not(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:TaxCurrencyCode) '
                    'or '
                    '(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:TaxCurrencyCode '
@@ -5363,6 +6170,39 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      '[BR-53]-If the VAT accounting currency code (BT-6) is present, then the '
                      'Invoice total VAT amount in accounting currency (BT-111) shall be '
                      'provided.'),)),
+                  ('BR-DEC-09', 'fatal', False,
+                   "string-length(substring-after(ram:LineTotalAmount,'.'))<=2",
+                   (('t',
+                     '[BR-DEC-09]-The allowed maximum number of decimals for the Sum of Invoice '
+                     'line net amount (BT-106) is 2.'),)),
+                  ('BR-DEC-10', 'fatal', False,
+                   "string-length(substring-after(ram:AllowanceTotalAmount,'.'))<=2",
+                   (('t',
+                     '[BR-DEC-10]-The allowed maximum number of decimals for the Sum of allowanced '
+                     'on document level (BT-107) is 2.'),)),
+                  ('BR-DEC-11', 'fatal', False,
+                   "string-length(substring-after(ram:ChargeTotalAmount,'.'))<=2",
+                   (('t',
+                     '[BR-DEC-11]-The allowed maximum number of decimals for the Sum of charges on '
+                     'document level (BT-108) is 2.'),)),
+                  ('BR-DEC-12', 'fatal', False,
+                   "string-length(substring-after(ram:TaxBasisTotalAmount,'.'))<=2",
+                   (('t',
+                     '[BR-DEC-12]-The allowed maximum number of decimals for the Invoice total '
+                     'amount without VAT (BT-109) is 2.'),)),
+                  ('BR-DEC-14', 'fatal', False,
+                   "string-length(substring-after(ram:GrandTotalAmount,'.'))<=2",
+                   (('t',
+                     '[BR-DEC-14]-The allowed maximum number of decimals for the Invoice total '
+                     'amount with VAT (BT-112) is 2.'),)),
+                  ('BR-DEC-13', 'fatal', False,
+                   'not(ram:TaxTotalAmount) or ram:TaxTotalAmount[(@currencyID '
+                   '=/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:InvoiceCurrencyCode '
+                   'and . = round(. * 100) div 100) or not (@currencyID '
+                   '=/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:InvoiceCurrencyCode)]',
+                   (('t',
+                     '[BR-DEC-13]-The allowed maximum number of decimals for the Invoice total VAT '
+                     'amount (BT-110) is 2.'),)),
                   ('BR-DEC-15', 'fatal', False,
                    'not(ram:TaxTotalAmount) or ram:TaxTotalAmount[(@currencyID '
                    '=/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:TaxCurrencyCode '
@@ -5371,16 +6211,67 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                    (('t',
                      '[BR-DEC-15]-The allowed maximum number of decimals for the Invoice total VAT '
                      'amount in accounting currency (BT-111) is 2.'),)),
+                  ('BR-DEC-16', 'fatal', False,
+                   "string-length(substring-after(ram:TotalPrepaidAmount,'.'))<=2",
+                   (('t',
+                     '[BR-DEC-16]-The allowed maximum number of decimals for the Paid amount '
+                     '(BT-113) is 2.'),)),
                   ('BR-DEC-17', 'fatal', False,
                    "string-length(substring-after(ram:RoundingAmount,'.'))<=2",
                    (('t',
                      '[BR-DEC-17]-The allowed maximum number of decimals for the Rounding amount '
-                     '(BT-114) is 2.'),)))),
+                     '(BT-114) is 2.'),)),
+                  ('BR-DEC-18', 'fatal', False,
+                   "string-length(substring-after(ram:DuePayableAmount,'.'))<=2",
+                   (('t',
+                     '[BR-DEC-18]-The allowed maximum number of decimals for the Amount due for '
+                     'payment (BT-115) is 2.'),)))),
                 ('M10', 1058.0, '/rsm:CrossIndustryInvoice', (),
                  (('BR-01', 'fatal', False,
                    'normalize-space(rsm:ExchangedDocumentContext/ram:GuidelineSpecifiedDocumentContextParameter/ram:ID) '
                    "!= ''",
                    (('t', '[BR-01]-An Invoice shall have a Specification identifier (BT-24).'),)),
+                  ('BR-02', 'fatal', False, "normalize-space(rsm:ExchangedDocument/ram:ID) != ''",
+                   (('t', '[BR-02]-An Invoice shall have an Invoice number (BT-1).'),)),
+                  ('BR-03', 'fatal', False,
+                   "normalize-space(rsm:ExchangedDocument/ram:IssueDateTime/udt:DateTimeString[@format='102']) "
+                   "!= ''",
+                   (('t', '[BR-03]-An Invoice shall have an Invoice issue date (BT-2).'),)),
+                  ('BR-04', 'fatal', False,
+                   "normalize-space(rsm:ExchangedDocument/ram:TypeCode) != ''",
+                   (('t', '[BR-04]-An Invoice shall have an Invoice type code (BT-3).'),)),
+                  ('BR-05', 'fatal', False,
+                   'normalize-space(rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:InvoiceCurrencyCode) '
+                   "!= ''",
+                   (('t', '[BR-05]-An Invoice shall have an Invoice currency code (BT-5).'),)),
+                  ('BR-06', 'fatal', False,
+                   'normalize-space(rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTradeParty/ram:Name) '
+                   "!= ''",
+                   (('t', '[BR-06]-An Invoice shall contain the Seller name (BT-27).'),)),
+                  ('BR-07', 'fatal', False,
+                   'normalize-space(rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:BuyerTradeParty/ram:Name) '
+                   "!= ''",
+                   (('t', '[BR-07]-An Invoice shall contain the Buyer name (BT-44).'),)),
+                  ('BR-08', 'fatal', False,
+                   'rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTradeParty/ram:PostalTradeAddress',
+                   (('t', '[BR-08]-An Invoice shall contain the Seller postal address (BG-5).'),)),
+                  ('BR-09', 'fatal', False,
+                   'normalize-space(rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTradeParty/ram:PostalTradeAddress/ram:CountryID) '
+                   "!= ''",
+                   (('t',
+                     '[BR-09]-The Seller postal address (BG-5) shall contain a Seller country code '
+                     '(BT-40).'),)),
+                  ('BR-10', 'fatal', False,
+                   'rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:BuyerTradeParty/ram:PostalTradeAddress',
+                   (('t', '[BR-10]-An Invoice shall contain the Buyer postal address (BG-8).'),)),
+                  ('BR-11', 'fatal', False,
+                   'normalize-space(rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:BuyerTradeParty/ram:PostalTradeAddress/ram:CountryID) '
+                   "!= ''",
+                   (('t',
+                     '[BR-11]-The Buyer postal address shall contain a Buyer country code '
+                     '(BT-55).'),)),
+                  ('BR-16', 'fatal', False, '//ram:IncludedSupplyChainTradeLineItem',
+                   (('t', '[BR-16]-An Invoice shall have at least one Invoice line (BG-25).'),)),
                   ('BR-62', 'fatal', False,
                    'normalize-space(rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTradeParty/ram:URIUniversalCommunication[1]/ram:URIID/@schemeID) '
                    "!= '' or not "
@@ -5621,7 +6512,17 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                    '(ram:SpecifiedTradeProduct/ram:GlobalID)',
                    (('t',
                      '[BR-64]-The Item standard identifier (BT-157) shall have a Scheme '
-                     'identifier.'),)))),
+                     'identifier.'),)),
+                  ('BR-CO-18', 'fatal', False,
+                   '//rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax',
+                   (('t',
+                     '[BR-CO-18]-An Invoice shall at least have one VAT breakdown group '
+                     '(BG-23).'),)),
+                  ('BR-DEC-23', 'fatal', False,
+                   "string-length(substring-after(ram:SpecifiedLineTradeSettlement/ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount,'.'))<=2",
+                   (('t',
+                     '[BR-DEC-23]-The allowed maximum number of decimals for the Invoice line net '
+                     'amount (BT-131) is 2.'),)))),
                 ('M10', 1056.0,
                  '//ram:IncludedSupplyChainTradeLineItem/ram:AssociatedDocumentLineDocument[not(ram:LineStatusReasonCode) '
                  "or ram:LineStatusReasonCode = 'DETAIL']",
@@ -5791,6 +6692,14 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                    (('t',
                      '[BR-55]-Each Preceding Invoice reference (BG-3) shall contain a Preceding '
                      'Invoice reference (BT-25).'),)),)),
+                ('M10', 1047.0, '//ram:SellerTradeParty', (),
+                 (('BR-CO-26', 'fatal', False,
+                   '(ram:ID) or (ram:GlobalID) or (ram:SpecifiedLegalOrganization/ram:ID) or '
+                   "(ram:SpecifiedTaxRegistration/ram:ID[@schemeID='VA'])",
+                   (('t',
+                     '[BR-CO-26]-In order for the buyer to automatically identify a supplier, the '
+                     'Seller identifier (BT-29), the Seller legal registration identifier (BT-30) '
+                     'and/or the Seller VAT identifier (BT-31) shall be present.'),)),)),
                 ('M10', 1046.0, '//ram:SellerTaxRepresentativeTradeParty', (),
                  (('BR-18', 'fatal', False, "normalize-space(ram:Name) != ''",
                    (('t',
@@ -5813,6 +6722,16 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                    (('t',
                      '[BR-56]-Each Seller tax representative party (BG-11) shall have a Seller tax '
                      'representative VAT identifier (BT-63).'),)))),
+                ('M10', 1045.0,
+                 '//ram:SpecifiedTradeSettlementHeaderMonetarySummation/ram:TaxTotalAmount[@currencyID=/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:InvoiceCurrencyCode]',
+                 (),
+                 (('BR-CO-14', 'fatal', False,
+                   '. = '
+                   '(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:CalculatedAmount)*10*10)div '
+                   '100)',
+                   (('t',
+                     '[BR-CO-14]-Invoice total VAT amount (BT-110) = Σ VAT category tax amount '
+                     '(BT-117).'),)),)),
                 ('M10', 1044.0, "//ram:SpecifiedTaxRegistration/ram:ID[@schemeID='VA']", (),
                  (('BR-CO-09', 'fatal', False,
                    "contains(' 1A AD AE AF AG AI AL AM AN AO AQ AR AS AT AU AW AX AZ BA BB BD BE "
@@ -5832,10 +6751,147 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      'prefix in accordance with ISO code ISO 3166-1 alpha-2 by which the country '
                      'of issue may be identified. Nevertheless, Greece may use the prefix '
                      '‘EL’.'),)),)),
+                ('M10', 1043.0,
+                 "//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='AE'][fn:upper-case(ram:TypeCode) "
+                 "= 'VAT']",
+                 (('rate', 'xs:decimal(ram:RateApplicablePercent)'),
+                  ('exempReasonText', 'normalize-space(ram:ExemptionReason)'),
+                  ('exempReasonCode', 'normalize-space(ram:ExemptionReasonCode)'),
+                  ('basisAmount', 'xs:decimal(ram:BasisAmount)'),
+                  ('calculatedAmountBT131',
+                   'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                   'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                   "'DETAIL']/ram:SpecifiedLineTradeSettlement[ram:ApplicableTradeTax/ram:CategoryCode "
+                   "= 'AE' and ram:ApplicableTradeTax/ram:RateApplicablePercent =$rate and "
+                   'normalize-space(ram:ApplicableTradeTax/ram:ExemptionReasonCode) = '
+                   '$exempReasonCode and '
+                   'normalize-space(ram:ApplicableTradeTax/ram:ExemptionReason) = '
+                   '$exempReasonText]/ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount) '
+                   '* 100) div 100)'),
+                  ('calculatedAmountBT131ini',
+                   'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                   'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                   "'DETAIL']/ram:SpecifiedLineTradeSettlement[ram:ApplicableTradeTax/ram:CategoryCode "
+                   "= 'AE' and ram:ApplicableTradeTax/ram:RateApplicablePercent =$rate "
+                   ']/ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount) * '
+                   '100) div 100)'),
+                  ('allowancesAmountBT92',
+                   'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator) '
+                   "and ram:CategoryTradeTax/ram:CategoryCode='AE' and "
+                   'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate and '
+                   'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                   '$exempReasonCode and normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) '
+                   '= $exempReasonText]/ram:ActualAmount) * 100) div 100)'),
+                  ('allowancesAmountBT92ini',
+                   'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator) '
+                   "and ram:CategoryTradeTax/ram:CategoryCode='AE' and "
+                   'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]/ram:ActualAmount) * 100) '
+                   'div 100)'),
+                  ('chargesAmountBT99',
+                   'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator) '
+                   "and ram:CategoryTradeTax/ram:CategoryCode='AE' and "
+                   'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate and '
+                   'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                   '$exempReasonCode and normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) '
+                   '= $exempReasonText]/ram:ActualAmount) * 100) div 100)'),
+                  ('chargesAmountBT99ini',
+                   'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator) '
+                   "and ram:CategoryTradeTax/ram:CategoryCode='AE' and "
+                   'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]/ram:ActualAmount) * 100) '
+                   'div 100)'),
+                  ('nbLineItems',
+                   'xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[(not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                   "or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = 'DETAIL') and "
+                   'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode = '
+                   "'AE' and "
+                   'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:RateApplicablePercent '
+                   '=$rate and '
+                   'normalize-space(ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:ExemptionReasonCode) '
+                   '= $exempReasonCode and '
+                   'normalize-space(ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:ExemptionReason) '
+                   '= $exempReasonText]))'),
+                  ('nbLineItemsini',
+                   'xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[(not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                   "or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = 'DETAIL') and "
+                   'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode = '
+                   "'AE' and "
+                   'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:RateApplicablePercent '
+                   '=$rate]))'),
+                  ('nbAllowancesOrCharges',
+                   "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:CategoryTradeTax/ram:CategoryCode='AE' "
+                   'and ram:CategoryTradeTax/ram:RateApplicablePercent=$rate  and '
+                   'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                   '$exempReasonCode and normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) '
+                   '= $exempReasonText]))'),
+                  ('nbAllowancesOrChargesini',
+                   "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:CategoryTradeTax/ram:CategoryCode='AE' "
+                   'and ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]))'),
+                  ('logisticChargeAmount',
+                   "xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='AE' "
+                   'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate and '
+                   'normalize-space(ram:AppliedTradeTax/ram:ExemptionReasonCode) = '
+                   '$exempReasonCode and normalize-space(ram:AppliedTradeTax/ram:ExemptionReason) '
+                   '= $exempReasonText]/ram:AppliedAmount) * 100) div 100)'),
+                  ('logisticChargeAmountini',
+                   "xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='AE' "
+                   'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate]/ram:AppliedAmount) * '
+                   '100) div 100)'),
+                  ('nblogisticCharge',
+                   "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='AE' "
+                   'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate and '
+                   'normalize-space(ram:AppliedTradeTax/ram:ExemptionReasonCode) = '
+                   '$exempReasonCode and normalize-space(ram:AppliedTradeTax/ram:ExemptionReason) '
+                   '= $exempReasonText]))'),
+                  ('nblogisticChargeini',
+                   "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='AE' "
+                   'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate]))')),
+                 (('BR-FXEXT-AE-08', 'fatal', False,
+                   '(fn:abs($basisAmount - $calculatedAmountBT131 + $allowancesAmountBT92 - '
+                   '$chargesAmountBT99 - $logisticChargeAmount) <= 0.01 * ($nbLineItems + '
+                   '$nbAllowancesOrCharges + $nblogisticCharge)) or (fn:abs($basisAmount - '
+                   '$calculatedAmountBT131ini + $allowancesAmountBT92ini - $chargesAmountBT99ini - '
+                   '$logisticChargeAmountini) <= 0.01 * ($nbLineItemsini + '
+                   '$nbAllowancesOrChargesini + $nblogisticChargeini))',
+                   (('t',
+                     '\n'
+                     '        [BR-FXEXT-AE-08] - In a VAT breakdown (BG-23) where VAT category '
+                     'code (BT-118) is equal to “AE” ("Reverse charge"), Absolute Value of (VAT '
+                     'category taxable amount (BT-116) - ∑ Invoice line net amounts (BT-131) + Σ '
+                     'Document level allowance amounts (BT-92) - Σ Document level charge amounts '
+                     '(BT-99) - Σ Logistics Service fee amounts (BT-x-272)) <= 0,01 * ((Number of '
+                     'line net amounts (BT-131) + Number of Document level allowance amounts '
+                     '(BT-92) + Number of Document level charge amounts (BT-99) + Number of '
+                     'Logistics Service fee amounts (BT-X-272)), where the VAT category code '
+                     '(BT-151, BT-95, BT-102, BT-X-273) is "Reverse charge" (AE), but only for '
+                     'lines where the "Subtype of invoice item" (BT-X-8) has the value "DETAIL" or '
+                     'is not specified. \xa0\n'
+                     '        or the same rule but also taking into account the exemption reasons '
+                     'in Text (BT-120) and Code (BT-121) in BG-23 and the exemption reasons on '
+                     'each line (BT-X-96 / BT-X-97), on Document level Allowances  (BT-173 / '
+                     'BT-174) and on Document Level Charges (BT-175 / BT-176) and on Service '
+                     'logistic charges (BT-X-591 / BT-X-592).\n'
+                     '        One of the two rules must be followed, bearing in mind that '
+                     'ultimately only the second one will have to be followed.\n'
+                     '      '),)),)),
+                ('M10', 1042.0,
+                 '//rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode[. '
+                 "= 'AE'][fn:upper-case(../ram:TypeCode) = 'VAT']",
+                 (),
+                 (('BR-AE-09', 'fatal', False, '../ram:CalculatedAmount = 0',
+                   (('t',
+                     '[BR-AE-09]-The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) '
+                     'where the VAT category code (BT-118) is "Reverse charge" shall be 0 '
+                     '(zero).'),)),
+                  ('BR-AE-10', 'fatal', False,
+                   '(../ram:ExemptionReason) or (../ram:ExemptionReasonCode)',
+                   (('t',
+                     '[BR-AE-10]-A VAT Breakdown (BG-23) with VAT Category code (BT-118) "Reverse '
+                     'charge" shall have a VAT exemption reason code (BT-121), meaning "Reverse '
+                     'charge" or the VAT exemption reason text (BT-120) "Reverse charge" (or the '
+                     'equivalent standard text in another language).'),)))),
                 ('M10', 1041.0,
-                 '//ram:SpecifiedTradeAllowanceCharge[ram:ChargeIndicator/udt:Indicator= '
-                 "'false']/ram:CategoryTradeTax[ram:CategoryCode = "
-                 "'AE'][fn:upper-case(ram:TypeCode) = 'VAT']",
+                 '//ram:SpecifiedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator)]/ram:CategoryTradeTax[ram:CategoryCode '
+                 "= 'AE'][fn:upper-case(ram:TypeCode) = 'VAT']",
                  (),
                  (('BR-AE-03', 'fatal', False,
                    "(//ram:SellerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[(@schemeID = 'VA' "
@@ -5857,9 +6913,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      'allowance VAT category code (BT-95) is "Reverse charge" the Document level '
                      'allowance VAT rate (BT-96) shall be 0 (zero).'),)))),
                 ('M10', 1040.0,
-                 '//ram:SpecifiedTradeAllowanceCharge[ram:ChargeIndicator/udt:Indicator= '
-                 "'true']/ram:CategoryTradeTax[ram:CategoryCode = "
-                 "'AE'][fn:upper-case(ram:TypeCode) = 'VAT']",
+                 '//ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator)]/ram:CategoryTradeTax[ram:CategoryCode '
+                 "= 'AE'][fn:upper-case(ram:TypeCode) = 'VAT']",
                  (),
                  (('BR-AE-04', 'fatal', False,
                    "(//ram:SellerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[(@schemeID = 'VA' "
@@ -5880,6 +6935,183 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      '[BR-AE-07]-In a Document level charge (BG-21) where the Document level '
                      'charge VAT category code (BT-102) is "Reverse charge" the Document level '
                      'charge VAT rate (BT-103) shall be 0 (zero).'),)))),
+                ('M10', 1039.0,
+                 '//rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem/ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode '
+                 "= 'AE'][fn:upper-case(ram:TypeCode) = 'VAT']",
+                 (),
+                 (('BR-AE-02', 'fatal', False,
+                   "(//ram:SellerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[(@schemeID = 'VA' "
+                   "or @schemeID = 'FC')] or "
+                   '//ram:SellerTaxRepresentativeTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID '
+                   "= 'VA']) and "
+                   "(//ram:BuyerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID = 'VA'] "
+                   'or //ram:BuyerTradeParty/ram:SpecifiedLegalOrganization/ram:ID)',
+                   (('t',
+                     '[BR-AE-02]-An Invoice that contains an Invoice line (BG-25) where the '
+                     'Invoiced item VAT category code (BT-151) is "Reverse charge" shall contain '
+                     'the Seller VAT Identifier (BT-31), the Seller Tax registration identifier '
+                     '(BT-32) and/or the Seller tax representative VAT identifier (BT-63) and the '
+                     'Buyer VAT identifier (BT-48) and/or the Buyer legal registration identifier '
+                     '(BT-47).'),)),
+                  ('BR-AE-05', 'fatal', False, 'ram:RateApplicablePercent = 0',
+                   (('t',
+                     '[BR-AE-05]-In an Invoice line (BG-25) where the Invoiced item VAT category '
+                     'code (BT-151) is "Reverse charge" the Invoiced item VAT rate (BT-152) shall '
+                     'be 0 (zero).'),)))),
+                ('M10', 1038.0,
+                 "//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='L'][fn:upper-case(ram:TypeCode) "
+                 "= 'VAT']",
+                 (('rate', 'xs:decimal(ram:RateApplicablePercent)'),
+                  ('exempReasonText', 'normalize-space(ram:ExemptionReason)'),
+                  ('exempReasonCode', 'normalize-space(ram:ExemptionReasonCode)'),
+                  ('basisAmount', 'xs:decimal(ram:BasisAmount)'),
+                  ('calculatedAmountBT131',
+                   'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                   'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                   "'DETAIL']/ram:SpecifiedLineTradeSettlement[ram:ApplicableTradeTax/ram:CategoryCode "
+                   "= 'L' and ram:ApplicableTradeTax/ram:RateApplicablePercent =$rate and "
+                   'normalize-space(ram:ApplicableTradeTax/ram:ExemptionReasonCode) = '
+                   '$exempReasonCode and '
+                   'normalize-space(ram:ApplicableTradeTax/ram:ExemptionReason) = '
+                   '$exempReasonText]/ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount) '
+                   '* 100) div 100)'),
+                  ('calculatedAmountBT131ini',
+                   'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                   'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                   "'DETAIL']/ram:SpecifiedLineTradeSettlement[ram:ApplicableTradeTax/ram:CategoryCode "
+                   "= 'L' and ram:ApplicableTradeTax/ram:RateApplicablePercent =$rate "
+                   ']/ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount) * '
+                   '100) div 100)'),
+                  ('allowancesAmountBT92',
+                   'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator) '
+                   "and ram:CategoryTradeTax/ram:CategoryCode='L' and "
+                   'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate and '
+                   'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                   '$exempReasonCode and normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) '
+                   '= $exempReasonText]/ram:ActualAmount) * 100) div 100)'),
+                  ('allowancesAmountBT92ini',
+                   'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator) '
+                   "and ram:CategoryTradeTax/ram:CategoryCode='L' and "
+                   'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]/ram:ActualAmount) * 100) '
+                   'div 100)'),
+                  ('chargesAmountBT99',
+                   'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator) '
+                   "and ram:CategoryTradeTax/ram:CategoryCode='L' and "
+                   'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate and '
+                   'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                   '$exempReasonCode and normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) '
+                   '= $exempReasonText]/ram:ActualAmount) * 100) div 100)'),
+                  ('chargesAmountBT99ini',
+                   'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator) '
+                   "and ram:CategoryTradeTax/ram:CategoryCode='L' and "
+                   'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]/ram:ActualAmount) * 100) '
+                   'div 100)'),
+                  ('nbLineItems',
+                   'xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[(not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                   "or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = 'DETAIL') and "
+                   "ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode = 'L' "
+                   'and '
+                   'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:RateApplicablePercent '
+                   '=$rate and '
+                   'normalize-space(ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:ExemptionReasonCode) '
+                   '= $exempReasonCode and '
+                   'normalize-space(ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:ExemptionReason) '
+                   '= $exempReasonText]))'),
+                  ('nbLineItemsini',
+                   'xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[(not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                   "or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = 'DETAIL') and "
+                   "ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode = 'L' "
+                   'and '
+                   'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:RateApplicablePercent '
+                   '=$rate]))'),
+                  ('nbAllowancesOrCharges',
+                   "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:CategoryTradeTax/ram:CategoryCode='L' "
+                   'and ram:CategoryTradeTax/ram:RateApplicablePercent=$rate  and '
+                   'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                   '$exempReasonCode and normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) '
+                   '= $exempReasonText]))'),
+                  ('nbAllowancesOrChargesini',
+                   "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:CategoryTradeTax/ram:CategoryCode='L' "
+                   'and ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]))'),
+                  ('logisticChargeAmount',
+                   "xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='L' "
+                   'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate and '
+                   'normalize-space(ram:AppliedTradeTax/ram:ExemptionReasonCode) = '
+                   '$exempReasonCode and normalize-space(ram:AppliedTradeTax/ram:ExemptionReason) '
+                   '= $exempReasonText]/ram:AppliedAmount) * 100) div 100)'),
+                  ('logisticChargeAmountini',
+                   "xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='L' "
+                   'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate]/ram:AppliedAmount) * '
+                   '100) div 100)'),
+                  ('nblogisticCharge',
+                   "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='L' "
+                   'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate and '
+                   'normalize-space(ram:AppliedTradeTax/ram:ExemptionReasonCode) = '
+                   '$exempReasonCode and normalize-space(ram:AppliedTradeTax/ram:ExemptionReason) '
+                   '= $exempReasonText]))'),
+                  ('nblogisticChargeini',
+                   "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='L' "
+                   'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate]))'),
+                  ('vATAmountBT117', 'xs:decimal(ram:CalculatedAmount)'),
+                  ('calculatedBT117',
+                   'xs:decimal(round($basisAmount * $rate div 100 * 100) div 100)')),
+                 (('BR-FXEXT-AF-08', 'fatal', False,
+                   '(fn:abs($basisAmount - $calculatedAmountBT131 + $allowancesAmountBT92 - '
+                   '$chargesAmountBT99 - $logisticChargeAmount) <= 0.01 * ($nbLineItems + '
+                   '$nbAllowancesOrCharges + $nblogisticCharge)) or (fn:abs($basisAmount - '
+                   '$calculatedAmountBT131ini + $allowancesAmountBT92ini - $chargesAmountBT99ini - '
+                   '$logisticChargeAmountini) <= 0.01 * ($nbLineItemsini + '
+                   '$nbAllowancesOrChargesini + $nblogisticChargeini))',
+                   (('t', '\n        [BR-FXEXT-AF-08] - Code : '), ('t', '\n                  '),
+                    ('x', 'ram:CategoryCode'), ('t', '\n                  '), ('t', ', rate : '),
+                    ('t', '\n                  '), ('x', '$rate'), ('t', '\n                  '),
+                    ('t', ', ExemptText : '), ('t', '\n                  '),
+                    ('x', '$exempReasonText'), ('t', '\n                  '),
+                    ('t', ', Exemptcode : '), ('t', '\n                  '),
+                    ('x', '$exempReasonCode'), ('t', '\n                  '),
+                    ('t', ', basisAmount : '), ('t', '\n                  '), ('x', '$basisAmount'),
+                    ('t', '\n                  '), ('t', ',\n        SumBT131 : '),
+                    ('t', '\n                  '), ('x', '$calculatedAmountBT131'),
+                    ('t', '\n                  '), ('t', ', NBlines : '),
+                    ('t', '\n                  '), ('x', '$nbLineItems'),
+                    ('t', '\n                  '), ('t', ', sumAllowBT-92 : '),
+                    ('t', '\n                  '), ('x', '$allowancesAmountBT92'),
+                    ('t', '\n                  '), ('t', ', sumChargesBT-99 : '),
+                    ('t', '\n                  '), ('x', '$chargesAmountBT99'),
+                    ('t', '\n                  '), ('t', ', NBAllowCharges : '),
+                    ('t', '\n                  '), ('x', '$nbAllowancesOrCharges'),
+                    ('t', '\n                  '), ('t', ',\n        SumBT131ini : '),
+                    ('t', '\n                  '), ('x', '$calculatedAmountBT131ini'),
+                    ('t', '\n                  '), ('t', ', NBlinesini : '),
+                    ('t', '\n                  '), ('x', '$nbLineItemsini'),
+                    ('t', '\n                  '), ('t', ', sumAllowBT-92ini : '),
+                    ('t', '\n                  '), ('x', '$allowancesAmountBT92ini'),
+                    ('t', '\n                  '), ('t', ', sumChargesBT-99ini : '),
+                    ('t', '\n                  '), ('x', '$chargesAmountBT99ini'),
+                    ('t', '\n                  '), ('t', ', NBAllowChargesini : '),
+                    ('t', '\n                  '), ('x', '$nbAllowancesOrChargesini'),
+                    ('t', '\n                  '),
+                    ('t',
+                     ',\n'
+                     '        [BR-FXEXT-AF-08] - In a VAT breakdown (BG-23) where VAT category '
+                     'code (BT-118) is equal to “L” ("Canary Islands tax"), Absolute Value of (VAT '
+                     'category taxable amount (BT-116) - ∑ Invoice line net amounts (BT-131) + Σ '
+                     'Document level allowance amounts (BT-92) - Σ Document level charge amounts '
+                     '(BT-99) - Σ Logistics Service fee amounts (BT-x-272)) <= 0,01 * ((Number of '
+                     'line net amounts (BT-131) + Number of Document level allowance amounts '
+                     '(BT-92) + Number of Document level charge amounts (BT-99) + Number of '
+                     'Logistics Service fee amounts (BT-X-272)), where the VAT category code '
+                     '(BT-151, BT-95, BT-102, BT-X-273) is "Canary Islands tax" (L), but only for '
+                     'lines where the "Subtype of invoice item" (BT-X-8) has the value "DETAIL" or '
+                     'is not specified. \xa0\n'
+                     '        or the same rule but also taking into account the exemption reasons '
+                     'in Text (BT-120) and Code (BT-121) in BG-23 and the exemption reasons on '
+                     'each line (BT-X-96 / BT-X-97), on Document level Allowances  (BT-173 / '
+                     'BT-174) and on Document Level Charges (BT-175 / BT-176) and on Service '
+                     'logistic charges (BT-X-591 / BT-X-592).\n'
+                     '        One of the two rules must be followed, bearing in mind that '
+                     'ultimately only the second one will have to be followed.\n'
+                     '      '))),)),
                 ('M10', 1037.0,
                  '//rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode '
                  "= 'L'][fn:upper-case(ram:TypeCode) = 'VAT']",
@@ -5909,9 +7141,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      'code (BT-151) is "IGIC" the invoiced item VAT rate (BT-152) shall be greater '
                      'than 0 (zero).'),)))),
                 ('M10', 1035.0,
-                 '//ram:SpecifiedTradeAllowanceCharge[ram:ChargeIndicator/udt:Indicator= '
-                 "'false']/ram:CategoryTradeTax[ram:CategoryCode = "
-                 "'L'][fn:upper-case(ram:TypeCode) = 'VAT']",
+                 '//ram:SpecifiedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator)]/ram:CategoryTradeTax[ram:CategoryCode '
+                 "= 'L'][fn:upper-case(ram:TypeCode) = 'VAT']",
                  (),
                  (('BR-AF-03', 'fatal', False,
                    '/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[(@schemeID '
@@ -5930,9 +7161,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      'allowance VAT category code (BT-95) is "IGIC" the Document level allowance '
                      'VAT rate (BT-96) shall be 0 (zero) or greater than zero.'),)))),
                 ('M10', 1034.0,
-                 '//ram:SpecifiedTradeAllowanceCharge[ram:ChargeIndicator/udt:Indicator= '
-                 "'true']/ram:CategoryTradeTax[ram:CategoryCode = 'L'][fn:upper-case(ram:TypeCode) "
-                 "= 'VAT']",
+                 '//ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator)]/ram:CategoryTradeTax[ram:CategoryCode '
+                 "= 'L'][fn:upper-case(ram:TypeCode) = 'VAT']",
                  (),
                  (('BR-AF-04', 'fatal', False,
                    '/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[(@schemeID '
@@ -5949,6 +7179,160 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      '[BR-AF-07]-In a Document level charge (BG-21) where the Document level '
                      'charge VAT category code (BT-102) is "IGIC" the Document level charge VAT '
                      'rate (BT-103) shall be 0 (zero) or greater than zero.'),)))),
+                ('M10', 1033.0,
+                 "//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='M'][fn:upper-case(ram:TypeCode) "
+                 "= 'VAT']",
+                 (('rate', 'xs:decimal(ram:RateApplicablePercent)'),
+                  ('exempReasonText', 'normalize-space(ram:ExemptionReason)'),
+                  ('exempReasonCode', 'normalize-space(ram:ExemptionReasonCode)'),
+                  ('basisAmount', 'xs:decimal(ram:BasisAmount)'),
+                  ('calculatedAmountBT131',
+                   'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                   'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                   "'DETAIL']/ram:SpecifiedLineTradeSettlement[ram:ApplicableTradeTax/ram:CategoryCode "
+                   "= 'M' and ram:ApplicableTradeTax/ram:RateApplicablePercent =$rate and "
+                   'normalize-space(ram:ApplicableTradeTax/ram:ExemptionReasonCode) = '
+                   '$exempReasonCode and '
+                   'normalize-space(ram:ApplicableTradeTax/ram:ExemptionReason) = '
+                   '$exempReasonText]/ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount) '
+                   '* 100) div 100)'),
+                  ('calculatedAmountBT131ini',
+                   'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                   'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                   "'DETAIL']/ram:SpecifiedLineTradeSettlement[ram:ApplicableTradeTax/ram:CategoryCode "
+                   "= 'M' and ram:ApplicableTradeTax/ram:RateApplicablePercent =$rate "
+                   ']/ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount) * '
+                   '100) div 100)'),
+                  ('allowancesAmountBT92',
+                   'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator) '
+                   "and ram:CategoryTradeTax/ram:CategoryCode='M' and "
+                   'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate and '
+                   'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                   '$exempReasonCode and normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) '
+                   '= $exempReasonText]/ram:ActualAmount) * 100) div 100)'),
+                  ('allowancesAmountBT92ini',
+                   'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator) '
+                   "and ram:CategoryTradeTax/ram:CategoryCode='M' and "
+                   'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]/ram:ActualAmount) * 100) '
+                   'div 100)'),
+                  ('chargesAmountBT99',
+                   'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator) '
+                   "and ram:CategoryTradeTax/ram:CategoryCode='M' and "
+                   'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate and '
+                   'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                   '$exempReasonCode and normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) '
+                   '= $exempReasonText]/ram:ActualAmount) * 100) div 100)'),
+                  ('chargesAmountBT99ini',
+                   'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator) '
+                   "and ram:CategoryTradeTax/ram:CategoryCode='M' and "
+                   'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]/ram:ActualAmount) * 100) '
+                   'div 100)'),
+                  ('nbLineItems',
+                   'xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[(not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                   "or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = 'DETAIL') and "
+                   "ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode = 'M' "
+                   'and '
+                   'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:RateApplicablePercent '
+                   '=$rate and '
+                   'normalize-space(ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:ExemptionReasonCode) '
+                   '= $exempReasonCode and '
+                   'normalize-space(ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:ExemptionReason) '
+                   '= $exempReasonText]))'),
+                  ('nbLineItemsini',
+                   'xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[(not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                   "or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = 'DETAIL') and "
+                   "ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode = 'M' "
+                   'and '
+                   'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:RateApplicablePercent '
+                   '=$rate]))'),
+                  ('nbAllowancesOrCharges',
+                   "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:CategoryTradeTax/ram:CategoryCode='M' "
+                   'and ram:CategoryTradeTax/ram:RateApplicablePercent=$rate  and '
+                   'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                   '$exempReasonCode and normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) '
+                   '= $exempReasonText]))'),
+                  ('nbAllowancesOrChargesini',
+                   "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:CategoryTradeTax/ram:CategoryCode='M' "
+                   'and ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]))'),
+                  ('logisticChargeAmount',
+                   "xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='M' "
+                   'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate and '
+                   'normalize-space(ram:AppliedTradeTax/ram:ExemptionReasonCode) = '
+                   '$exempReasonCode and normalize-space(ram:AppliedTradeTax/ram:ExemptionReason) '
+                   '= $exempReasonText]/ram:AppliedAmount) * 100) div 100)'),
+                  ('logisticChargeAmountini',
+                   "xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='M' "
+                   'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate]/ram:AppliedAmount) * '
+                   '100) div 100)'),
+                  ('nblogisticCharge',
+                   "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='M' "
+                   'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate and '
+                   'normalize-space(ram:AppliedTradeTax/ram:ExemptionReasonCode) = '
+                   '$exempReasonCode and normalize-space(ram:AppliedTradeTax/ram:ExemptionReason) '
+                   '= $exempReasonText]))'),
+                  ('nblogisticChargeini',
+                   "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='M' "
+                   'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate]))'),
+                  ('vATAmountBT117', 'xs:decimal(ram:CalculatedAmount)'),
+                  ('calculatedBT117',
+                   'xs:decimal(round($basisAmount * $rate div 100 * 100) div 100)')),
+                 (('BR-FXEXT-AG-08', 'fatal', False,
+                   '(fn:abs($basisAmount - $calculatedAmountBT131 + $allowancesAmountBT92 - '
+                   '$chargesAmountBT99 - $logisticChargeAmount) <= 0.01 * ($nbLineItems + '
+                   '$nbAllowancesOrCharges + $nblogisticCharge)) or (fn:abs($basisAmount - '
+                   '$calculatedAmountBT131ini + $allowancesAmountBT92ini - $chargesAmountBT99ini - '
+                   '$logisticChargeAmountini) <= 0.01 * ($nbLineItemsini + '
+                   '$nbAllowancesOrChargesini + $nblogisticChargeini))',
+                   (('t', '\n        [BR-FXEXT-AG-08] - Code : '), ('t', '\n                  '),
+                    ('x', 'ram:CategoryCode'), ('t', '\n                  '), ('t', ', rate : '),
+                    ('t', '\n                  '), ('x', '$rate'), ('t', '\n                  '),
+                    ('t', ', ExemptText : '), ('t', '\n                  '),
+                    ('x', '$exempReasonText'), ('t', '\n                  '),
+                    ('t', ', Exemptcode : '), ('t', '\n                  '),
+                    ('x', '$exempReasonCode'), ('t', '\n                  '),
+                    ('t', ', basisAmount : '), ('t', '\n                  '), ('x', '$basisAmount'),
+                    ('t', '\n                  '), ('t', ',\n        SumBT131 : '),
+                    ('t', '\n                  '), ('x', '$calculatedAmountBT131'),
+                    ('t', '\n                  '), ('t', ', NBlines : '),
+                    ('t', '\n                  '), ('x', '$nbLineItems'),
+                    ('t', '\n                  '), ('t', ', sumAllowBT-92 : '),
+                    ('t', '\n                  '), ('x', '$allowancesAmountBT92'),
+                    ('t', '\n                  '), ('t', ', sumChargesBT-99 : '),
+                    ('t', '\n                  '), ('x', '$chargesAmountBT99'),
+                    ('t', '\n                  '), ('t', ', NBAllowCharges : '),
+                    ('t', '\n                  '), ('x', '$nbAllowancesOrCharges'),
+                    ('t', '\n                  '), ('t', ',\n        SumBT131ini : '),
+                    ('t', '\n                  '), ('x', '$calculatedAmountBT131ini'),
+                    ('t', '\n                  '), ('t', ', NBlinesini : '),
+                    ('t', '\n                  '), ('x', '$nbLineItemsini'),
+                    ('t', '\n                  '), ('t', ', sumAllowBT-92ini : '),
+                    ('t', '\n                  '), ('x', '$allowancesAmountBT92ini'),
+                    ('t', '\n                  '), ('t', ', sumChargesBT-99ini : '),
+                    ('t', '\n                  '), ('x', '$chargesAmountBT99ini'),
+                    ('t', '\n                  '), ('t', ', NBAllowChargesini : '),
+                    ('t', '\n                  '), ('x', '$nbAllowancesOrChargesini'),
+                    ('t', '\n                  '),
+                    ('t',
+                     ',\n'
+                     '        [BR-FXEXT-AG-08] - In a VAT breakdown (BG-23) where VAT category '
+                     'code (BT-118) is equal to “M” ("Ceuta and Mellita tax"), Absolute Value of '
+                     '(VAT category taxable amount (BT-116) - ∑ Invoice line net amounts (BT-131) '
+                     '+ Σ Document level allowance amounts (BT-92) - Σ Document level charge '
+                     'amounts (BT-99) - Σ Logistics Service fee amounts (BT-x-272)) <= 0,01 * '
+                     '((Number of line net amounts (BT-131) + Number of Document level allowance '
+                     'amounts (BT-92) + Number of Document level charge amounts (BT-99) + Number '
+                     'of Logistics Service fee amounts (BT-X-272)), where the VAT category code '
+                     '(BT-151, BT-95, BT-102, BT-X-273) is "Ceuta and Mellita tax" (M), but only '
+                     'for lines where the "Subtype of invoice item" (BT-X-8) has the value '
+                     '"DETAIL" or is not specified. \xa0\n'
+                     '        or the same rule but also taking into account the exemption reasons '
+                     'in Text (BT-120) and Code (BT-121) in BG-23 and the exemption reasons on '
+                     'each line (BT-X-96 / BT-X-97), on Document level Allowances  (BT-173 / '
+                     'BT-174) and on Document Level Charges (BT-175 / BT-176) and on Service '
+                     'logistic charges (BT-X-591 / BT-X-592).\n'
+                     '        One of the two rules must be followed, bearing in mind that '
+                     'ultimately only the second one will have to be followed.\n'
+                     '      '))),)),
                 ('M10', 1032.0,
                  '//rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode '
                  "= 'M'][fn:upper-case(ram:TypeCode) = 'VAT']",
@@ -5978,9 +7362,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      'code (BT-151) is "IPSI" the Invoiced item VAT rate (BT-152) shall be 0 '
                      '(zero) or greater than zero.'),)))),
                 ('M10', 1030.0,
-                 '//ram:SpecifiedTradeAllowanceCharge[ram:ChargeIndicator/udt:Indicator= '
-                 "'false']/ram:CategoryTradeTax[ram:CategoryCode = "
-                 "'M'][fn:upper-case(ram:TypeCode) = 'VAT']",
+                 '//ram:SpecifiedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator)]/ram:CategoryTradeTax[ram:CategoryCode '
+                 "= 'M'][fn:upper-case(ram:TypeCode) = 'VAT']",
                  (),
                  (('BR-AG-03', 'fatal', False,
                    '/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[(@schemeID '
@@ -5999,9 +7382,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      'allowance VAT category code (BT-95) is "IPSI" the Document level allowance '
                      'VAT rate (BT-96) shall be 0 (zero) or greater than zero.'),)))),
                 ('M10', 1029.0,
-                 '//ram:SpecifiedTradeAllowanceCharge[ram:ChargeIndicator/udt:Indicator= '
-                 "'true']/ram:CategoryTradeTax[ram:CategoryCode = 'M'][fn:upper-case(ram:TypeCode) "
-                 "= 'VAT']",
+                 '//ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator)]/ram:CategoryTradeTax[ram:CategoryCode '
+                 "= 'M'][fn:upper-case(ram:TypeCode) = 'VAT']",
                  (),
                  (('BR-AG-04', 'fatal', False,
                    '/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[(@schemeID '
@@ -6018,10 +7400,175 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      '[BR-AG-07]-In a Document level charge (BG-21) where the Document level '
                      'charge VAT category code (BT-102) is "IPSI" the Document level charge VAT '
                      'rate (BT-103) shall be 0 (zero) or greater than zero.'),)))),
+                ('M10', 1028.0,
+                 "//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='E'][fn:upper-case(ram:TypeCode) "
+                 "= 'VAT']",
+                 (('rate', 'xs:decimal(ram:RateApplicablePercent)'),
+                  ('exempReasonText', 'normalize-space(ram:ExemptionReason)'),
+                  ('exempReasonCode', 'normalize-space(ram:ExemptionReasonCode)'),
+                  ('basisAmount', 'xs:decimal(ram:BasisAmount)'),
+                  ('calculatedAmountBT131',
+                   'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                   'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                   "'DETAIL']/ram:SpecifiedLineTradeSettlement[ram:ApplicableTradeTax/ram:CategoryCode "
+                   "= 'E' and ram:ApplicableTradeTax/ram:RateApplicablePercent =$rate and "
+                   'normalize-space(ram:ApplicableTradeTax/ram:ExemptionReasonCode) = '
+                   '$exempReasonCode and '
+                   'normalize-space(ram:ApplicableTradeTax/ram:ExemptionReason) = '
+                   '$exempReasonText]/ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount) '
+                   '* 100) div 100)'),
+                  ('calculatedAmountBT131ini',
+                   'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                   'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                   "'DETAIL']/ram:SpecifiedLineTradeSettlement[ram:ApplicableTradeTax/ram:CategoryCode "
+                   "= 'E' and ram:ApplicableTradeTax/ram:RateApplicablePercent =$rate "
+                   ']/ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount) * '
+                   '100) div 100)'),
+                  ('allowancesAmountBT92',
+                   'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator) '
+                   "and ram:CategoryTradeTax/ram:CategoryCode='E' and "
+                   'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate and '
+                   'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                   '$exempReasonCode and normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) '
+                   '= $exempReasonText]/ram:ActualAmount) * 100) div 100)'),
+                  ('allowancesAmountBT92ini',
+                   'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator) '
+                   "and ram:CategoryTradeTax/ram:CategoryCode='E' and "
+                   'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]/ram:ActualAmount) * 100) '
+                   'div 100)'),
+                  ('chargesAmountBT99',
+                   'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator) '
+                   "and ram:CategoryTradeTax/ram:CategoryCode='E' and "
+                   'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate and '
+                   'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                   '$exempReasonCode and normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) '
+                   '= $exempReasonText]/ram:ActualAmount) * 100) div 100)'),
+                  ('chargesAmountBT99ini',
+                   'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator) '
+                   "and ram:CategoryTradeTax/ram:CategoryCode='E' and "
+                   'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]/ram:ActualAmount) * 100) '
+                   'div 100)'),
+                  ('nbLineItems',
+                   'xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[(not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                   "or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = 'DETAIL') and "
+                   "ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode = 'E' "
+                   'and '
+                   'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:RateApplicablePercent '
+                   '=$rate and '
+                   'normalize-space(ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:ExemptionReasonCode) '
+                   '= $exempReasonCode and '
+                   'normalize-space(ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:ExemptionReason) '
+                   '= $exempReasonText]))'),
+                  ('nbLineItemsini',
+                   'xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[(not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                   "or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = 'DETAIL') and "
+                   "ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode = 'E' "
+                   'and '
+                   'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:RateApplicablePercent '
+                   '=$rate]))'),
+                  ('nbAllowancesOrCharges',
+                   "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:CategoryTradeTax/ram:CategoryCode='E' "
+                   'and ram:CategoryTradeTax/ram:RateApplicablePercent=$rate  and '
+                   'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                   '$exempReasonCode and normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) '
+                   '= $exempReasonText]))'),
+                  ('nbAllowancesOrChargesini',
+                   "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:CategoryTradeTax/ram:CategoryCode='E' "
+                   'and ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]))'),
+                  ('logisticChargeAmount',
+                   "xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='E' "
+                   'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate and '
+                   'normalize-space(ram:AppliedTradeTax/ram:ExemptionReasonCode) = '
+                   '$exempReasonCode and normalize-space(ram:AppliedTradeTax/ram:ExemptionReason) '
+                   '= $exempReasonText]/ram:AppliedAmount) * 100) div 100)'),
+                  ('logisticChargeAmountini',
+                   "xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='E' "
+                   'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate]/ram:AppliedAmount) * '
+                   '100) div 100)'),
+                  ('nblogisticCharge',
+                   "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='E' "
+                   'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate and '
+                   'normalize-space(ram:AppliedTradeTax/ram:ExemptionReasonCode) = '
+                   '$exempReasonCode and normalize-space(ram:AppliedTradeTax/ram:ExemptionReason) '
+                   '= $exempReasonText]))'),
+                  ('nblogisticChargeini',
+                   "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='E' "
+                   'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate]))')),
+                 (('BR-FXEXT-E-08', 'fatal', False,
+                   '(fn:abs($basisAmount - $calculatedAmountBT131 + $allowancesAmountBT92 - '
+                   '$chargesAmountBT99 - $logisticChargeAmount) <= 0.01 * ($nbLineItems + '
+                   '$nbAllowancesOrCharges + $nblogisticCharge)) or (fn:abs($basisAmount - '
+                   '$calculatedAmountBT131ini + $allowancesAmountBT92ini - $chargesAmountBT99ini - '
+                   '$logisticChargeAmountini) <= 0.01 * ($nbLineItemsini + '
+                   '$nbAllowancesOrChargesini + $nblogisticChargeini))',
+                   (('t', '\n        [BR-FXEXT-E-08] - Code : '), ('t', '\n                  '),
+                    ('x', 'ram:CategoryCode'), ('t', '\n                  '), ('t', ', rate : '),
+                    ('t', '\n                  '), ('x', '$rate'), ('t', '\n                  '),
+                    ('t', ', ExemptText : '), ('t', '\n                  '),
+                    ('x', '$exempReasonText'), ('t', '\n                  '),
+                    ('t', ', Exemptcode : '), ('t', '\n                  '),
+                    ('x', '$exempReasonCode'), ('t', '\n                  '),
+                    ('t', ', basisAmount : '), ('t', '\n                  '), ('x', '$basisAmount'),
+                    ('t', '\n                  '), ('t', ',\n        SumBT131 : '),
+                    ('t', '\n                  '), ('x', '$calculatedAmountBT131'),
+                    ('t', '\n                  '), ('t', ', NBlines : '),
+                    ('t', '\n                  '), ('x', '$nbLineItems'),
+                    ('t', '\n                  '), ('t', ', sumAllowBT-92 : '),
+                    ('t', '\n                  '), ('x', '$allowancesAmountBT92'),
+                    ('t', '\n                  '), ('t', ', sumChargesBT-99 : '),
+                    ('t', '\n                  '), ('x', '$chargesAmountBT99'),
+                    ('t', '\n                  '), ('t', ', NBAllowCharges : '),
+                    ('t', '\n                  '), ('x', '$nbAllowancesOrCharges'),
+                    ('t', '\n                  '), ('t', ',\n        SumBT131ini : '),
+                    ('t', '\n                  '), ('x', '$calculatedAmountBT131ini'),
+                    ('t', '\n                  '), ('t', ', NBlinesini : '),
+                    ('t', '\n                  '), ('x', '$nbLineItemsini'),
+                    ('t', '\n                  '), ('t', ', sumAllowBT-92ini : '),
+                    ('t', '\n                  '), ('x', '$allowancesAmountBT92ini'),
+                    ('t', '\n                  '), ('t', ', sumChargesBT-99ini : '),
+                    ('t', '\n                  '), ('x', '$chargesAmountBT99ini'),
+                    ('t', '\n                  '), ('t', ', NBAllowChargesini : '),
+                    ('t', '\n                  '), ('x', '$nbAllowancesOrChargesini'),
+                    ('t', '\n                  '),
+                    ('t',
+                     ',\n'
+                     '        [BR-FXEXT-E-08] - In a VAT breakdown (BG-23) where VAT category code '
+                     '(BT-118) is equal to “E” ("Exempt from VAT"), Absolute Value of (VAT '
+                     'category taxable amount (BT-116) - ∑ Invoice line net amounts (BT-131) + Σ '
+                     'Document level allowance amounts (BT-92) - Σ Document level charge amounts '
+                     '(BT-99) - Σ Logistics Service fee amounts (BT-x-272)) <= 0,01 * ((Number of '
+                     'line net amounts (BT-131) + Number of Document level allowance amounts '
+                     '(BT-92) + Number of Document level charge amounts (BT-99) + Number of '
+                     'Logistics Service fee amounts (BT-X-272)), where the VAT category code '
+                     '(BT-151, BT-95, BT-102, BT-X-273) is "Exempt from VAT" (E), but only for '
+                     'lines where the "Subtype of invoice item" (BT-X-8) has the value ""DETAIL" '
+                     'or is not specified. \xa0\n'
+                     '        or the same rule but also taking into account the exemption reasons '
+                     'in Text (BT-120) and Code (BT-121) in BG-23 and the exemption reasons on '
+                     'each line (BT-X-96 / BT-X-97), on Document level Allowances  (BT-173 / '
+                     'BT-174) and on Document Level Charges (BT-175 / BT-176) and on Service '
+                     'logistic charges (BT-X-591 / BT-X-592).\n'
+                     '        One of the two rules must be followed, bearing in mind that '
+                     'ultimately only the second one will have to be followed.\n'
+                     '      '))),)),
+                ('M10', 1027.0,
+                 '//rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode[. '
+                 "= 'E'][fn:upper-case(../ram:TypeCode) = 'VAT']",
+                 (),
+                 (('BR-E-09', 'fatal', False, '../ram:CalculatedAmount = 0',
+                   (('t',
+                     '[BR-E-09]-The VAT category tax amount (BT-117) In a VAT breakdown (BG-23) '
+                     'where the VAT category code (BT-118) equals "Exempt from VAT" shall equal 0 '
+                     '(zero).'),)),
+                  ('BR-E-10', 'fatal', False,
+                   '(../ram:ExemptionReason) or (../ram:ExemptionReasonCode)',
+                   (('t',
+                     '[BR-E-10]-A VAT Breakdown (BG-23) with VAT Category code (BT-118) "Exempt '
+                     'from VAT" shall have a VAT exemption reason code (BT-121) or a VAT exemption '
+                     'reason text (BT-120).'),)))),
                 ('M10', 1026.0,
-                 '//ram:SpecifiedTradeAllowanceCharge[ram:ChargeIndicator/udt:Indicator= '
-                 "'false']/ram:CategoryTradeTax[ram:CategoryCode = "
-                 "'E'][fn:upper-case(ram:TypeCode) = 'VAT']",
+                 '//ram:SpecifiedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator)]/ram:CategoryTradeTax[ram:CategoryCode '
+                 "= 'E'][fn:upper-case(ram:TypeCode) = 'VAT']",
                  (),
                  (('BR-E-03', 'fatal', False,
                    '/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[(@schemeID '
@@ -6040,9 +7587,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      'allowance VAT category code (BT-95) is "Exempt from VAT", the Document level '
                      'allowance VAT rate (BT-96) shall be 0 (zero).'),)))),
                 ('M10', 1025.0,
-                 '//ram:SpecifiedTradeAllowanceCharge[ram:ChargeIndicator/udt:Indicator= '
-                 "'true']/ram:CategoryTradeTax[ram:CategoryCode = 'E'][fn:upper-case(ram:TypeCode) "
-                 "= 'VAT']",
+                 '//ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator)]/ram:CategoryTradeTax[ram:CategoryCode '
+                 "= 'E'][fn:upper-case(ram:TypeCode) = 'VAT']",
                  (),
                  (('BR-E-04', 'fatal', False,
                    '/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[(@schemeID '
@@ -6060,10 +7606,196 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      '[BR-E-07]-In a Document level charge (BG-21) where the Document level charge '
                      'VAT category code (BT-102) is "Exempt from VAT", the Document level charge '
                      'VAT rate (BT-103) shall be 0 (zero).'),)))),
+                ('M10', 1024.0,
+                 '//rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem/ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode '
+                 "= 'E'][fn:upper-case(ram:TypeCode) = 'VAT']",
+                 (),
+                 (('BR-E-02', 'fatal', False,
+                   '/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[(@schemeID '
+                   "= 'VA' or @schemeID = 'FC')] or "
+                   '/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTaxRepresentativeTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID '
+                   "= 'VA']",
+                   (('t',
+                     '[BR-E-02]-An Invoice that contains an Invoice line (BG-25) where the '
+                     'Invoiced item VAT category code (BT-151) is "Exempt from VAT" shall contain '
+                     'the Seller VAT Identifier (BT-31), the Seller tax registration identifier '
+                     '(BT-32) and/or the Seller tax representative VAT identifier (BT-63).'),)),
+                  ('BR-E-05', 'fatal', False, 'ram:RateApplicablePercent = 0',
+                   (('t',
+                     '[BR-E-05]-In an Invoice line (BG-25) where the Invoiced item VAT category '
+                     'code (BT-151) is "Exempt from VAT", the Invoiced item VAT rate (BT-152) '
+                     'shall be 0 (zero).'),)))),
+                ('M10', 1023.0,
+                 "//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='G'][fn:upper-case(ram:TypeCode) "
+                 "= 'VAT']",
+                 (('rate', 'xs:decimal(ram:RateApplicablePercent)'),
+                  ('exempReasonText', 'normalize-space(ram:ExemptionReason)'),
+                  ('exempReasonCode', 'normalize-space(ram:ExemptionReasonCode)'),
+                  ('basisAmount', 'xs:decimal(ram:BasisAmount)'),
+                  ('calculatedAmountBT131',
+                   'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                   'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                   "'DETAIL']/ram:SpecifiedLineTradeSettlement[ram:ApplicableTradeTax/ram:CategoryCode "
+                   "= 'G' and ram:ApplicableTradeTax/ram:RateApplicablePercent =$rate and "
+                   'normalize-space(ram:ApplicableTradeTax/ram:ExemptionReasonCode) = '
+                   '$exempReasonCode and '
+                   'normalize-space(ram:ApplicableTradeTax/ram:ExemptionReason) = '
+                   '$exempReasonText]/ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount) '
+                   '* 100) div 100)'),
+                  ('calculatedAmountBT131ini',
+                   'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                   'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                   "'DETAIL']/ram:SpecifiedLineTradeSettlement[ram:ApplicableTradeTax/ram:CategoryCode "
+                   "= 'G' and ram:ApplicableTradeTax/ram:RateApplicablePercent =$rate "
+                   ']/ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount) * '
+                   '100) div 100)'),
+                  ('allowancesAmountBT92',
+                   'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator) '
+                   "and ram:CategoryTradeTax/ram:CategoryCode='G' and "
+                   'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate and '
+                   'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                   '$exempReasonCode and normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) '
+                   '= $exempReasonText]/ram:ActualAmount) * 100) div 100)'),
+                  ('allowancesAmountBT92ini',
+                   'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator) '
+                   "and ram:CategoryTradeTax/ram:CategoryCode='G' and "
+                   'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]/ram:ActualAmount) * 100) '
+                   'div 100)'),
+                  ('chargesAmountBT99',
+                   'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator) '
+                   "and ram:CategoryTradeTax/ram:CategoryCode='G' and "
+                   'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate and '
+                   'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                   '$exempReasonCode and normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) '
+                   '= $exempReasonText]/ram:ActualAmount) * 100) div 100)'),
+                  ('chargesAmountBT99ini',
+                   'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator) '
+                   "and ram:CategoryTradeTax/ram:CategoryCode='G' and "
+                   'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]/ram:ActualAmount) * 100) '
+                   'div 100)'),
+                  ('nbLineItems',
+                   'xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[(not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                   "or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = 'DETAIL') and "
+                   "ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode = 'G' "
+                   'and '
+                   'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:RateApplicablePercent '
+                   '=$rate and '
+                   'normalize-space(ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:ExemptionReasonCode) '
+                   '= $exempReasonCode and '
+                   'normalize-space(ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:ExemptionReason) '
+                   '= $exempReasonText]))'),
+                  ('nbLineItemsini',
+                   'xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[(not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                   "or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = 'DETAIL') and "
+                   "ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode = 'G' "
+                   'and '
+                   'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:RateApplicablePercent '
+                   '=$rate]))'),
+                  ('nbAllowancesOrCharges',
+                   "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:CategoryTradeTax/ram:CategoryCode='G' "
+                   'and ram:CategoryTradeTax/ram:RateApplicablePercent=$rate  and '
+                   'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                   '$exempReasonCode and normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) '
+                   '= $exempReasonText]))'),
+                  ('nbAllowancesOrChargesini',
+                   "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:CategoryTradeTax/ram:CategoryCode='G' "
+                   'and ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]))'),
+                  ('logisticChargeAmount',
+                   "xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='G' "
+                   'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate and '
+                   'normalize-space(ram:AppliedTradeTax/ram:ExemptionReasonCode) = '
+                   '$exempReasonCode and normalize-space(ram:AppliedTradeTax/ram:ExemptionReason) '
+                   '= $exempReasonText]/ram:AppliedAmount) * 100) div 100)'),
+                  ('logisticChargeAmountini',
+                   "xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='G' "
+                   'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate]/ram:AppliedAmount) * '
+                   '100) div 100)'),
+                  ('nblogisticCharge',
+                   "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='G' "
+                   'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate and '
+                   'normalize-space(ram:AppliedTradeTax/ram:ExemptionReasonCode) = '
+                   '$exempReasonCode and normalize-space(ram:AppliedTradeTax/ram:ExemptionReason) '
+                   '= $exempReasonText]))'),
+                  ('nblogisticChargeini',
+                   "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='G' "
+                   'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate]))')),
+                 (('BR-FXEXT-G-08', 'fatal', False,
+                   '(fn:abs($basisAmount - $calculatedAmountBT131 + $allowancesAmountBT92 - '
+                   '$chargesAmountBT99 - $logisticChargeAmount) <= 0.01 * ($nbLineItems + '
+                   '$nbAllowancesOrCharges + $nblogisticCharge)) or (fn:abs($basisAmount - '
+                   '$calculatedAmountBT131ini + $allowancesAmountBT92ini - $chargesAmountBT99ini - '
+                   '$logisticChargeAmountini) <= 0.01 * ($nbLineItemsini + '
+                   '$nbAllowancesOrChargesini + $nblogisticChargeini))',
+                   (('t', '\n        [BR-FXEXT-G-08] - Code : '), ('t', '\n                  '),
+                    ('x', 'ram:CategoryCode'), ('t', '\n                  '), ('t', ', rate : '),
+                    ('t', '\n                  '), ('x', '$rate'), ('t', '\n                  '),
+                    ('t', ', ExemptText : '), ('t', '\n                  '),
+                    ('x', '$exempReasonText'), ('t', '\n                  '),
+                    ('t', ', Exemptcode : '), ('t', '\n                  '),
+                    ('x', '$exempReasonCode'), ('t', '\n                  '),
+                    ('t', ', basisAmount : '), ('t', '\n                  '), ('x', '$basisAmount'),
+                    ('t', '\n                  '), ('t', ',\n        SumBT131 : '),
+                    ('t', '\n                  '), ('x', '$calculatedAmountBT131'),
+                    ('t', '\n                  '), ('t', ', NBlines : '),
+                    ('t', '\n                  '), ('x', '$nbLineItems'),
+                    ('t', '\n                  '), ('t', ', sumAllowBT-92 : '),
+                    ('t', '\n                  '), ('x', '$allowancesAmountBT92'),
+                    ('t', '\n                  '), ('t', ', sumChargesBT-99 : '),
+                    ('t', '\n                  '), ('x', '$chargesAmountBT99'),
+                    ('t', '\n                  '), ('t', ', NBAllowCharges : '),
+                    ('t', '\n                  '), ('x', '$nbAllowancesOrCharges'),
+                    ('t', '\n                  '), ('t', ',\n        SumBT131ini : '),
+                    ('t', '\n                  '), ('x', '$calculatedAmountBT131ini'),
+                    ('t', '\n                  '), ('t', ', NBlinesini : '),
+                    ('t', '\n                  '), ('x', '$nbLineItemsini'),
+                    ('t', '\n                  '), ('t', ', sumAllowBT-92ini : '),
+                    ('t', '\n                  '), ('x', '$allowancesAmountBT92ini'),
+                    ('t', '\n                  '), ('t', ', sumChargesBT-99ini : '),
+                    ('t', '\n                  '), ('x', '$chargesAmountBT99ini'),
+                    ('t', '\n                  '), ('t', ', NBAllowChargesini : '),
+                    ('t', '\n                  '), ('x', '$nbAllowancesOrChargesini'),
+                    ('t', '\n                  '),
+                    ('t',
+                     ',\n'
+                     '        [BR-FXEXT-G-08] - In a VAT breakdown (BG-23) where VAT category code '
+                     '(BT-118) is equal to “G” ("Export  outside  the EU"), Absolute Value of (VAT '
+                     'category taxable amount (BT-116) - ∑ Invoice line net amounts (BT-131) + Σ '
+                     'Document level allowance amounts (BT-92) - Σ Document level charge amounts '
+                     '(BT-99) - Σ Logistics Service fee amounts (BT-x-272)) <= 0,01 * ((Number of '
+                     'line net amounts (BT-131) + Number of Document level allowance amounts '
+                     '(BT-92) + Number of Document level charge amounts (BT-99) + Number of '
+                     'Logistics Service fee amounts (BT-X-272)), where the VAT category code '
+                     '(BT-151, BT-95, BT-102, BT-X-273) is "Export  outside  the EU" (G), but only '
+                     'for lines where the "Subtype of invoice item" (BT-X-8) has the value '
+                     '"DETAIL" or is not specified. \xa0\n'
+                     '        or the same rule but also taking into account the exemption reasons '
+                     'in Text (BT-120) and Code (BT-121) in BG-23 and the exemption reasons on '
+                     'each line (BT-X-96 / BT-X-97), on Document level Allowances  (BT-173 / '
+                     'BT-174) and on Document Level Charges (BT-175 / BT-176) and on Service '
+                     'logistic charges (BT-X-591 / BT-X-592).\n'
+                     '        One of the two rules must be followed, bearing in mind that '
+                     'ultimately only the second one will have to be followed.\n'
+                     '      '))),)),
+                ('M10', 1022.0,
+                 '//rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode[. '
+                 "= 'G'][fn:upper-case(../ram:TypeCode) = 'VAT']",
+                 (),
+                 (('BR-G-09', 'fatal', False, '../ram:CalculatedAmount = 0',
+                   (('t',
+                     '[BR-G-09]-The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) '
+                     'where the VAT category code (BT-118) is "Export outside the EU" shall be 0 '
+                     '(zero).'),)),
+                  ('BR-G-10', 'fatal', False,
+                   '(../ram:ExemptionReason) or (../ram:ExemptionReasonCode)',
+                   (('t',
+                     '[BR-G-10]-A VAT Breakdown (BG-23) with the VAT Category code (BT-118) '
+                     '"Export outside the EU" shall have a VAT exemption reason code (BT-121), '
+                     'meaning "Export outside the EU" or the VAT exemption reason text (BT-120) '
+                     '"Export outside the EU" (or the equivalent standard text in another '
+                     'language).'),)))),
                 ('M10', 1021.0,
-                 '//ram:SpecifiedTradeAllowanceCharge[ram:ChargeIndicator/udt:Indicator= '
-                 "'false']/ram:CategoryTradeTax[ram:CategoryCode = "
-                 "'G'][fn:upper-case(ram:TypeCode) = 'VAT']",
+                 '//ram:SpecifiedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator)]/ram:CategoryTradeTax[ram:CategoryCode '
+                 "= 'G'][fn:upper-case(ram:TypeCode) = 'VAT']",
                  (),
                  (('BR-G-03', 'fatal', False,
                    "(//ram:SellerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID = 'VA'] "
@@ -6081,9 +7813,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      'allowance VAT category code (BT-95) is "Export outside the EU" the Document '
                      'level allowance VAT rate (BT-96) shall be 0 (zero).'),)))),
                 ('M10', 1020.0,
-                 '//ram:SpecifiedTradeAllowanceCharge[ram:ChargeIndicator/udt:Indicator= '
-                 "'true']/ram:CategoryTradeTax[ram:CategoryCode = 'G'][fn:upper-case(ram:TypeCode) "
-                 "= 'VAT']",
+                 '//ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator)]/ram:CategoryTradeTax[ram:CategoryCode '
+                 "= 'G'][fn:upper-case(ram:TypeCode) = 'VAT']",
                  (),
                  (('BR-G-04', 'fatal', False,
                    "(//ram:SellerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID = 'VA'] "
@@ -6100,10 +7831,211 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      '[BR-G-07]-In a Document level charge (BG-21) where the Document level charge '
                      'VAT category code (BT-102) is "Export outside the EU" the Document level '
                      'charge VAT rate (BT-103) shall be 0 (zero).'),)))),
+                ('M10', 1019.0,
+                 '//rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem/ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode '
+                 "= 'G'][fn:upper-case(ram:TypeCode) = 'VAT']",
+                 (),
+                 (('BR-G-02', 'fatal', False,
+                   "(//ram:SellerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID = 'VA'] "
+                   'or '
+                   '//ram:SellerTaxRepresentativeTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID '
+                   "= 'VA'])",
+                   (('t',
+                     '[BR-G-02]-An Invoice that contains an Invoice line (BG-25) where the '
+                     'Invoiced item VAT category code (BT-151) is "Export outside the EU" shall '
+                     'contain the Seller VAT Identifier (BT-31) or the Seller tax representative '
+                     'VAT identifier (BT-63).'),)),
+                  ('BR-G-05', 'fatal', False, 'ram:RateApplicablePercent = 0',
+                   (('t',
+                     '[BR-G-05]-In an Invoice line (BG-25) where the Invoiced item VAT category '
+                     'code (BT-151) is "Export outside the EU" the Invoiced item VAT rate (BT-152) '
+                     'shall be 0 (zero).'),)))),
+                ('M10', 1018.0,
+                 "//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='K'][fn:upper-case(ram:TypeCode) "
+                 "= 'VAT']",
+                 (('rate', 'xs:decimal(ram:RateApplicablePercent)'),
+                  ('exempReasonText', 'normalize-space(ram:ExemptionReason)'),
+                  ('exempReasonCode', 'normalize-space(ram:ExemptionReasonCode)'),
+                  ('basisAmount', 'xs:decimal(ram:BasisAmount)'),
+                  ('calculatedAmountBT131',
+                   'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                   'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                   "'DETAIL']/ram:SpecifiedLineTradeSettlement[ram:ApplicableTradeTax/ram:CategoryCode "
+                   "= 'K' and ram:ApplicableTradeTax/ram:RateApplicablePercent =$rate and "
+                   'normalize-space(ram:ApplicableTradeTax/ram:ExemptionReasonCode) = '
+                   '$exempReasonCode and '
+                   'normalize-space(ram:ApplicableTradeTax/ram:ExemptionReason) = '
+                   '$exempReasonText]/ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount) '
+                   '* 100) div 100)'),
+                  ('calculatedAmountBT131ini',
+                   'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                   'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                   "'DETAIL']/ram:SpecifiedLineTradeSettlement[ram:ApplicableTradeTax/ram:CategoryCode "
+                   "= 'K' and ram:ApplicableTradeTax/ram:RateApplicablePercent =$rate "
+                   ']/ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount) * '
+                   '100) div 100)'),
+                  ('allowancesAmountBT92',
+                   'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator) '
+                   "and ram:CategoryTradeTax/ram:CategoryCode='K' and "
+                   'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate and '
+                   'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                   '$exempReasonCode and normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) '
+                   '= $exempReasonText]/ram:ActualAmount) * 100) div 100)'),
+                  ('allowancesAmountBT92ini',
+                   'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator) '
+                   "and ram:CategoryTradeTax/ram:CategoryCode='K' and "
+                   'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]/ram:ActualAmount) * 100) '
+                   'div 100)'),
+                  ('chargesAmountBT99',
+                   'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator) '
+                   "and ram:CategoryTradeTax/ram:CategoryCode='K' and "
+                   'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate and '
+                   'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                   '$exempReasonCode and normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) '
+                   '= $exempReasonText]/ram:ActualAmount) * 100) div 100)'),
+                  ('chargesAmountBT99ini',
+                   'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator) '
+                   "and ram:CategoryTradeTax/ram:CategoryCode='K' and "
+                   'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]/ram:ActualAmount) * 100) '
+                   'div 100)'),
+                  ('nbLineItems',
+                   'xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[(not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                   "or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = 'DETAIL') and "
+                   "ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode = 'K' "
+                   'and '
+                   'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:RateApplicablePercent '
+                   '=$rate and '
+                   'normalize-space(ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:ExemptionReasonCode) '
+                   '= $exempReasonCode and '
+                   'normalize-space(ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:ExemptionReason) '
+                   '= $exempReasonText]))'),
+                  ('nbLineItemsini',
+                   'xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[(not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                   "or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = 'DETAIL') and "
+                   "ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode = 'K' "
+                   'and '
+                   'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:RateApplicablePercent '
+                   '=$rate]))'),
+                  ('nbAllowancesOrCharges',
+                   "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:CategoryTradeTax/ram:CategoryCode='K' "
+                   'and ram:CategoryTradeTax/ram:RateApplicablePercent=$rate  and '
+                   'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                   '$exempReasonCode and normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) '
+                   '= $exempReasonText]))'),
+                  ('nbAllowancesOrChargesini',
+                   "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:CategoryTradeTax/ram:CategoryCode='K' "
+                   'and ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]))'),
+                  ('logisticChargeAmount',
+                   "xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='K' "
+                   'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate and '
+                   'normalize-space(ram:AppliedTradeTax/ram:ExemptionReasonCode) = '
+                   '$exempReasonCode and normalize-space(ram:AppliedTradeTax/ram:ExemptionReason) '
+                   '= $exempReasonText]/ram:AppliedAmount) * 100) div 100)'),
+                  ('logisticChargeAmountini',
+                   "xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='K' "
+                   'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate]/ram:AppliedAmount) * '
+                   '100) div 100)'),
+                  ('nblogisticCharge',
+                   "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='K' "
+                   'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate and '
+                   'normalize-space(ram:AppliedTradeTax/ram:ExemptionReasonCode) = '
+                   '$exempReasonCode and normalize-space(ram:AppliedTradeTax/ram:ExemptionReason) '
+                   '= $exempReasonText]))'),
+                  ('nblogisticChargeini',
+                   "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='K' "
+                   'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate]))')),
+                 (('BR-FXEXT-IC-08', 'fatal', False,
+                   '(fn:abs($basisAmount - $calculatedAmountBT131 + $allowancesAmountBT92 - '
+                   '$chargesAmountBT99 - $logisticChargeAmount) <= 0.01 * ($nbLineItems + '
+                   '$nbAllowancesOrCharges + $nblogisticCharge)) or (fn:abs($basisAmount - '
+                   '$calculatedAmountBT131ini + $allowancesAmountBT92ini - $chargesAmountBT99ini - '
+                   '$logisticChargeAmountini) <= 0.01 * ($nbLineItemsini + '
+                   '$nbAllowancesOrChargesini + $nblogisticChargeini))',
+                   (('t', '\n        [BR-FXEXT-IC-08] warning - Code : '),
+                    ('t', '\n                  '), ('x', 'ram:CategoryCode'),
+                    ('t', '\n                  '), ('t', ', rate : '),
+                    ('t', '\n                  '), ('x', '$rate'), ('t', '\n                  '),
+                    ('t', ', ExemptText : '), ('t', '\n                  '),
+                    ('x', '$exempReasonText'), ('t', '\n                  '),
+                    ('t', ', Exemptcode : '), ('t', '\n                  '),
+                    ('x', '$exempReasonCode'), ('t', '\n                  '),
+                    ('t', ', basisAmount : '), ('t', '\n                  '), ('x', '$basisAmount'),
+                    ('t', '\n                  '), ('t', ',\n        SumBT131 : '),
+                    ('t', '\n                  '), ('x', '$calculatedAmountBT131'),
+                    ('t', '\n                  '), ('t', ', NBlines : '),
+                    ('t', '\n                  '), ('x', '$nbLineItems'),
+                    ('t', '\n                  '), ('t', ', sumAllowBT-92 : '),
+                    ('t', '\n                  '), ('x', '$allowancesAmountBT92'),
+                    ('t', '\n                  '), ('t', ', sumChargesBT-99 : '),
+                    ('t', '\n                  '), ('x', '$chargesAmountBT99'),
+                    ('t', '\n                  '), ('t', ', NBAllowCharges : '),
+                    ('t', '\n                  '), ('x', '$nbAllowancesOrCharges'),
+                    ('t', '\n                  '), ('t', ',\n        SumBT131ini : '),
+                    ('t', '\n                  '), ('x', '$calculatedAmountBT131ini'),
+                    ('t', '\n                  '), ('t', ', NBlinesini : '),
+                    ('t', '\n                  '), ('x', '$nbLineItemsini'),
+                    ('t', '\n                  '), ('t', ', sumAllowBT-92ini : '),
+                    ('t', '\n                  '), ('x', '$allowancesAmountBT92ini'),
+                    ('t', '\n                  '), ('t', ', sumChargesBT-99ini : '),
+                    ('t', '\n                  '), ('x', '$chargesAmountBT99ini'),
+                    ('t', '\n                  '), ('t', ', NBAllowChargesini : '),
+                    ('t', '\n                  '), ('x', '$nbAllowancesOrChargesini'),
+                    ('t', '\n                  '),
+                    ('t',
+                     ',\n'
+                     '        [BR-FXEXT-IC-08] - In a VAT breakdown (BG-23) where VAT category '
+                     'code (BT-118) is equal to “K” ("Intra-community supply"), Absolute Value of '
+                     '(VAT category taxable amount (BT-116) - ∑ Invoice line net amounts (BT-131) '
+                     '+ Σ Document level allowance amounts (BT-92) - Σ Document level charge '
+                     'amounts (BT-99) - Σ Logistics Service fee amounts (BT-x-272)) <= 0,01 * '
+                     '((Number of line net amounts (BT-131) + Number of Document level allowance '
+                     'amounts (BT-92) + Number of Document level charge amounts (BT-99) + Number '
+                     'of Logistics Service fee amounts (BT-X-272)), where the VAT category code '
+                     '(BT-151, BT-95, BT-102, BT-X-273) is "Intra-community supply" (K), but only '
+                     'for lines where the "Subtype of invoice item" (BT-X-8) has the value '
+                     '"DETAIL" or is not specified. \xa0\n'
+                     '        or the same rule but also taking into account the exemption reasons '
+                     'in Text (BT-120) and Code (BT-121) in BG-23 and the exemption reasons on '
+                     'each line (BT-X-96 / BT-X-97), on Document level Allowances  (BT-173 / '
+                     'BT-174) and on Document Level Charges (BT-175 / BT-176) and on Service '
+                     'logistic charges (BT-X-591 / BT-X-592).\n'
+                     '        One of the two rules must be followed, bearing in mind that '
+                     'ultimately only the second one will have to be followed.\n'
+                     '      '))),)),
+                ('M10', 1017.0,
+                 '//rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode[.= '
+                 "'K'][fn:upper-case(../ram:TypeCode) = 'VAT']",
+                 (),
+                 (('BR-IC-09', 'fatal', False, '../ram:CalculatedAmount = 0',
+                   (('t',
+                     '[BR-IC-09]-The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) '
+                     'where the VAT category code (BT-118) is "Intra-community supply" shall be 0 '
+                     '(zero).'),)),
+                  ('BR-IC-10', 'fatal', False,
+                   '(../ram:ExemptionReason) or (../ram:ExemptionReasonCode)',
+                   (('t',
+                     '[BR-IC-10]-A VAT Breakdown (BG-23) with the VAT Category code (BT-118) '
+                     '"Intra-community supply" shall have a VAT exemption reason code (BT-121), '
+                     'meaning "Intra-community supply" or the VAT exemption reason text (BT-120) '
+                     '"Intra-community supply" (or the equivalent standard text in another '
+                     'language).'),)),
+                  ('BR-IC-11', 'fatal', False,
+                   '(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeDelivery/ram:ActualDeliverySupplyChainEvent/ram:OccurrenceDateTime/udt:DateTimeString) '
+                   'or (../../ram:BillingSpecifiedPeriod/ram:StartDateTime) or '
+                   '(../../ram:BillingSpecifiedPeriod/ram:EndDateTime)',
+                   (('t',
+                     '[BR-IC-11]-In an Invoice with a VAT breakdown (BG-23) where the VAT category '
+                     'code (BT-118) is "Intra-community supply" the Actual delivery date (BT-72) '
+                     'or the Invoicing period (BG-14) shall not be blank.'),)),
+                  ('BR-IC-12', 'fatal', False,
+                   '/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeDelivery/ram:ShipToTradeParty/ram:PostalTradeAddress/ram:CountryID',
+                   (('t',
+                     '[BR-IC-12]-In an Invoice with a VAT breakdown (BG-23) where the VAT category '
+                     'code (BT-118) is "Intra-community supply" the Deliver to country code '
+                     '(BT-80) shall not be blank.'),)))),
                 ('M10', 1016.0,
-                 '//ram:SpecifiedTradeAllowanceCharge[ram:ChargeIndicator/udt:Indicator= '
-                 "'false']/ram:CategoryTradeTax[ram:CategoryCode = "
-                 "'K'][fn:upper-case(ram:TypeCode) = 'VAT']",
+                 '//ram:SpecifiedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator)]/ram:CategoryTradeTax[ram:CategoryCode '
+                 "= 'K'][fn:upper-case(ram:TypeCode) = 'VAT']",
                  (),
                  (('BR-IC-03', 'fatal', False,
                    "(//ram:SellerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID = 'VA'] "
@@ -6123,9 +8055,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      'allowance VAT category code (BT-95) is "Intra-community supply" the Document '
                      'level allowance VAT rate (BT-96) shall be 0 (zero).'),)))),
                 ('M10', 1015.0,
-                 '//ram:SpecifiedTradeAllowanceCharge[ram:ChargeIndicator/udt:Indicator= '
-                 "'true']/ram:CategoryTradeTax[ram:CategoryCode = 'K'][fn:upper-case(ram:TypeCode) "
-                 "= 'VAT']",
+                 '//ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator)]/ram:CategoryTradeTax[ram:CategoryCode '
+                 "= 'K'][fn:upper-case(ram:TypeCode) = 'VAT']",
                  (),
                  (('BR-IC-04', 'fatal', False,
                    "(//ram:SellerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID = 'VA'] "
@@ -6144,10 +8075,162 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      '[BR-IC-07]-In a Document level charge (BG-21) where the Document level '
                      'charge VAT category code (BT-102) is "Intra-community supply" the Document '
                      'level charge VAT rate (BT-103) shall be 0 (zero).'),)))),
+                ('M10', 1014.0,
+                 '//rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem/ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode '
+                 "= 'K'][fn:upper-case(ram:TypeCode) = 'VAT']",
+                 (),
+                 (('BR-IC-02', 'fatal', False,
+                   "(//ram:SellerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID = 'VA'] "
+                   'or '
+                   '//ram:SellerTaxRepresentativeTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID '
+                   "= 'VA']) and "
+                   "//ram:BuyerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID = 'VA']",
+                   (('t',
+                     '[BR-IC-02]-An Invoice that contains an Invoice line (BG-25) where the '
+                     'Invoiced item VAT category code (BT-151) is "Intra-community supply" shall '
+                     'contain the Seller VAT Identifier (BT-31) or the Seller tax representative '
+                     'VAT identifier (BT-63) and the Buyer VAT identifier (BT-48).'),)),
+                  ('BR-IC-05', 'fatal', False, 'ram:RateApplicablePercent = 0',
+                   (('t',
+                     '[BR-IC-05]-In an Invoice line (BG-25) where the Invoiced item VAT category '
+                     'code (BT-151) is "Intracommunity supply" the Invoiced item VAT rate (BT-152) '
+                     'shall be 0 (zero).'),)))),
+                ('M10', 1013.0,
+                 "//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='O'][fn:upper-case(ram:TypeCode) "
+                 "= 'VAT']",
+                 (('exempReasonText', 'normalize-space(ram:ExemptionReason)'),
+                  ('exempReasonCode', 'normalize-space(ram:ExemptionReasonCode)'),
+                  ('basisAmount', 'xs:decimal(ram:BasisAmount)'),
+                  ('calculatedAmountBT131',
+                   'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                   'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                   "'DETAIL']/ram:SpecifiedLineTradeSettlement[ram:ApplicableTradeTax/ram:CategoryCode "
+                   "= 'O' and normalize-space(ram:ApplicableTradeTax/ram:ExemptionReasonCode) = "
+                   '$exempReasonCode and '
+                   'normalize-space(ram:ApplicableTradeTax/ram:ExemptionReason) = '
+                   '$exempReasonText]/ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount) '
+                   '* 100) div 100)'),
+                  ('calculatedAmountBT131ini',
+                   'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                   'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                   "'DETAIL']/ram:SpecifiedLineTradeSettlement[ram:ApplicableTradeTax/ram:CategoryCode "
+                   "= 'O']/ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount) "
+                   '* 100) div 100)'),
+                  ('allowancesAmountBT92',
+                   'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator) '
+                   "and ram:CategoryTradeTax/ram:CategoryCode='O' and "
+                   'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                   '$exempReasonCode and normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) '
+                   '= $exempReasonText]/ram:ActualAmount) * 100) div 100)'),
+                  ('allowancesAmountBT92ini',
+                   'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator) '
+                   "and ram:CategoryTradeTax/ram:CategoryCode='O']/ram:ActualAmount) * 100) div "
+                   '100)'),
+                  ('chargesAmountBT99',
+                   'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator) '
+                   "and ram:CategoryTradeTax/ram:CategoryCode='O' and "
+                   'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                   '$exempReasonCode and normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) '
+                   '= $exempReasonText]/ram:ActualAmount) * 100) div 100)'),
+                  ('chargesAmountBT99ini',
+                   'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator) '
+                   "and ram:CategoryTradeTax/ram:CategoryCode='O']/ram:ActualAmount) * 100) div "
+                   '100)'),
+                  ('nbLineItems',
+                   'xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[(not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                   "or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = 'DETAIL') and "
+                   "ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode = 'O' "
+                   'and '
+                   'normalize-space(ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:ExemptionReasonCode) '
+                   '= $exempReasonCode and '
+                   'normalize-space(ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:ExemptionReason) '
+                   '= $exempReasonText]))'),
+                  ('nbLineItemsini',
+                   'xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[(not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                   "or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = 'DETAIL') and "
+                   'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode = '
+                   "'O']))"),
+                  ('nbAllowancesOrCharges',
+                   "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:CategoryTradeTax/ram:CategoryCode='O' "
+                   'and normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                   '$exempReasonCode and normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) '
+                   '= $exempReasonText]))'),
+                  ('nbAllowancesOrChargesini',
+                   "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:CategoryTradeTax/ram:CategoryCode='O']))"),
+                  ('logisticChargeAmount',
+                   "xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='O' "
+                   'and normalize-space(ram:AppliedTradeTax/ram:ExemptionReasonCode) = '
+                   '$exempReasonCode and normalize-space(ram:AppliedTradeTax/ram:ExemptionReason) '
+                   '= $exempReasonText]/ram:AppliedAmount) * 100) div 100)'),
+                  ('logisticChargeAmountini',
+                   "xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='O']/ram:AppliedAmount) "
+                   '* 100) div 100)'),
+                  ('nblogisticCharge',
+                   "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='O' "
+                   'and normalize-space(ram:AppliedTradeTax/ram:ExemptionReasonCode) = '
+                   '$exempReasonCode and normalize-space(ram:AppliedTradeTax/ram:ExemptionReason) '
+                   '= $exempReasonText]))'),
+                  ('nblogisticChargeini',
+                   "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='O']))")),
+                 (('BR-FXEXT-O-08', 'fatal', False,
+                   '(fn:abs($basisAmount - $calculatedAmountBT131 + $allowancesAmountBT92 - '
+                   '$chargesAmountBT99 - $logisticChargeAmount) <= 0.01 * ($nbLineItems + '
+                   '$nbAllowancesOrCharges + $nblogisticCharge)) or (fn:abs($basisAmount - '
+                   '$calculatedAmountBT131ini + $allowancesAmountBT92ini - $chargesAmountBT99ini - '
+                   '$logisticChargeAmountini) <= 0.01 * ($nbLineItemsini + '
+                   '$nbAllowancesOrChargesini + $nblogisticChargeini))',
+                   (('t', '\n        [BR-FXEXT-O-08] - Code : '), ('t', '\n                  '),
+                    ('x', 'ram:CategoryCode'), ('t', '\n                  '),
+                    ('t', ', ExemptText : '), ('t', '\n                  '),
+                    ('x', '$exempReasonText'), ('t', '\n                  '),
+                    ('t', ', Exemptcode : '), ('t', '\n                  '),
+                    ('x', '$exempReasonCode'), ('t', '\n                  '),
+                    ('t', ', basisAmount : '), ('t', '\n                  '), ('x', '$basisAmount'),
+                    ('t', '\n                  '), ('t', ',\n        SumBT131 : '),
+                    ('t', '\n                  '), ('x', '$calculatedAmountBT131'),
+                    ('t', '\n                  '), ('t', ', NBlines : '),
+                    ('t', '\n                  '), ('x', '$nbLineItems'),
+                    ('t', '\n                  '), ('t', ', sumAllowBT-92 : '),
+                    ('t', '\n                  '), ('x', '$allowancesAmountBT92'),
+                    ('t', '\n                  '), ('t', ', sumChargesBT-99 : '),
+                    ('t', '\n                  '), ('x', '$chargesAmountBT99'),
+                    ('t', '\n                  '), ('t', ', NBAllowCharges : '),
+                    ('t', '\n                  '), ('x', '$nbAllowancesOrCharges'),
+                    ('t', '\n                  '), ('t', ',\n        SumBT131ini : '),
+                    ('t', '\n                  '), ('x', '$calculatedAmountBT131ini'),
+                    ('t', '\n                  '), ('t', ', NBlinesini : '),
+                    ('t', '\n                  '), ('x', '$nbLineItemsini'),
+                    ('t', '\n                  '), ('t', ', sumAllowBT-92ini : '),
+                    ('t', '\n                  '), ('x', '$allowancesAmountBT92ini'),
+                    ('t', '\n                  '), ('t', ', sumChargesBT-99ini : '),
+                    ('t', '\n                  '), ('x', '$chargesAmountBT99ini'),
+                    ('t', '\n                  '), ('t', ', NBAllowChargesini : '),
+                    ('t', '\n                  '), ('x', '$nbAllowancesOrChargesini'),
+                    ('t', '\n                  '),
+                    ('t',
+                     ',\n'
+                     '        [BR-FXEXT-O-08] - In a VAT breakdown (BG-23) where VAT category code '
+                     '(BT-118) is equal to “O” ("Not subject to VAT"), Absolute Value of (VAT '
+                     'category taxable amount (BT-116) - ∑ Invoice line net amounts (BT-131) + Σ '
+                     'Document level allowance amounts (BT-92) - Σ Document level charge amounts '
+                     '(BT-99) - Σ Logistics Service fee amounts (BT-x-272)) <= 0,01 * ((Number of '
+                     'line net amounts (BT-131) + Number of Document level allowance amounts '
+                     '(BT-92) + Number of Document level charge amounts (BT-99) + Number of '
+                     'Logistics Service fee amounts (BT-X-272)), where the VAT category code '
+                     '(BT-151, BT-95, BT-102, BT-X-273) is "Not subject to VAT" (O), but only for '
+                     'lines where the "Subtype of invoice item" (BT-X-8) has the value "DETAIL" or '
+                     'is not specified. \xa0\n'
+                     '        or the same rule but also taking into account the exemption reasons '
+                     'in Text (BT-120) and Code (BT-121) in BG-23 and the exemption reasons on '
+                     'each line (BT-X-96 / BT-X-97), on Document level Allowances  (BT-173 / '
+                     'BT-174) and on Document Level Charges (BT-175 / BT-176) and on Service '
+                     'logistic charges (BT-X-591 / BT-X-592).\n'
+                     '        One of the two rules must be followed, bearing in mind that '
+                     'ultimately only the second one will have to be followed.\n'
+                     '      '))),)),
                 ('M10', 1012.0,
-                 '//ram:SpecifiedTradeAllowanceCharge[ram:ChargeIndicator/udt:Indicator= '
-                 "'false']/ram:CategoryTradeTax[ram:CategoryCode = "
-                 "'O'][fn:upper-case(ram:TypeCode) = 'VAT']",
+                 '//ram:SpecifiedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator)]/ram:CategoryTradeTax[ram:CategoryCode '
+                 "= 'O'][fn:upper-case(ram:TypeCode) = 'VAT']",
                  (),
                  (('BR-O-06', 'fatal', False, 'not(ram:RateApplicablePercent)',
                    (('t',
@@ -6155,19 +8238,197 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      'is "Not subject to VAT" shall not contain a Document level allowance VAT '
                      'rate (BT-96).'),)),)),
                 ('M10', 1011.0,
-                 '//ram:SpecifiedTradeAllowanceCharge[ram:ChargeIndicator/udt:Indicator= '
-                 "'true']/ram:CategoryTradeTax[ram:CategoryCode = 'O'][fn:upper-case(ram:TypeCode) "
-                 "= 'VAT']",
+                 '//ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator)]/ram:CategoryTradeTax[ram:CategoryCode '
+                 "= 'O'][fn:upper-case(ram:TypeCode) = 'VAT']",
                  (),
                  (('BR-O-07', 'fatal', False, 'not(ram:RateApplicablePercent)',
                    (('t',
                      '[BR-O-07]-A Document level charge (BG-21) where the VAT category code '
                      '(BT-102) is "Not subject to VAT" shall not contain a Document level charge '
                      'VAT rate (BT-103).'),)),)),
+                ('M10', 1010.0,
+                 '//rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem/ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode '
+                 "= 'O'][fn:upper-case(ram:TypeCode) = 'VAT']",
+                 (),
+                 (('BR-O-05', 'fatal', False, 'not(ram:RateApplicablePercent)',
+                   (('t',
+                     '[BR-O-05]-An Invoice line (BG-25) where the VAT category code (BT-151) is '
+                     '"Not subject to VAT" shall not contain an Invoiced item VAT rate '
+                     '(BT-152).'),)),)),
+                ('M10', 1009.0,
+                 "//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='S'][fn:upper-case(ram:TypeCode) "
+                 "= 'VAT']",
+                 (('rate', 'xs:decimal(ram:RateApplicablePercent)'),
+                  ('exempReasonText', 'normalize-space(ram:ExemptionReason)'),
+                  ('exempReasonCode', 'normalize-space(ram:ExemptionReasonCode)'),
+                  ('basisAmount', 'xs:decimal(ram:BasisAmount)'),
+                  ('calculatedAmountBT131',
+                   'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                   'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                   "'DETAIL']/ram:SpecifiedLineTradeSettlement[ram:ApplicableTradeTax/ram:CategoryCode "
+                   "= 'S' and ram:ApplicableTradeTax/ram:RateApplicablePercent =$rate and "
+                   'normalize-space(ram:ApplicableTradeTax/ram:ExemptionReasonCode) = '
+                   '$exempReasonCode and '
+                   'normalize-space(ram:ApplicableTradeTax/ram:ExemptionReason) = '
+                   '$exempReasonText]/ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount) '
+                   '* 100) div 100)'),
+                  ('calculatedAmountBT131ini',
+                   'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                   'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                   "'DETAIL']/ram:SpecifiedLineTradeSettlement[ram:ApplicableTradeTax/ram:CategoryCode "
+                   "= 'S' and ram:ApplicableTradeTax/ram:RateApplicablePercent =$rate "
+                   ']/ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount) * '
+                   '100) div 100)'),
+                  ('allowancesAmountBT92',
+                   'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator) '
+                   "and ram:CategoryTradeTax/ram:CategoryCode='S' and "
+                   'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate and '
+                   'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                   '$exempReasonCode and normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) '
+                   '= $exempReasonText]/ram:ActualAmount) * 100) div 100)'),
+                  ('allowancesAmountBT92ini',
+                   'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator) '
+                   "and ram:CategoryTradeTax/ram:CategoryCode='S' and "
+                   'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]/ram:ActualAmount) * 100) '
+                   'div 100)'),
+                  ('chargesAmountBT99',
+                   'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator) '
+                   "and ram:CategoryTradeTax/ram:CategoryCode='S' and "
+                   'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate and '
+                   'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                   '$exempReasonCode and normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) '
+                   '= $exempReasonText]/ram:ActualAmount) * 100) div 100)'),
+                  ('chargesAmountBT99ini',
+                   'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator) '
+                   "and ram:CategoryTradeTax/ram:CategoryCode='S' and "
+                   'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]/ram:ActualAmount) * 100) '
+                   'div 100)'),
+                  ('nbLineItems',
+                   'xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[(not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                   "or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = 'DETAIL') and "
+                   "ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode = 'S' "
+                   'and '
+                   'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:RateApplicablePercent '
+                   '=$rate and '
+                   'normalize-space(ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:ExemptionReasonCode) '
+                   '= $exempReasonCode and '
+                   'normalize-space(ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:ExemptionReason) '
+                   '= $exempReasonText]))'),
+                  ('nbLineItemsini',
+                   'xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[(not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                   "or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = 'DETAIL') and "
+                   "ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode = 'S' "
+                   'and '
+                   'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:RateApplicablePercent '
+                   '=$rate]))'),
+                  ('nbAllowancesOrCharges',
+                   "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:CategoryTradeTax/ram:CategoryCode='S' "
+                   'and ram:CategoryTradeTax/ram:RateApplicablePercent=$rate  and '
+                   'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                   '$exempReasonCode and normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) '
+                   '= $exempReasonText]))'),
+                  ('nbAllowancesOrChargesini',
+                   "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:CategoryTradeTax/ram:CategoryCode='S' "
+                   'and ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]))'),
+                  ('logisticChargeAmount',
+                   "xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='S' "
+                   'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate and '
+                   'normalize-space(ram:AppliedTradeTax/ram:ExemptionReasonCode) = '
+                   '$exempReasonCode and normalize-space(ram:AppliedTradeTax/ram:ExemptionReason) '
+                   '= $exempReasonText]/ram:AppliedAmount) * 100) div 100)'),
+                  ('logisticChargeAmountini',
+                   "xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='S' "
+                   'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate]/ram:AppliedAmount) * '
+                   '100) div 100)'),
+                  ('nblogisticCharge',
+                   "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='S' "
+                   'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate and '
+                   'normalize-space(ram:AppliedTradeTax/ram:ExemptionReasonCode) = '
+                   '$exempReasonCode and normalize-space(ram:AppliedTradeTax/ram:ExemptionReason) '
+                   '= $exempReasonText]))'),
+                  ('nblogisticChargeini',
+                   "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='S' "
+                   'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate]))'),
+                  ('vATAmountBT117', 'xs:decimal(ram:CalculatedAmount)'),
+                  ('calculatedBT117',
+                   'xs:decimal(round($basisAmount * $rate div 100 * 100) div 100)')),
+                 (('BR-FXEXT-S-08', 'fatal', False,
+                   '(fn:abs($basisAmount - $calculatedAmountBT131 + $allowancesAmountBT92 - '
+                   '$chargesAmountBT99 - $logisticChargeAmount) <= 0.01 * ($nbLineItems + '
+                   '$nbAllowancesOrCharges + $nblogisticCharge)) or (fn:abs($basisAmount - '
+                   '$calculatedAmountBT131ini + $allowancesAmountBT92ini - $chargesAmountBT99ini - '
+                   '$logisticChargeAmountini) <= 0.01 * ($nbLineItemsini + '
+                   '$nbAllowancesOrChargesini + $nblogisticChargeini))',
+                   (('t',
+                     '\n'
+                     '          [BR-FXEXT-S-08] - In a VAT breakdown (BG-23), for each different '
+                     'value of VAT rate (BT-119), where VAT category code (BT-118) is equal to “S” '
+                     '("Standard Rated"), Absolute Value of (VAT category taxable amount (BT-116) '
+                     '- ∑ Invoice line net amounts (BT-131) + Σ Document level allowance amounts '
+                     '(BT-92) - Σ Document level charge amounts (BT-99) - Σ Logistics Service fee '
+                     'amounts (BT-X-272)) <= 0,01 * ((Number of line net amounts (BT-131) + Number '
+                     'of Document level allowance amounts (BT-92) + Number of Document level '
+                     'charge amounts (BT-99) + Number of Logistics Service fee amounts '
+                     '(BT-X-272)), where the VAT category code (BT-151, BT-95, BT-102, BT-X-273) '
+                     'is "Standard Rated" (S), but only for lines where the "Subtype of invoice '
+                     'item" (BT-X-8) has the value "DETAIL" or is not specified.\n'
+                     '          or the same rule but also taking into account the exemption '
+                     'reasons in Text (BT-120) and Code (BT-121) in BG-23 and the exemption '
+                     'reasons on each line (BT-X-96 / BT-X-97), on Document level Allowances  '
+                     '(BT-173 / BT-174) and on Document Level Charges (BT-175 / BT-176) and on '
+                     'Service logistic charges (BT-X-591 / BT-X-592).\n'
+                     '          One of the two rules must be followed, bearing in mind that '
+                     'ultimately only the second one will have to be followed.\n'
+                     '        '),)),
+                  ('BR-FXEXT-S-09', 'fatal', False,
+                   '(fn:abs($vATAmountBT117 - $calculatedBT117) <= 0.01 * ($nbLineItems + '
+                   '$nbAllowancesOrCharges + $nblogisticCharge)) or (fn:abs($vATAmountBT117 - '
+                   '$calculatedBT117) <= 0.01 * ($nbLineItemsini + $nbAllowancesOrChargesini + '
+                   '$nblogisticChargeini))',
+                   (('t',
+                     '\n'
+                     '          [BR-FXEXT-S-09] - For each different value of VAT rate (BT-119) '
+                     'where the VAT category code (BT-118) is equal to “S” ("Standard rated"), '
+                     'Absolute Value of (VAT\xa0 category\xa0 tax\xa0 amount\xa0 (BT-117) - VAT '
+                     'category taxable amount (BT-116) multiplied by the VAT category rate '
+                     '(BT-119)/100) <= 0,01 * ((Number of line net amounts (BT-131) + Number of '
+                     'Document level allowance amounts (BT-92) + Number of Document level '
+                     'allowance amounts (BT-99) + Number of Logistics Service fee amounts '
+                     '(BT-X-272)), where the VAT category code (BT-151, BT-95, BT-102, BT-X-273) '
+                     'is " Standard rated " (S), and the VAT rate (BT-152, BT-96, BT-103, '
+                     'BT-X-274) equals the VAT category rate (BT-119), and only for lines where '
+                     'the "Subtype of invoice line item" (EXT-FR-FE-163 / BT-X-8) has the value '
+                     '"DETAIL" or is not specified\n'
+                     '          or the same rule but also taking into account the exemption '
+                     'reasons in Text (BT-120) and Code (BT-121) in BG-23 and the exemption '
+                     'reasons on each line (BT-X-96 / BT-X-97), on Document level Allowances  '
+                     '(BT-173 / BT-174) and on Document Level Charges (BT-175 / BT-176) and on '
+                     'Service logistic charges (BT-X-591 / BT-X-592).\n'
+                     '          One of the two rules must be followed, bearing in mind that '
+                     'ultimately only the second one will have to be followed.\n'
+                     '        '),)))),
+                ('M10', 1008.0,
+                 '//rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem/ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode '
+                 "= 'S'][fn:upper-case(ram:TypeCode) = 'VAT']",
+                 (),
+                 (('BR-S-02', 'fatal', False,
+                   '/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[(@schemeID '
+                   "= 'VA' or @schemeID = 'FC')] or "
+                   '/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTaxRepresentativeTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID '
+                   "= 'VA']",
+                   (('t',
+                     '[BR-S-02]-An Invoice that contains an Invoice line (BG-25) where the '
+                     'Invoiced item VAT category code (BT-151) is "Standard rated" shall contain '
+                     'the Seller VAT Identifier (BT-31), the Seller tax registration identifier '
+                     '(BT-32) and/or the Seller tax representative VAT identifier (BT-63).'),)),
+                  ('BR-S-05', 'fatal', False, 'ram:RateApplicablePercent > 0',
+                   (('t',
+                     '[BR-S-05]-In an Invoice line (BG-25) where the Invoiced item VAT category '
+                     'code (BT-151) is "Standard rated" the Invoiced item VAT rate (BT-152) shall '
+                     'be greater than zero.'),)))),
                 ('M10', 1007.0,
-                 '//ram:SpecifiedTradeAllowanceCharge[ram:ChargeIndicator/udt:Indicator= '
-                 "'false']/ram:CategoryTradeTax[ram:CategoryCode = "
-                 "'S'][fn:upper-case(ram:TypeCode) = 'VAT']",
+                 '//ram:SpecifiedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator)]/ram:CategoryTradeTax[ram:CategoryCode '
+                 "= 'S'][fn:upper-case(ram:TypeCode) = 'VAT']",
                  (),
                  (('BR-S-03', 'fatal', False,
                    '/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[(@schemeID '
@@ -6186,9 +8447,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      'allowance VAT category code (BT-95) is "Standard rated" the Document level '
                      'allowance VAT rate (BT-96) shall be greater than zero.'),)))),
                 ('M10', 1006.0,
-                 '//ram:SpecifiedTradeAllowanceCharge[ram:ChargeIndicator/udt:Indicator= '
-                 "'true']/ram:CategoryTradeTax[ram:CategoryCode = 'S'][fn:upper-case(ram:TypeCode) "
-                 "= 'VAT']",
+                 '//ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator)]/ram:CategoryTradeTax[ram:CategoryCode '
+                 "= 'S'][fn:upper-case(ram:TypeCode) = 'VAT']",
                  (),
                  (('BR-S-04', 'fatal', False,
                    '/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[(@schemeID '
@@ -6206,10 +8466,139 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      '[BR-S-07]-In a Document level charge (BG-21) where the Document level charge '
                      'VAT category code (BT-102) is "Standard rated" the Document level charge VAT '
                      'rate (BT-103) shall be greater than zero.'),)))),
+                ('M10', 1005.0,
+                 "//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='Z'][fn:upper-case(ram:TypeCode) "
+                 "= 'VAT']",
+                 (('rate', 'xs:decimal(ram:RateApplicablePercent)'),
+                  ('exempReasonText', 'normalize-space(ram:ExemptionReason)'),
+                  ('exempReasonCode', 'normalize-space(ram:ExemptionReasonCode)'),
+                  ('basisAmount', 'xs:decimal(ram:BasisAmount)'),
+                  ('calculatedAmountBT131',
+                   'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                   'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                   "'DETAIL']/ram:SpecifiedLineTradeSettlement[ram:ApplicableTradeTax/ram:CategoryCode "
+                   "= 'Z' and ram:ApplicableTradeTax/ram:RateApplicablePercent =$rate and "
+                   'normalize-space(ram:ApplicableTradeTax/ram:ExemptionReasonCode) = '
+                   '$exempReasonCode and '
+                   'normalize-space(ram:ApplicableTradeTax/ram:ExemptionReason) = '
+                   '$exempReasonText]/ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount) '
+                   '* 100) div 100)'),
+                  ('calculatedAmountBT131ini',
+                   'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                   'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                   "'DETAIL']/ram:SpecifiedLineTradeSettlement[ram:ApplicableTradeTax/ram:CategoryCode "
+                   "= 'Z' and ram:ApplicableTradeTax/ram:RateApplicablePercent =$rate "
+                   ']/ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount) * '
+                   '100) div 100)'),
+                  ('allowancesAmountBT92',
+                   'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator) '
+                   "and ram:CategoryTradeTax/ram:CategoryCode='Z' and "
+                   'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate and '
+                   'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                   '$exempReasonCode and normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) '
+                   '= $exempReasonText]/ram:ActualAmount) * 100) div 100)'),
+                  ('allowancesAmountBT92ini',
+                   'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator) '
+                   "and ram:CategoryTradeTax/ram:CategoryCode='Z' and "
+                   'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]/ram:ActualAmount) * 100) '
+                   'div 100)'),
+                  ('chargesAmountBT99',
+                   'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator) '
+                   "and ram:CategoryTradeTax/ram:CategoryCode='Z' and "
+                   'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate and '
+                   'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                   '$exempReasonCode and normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) '
+                   '= $exempReasonText]/ram:ActualAmount) * 100) div 100)'),
+                  ('chargesAmountBT99ini',
+                   'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator) '
+                   "and ram:CategoryTradeTax/ram:CategoryCode='Z' and "
+                   'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]/ram:ActualAmount) * 100) '
+                   'div 100)'),
+                  ('nbLineItems',
+                   'xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[(not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                   "or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = 'DETAIL') and "
+                   "ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode = 'Z' "
+                   'and '
+                   'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:RateApplicablePercent '
+                   '=$rate and '
+                   'normalize-space(ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:ExemptionReasonCode) '
+                   '= $exempReasonCode and '
+                   'normalize-space(ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:ExemptionReason) '
+                   '= $exempReasonText]))'),
+                  ('nbLineItemsini',
+                   'xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[(not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                   "or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = 'DETAIL') and "
+                   "ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode = 'Z' "
+                   'and '
+                   'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:RateApplicablePercent '
+                   '=$rate]))'),
+                  ('nbAllowancesOrCharges',
+                   "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:CategoryTradeTax/ram:CategoryCode='Z' "
+                   'and ram:CategoryTradeTax/ram:RateApplicablePercent=$rate  and '
+                   'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                   '$exempReasonCode and normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) '
+                   '= $exempReasonText]))'),
+                  ('nbAllowancesOrChargesini',
+                   "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:CategoryTradeTax/ram:CategoryCode='Z' "
+                   'and ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]))'),
+                  ('logisticChargeAmount',
+                   "xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='Z' "
+                   'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate and '
+                   'normalize-space(ram:AppliedTradeTax/ram:ExemptionReasonCode) = '
+                   '$exempReasonCode and normalize-space(ram:AppliedTradeTax/ram:ExemptionReason) '
+                   '= $exempReasonText]/ram:AppliedAmount) * 100) div 100)'),
+                  ('logisticChargeAmountini',
+                   "xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='Z' "
+                   'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate]/ram:AppliedAmount) * '
+                   '100) div 100)'),
+                  ('nblogisticCharge',
+                   "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='Z' "
+                   'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate and '
+                   'normalize-space(ram:AppliedTradeTax/ram:ExemptionReasonCode) = '
+                   '$exempReasonCode and normalize-space(ram:AppliedTradeTax/ram:ExemptionReason) '
+                   '= $exempReasonText]))'),
+                  ('nblogisticChargeini',
+                   "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='Z' "
+                   'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate]))')),
+                 (('BR-FXEXT-Z-08', 'fatal', False,
+                   '(fn:abs($basisAmount - $calculatedAmountBT131 + $allowancesAmountBT92 - '
+                   '$chargesAmountBT99 - $logisticChargeAmount) <= 0.01 * ($nbLineItems + '
+                   '$nbAllowancesOrCharges + $nblogisticCharge)) or (fn:abs($basisAmount - '
+                   '$calculatedAmountBT131ini + $allowancesAmountBT92ini - $chargesAmountBT99ini - '
+                   '$logisticChargeAmountini) <= 0.01 * ($nbLineItemsini + '
+                   '$nbAllowancesOrChargesini + $nblogisticChargeini))',
+                   (('t',
+                     '\n'
+                     '        [BR-FXEXT-Z-08] - In a VAT breakdown (BG-23) where VAT category code '
+                     '(BT-118) is equal to “Z” ("Zero Rated"), Absolute Value of (VAT category '
+                     'taxable amount (BT-116) - ∑ Invoice line net amounts (BT-131) + Σ Document '
+                     'level allowance amounts (BT-92) - Σ Document level charge amounts (BT-99) - '
+                     'Σ Logistics Service fee amounts (BT-x-272)) <= 0,01 * ((Number of line net '
+                     'amounts (BT-131) + Number of Document level allowance amounts (BT-92) + '
+                     'Number of Document level charge amounts (BT-99) + Number of Logistics '
+                     'Service fee amounts (BT-X-272)), where the VAT category code (BT-151, BT-95, '
+                     'BT-102, BT-X-273) is "Zero Rated" (Z), but only for lines where the "Subtype '
+                     'of invoice item" (BT-X-8) has the value "DETAIL" or is not specified.\n'
+                     '        or the same rule but also taking into account the exemption reasons '
+                     'in Text (BT-120) and Code (BT-121) in BG-23 and the exemption reasons on '
+                     'each line (BT-X-96 / BT-X-97), on Document level Allowances  (BT-173 / '
+                     'BT-174) and on Document Level Charges (BT-175 / BT-176) and on Service '
+                     'logistic charges (BT-X-591 / BT-X-592).\n'
+                     '        One of the two rules must be followed, bearing in mind that '
+                     'ultimately only the second one will have to be followed.\n'
+                     '      '),)),)),
+                ('M10', 1004.0,
+                 '//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode[. '
+                 "= 'Z']",
+                 (),
+                 (('BR-Z-09', 'fatal', False, '../ram:CalculatedAmount = 0',
+                   (('t',
+                     '[BR-Z-09]-The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) '
+                     'where VAT category code (BT-118) is "Zero rated" shall equal 0 '
+                     '(zero).'),)),)),
                 ('M10', 1003.0,
-                 '//ram:SpecifiedTradeAllowanceCharge[ram:ChargeIndicator/udt:Indicator= '
-                 "'false']/ram:CategoryTradeTax[ram:CategoryCode = "
-                 "'Z'][fn:upper-case(ram:TypeCode) = 'VAT']",
+                 '//ram:SpecifiedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator)]/ram:CategoryTradeTax[ram:CategoryCode '
+                 "= 'Z'][fn:upper-case(ram:TypeCode) = 'VAT']",
                  (),
                  (('BR-Z-03', 'fatal', False,
                    '/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[(@schemeID '
@@ -6228,9 +8617,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      'allowance VAT category code (BT-95) is "Zero rated" the Document level '
                      'allowance VAT rate (BT-96) shall be 0 (zero).'),)))),
                 ('M10', 1002.0,
-                 '//ram:SpecifiedTradeAllowanceCharge[ram:ChargeIndicator/udt:Indicator= '
-                 "'true']/ram:CategoryTradeTax[ram:CategoryCode = 'Z'][fn:upper-case(ram:TypeCode) "
-                 "= 'VAT']",
+                 '//ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator)]/ram:CategoryTradeTax[ram:CategoryCode '
+                 "= 'Z'][fn:upper-case(ram:TypeCode) = 'VAT']",
                  (),
                  (('BR-Z-04', 'fatal', False,
                    '/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[(@schemeID '
@@ -6248,6 +8636,25 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      '[BR-Z-07]-In a Document level charge (BG-21) where the Document level charge '
                      'VAT category code (BT-102) is "Zero rated" the Document level charge VAT '
                      'rate (BT-103) shall be 0 (zero).'),)))),
+                ('M10', 1001.0,
+                 '//rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem/ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode '
+                 "= 'Z'][fn:upper-case(ram:TypeCode) = 'VAT']",
+                 (),
+                 (('BR-Z-02', 'fatal', False,
+                   '/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[(@schemeID '
+                   "= 'VA' or @schemeID = 'FC')] or "
+                   '/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTaxRepresentativeTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID '
+                   "= 'VA']",
+                   (('t',
+                     '[BR-Z-02]-An Invoice that contains an Invoice line where the Invoiced item '
+                     'VAT category code (BT-151) is "Zero rated" shall contain the Seller VAT '
+                     'Identifier (BT-31), the Seller tax registration identifier (BT-32) and/or '
+                     'the Seller tax representative VAT identifier (BT-63).'),)),
+                  ('BR-Z-05', 'fatal', False, 'ram:RateApplicablePercent = 0',
+                   (('t',
+                     '[BR-Z-05]-In an Invoice line (BG-25) where the Invoiced item VAT category '
+                     'code (BT-151) is "Zero rated" the Invoiced item VAT rate (BT-152) shall be 0 '
+                     '(zero).'),)))),
                 ('M10', 1000.0, '//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax', (),
                  (('BR-45', 'fatal', False, '(ram:BasisAmount)',
                    (('t',
@@ -6901,8 +9308,7 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      '[BR-CL-18]-Invoice tax categories MUST be coded using UNCL 5305 code '
                      'list'),)),)),
                 ('M12', 1011.0,
-                 'ram:SpecifiedTradeAllowanceCharge[ram:ChargeIndicator/udt:Indicator = '
-                 "'false']/ram:ReasonCode",
+                 'ram:SpecifiedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator)]/ram:ReasonCode',
                  (),
                  (('BR-CL-19', 'fatal', False,
                    "((not(contains(normalize-space(.), ' ')) and contains(' 41 42 60 62 63 64 65 "
@@ -6912,8 +9318,7 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      '[BR-CL-19]-Coded allowance reasons MUST belong to the UNCL 5189 code '
                      'list'),)),)),
                 ('M12', 1010.0,
-                 'ram:GrossPriceProductTradePrice/ram:AppliedTradeAllowanceCharge[ram:ChargeIndicator/udt:Indicator '
-                 "= 'false']/ram:ReasonCode",
+                 'ram:GrossPriceProductTradePrice/ram:AppliedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator)]/ram:ReasonCode',
                  (),
                  (('BR-FREXT-CL-19-GP', 'fatal', False,
                    "((not(contains(normalize-space(.), ' ')) and contains(' 41 42 60 62 63 64 65 "
@@ -6923,8 +9328,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      '[BR-FREXT-CL-19-GP]-Coded allowance reasons on Gross Price MUST belong to '
                      'the UNCL 5189 code list'),)),)),
                 ('M12', 1009.0,
-                 'ram:SpecifiedTradeAllowanceCharge[ram:ChargeIndicator/udt:Indicator = '
-                 "'true']/ram:ReasonCode[@listID='7161' or not(@listID) ]",
+                 "ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator)]/ram:ReasonCode[@listID='7161' "
+                 'or not(@listID) ]',
                  (),
                  (('BR-FREXT-CL-20', 'fatal', False,
                    "((not(contains(normalize-space(.), ' ')) and contains(' AA AAA AAC AAD AAE AAF "
@@ -6942,8 +9347,7 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      '          [BR-FREXT-CL-20]-Coded charge reasons MUST belong to the UNCL 7161 '
                      'code list'),)),)),
                 ('M12', 1008.0,
-                 'ram:SpecifiedTradeAllowanceCharge[ram:ChargeIndicator/udt:Indicator = '
-                 "'true']/ram:ReasonCode[@listID='5153']",
+                 "ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator)]/ram:ReasonCode[@listID='5153']",
                  (),
                  (('BR-FREXT-CL-20-TAX', 'fatal', False,
                    "((not(contains(normalize-space(.), ' ')) and contains(' AAA AAB AAC AAD AAE "
@@ -6956,8 +9360,7 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      '         [BR-FREXT-CL-20-TAX]-Coded charge reasons MUST belong to the UNCL '
                      '5153 except "VAT" code list'),)),)),
                 ('M12', 1007.0,
-                 'ram:SpecifiedTradeAllowanceCharge[ram:ChargeIndicator/udt:Indicator = '
-                 "'true']/ram:ReasonCode[@listID!='']",
+                 "ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator)]/ram:ReasonCode[@listID!='']",
                  (),
                  (('BR-FREXT-CL-20-LISTID', 'fatal', False,
                    "((not(contains(normalize-space(./@listID), ' ')) and contains(' 7161 5153 ', "
@@ -7293,19 +9696,30 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                    (('t',
                      '[BR-63]-The Buyer electronic address (BT-49) shall have a Scheme '
                      'identifier.'),)),)),
+                ('M11', 1063.0, 'cac:AccountingCustomerParty/cac:Party/cac:PostalAddress', (),
+                 (('BR-11', 'fatal', False,
+                   "normalize-space(cac:Country/cbc:IdentificationCode) != ''",
+                   (('t',
+                     '[BR-11]-The Buyer postal address shall contain a Buyer country code '
+                     '(BT-55).'),)),)),
                 ('M11', 1061.0, 'cac:Delivery/cac:DeliveryLocation/cac:Address', (),
                  (('BR-57', 'fatal', False, 'fn:exists(cac:Country/cbc:IdentificationCode)',
                    (('t',
                      '[BR-57]-Each Deliver to address (BG-15) shall contain a Deliver to country '
                      'code (BT-80).'),)),)),
                 ('M11', 1060.0,
-                 "/ubl:Invoice/cac:AllowanceCharge[cbc:ChargeIndicator = 'false'] | "
-                 "/cn:CreditNote/cac:AllowanceCharge[cbc:ChargeIndicator = 'false']",
+                 '/ubl:Invoice/cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)] | '
+                 '/cn:CreditNote/cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]',
                  (),
                  (('BR-31', 'fatal', False, 'fn:exists(cbc:Amount)',
                    (('t',
                      '[BR-31]-Each Document level allowance (BG-20) shall have a Document level '
                      'allowance amount (BT-92).'),)),
+                  ('BR-32', 'fatal', False,
+                   "fn:exists(cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID)",
+                   (('t',
+                     '[BR-32]-Each Document level allowance (BG-20) shall have a Document level '
+                     'allowance VAT category code (BT-95).'),)),
                   ('BR-33', 'fatal', False,
                    'fn:exists(cbc:AllowanceChargeReason) or '
                    'fn:exists(cbc:AllowanceChargeReasonCode)',
@@ -7334,13 +9748,18 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      '[BR-DEC-02]-The allowed maximum number of decimals for the Document level '
                      'allowance base amount (BT-93) is 2.'),)))),
                 ('M11', 1059.0,
-                 "/ubl:Invoice/cac:AllowanceCharge[cbc:ChargeIndicator = 'true'] | "
-                 "/cn:CreditNote/cac:AllowanceCharge[cbc:ChargeIndicator = 'true']",
+                 '/ubl:Invoice/cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)] | '
+                 '/cn:CreditNote/cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]',
                  (),
                  (('BR-36', 'fatal', False, 'fn:exists(cbc:Amount)',
                    (('t',
                      '[BR-36]-Each Document level charge (BG-21) shall have a Document level '
                      'charge amount (BT-99).'),)),
+                  ('BR-37', 'fatal', False,
+                   "fn:exists(cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID)",
+                   (('t',
+                     '[BR-37]-Each Document level charge (BG-21) shall have a Document level '
+                     'charge VAT category code (BT-102).'),)),
                   ('BR-38', 'fatal', False,
                    'fn:exists(cbc:AllowanceChargeReason) or '
                    'fn:exists(cbc:AllowanceChargeReasonCode)',
@@ -7383,14 +9802,15 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                   ('resultCO10',
                    '(round(fn:abs($totalAmountBT106 - $calculatedAmountBT131)*100) div 100)'),
                   ('calculatedAmountBT92',
-                   'xs:decimal(round(sum(../cac:AllowanceCharge[cbc:ChargeIndicator= '
-                   "'false']/cbc:Amount) * 100) div 100)"),
+                   'xs:decimal(round(sum(../cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cbc:Amount) '
+                   '* 100) div 100)'),
                   ('nbAllowanceItems',
-                   "count(../cac:AllowanceCharge[cbc:ChargeIndicator= 'false'])"),
+                   'count(../cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)])'),
                   ('calculatedAmountBT99',
-                   'xs:decimal(round(sum(../cac:AllowanceCharge[cbc:ChargeIndicator= '
-                   "'true']/cbc:Amount) * 100) div 100)"),
-                  ('nbChargeItems', "count(../cac:AllowanceCharge[cbc:ChargeIndicator= 'true'])"),
+                   'xs:decimal(round(sum(../cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cbc:Amount) '
+                   '* 100) div 100)'),
+                  ('nbChargeItems',
+                   'count(../cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)])'),
                   ('totalAmountBT107', 'xs:decimal(cbc:AllowanceTotalAmount)'),
                   ('totalAmountBT108', 'xs:decimal(cbc:ChargeTotalAmount)'),
                   ('totalAmountBT109', 'xs:decimal(cbc:TaxExclusiveAmount)'),
@@ -7403,7 +9823,21 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                   ('resultCO13',
                    '(round(fn:abs($totalAmountBT109 - $calculatedAmountBT131 + '
                    '$calculatedAmountBT92 - $calculatedAmountBT99)*100) div 100)')),
-                 (('BR-FREXT-CO-10', 'fatal', False, '$resultCO10 <= ($nbLineItems * 0.01)',
+                 (('BR-12', 'fatal', False, 'fn:exists(cbc:LineExtensionAmount)',
+                   (('t',
+                     '[BR-12]-An Invoice shall have the Sum of Invoice line net amount '
+                     '(BT-106).'),)),
+                  ('BR-13', 'fatal', False, 'fn:exists(cbc:TaxExclusiveAmount)',
+                   (('t',
+                     '[BR-13]-An Invoice shall have the Invoice total amount without VAT '
+                     '(BT-109).'),)),
+                  ('BR-14', 'fatal', False, 'fn:exists(cbc:TaxInclusiveAmount)',
+                   (('t',
+                     '[BR-14]-An Invoice shall have the Invoice total amount with VAT '
+                     '(BT-112).'),)),
+                  ('BR-15', 'fatal', False, 'fn:exists(cbc:PayableAmount)',
+                   (('t', '[BR-15]-An Invoice shall have the Amount due for payment (BT-115).'),)),
+                  ('BR-FREXT-CO-10', 'fatal', False, '$resultCO10 <= ($nbLineItems * 0.01)',
                    (('t', '\n        Num Fact : '), ('t', '\n                  '),
                     ('x', '$invoiceID'), ('t', '\n                  '),
                     ('t', ' , Somme calculée : '), ('t', '\n                  '),
@@ -7423,7 +9857,7 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                   ('BR-FREXT-CO-11', 'fatal', False,
                    '(fn:abs($totalAmountBT107 - $calculatedAmountBT92) <= ($nbAllowanceItems* '
                    '0.01)) or (not(cbc:AllowanceTotalAmount) and '
-                   "not(../cac:AllowanceCharge[cbc:ChargeIndicator= 'false']))",
+                   'not(../cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]))',
                    (('t', '\n        Somme calculée : '), ('t', '\n                  '),
                     ('x', '$calculatedAmountBT92'), ('t', '\n                  '),
                     ('t', ', Total HT (BT-107) : '), ('t', '\n                  '),
@@ -7441,7 +9875,7 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                   ('BR-FREXT-CO-12', 'fatal', False,
                    '(fn:abs($totalAmountBT108 - $calculatedAmountBT99) <= ($nbChargeItems* 0.01)) '
                    'or (not(cbc:ChargeTotalAmount) and '
-                   "not(../cac:AllowanceCharge[cbc:ChargeIndicator= 'true']))",
+                   'not(../cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]))',
                    (('t', '\n        Somme calculée : '), ('t', '\n                  '),
                     ('x', '$calculatedAmountBT99'), ('t', '\n                  '),
                     ('t', ', Total HT (BT-108) : '), ('t', '\n                  '),
@@ -7496,16 +9930,95 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      '(BT-112) et la somme HT + TVA (BT-109 + BT-110) doit être ≤ 0,01 € * nombre '
                      'total d’éléments. Sinon, BT-112 = BT-109.\n'
                      '      '))),
+                  ('BR-DEC-09', 'fatal', False,
+                   "string-length(substring-after(cbc:LineExtensionAmount,'.'))<=2",
+                   (('t',
+                     '[BR-DEC-09]-The allowed maximum number of decimals for the Sum of Invoice '
+                     'line net amount (BT-106) is 2.'),)),
+                  ('BR-DEC-10', 'fatal', False,
+                   "string-length(substring-after(cbc:AllowanceTotalAmount,'.'))<=2",
+                   (('t',
+                     '[BR-DEC-10]-The allowed maximum number of decimals for the Sum of allowanced '
+                     'on document level (BT-107) is 2.'),)),
+                  ('BR-DEC-11', 'fatal', False,
+                   "string-length(substring-after(cbc:ChargeTotalAmount,'.'))<=2",
+                   (('t',
+                     '[BR-DEC-11]-The allowed maximum number of decimals for the Sum of charges on '
+                     'document level (BT-108) is 2.'),)),
+                  ('BR-DEC-12', 'fatal', False,
+                   "string-length(substring-after(cbc:TaxExclusiveAmount,'.'))<=2",
+                   (('t',
+                     '[BR-DEC-12]-The allowed maximum number of decimals for the Invoice total '
+                     'amount without VAT (BT-109) is 2.'),)),
+                  ('BR-DEC-14', 'fatal', False,
+                   "string-length(substring-after(cbc:TaxInclusiveAmount,'.'))<=2",
+                   (('t',
+                     '[BR-DEC-14]-The allowed maximum number of decimals for the Invoice total '
+                     'amount with VAT (BT-112) is 2.'),)),
+                  ('BR-DEC-16', 'fatal', False,
+                   "string-length(substring-after(cbc:PrepaidAmount,'.'))<=2",
+                   (('t',
+                     '[BR-DEC-16]-The allowed maximum number of decimals for the Paid amount '
+                     '(BT-113) is 2.'),)),
                   ('BR-DEC-17', 'fatal', False,
                    "string-length(substring-after(cbc:PayableRoundingAmount,'.'))<=2",
                    (('t',
                      '[BR-DEC-17]-The allowed maximum number of decimals for the Rounding amount '
-                     '(BT-114) is 2.'),)))),
+                     '(BT-114) is 2.'),)),
+                  ('BR-DEC-18', 'fatal', False,
+                   "string-length(substring-after(cbc:PayableAmount,'.'))<=2",
+                   (('t',
+                     '[BR-DEC-18]-The allowed maximum number of decimals for the Amount due for '
+                     'payment (BT-115) is 2.\xa0 '),)))),
                 ('M11', 1057.0, '/ubl:Invoice | /cn:CreditNote', (('invoiceID', 'cbc:ID'),),
                  (('BR-01', 'fatal', False, "normalize-space(cbc:CustomizationID) != ''",
                    (('t',
                      '[BR-01]-An Invoice shall have a Specification identifier '
                      '(BT-24).\xa0 \xa0'),)),
+                  ('BR-02', 'fatal', False, "normalize-space(cbc:ID) != ''",
+                   (('t', '[BR-02]-An Invoice shall have an Invoice number (BT-1).'),)),
+                  ('BR-03', 'fatal', False, "normalize-space(cbc:IssueDate) != ''",
+                   (('t', '[BR-03]-An Invoice shall have an Invoice issue date (BT-2).'),)),
+                  ('BR-04', 'fatal', False,
+                   "normalize-space(cbc:InvoiceTypeCode) != '' or "
+                   "normalize-space(cbc:CreditNoteTypeCode) !=''",
+                   (('t', '[BR-04]-An Invoice shall have an Invoice type code (BT-3).'),)),
+                  ('BR-05', 'fatal', False, "normalize-space(cbc:DocumentCurrencyCode) != ''",
+                   (('t', '[BR-05]-An Invoice shall have an Invoice currency code (BT-5).'),)),
+                  ('BR-06', 'fatal', False,
+                   'normalize-space(cac:AccountingSupplierParty/cac:Party/cac:PartyLegalEntity/cbc:RegistrationName) '
+                   "!= ''",
+                   (('t', '[BR-06]-An Invoice shall contain the Seller name (BT-27).'),)),
+                  ('BR-07', 'fatal', False,
+                   'normalize-space(cac:AccountingCustomerParty/cac:Party/cac:PartyLegalEntity/cbc:RegistrationName) '
+                   "!= ''",
+                   (('t', '[BR-07]-An Invoice shall contain the Buyer name (BT-44).'),)),
+                  ('BR-08', 'fatal', False,
+                   'fn:exists(cac:AccountingSupplierParty/cac:Party/cac:PostalAddress)',
+                   (('t', '[BR-08]-An Invoice shall contain the Seller postal address. '),)),
+                  ('BR-10', 'fatal', False,
+                   'fn:exists(cac:AccountingCustomerParty/cac:Party/cac:PostalAddress)',
+                   (('t', '[BR-10]-An Invoice shall contain the Buyer postal address (BG-8).'),)),
+                  ('BR-16', 'fatal', False,
+                   'fn:exists(cac:InvoiceLine) or fn:exists(cac:CreditNoteLine)',
+                   (('t', '[BR-16]-An Invoice shall have at least one Invoice line (BG-25)'),)),
+                  ('BR-AE-01', 'fatal', False,
+                   "((fn:exists(//cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
+                   "= 'AE']) or "
+                   "fn:exists(//cac:ClassifiedTaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
+                   "= 'AE'])) and "
+                   "(count(cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
+                   "= 'AE']) = 1)) or "
+                   "(not(//cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
+                   "= 'AE']) and "
+                   "not(//cac:ClassifiedTaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
+                   "= 'AE']))",
+                   (('t',
+                     '[BR-AE-01]-An Invoice that contains an Invoice line (BG-25), a Document '
+                     'level allowance (BG-20) or a Document level charge (BG-21) where the VAT '
+                     'category code (BT-151, BT-95 or BT-102) is "Reverse charge" shall contain in '
+                     'the VAT Breakdown (BG-23) exactly one VAT category code (BT-118) equal with '
+                     '"VAT reverse charge".'),)),
                   ('BR-CO-03', 'fatal', False,
                    '(fn:exists(cbc:TaxPointDate) and not(cac:InvoicePeriod/cbc:DescriptionCode)) '
                    'or (not(cbc:TaxPointDate) and '
@@ -7514,6 +10027,18 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                    (('t',
                      '[BR-CO-03]-Value added tax point date (BT-7) and Value added tax point date '
                      'code (BT-8) are mutually exclusive.'),)),
+                  ('BR-CO-18', 'fatal', False, 'fn:exists(cac:TaxTotal/cac:TaxSubtotal)',
+                   (('t',
+                     '[BR-CO-18]-An Invoice shall at least have one VAT breakdown group '
+                     '(BG-23).'),)),
+                  ('BR-DEC-13', 'fatal', False,
+                   '(//cac:TaxTotal/cbc:TaxAmount[@currencyID = cbc:DocumentCurrencyCode] and '
+                   '(string-length(substring-after(//cac:TaxTotal/cbc:TaxAmount[@currencyID = '
+                   "cbc:DocumentCurrencyCode],'.'))<=2)) or "
+                   '(not(//cac:TaxTotal/cbc:TaxAmount[@currencyID = cbc:DocumentCurrencyCode]))',
+                   (('t',
+                     '[BR-DEC-13]-The allowed maximum number of decimals for the Invoice total VAT '
+                     'amount (BT-110) is 2.'),)),
                   ('BR-DEC-15', 'fatal', False,
                    '(//cac:TaxTotal/cbc:TaxAmount[@currencyID = cbc:TaxCurrencyCode] and '
                    '(string-length(substring-after(//cac:TaxTotal/cbc:TaxAmount[@currencyID = '
@@ -7522,6 +10047,46 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                    (('t',
                      '[BR-DEC-15]-The allowed maximum number of decimals for the Invoice total VAT '
                      'amount in accounting currency (BT-111) is 2.'),)),
+                  ('BR-IC-11', 'fatal', False,
+                   "(fn:exists(cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
+                   "= 'K']) and (string-length(cac:Delivery/cbc:ActualDeliveryDate) > 1 or "
+                   '(cac:InvoicePeriod/*))) or '
+                   "(not(cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
+                   "= 'K']))",
+                   (('t',
+                     '[BR-IC-11]-In an Invoice with a VAT breakdown (BG-23) where the VAT category '
+                     'code (BT-118) is "Intra-community supply" the Actual delivery date (BT-72) '
+                     'or the Invoicing period (BG-14) shall not be blank.'),)),
+                  ('BR-IC-12', 'fatal', False,
+                   "(fn:exists(cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
+                   "= 'K']) and "
+                   '(string-length(cac:Delivery/cac:DeliveryLocation/cac:Address/cac:Country/cbc:IdentificationCode) '
+                   '>1)) or '
+                   "(not(cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
+                   "= 'K']))",
+                   (('t',
+                     '[BR-IC-12]-In an Invoice with a VAT breakdown (BG-23) where the VAT category '
+                     'code (BT-118) is "Intra-community supply" the Deliver to country code '
+                     '(BT-80) shall not be blank.'),)),
+                  ('BR-AG-01', 'fatal', False,
+                   '((count(//cac:AllowanceCharge/cac:TaxCategory[normalize-space(cbc:ID) = '
+                   "'M'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) + "
+                   'count(//cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                   "'M'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT'])) > 0 and "
+                   'count(cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory[cbc:ID = '
+                   "'M'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) > 0) or "
+                   '((count(//cac:AllowanceCharge/cac:TaxCategory[normalize-space(cbc:ID) = '
+                   "'M'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) + "
+                   'count(//cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                   "'M'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT'])) = 0 and "
+                   'count(cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory[normalize-space(cbc:ID) = '
+                   "'M'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) = 0)",
+                   (('t',
+                     '[BR-AG-01]-An Invoice that contains an Invoice line (BG-25), a Document '
+                     'level allowance (BG-20) or a Document level charge (BG-21) where the VAT '
+                     'category code (BT-151, BT-95 or BT-102) is "IPSI" shall contain in the VAT '
+                     'breakdown (BG-23) at least one VAT category code (BT-118) equal with '
+                     '"IPSI".'),)),
                   ('BR-B-01', 'fatal', False,
                    "(not(//cbc:IdentificationCode != 'IT') and (//cac:TaxCategory/cbc:ID ='B' or "
                    "//cac:ClassifiedTaxCategory/cbc:ID = 'B')) or (not(//cac:TaxCategory/cbc:ID "
@@ -7811,6 +10376,11 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                   ('BR-25', 'fatal', False, "normalize-space(cac:Item/cbc:Name) != ''",
                    (('t',
                      '[BR-25]-Each Invoice line (BG-25) shall contain the Item name (BT-153).'),)),
+                  ('BR-DEC-23', 'fatal', False,
+                   "string-length(substring-after(cbc:LineExtensionAmount,'.'))<=2",
+                   (('t',
+                     '[BR-DEC-23]-The allowed maximum number of decimals for the Invoice line net '
+                     'amount (BT-131) is 2.'),)),
                   ('BR-FREXT-22', 'fatal', False,
                    'not($lineInCalul) or (fn:exists(cbc:InvoicedQuantity) or '
                    'fn:exists(cbc:CreditedQuantity))',
@@ -7838,8 +10408,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      'if the "Subtype of invoice line item" (EXT-FR-FE-163 / BT-X-8) has the value '
                      '"DETAIL" or is not specified.'),)))),
                 ('M11', 1055.0,
-                 "//cac:InvoiceLine/cac:AllowanceCharge[cbc:ChargeIndicator = 'false'] | "
-                 "//cac:CreditNoteLine/cac:AllowanceCharge[cbc:ChargeIndicator = 'false']",
+                 '//cac:InvoiceLine/cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)] | '
+                 '//cac:CreditNoteLine/cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]',
                  (),
                  (('BR-41', 'fatal', False, 'fn:exists(cbc:Amount)',
                    (('t',
@@ -7874,8 +10444,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      '[BR-DEC-25]-The allowed maximum number of decimals for the Invoice line '
                      'allowance base amount (BT-137) is 2.'),)))),
                 ('M11', 1054.0,
-                 "//cac:InvoiceLine/cac:AllowanceCharge[cbc:ChargeIndicator = 'true'] | "
-                 "//cac:CreditNoteLine/cac:AllowanceCharge[cbc:ChargeIndicator = 'true']",
+                 '//cac:InvoiceLine/cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)] | '
+                 '//cac:CreditNoteLine/cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]',
                  (),
                  (('BR-43', 'fatal', False, 'fn:exists(cbc:Amount)',
                    (('t',
@@ -8030,11 +10600,26 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      '[BR-61]-If the Payment means type code (BT-81) means SEPA credit transfer, '
                      'Local credit transfer or Non-SEPA international credit transfer, the Payment '
                      'account identifier (BT-84) shall be present.'),)))),
+                ('M11', 1043.0, 'cac:AccountingSupplierParty', (),
+                 (('BR-CO-26', 'fatal', False,
+                   "fn:exists(cac:Party/cac:PartyTaxScheme[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:CompanyID) "
+                   'or fn:exists(cac:Party/cac:PartyIdentification/cbc:ID[not(@schemeID = '
+                   "'SEPA')]) or fn:exists(cac:Party/cac:PartyLegalEntity/cbc:CompanyID)",
+                   (('t',
+                     '[BR-CO-26]-In order for the buyer to automatically identify a supplier, the '
+                     'Seller identifier (BT-29), the Seller legal registration identifier (BT-30) '
+                     'and/or the Seller VAT identifier (BT-31) shall be present.\xa0 '),)),)),
                 ('M11', 1042.0, 'cac:AccountingSupplierParty/cac:Party/cbc:EndpointID', (),
                  (('BR-62', 'fatal', False, 'fn:exists(@schemeID)',
                    (('t',
                      '[BR-62]-The Seller electronic address (BT-34) shall have a Scheme '
                      'identifier.'),)),)),
+                ('M11', 1041.0, 'cac:AccountingSupplierParty/cac:Party/cac:PostalAddress', (),
+                 (('BR-09', 'fatal', False,
+                   "normalize-space(cac:Country/cbc:IdentificationCode) != ''",
+                   (('t',
+                     '[BR-09]-The Seller postal address (BG-5) shall contain a Seller country code '
+                     '(BT-40).'),)),)),
                 ('M11', 1040.0, 'cac:TaxRepresentativeParty', (),
                  (('BR-18', 'fatal', False, "normalize-space(cac:PartyName/cbc:Name) != ''",
                    (('t',
@@ -8053,6 +10638,13 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      '[BR-20]-The Seller tax representative postal address (BG-12) shall contain a '
                      'Tax representative country code (BT-69), if the Seller (BG-4) has a Seller '
                      'tax representative party (BG-11).'),)),)),
+                ('M11', 1038.0, '/ubl:Invoice/cac:TaxTotal | /cn:CreditNote/cac:TaxTotal', (),
+                 (('BR-CO-14', 'fatal', False,
+                   '(xs:decimal(child::cbc:TaxAmount)= round((sum(cac:TaxSubtotal/cbc:TaxAmount) * '
+                   '10 * 10)) div 100) or not(cac:TaxSubtotal)',
+                   (('t',
+                     '[BR-CO-14]-Invoice total VAT amount (BT-110) = Σ VAT category tax amount '
+                     '(BT-117).'),)),)),
                 ('M11', 1037.0, 'cac:TaxTotal/cac:TaxSubtotal', (),
                  (('BR-45', 'fatal', False, 'fn:exists(cbc:TaxableAmount)',
                    (('t',
@@ -8062,6 +10654,11 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                    (('t',
                      '[BR-46]-Each VAT breakdown (BG-23) shall have a VAT category tax amount '
                      '(BT-117).'),)),
+                  ('BR-47', 'fatal', False,
+                   "fn:exists(cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID)",
+                   (('t',
+                     '[BR-47]-Each VAT breakdown (BG-23) shall be defined through a VAT category '
+                     'code (BT-118).'),)),
                   ('BR-DEC-19', 'fatal', False,
                    "string-length(substring-after(cbc:TaxableAmount,'.'))<=2",
                    (('t',
@@ -8072,6 +10669,1409 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                    (('t',
                      '[BR-DEC-20]-The allowed maximum number of decimals for the VAT category tax '
                      'amount (BT-117) is 2. \xa0 \xa0'),)))),
+                ('M11', 1036.0,
+                 "//cac:PartyTaxScheme[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+                 (),
+                 (('BR-CO-09', 'fatal', False,
+                   "( contains( ' 1A AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE "
+                   'BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL '
+                   'CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH EL ER ES ET FI FJ '
+                   'FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN '
+                   'HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW '
+                   'KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP '
+                   'MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF '
+                   'PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ '
+                   'SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV '
+                   'TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS XI YE YT ZA ZM ZW '
+                   "',substring(cbc:CompanyID,1,2) ) )",
+                   (('t',
+                     '[BR-CO-09]-The Seller VAT identifier (BT-31), the Seller tax representative '
+                     'VAT identifier (BT-63) and the Buyer VAT identifier (BT-48) shall have a '
+                     'prefix in accordance with ISO code ISO 3166-1 alpha-2 by which the country '
+                     'of issue may be identified. Nevertheless, Greece may use the prefix '
+                     '‘EL’.'),)),)),
+                ('M11', 1035.0,
+                 '/*/cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory[normalize-space(cbc:ID) = '
+                 "'AE'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+                 (('rate', 'xs:decimal(cbc:Percent)'),
+                  ('exempReasonText', 'normalize-space(cbc:TaxExemptionReason)'),
+                  ('exempReasonCode', 'normalize-space(cbc:TaxExemptionReasonCode)'),
+                  ('basisAmount', 'xs:decimal(../cbc:TaxableAmount)'),
+                  ('invoiceID', '(/ubl:Invoice|/cn:CreditNote)/cbc:ID'),
+                  ('calculatedAmountBT131',
+                   "(round(sum((//cac:InvoiceLine|//cac:CreditNoteLine)[cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID)='AE' "
+                   'and xs:decimal(cbc:Percent)=$rate and '
+                   'normalize-space(cbc:TaxExemptionReasonCode) = $exempReasonCode and '
+                   'normalize-space(cbc:TaxExemptionReason) = '
+                   '$exempReasonText]][not(cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID '
+                   '= $invoiceID) or (cac:BillingReference[cac:InvoiceDocumentReference/cbc:ID = '
+                   '$invoiceID]/cac:InvoiceDocumentReference/cbc:DocumentStatusCode = '
+                   "'DETAIL')]/cbc:LineExtensionAmount)*100) div 100)"),
+                  ('calculatedAmountBT131ini',
+                   "(round(sum((//cac:InvoiceLine|//cac:CreditNoteLine)[cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID)='AE' "
+                   'and '
+                   'xs:decimal(cbc:Percent)=$rate]][not(cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID '
+                   '= $invoiceID) or (cac:BillingReference[cac:InvoiceDocumentReference/cbc:ID = '
+                   '$invoiceID]/cac:InvoiceDocumentReference/cbc:DocumentStatusCode = '
+                   "'DETAIL')]/cbc:LineExtensionAmount)*100) div 100)"),
+                  ('allowancesAmountBT92',
+                   'xs:decimal(round(sum(../../../cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator) '
+                   "and cac:TaxCategory[normalize-space(cbc:ID)='AE' and "
+                   'xs:decimal(cbc:Percent)=$rate and normalize-space(cbc:TaxExemptionReasonCode) '
+                   '= $exempReasonCode and normalize-space(cbc:TaxExemptionReason) = '
+                   '$exempReasonText]]/cbc:Amount) * 100) div 100)'),
+                  ('allowancesAmountBT92ini',
+                   'xs:decimal(round(sum(../../../cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator) '
+                   "and cac:TaxCategory[normalize-space(cbc:ID)='AE' and "
+                   'xs:decimal(cbc:Percent)=$rate]]/cbc:Amount) * 100) div 100)'),
+                  ('chargesAmountBT99',
+                   'xs:decimal(round(sum(../../../cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator) '
+                   "and cac:TaxCategory[normalize-space(cbc:ID)='AE' and "
+                   'xs:decimal(cbc:Percent)=$rate and normalize-space(cbc:TaxExemptionReasonCode) '
+                   '= $exempReasonCode and normalize-space(cbc:TaxExemptionReason) = '
+                   '$exempReasonText]]/cbc:Amount) * 100) div 100)'),
+                  ('chargesAmountBT99ini',
+                   'xs:decimal(round(sum(../../../cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator) '
+                   "and cac:TaxCategory[normalize-space(cbc:ID)='AE' and "
+                   'xs:decimal(cbc:Percent)=$rate]]/cbc:Amount) * 100) div 100)'),
+                  ('nbLineItems',
+                   "count((//cac:InvoiceLine|//cac:CreditNoteLine)[cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID)='AE' "
+                   'and xs:decimal(cbc:Percent)=$rate and '
+                   'normalize-space(cbc:TaxExemptionReasonCode) = $exempReasonCode and '
+                   'normalize-space(cbc:TaxExemptionReason) = '
+                   '$exempReasonText]][not(cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID '
+                   '= $invoiceID) or (cac:BillingReference[cac:InvoiceDocumentReference/cbc:ID = '
+                   '$invoiceID]/cac:InvoiceDocumentReference/cbc:DocumentStatusCode = '
+                   "'DETAIL')]/cbc:LineExtensionAmount)"),
+                  ('nbLineItemsini',
+                   "count((//cac:InvoiceLine|//cac:CreditNoteLine)[cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID)='AE' "
+                   'and '
+                   'xs:decimal(cbc:Percent)=$rate]][not(cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID '
+                   '= $invoiceID) or (cac:BillingReference[cac:InvoiceDocumentReference/cbc:ID = '
+                   '$invoiceID]/cac:InvoiceDocumentReference/cbc:DocumentStatusCode = '
+                   "'DETAIL')]/cbc:LineExtensionAmount)"),
+                  ('nbAllowancesOrCharges',
+                   "count(../../../cac:AllowanceCharge[cac:TaxCategory[normalize-space(cbc:ID)='AE' "
+                   'and xs:decimal(cbc:Percent)=$rate and '
+                   'normalize-space(cbc:TaxExemptionReasonCode) = $exempReasonCode and '
+                   'normalize-space(cbc:TaxExemptionReason) = $exempReasonText]]/cbc:Amount)'),
+                  ('nbAllowancesOrChargesini',
+                   "count(../../../cac:AllowanceCharge[cac:TaxCategory[normalize-space(cbc:ID)='AE' "
+                   'and xs:decimal(cbc:Percent)=$rate]]/cbc:Amount)')),
+                 (('BR-FREXT-AE-08', 'fatal', False,
+                   '(fn:abs($basisAmount - $calculatedAmountBT131 + $allowancesAmountBT92 - '
+                   '$chargesAmountBT99) <= 0.01 * ($nbLineItems + $nbAllowancesOrCharges)) or '
+                   '(fn:abs($basisAmount - $calculatedAmountBT131ini + $allowancesAmountBT92ini - '
+                   '$chargesAmountBT99ini) <= 0.01 * ($nbLineItemsini + '
+                   '$nbAllowancesOrChargesini))',
+                   (('t', '\n        [BR-FREXT-AE-08] - Num Fact : '),
+                    ('t', '\n                  '), ('x', '$invoiceID'),
+                    ('t', '\n                  '), ('t', ', Code : '),
+                    ('t', '\n                  '), ('x', 'cbc:ID'), ('t', '\n                  '),
+                    ('t', ', rate : '), ('t', '\n                  '), ('x', '$rate'),
+                    ('t', '\n                  '), ('t', ', ExemptText : '),
+                    ('t', '\n                  '), ('x', '$exempReasonText'),
+                    ('t', '\n                  '), ('t', ', Exemptcode : '),
+                    ('t', '\n                  '), ('x', '$exempReasonCode'),
+                    ('t', '\n                  '), ('t', ', basisAmount : '),
+                    ('t', '\n                  '), ('x', '$basisAmount'),
+                    ('t', '\n                  '), ('t', ',\n        SumBT131 : '),
+                    ('t', '\n                  '), ('x', '$calculatedAmountBT131'),
+                    ('t', '\n                  '), ('t', ', NBlines : '),
+                    ('t', '\n                  '), ('x', '$nbLineItems'),
+                    ('t', '\n                  '), ('t', ', sumAllowBT-92 : '),
+                    ('t', '\n                  '), ('x', '$allowancesAmountBT92'),
+                    ('t', '\n                  '), ('t', ', sumChargesBT-99 : '),
+                    ('t', '\n                  '), ('x', '$chargesAmountBT99'),
+                    ('t', '\n                  '), ('t', ', NBAllowCharges : '),
+                    ('t', '\n                  '), ('x', '$nbAllowancesOrCharges'),
+                    ('t', '\n                  '), ('t', ',\n        SumBT131ini : '),
+                    ('t', '\n                  '), ('x', '$calculatedAmountBT131ini'),
+                    ('t', '\n                  '), ('t', ', NBlinesini : '),
+                    ('t', '\n                  '), ('x', '$nbLineItemsini'),
+                    ('t', '\n                  '), ('t', ', sumAllowBT-92ini : '),
+                    ('t', '\n                  '), ('x', '$allowancesAmountBT92ini'),
+                    ('t', '\n                  '), ('t', ', sumChargesBT-99ini : '),
+                    ('t', '\n                  '), ('x', '$chargesAmountBT99ini'),
+                    ('t', '\n                  '), ('t', ', NBAllowChargesini : '),
+                    ('t', '\n                  '), ('x', '$nbAllowancesOrChargesini'),
+                    ('t', '\n                  '),
+                    ('t',
+                     ',\n'
+                     '        [BR-FREXT-AE-08] - Dans une ventilation TVA (BG-23) où le code de '
+                     'catégorie TVA (BT-118) est "AE" (Autoliquidation), l’écart absolu entre le '
+                     'montant taxable (BT-116) et la somme des montants nets ligne (BT-131) + '
+                     'charges (BT-99) - remises (BT-92) doit être ≤ 0,01 € * nombre total '
+                     'd’éléments concernés.\n'
+                     '      '))),
+                  ('BR-AE-09', 'fatal', False, 'xs:decimal(../cbc:TaxAmount) = 0',
+                   (('t',
+                     '[BR-AE-09]-The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) '
+                     'where the VAT category code (BT-118) is "Reverse charge" shall be 0 '
+                     '(zero).'),)),
+                  ('BR-AE-10', 'fatal', False,
+                   'fn:exists(cbc:TaxExemptionReason) or (fn:exists(cbc:TaxExemptionReasonCode) )',
+                   (('t',
+                     '[BR-AE-10]-A VAT breakdown (BG-23) with VAT Category code (BT-118) "Reverse '
+                     'charge" shall have a VAT exemption reason code (BT-121), meaning "Reverse '
+                     'charge" or the VAT exemption reason text (BT-120) "Reverse charge" (or the '
+                     'equivalent standard text in another language).'),)))),
+                ('M11', 1034.0,
+                 "cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='AE'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+                 (),
+                 (('BR-AE-06', 'fatal', False, '(xs:decimal(cbc:Percent) = 0)',
+                   (('t',
+                     '[BR-AE-06]-In a Document level allowance (BG-20) where the Document level '
+                     'allowance VAT category code (BT-95) is "Reverse charge" the Document level '
+                     'allowance VAT rate (BT-96) shall be 0 (zero).'),)),)),
+                ('M11', 1033.0,
+                 "cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='AE'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+                 (),
+                 (('BR-AE-07', 'fatal', False, '(xs:decimal(cbc:Percent) = 0)',
+                   (('t',
+                     '[BR-AE-07]-In a Document level charge (BG-21) where the Document level '
+                     'charge VAT category code (BT-102) is "Reverse charge" the Document level '
+                     'charge VAT rate (BT-103) shall be 0 (zero).'),)),)),
+                ('M11', 1032.0,
+                 'cac:InvoiceLine/cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                 "'AE'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT'] | "
+                 'cac:CreditNoteLine/cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                 "'AE'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+                 (),
+                 (('BR-AE-05', 'fatal', False, '(xs:decimal(cbc:Percent) = 0)',
+                   (('t',
+                     '[BR-AE-05]-In an Invoice line (BG-25) where the Invoiced item VAT category '
+                     'code (BT-151) is "Reverse charge" the Invoiced item VAT rate (BT-152) shall '
+                     'be 0 (zero).'),)),)),
+                ('M11', 1031.0,
+                 '/*/cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory[normalize-space(cbc:ID) = '
+                 "'E'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+                 (('rate', 'xs:decimal(cbc:Percent)'),
+                  ('exempReasonText', 'normalize-space(cbc:TaxExemptionReason)'),
+                  ('exempReasonCode', 'normalize-space(cbc:TaxExemptionReasonCode)'),
+                  ('basisAmount', 'xs:decimal(../cbc:TaxableAmount)'),
+                  ('invoiceID', '(/ubl:Invoice|/cn:CreditNote)/cbc:ID'),
+                  ('calculatedAmountBT131',
+                   "(round(sum((//cac:InvoiceLine|//cac:CreditNoteLine)[cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID)='E' "
+                   'and xs:decimal(cbc:Percent)=$rate and '
+                   'normalize-space(cbc:TaxExemptionReasonCode) = $exempReasonCode and '
+                   'normalize-space(cbc:TaxExemptionReason) = '
+                   '$exempReasonText]][not(cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID '
+                   '= $invoiceID) or (cac:BillingReference[cac:InvoiceDocumentReference/cbc:ID = '
+                   '$invoiceID]/cac:InvoiceDocumentReference/cbc:DocumentStatusCode = '
+                   "'DETAIL')]/cbc:LineExtensionAmount)*100) div 100)"),
+                  ('calculatedAmountBT131ini',
+                   "(round(sum((//cac:InvoiceLine|//cac:CreditNoteLine)[cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID)='E' "
+                   'and '
+                   'xs:decimal(cbc:Percent)=$rate]][not(cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID '
+                   '= $invoiceID) or (cac:BillingReference[cac:InvoiceDocumentReference/cbc:ID = '
+                   '$invoiceID]/cac:InvoiceDocumentReference/cbc:DocumentStatusCode = '
+                   "'DETAIL')]/cbc:LineExtensionAmount)*100) div 100)"),
+                  ('allowancesAmountBT92',
+                   'xs:decimal(round(sum(../../../cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator) '
+                   "and cac:TaxCategory[normalize-space(cbc:ID)='E' and "
+                   'xs:decimal(cbc:Percent)=$rate and normalize-space(cbc:TaxExemptionReasonCode) '
+                   '= $exempReasonCode and normalize-space(cbc:TaxExemptionReason) = '
+                   '$exempReasonText]]/cbc:Amount) * 100) div 100)'),
+                  ('allowancesAmountBT92ini',
+                   'xs:decimal(round(sum(../../../cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator) '
+                   "and cac:TaxCategory[normalize-space(cbc:ID)='E' and "
+                   'xs:decimal(cbc:Percent)=$rate]]/cbc:Amount) * 100) div 100)'),
+                  ('chargesAmountBT99',
+                   'xs:decimal(round(sum(../../../cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator) '
+                   "and cac:TaxCategory[normalize-space(cbc:ID)='E' and "
+                   'xs:decimal(cbc:Percent)=$rate and normalize-space(cbc:TaxExemptionReasonCode) '
+                   '= $exempReasonCode and normalize-space(cbc:TaxExemptionReason) = '
+                   '$exempReasonText]]/cbc:Amount) * 100) div 100)'),
+                  ('chargesAmountBT99ini',
+                   'xs:decimal(round(sum(../../../cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator) '
+                   "and cac:TaxCategory[normalize-space(cbc:ID)='E' and "
+                   'xs:decimal(cbc:Percent)=$rate]]/cbc:Amount) * 100) div 100)'),
+                  ('nbLineItems',
+                   "count((//cac:InvoiceLine|//cac:CreditNoteLine)[cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID)='E' "
+                   'and xs:decimal(cbc:Percent)=$rate and '
+                   'normalize-space(cbc:TaxExemptionReasonCode) = $exempReasonCode and '
+                   'normalize-space(cbc:TaxExemptionReason) = '
+                   '$exempReasonText]][not(cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID '
+                   '= $invoiceID) or (cac:BillingReference[cac:InvoiceDocumentReference/cbc:ID = '
+                   '$invoiceID]/cac:InvoiceDocumentReference/cbc:DocumentStatusCode = '
+                   "'DETAIL')]/cbc:LineExtensionAmount)"),
+                  ('nbLineItemsini',
+                   "count((//cac:InvoiceLine|//cac:CreditNoteLine)[cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID)='E' "
+                   'and '
+                   'xs:decimal(cbc:Percent)=$rate]][not(cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID '
+                   '= $invoiceID) or (cac:BillingReference[cac:InvoiceDocumentReference/cbc:ID = '
+                   '$invoiceID]/cac:InvoiceDocumentReference/cbc:DocumentStatusCode = '
+                   "'DETAIL')]/cbc:LineExtensionAmount)"),
+                  ('nbAllowancesOrCharges',
+                   "count(../../../cac:AllowanceCharge[cac:TaxCategory[normalize-space(cbc:ID)='E' "
+                   'and xs:decimal(cbc:Percent)=$rate and '
+                   'normalize-space(cbc:TaxExemptionReasonCode) = $exempReasonCode and '
+                   'normalize-space(cbc:TaxExemptionReason) = $exempReasonText]]/cbc:Amount)'),
+                  ('nbAllowancesOrChargesini',
+                   "count(../../../cac:AllowanceCharge[cac:TaxCategory[normalize-space(cbc:ID)='E' "
+                   'and xs:decimal(cbc:Percent)=$rate]]/cbc:Amount)')),
+                 (('BR-FREXT-E-08', 'fatal', False,
+                   '(fn:abs($basisAmount - $calculatedAmountBT131 + $allowancesAmountBT92 - '
+                   '$chargesAmountBT99) <= 0.01 * ($nbLineItems + $nbAllowancesOrCharges)) or '
+                   '(fn:abs($basisAmount - $calculatedAmountBT131ini + $allowancesAmountBT92ini - '
+                   '$chargesAmountBT99ini) <= 0.01 * ($nbLineItemsini + '
+                   '$nbAllowancesOrChargesini))',
+                   (('t', '\n        [BR-FREXT-E-08] - Num Fact : '), ('t', '\n                  '),
+                    ('x', '$invoiceID'), ('t', '\n                  '), ('t', ', Code : '),
+                    ('t', '\n                  '), ('x', 'cbc:ID'), ('t', '\n                  '),
+                    ('t', ', rate : '), ('t', '\n                  '), ('x', '$rate'),
+                    ('t', '\n                  '), ('t', ', ExemptText : '),
+                    ('t', '\n                  '), ('x', '$exempReasonText'),
+                    ('t', '\n                  '), ('t', ', Exemptcode : '),
+                    ('t', '\n                  '), ('x', '$exempReasonCode'),
+                    ('t', '\n                  '), ('t', ', basisAmount : '),
+                    ('t', '\n                  '), ('x', '$basisAmount'),
+                    ('t', '\n                  '), ('t', ',\n        SumBT131 : '),
+                    ('t', '\n                  '), ('x', '$calculatedAmountBT131'),
+                    ('t', '\n                  '), ('t', ', NBlines : '),
+                    ('t', '\n                  '), ('x', '$nbLineItems'),
+                    ('t', '\n                  '), ('t', ', sumAllowBT-92 : '),
+                    ('t', '\n                  '), ('x', '$allowancesAmountBT92'),
+                    ('t', '\n                  '), ('t', ', sumChargesBT-99 : '),
+                    ('t', '\n                  '), ('x', '$chargesAmountBT99'),
+                    ('t', '\n                  '), ('t', ', NBAllowCharges : '),
+                    ('t', '\n                  '), ('x', '$nbAllowancesOrCharges'),
+                    ('t', '\n                  '), ('t', ',\n        SumBT131ini : '),
+                    ('t', '\n                  '), ('x', '$calculatedAmountBT131ini'),
+                    ('t', '\n                  '), ('t', ', NBlinesini : '),
+                    ('t', '\n                  '), ('x', '$nbLineItemsini'),
+                    ('t', '\n                  '), ('t', ', sumAllowBT-92ini : '),
+                    ('t', '\n                  '), ('x', '$allowancesAmountBT92ini'),
+                    ('t', '\n                  '), ('t', ', sumChargesBT-99ini : '),
+                    ('t', '\n                  '), ('x', '$chargesAmountBT99ini'),
+                    ('t', '\n                  '), ('t', ', NBAllowChargesini : '),
+                    ('t', '\n                  '), ('x', '$nbAllowancesOrChargesini'),
+                    ('t', '\n                  '),
+                    ('t',
+                     ',\n'
+                     '        [BR-FREXT-E-08] - Dans une ventilation TVA (BG-23) où le code de '
+                     'catégorie TVA (BT-118) est "E" (Exonéré de TVA), l’écart absolu entre le '
+                     'montant taxable (BT-116) et la somme des montants nets ligne (BT-131) + '
+                     'charges (BT-99) - remises (BT-92) doit être ≤ 0,01 € * nombre total '
+                     'd’éléments concernés.\n'
+                     '      '))),
+                  ('BR-E-09', 'fatal', False, 'xs:decimal(../cbc:TaxAmount) = 0',
+                   (('t',
+                     '[BR-E-09]-The VAT category tax amount (BT-117) In a VAT breakdown (BG-23) '
+                     'where the VAT category code (BT-118) equals "Exempt from VAT" shall equal 0 '
+                     '(zero).'),)),
+                  ('BR-E-10', 'fatal', False,
+                   'fn:exists(cbc:TaxExemptionReason) or fn:exists(cbc:TaxExemptionReasonCode)',
+                   (('t',
+                     '[BR-E-10]-A VAT breakdown (BG-23) with VAT Category code (BT-118) "Exempt '
+                     'from VAT" shall have a VAT exemption reason code (BT-121) or a VAT exemption '
+                     'reason text (BT-120).'),)))),
+                ('M11', 1030.0,
+                 "cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='E'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+                 (),
+                 (('BR-E-06', 'fatal', False, '(xs:decimal(cbc:Percent) = 0)',
+                   (('t',
+                     '[BR-E-06]-In a Document level allowance (BG-20) where the Document level '
+                     'allowance VAT category code (BT-95) is "Exempt from VAT", the Document level '
+                     'allowance VAT rate (BT-96) shall be 0 (zero).'),)),)),
+                ('M11', 1029.0,
+                 "cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='E'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+                 (),
+                 (('BR-E-07', 'fatal', False, '(xs:decimal(cbc:Percent) = 0)',
+                   (('t',
+                     '[BR-E-07]-In a Document level charge (BG-21) where the Document level charge '
+                     'VAT category code (BT-102) is "Exempt from VAT", the Document level charge '
+                     'VAT rate (BT-103) shall be 0 (zero).'),)),)),
+                ('M11', 1028.0,
+                 'cac:InvoiceLine/cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                 "'E'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT'] | "
+                 'cac:CreditNoteLine/cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                 "'E'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+                 (),
+                 (('BR-E-05', 'fatal', False, '(xs:decimal(cbc:Percent) = 0)',
+                   (('t',
+                     '[BR-E-05]-In an Invoice line (BG-25) where the Invoiced item VAT category '
+                     'code (BT-151) is "Exempt from VAT", the Invoiced item VAT rate (BT-152) '
+                     'shall be 0 (zero).'),)),)),
+                ('M11', 1027.0,
+                 '/*/cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory[normalize-space(cbc:ID) = '
+                 "'G'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+                 (('rate', 'xs:decimal(cbc:Percent)'),
+                  ('exempReasonText', 'normalize-space(cbc:TaxExemptionReason)'),
+                  ('exempReasonCode', 'normalize-space(cbc:TaxExemptionReasonCode)'),
+                  ('basisAmount', 'xs:decimal(../cbc:TaxableAmount)'),
+                  ('invoiceID', '(/ubl:Invoice|/cn:CreditNote)/cbc:ID'),
+                  ('calculatedAmountBT131',
+                   "(round(sum((//cac:InvoiceLine|//cac:CreditNoteLine)[cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID)='G' "
+                   'and xs:decimal(cbc:Percent)=$rate and '
+                   'normalize-space(cbc:TaxExemptionReasonCode) = $exempReasonCode and '
+                   'normalize-space(cbc:TaxExemptionReason) = '
+                   '$exempReasonText]][not(cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID '
+                   '= $invoiceID) or (cac:BillingReference[cac:InvoiceDocumentReference/cbc:ID = '
+                   '$invoiceID]/cac:InvoiceDocumentReference/cbc:DocumentStatusCode = '
+                   "'DETAIL')]/cbc:LineExtensionAmount)*100) div 100)"),
+                  ('calculatedAmountBT131ini',
+                   "(round(sum((//cac:InvoiceLine|//cac:CreditNoteLine)[cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID)='G' "
+                   'and '
+                   'xs:decimal(cbc:Percent)=$rate]][not(cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID '
+                   '= $invoiceID) or (cac:BillingReference[cac:InvoiceDocumentReference/cbc:ID = '
+                   '$invoiceID]/cac:InvoiceDocumentReference/cbc:DocumentStatusCode = '
+                   "'DETAIL')]/cbc:LineExtensionAmount)*100) div 100)"),
+                  ('allowancesAmountBT92',
+                   'xs:decimal(round(sum(../../../cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator) '
+                   "and cac:TaxCategory[normalize-space(cbc:ID)='G' and "
+                   'xs:decimal(cbc:Percent)=$rate and normalize-space(cbc:TaxExemptionReasonCode) '
+                   '= $exempReasonCode and normalize-space(cbc:TaxExemptionReason) = '
+                   '$exempReasonText]]/cbc:Amount) * 100) div 100)'),
+                  ('allowancesAmountBT92ini',
+                   'xs:decimal(round(sum(../../../cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator) '
+                   "and cac:TaxCategory[normalize-space(cbc:ID)='G' and "
+                   'xs:decimal(cbc:Percent)=$rate]]/cbc:Amount) * 100) div 100)'),
+                  ('chargesAmountBT99',
+                   'xs:decimal(round(sum(../../../cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator) '
+                   "and cac:TaxCategory[normalize-space(cbc:ID)='G' and "
+                   'xs:decimal(cbc:Percent)=$rate and normalize-space(cbc:TaxExemptionReasonCode) '
+                   '= $exempReasonCode and normalize-space(cbc:TaxExemptionReason) = '
+                   '$exempReasonText]]/cbc:Amount) * 100) div 100)'),
+                  ('chargesAmountBT99ini',
+                   'xs:decimal(round(sum(../../../cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator) '
+                   "and cac:TaxCategory[normalize-space(cbc:ID)='G' and "
+                   'xs:decimal(cbc:Percent)=$rate]]/cbc:Amount) * 100) div 100)'),
+                  ('nbLineItems',
+                   "count((//cac:InvoiceLine|//cac:CreditNoteLine)[cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID)='G' "
+                   'and xs:decimal(cbc:Percent)=$rate and '
+                   'normalize-space(cbc:TaxExemptionReasonCode) = $exempReasonCode and '
+                   'normalize-space(cbc:TaxExemptionReason) = '
+                   '$exempReasonText]][not(cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID '
+                   '= $invoiceID) or (cac:BillingReference[cac:InvoiceDocumentReference/cbc:ID = '
+                   '$invoiceID]/cac:InvoiceDocumentReference/cbc:DocumentStatusCode = '
+                   "'DETAIL')]/cbc:LineExtensionAmount)"),
+                  ('nbLineItemsini',
+                   "count((//cac:InvoiceLine|//cac:CreditNoteLine)[cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID)='G' "
+                   'and '
+                   'xs:decimal(cbc:Percent)=$rate]][not(cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID '
+                   '= $invoiceID) or (cac:BillingReference[cac:InvoiceDocumentReference/cbc:ID = '
+                   '$invoiceID]/cac:InvoiceDocumentReference/cbc:DocumentStatusCode = '
+                   "'DETAIL')]/cbc:LineExtensionAmount)"),
+                  ('nbAllowancesOrCharges',
+                   "count(../../../cac:AllowanceCharge[cac:TaxCategory[normalize-space(cbc:ID)='G' "
+                   'and xs:decimal(cbc:Percent)=$rate and '
+                   'normalize-space(cbc:TaxExemptionReasonCode) = $exempReasonCode and '
+                   'normalize-space(cbc:TaxExemptionReason) = $exempReasonText]]/cbc:Amount)'),
+                  ('nbAllowancesOrChargesini',
+                   "count(../../../cac:AllowanceCharge[cac:TaxCategory[normalize-space(cbc:ID)='G' "
+                   'and xs:decimal(cbc:Percent)=$rate]]/cbc:Amount)')),
+                 (('BR-FREXT-G-08', 'fatal', False,
+                   '(fn:abs($basisAmount - $calculatedAmountBT131 + $allowancesAmountBT92 - '
+                   '$chargesAmountBT99) <= 0.01 * ($nbLineItems + $nbAllowancesOrCharges)) or '
+                   '(fn:abs($basisAmount - $calculatedAmountBT131ini + $allowancesAmountBT92ini - '
+                   '$chargesAmountBT99ini) <= 0.01 * ($nbLineItemsini + '
+                   '$nbAllowancesOrChargesini))',
+                   (('t', '\n        [BR-FREXT-G-08] - Num Fact : '), ('t', '\n                  '),
+                    ('x', '$invoiceID'), ('t', '\n                  '), ('t', ', Code : '),
+                    ('t', '\n                  '), ('x', 'cbc:ID'), ('t', '\n                  '),
+                    ('t', ', rate : '), ('t', '\n                  '), ('x', '$rate'),
+                    ('t', '\n                  '), ('t', ', ExemptText : '),
+                    ('t', '\n                  '), ('x', '$exempReasonText'),
+                    ('t', '\n                  '), ('t', ', Exemptcode : '),
+                    ('t', '\n                  '), ('x', '$exempReasonCode'),
+                    ('t', '\n                  '), ('t', ', basisAmount : '),
+                    ('t', '\n                  '), ('x', '$basisAmount'),
+                    ('t', '\n                  '), ('t', ',\n        SumBT131 : '),
+                    ('t', '\n                  '), ('x', '$calculatedAmountBT131'),
+                    ('t', '\n                  '), ('t', ', NBlines : '),
+                    ('t', '\n                  '), ('x', '$nbLineItems'),
+                    ('t', '\n                  '), ('t', ', sumAllowBT-92 : '),
+                    ('t', '\n                  '), ('x', '$allowancesAmountBT92'),
+                    ('t', '\n                  '), ('t', ', sumChargesBT-99 : '),
+                    ('t', '\n                  '), ('x', '$chargesAmountBT99'),
+                    ('t', '\n                  '), ('t', ', NBAllowCharges : '),
+                    ('t', '\n                  '), ('x', '$nbAllowancesOrCharges'),
+                    ('t', '\n                  '), ('t', ',\n        SumBT131ini : '),
+                    ('t', '\n                  '), ('x', '$calculatedAmountBT131ini'),
+                    ('t', '\n                  '), ('t', ', NBlinesini : '),
+                    ('t', '\n                  '), ('x', '$nbLineItemsini'),
+                    ('t', '\n                  '), ('t', ', sumAllowBT-92ini : '),
+                    ('t', '\n                  '), ('x', '$allowancesAmountBT92ini'),
+                    ('t', '\n                  '), ('t', ', sumChargesBT-99ini : '),
+                    ('t', '\n                  '), ('x', '$chargesAmountBT99ini'),
+                    ('t', '\n                  '), ('t', ', NBAllowChargesini : '),
+                    ('t', '\n                  '), ('x', '$nbAllowancesOrChargesini'),
+                    ('t', '\n                  '),
+                    ('t',
+                     ',\n'
+                     '        [BR-FREXT-G-08] - Dans une ventilation TVA (BG-23) où le code de '
+                     'catégorie TVA (BT-118) est "G" (Export hors UE), l’écart absolu entre le '
+                     'montant taxable (BT-116) et la somme des montants nets ligne (BT-131) + '
+                     'charges (BT-99) - remises (BT-92) doit être ≤ 0,01 € * nombre total '
+                     'd’éléments concernés.\n'
+                     '      '))),
+                  ('BR-G-09', 'fatal', False, 'xs:decimal(../cbc:TaxAmount) = 0',
+                   (('t',
+                     '[BR-G-09]-The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) '
+                     'where the VAT category code (BT-118) is "Export outside the EU" shall be 0 '
+                     '(zero).'),)),
+                  ('BR-G-10', 'fatal', False,
+                   'fn:exists(cbc:TaxExemptionReason) or (fn:exists(cbc:TaxExemptionReasonCode) )',
+                   (('t',
+                     '[BR-G-10]-A VAT breakdown (BG-23) with the VAT Category code (BT-118) '
+                     '"Export outside the EU" shall have a VAT exemption reason code (BT-121), '
+                     'meaning "Export outside the EU" or the VAT exemption reason text (BT-120) '
+                     '"Export outside the EU" (or the equivalent standard text in another '
+                     'language).'),)))),
+                ('M11', 1026.0,
+                 "cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='G'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+                 (),
+                 (('BR-G-06', 'fatal', False, '(xs:decimal(cbc:Percent) = 0)',
+                   (('t',
+                     '[BR-G-06]-In a Document level allowance (BG-20) where the Document level '
+                     'allowance VAT category code (BT-95) is "Export outside the EU" the Document '
+                     'level allowance VAT rate (BT-96) shall be 0 (zero).'),)),)),
+                ('M11', 1025.0,
+                 "cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='G'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+                 (),
+                 (('BR-G-07', 'fatal', False, '(xs:decimal(cbc:Percent) = 0)',
+                   (('t',
+                     '[BR-G-07]-In a Document level charge (BG-21) where the Document level charge '
+                     'VAT category code (BT-102) is "Export outside the EU" the Document level '
+                     'charge VAT rate (BT-103) shall be 0 (zero).'),)),)),
+                ('M11', 1024.0,
+                 'cac:InvoiceLine/cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                 "'G'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT'] | "
+                 'cac:CreditNoteLine/cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                 "'G'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+                 (),
+                 (('BR-G-05', 'fatal', False, '(xs:decimal(cbc:Percent) = 0)',
+                   (('t',
+                     '[BR-G-05]-In an Invoice line (BG-25) where the Invoiced item VAT category '
+                     'code (BT-151) is "Export outside the EU" the Invoiced item VAT rate (BT-152) '
+                     'shall be 0 (zero).'),)),)),
+                ('M11', 1023.0,
+                 '/*/cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory[normalize-space(cbc:ID) = '
+                 "'K'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+                 (('rate', 'xs:decimal(cbc:Percent)'),
+                  ('exempReasonText', 'normalize-space(cbc:TaxExemptionReason)'),
+                  ('exempReasonCode', 'normalize-space(cbc:TaxExemptionReasonCode)'),
+                  ('basisAmount', 'xs:decimal(../cbc:TaxableAmount)'),
+                  ('invoiceID', '(/ubl:Invoice|/cn:CreditNote)/cbc:ID'),
+                  ('calculatedAmountBT131',
+                   "(round(sum((//cac:InvoiceLine|//cac:CreditNoteLine)[cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID)='K' "
+                   'and xs:decimal(cbc:Percent)=$rate and '
+                   'normalize-space(cbc:TaxExemptionReasonCode) = $exempReasonCode and '
+                   'normalize-space(cbc:TaxExemptionReason) = '
+                   '$exempReasonText]][not(cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID '
+                   '= $invoiceID) or (cac:BillingReference[cac:InvoiceDocumentReference/cbc:ID = '
+                   '$invoiceID]/cac:InvoiceDocumentReference/cbc:DocumentStatusCode = '
+                   "'DETAIL')]/cbc:LineExtensionAmount)*100) div 100)"),
+                  ('calculatedAmountBT131ini',
+                   "(round(sum((//cac:InvoiceLine|//cac:CreditNoteLine)[cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID)='K' "
+                   'and '
+                   'xs:decimal(cbc:Percent)=$rate]][not(cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID '
+                   '= $invoiceID) or (cac:BillingReference[cac:InvoiceDocumentReference/cbc:ID = '
+                   '$invoiceID]/cac:InvoiceDocumentReference/cbc:DocumentStatusCode = '
+                   "'DETAIL')]/cbc:LineExtensionAmount)*100) div 100)"),
+                  ('allowancesAmountBT92',
+                   'xs:decimal(round(sum(../../../cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator) '
+                   "and cac:TaxCategory[normalize-space(cbc:ID)='K' and "
+                   'xs:decimal(cbc:Percent)=$rate and normalize-space(cbc:TaxExemptionReasonCode) '
+                   '= $exempReasonCode and normalize-space(cbc:TaxExemptionReason) = '
+                   '$exempReasonText]]/cbc:Amount) * 100) div 100)'),
+                  ('allowancesAmountBT92ini',
+                   'xs:decimal(round(sum(../../../cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator) '
+                   "and cac:TaxCategory[normalize-space(cbc:ID)='K' and "
+                   'xs:decimal(cbc:Percent)=$rate]]/cbc:Amount) * 100) div 100)'),
+                  ('chargesAmountBT99',
+                   'xs:decimal(round(sum(../../../cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator) '
+                   "and cac:TaxCategory[normalize-space(cbc:ID)='K' and "
+                   'xs:decimal(cbc:Percent)=$rate and normalize-space(cbc:TaxExemptionReasonCode) '
+                   '= $exempReasonCode and normalize-space(cbc:TaxExemptionReason) = '
+                   '$exempReasonText]]/cbc:Amount) * 100) div 100)'),
+                  ('chargesAmountBT99ini',
+                   'xs:decimal(round(sum(../../../cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator) '
+                   "and cac:TaxCategory[normalize-space(cbc:ID)='K' and "
+                   'xs:decimal(cbc:Percent)=$rate]]/cbc:Amount) * 100) div 100)'),
+                  ('nbLineItems',
+                   "count((//cac:InvoiceLine|//cac:CreditNoteLine)[cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID)='K' "
+                   'and xs:decimal(cbc:Percent)=$rate and '
+                   'normalize-space(cbc:TaxExemptionReasonCode) = $exempReasonCode and '
+                   'normalize-space(cbc:TaxExemptionReason) = '
+                   '$exempReasonText]][not(cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID '
+                   '= $invoiceID) or (cac:BillingReference[cac:InvoiceDocumentReference/cbc:ID = '
+                   '$invoiceID]/cac:InvoiceDocumentReference/cbc:DocumentStatusCode = '
+                   "'DETAIL')]/cbc:LineExtensionAmount)"),
+                  ('nbLineItemsini',
+                   "count((//cac:InvoiceLine|//cac:CreditNoteLine)[cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID)='K' "
+                   'and '
+                   'xs:decimal(cbc:Percent)=$rate]][not(cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID '
+                   '= $invoiceID) or (cac:BillingReference[cac:InvoiceDocumentReference/cbc:ID = '
+                   '$invoiceID]/cac:InvoiceDocumentReference/cbc:DocumentStatusCode = '
+                   "'DETAIL')]/cbc:LineExtensionAmount)"),
+                  ('nbAllowancesOrCharges',
+                   "count(../../../cac:AllowanceCharge[cac:TaxCategory[normalize-space(cbc:ID)='K' "
+                   'and xs:decimal(cbc:Percent)=$rate and '
+                   'normalize-space(cbc:TaxExemptionReasonCode) = $exempReasonCode and '
+                   'normalize-space(cbc:TaxExemptionReason) = $exempReasonText]]/cbc:Amount)'),
+                  ('nbAllowancesOrChargesini',
+                   "count(../../../cac:AllowanceCharge[cac:TaxCategory[normalize-space(cbc:ID)='K' "
+                   'and xs:decimal(cbc:Percent)=$rate]]/cbc:Amount)')),
+                 (('BR-FREXT-IC-08', 'fatal', False,
+                   '(fn:abs($basisAmount - $calculatedAmountBT131 + $allowancesAmountBT92 - '
+                   '$chargesAmountBT99) <= 0.01 * ($nbLineItems + $nbAllowancesOrCharges)) or '
+                   '(fn:abs($basisAmount - $calculatedAmountBT131ini + $allowancesAmountBT92ini - '
+                   '$chargesAmountBT99ini) <= 0.01 * ($nbLineItemsini + '
+                   '$nbAllowancesOrChargesini))',
+                   (('t', '\n        [BR-FREXT-IC-08] warning - Num Fact : '),
+                    ('t', '\n                  '), ('x', '$invoiceID'),
+                    ('t', '\n                  '), ('t', ', Code : '),
+                    ('t', '\n                  '), ('x', 'cbc:ID'), ('t', '\n                  '),
+                    ('t', ', rate : '), ('t', '\n                  '), ('x', '$rate'),
+                    ('t', '\n                  '), ('t', ', ExemptText : '),
+                    ('t', '\n                  '), ('x', '$exempReasonText'),
+                    ('t', '\n                  '), ('t', ', Exemptcode : '),
+                    ('t', '\n                  '), ('x', '$exempReasonCode'),
+                    ('t', '\n                  '), ('t', ', basisAmount : '),
+                    ('t', '\n                  '), ('x', '$basisAmount'),
+                    ('t', '\n                  '), ('t', ',\n        SumBT131 : '),
+                    ('t', '\n                  '), ('x', '$calculatedAmountBT131'),
+                    ('t', '\n                  '), ('t', ', NBlines : '),
+                    ('t', '\n                  '), ('x', '$nbLineItems'),
+                    ('t', '\n                  '), ('t', ', sumAllowBT-92 : '),
+                    ('t', '\n                  '), ('x', '$allowancesAmountBT92'),
+                    ('t', '\n                  '), ('t', ', sumChargesBT-99 : '),
+                    ('t', '\n                  '), ('x', '$chargesAmountBT99'),
+                    ('t', '\n                  '), ('t', ', NBAllowCharges : '),
+                    ('t', '\n                  '), ('x', '$nbAllowancesOrCharges'),
+                    ('t', '\n                  '), ('t', ',\n        SumBT131ini : '),
+                    ('t', '\n                  '), ('x', '$calculatedAmountBT131ini'),
+                    ('t', '\n                  '), ('t', ', NBlinesini : '),
+                    ('t', '\n                  '), ('x', '$nbLineItemsini'),
+                    ('t', '\n                  '), ('t', ', sumAllowBT-92ini : '),
+                    ('t', '\n                  '), ('x', '$allowancesAmountBT92ini'),
+                    ('t', '\n                  '), ('t', ', sumChargesBT-99ini : '),
+                    ('t', '\n                  '), ('x', '$chargesAmountBT99ini'),
+                    ('t', '\n                  '), ('t', ', NBAllowChargesini : '),
+                    ('t', '\n                  '), ('x', '$nbAllowancesOrChargesini'),
+                    ('t', '\n                  '),
+                    ('t',
+                     ',\n'
+                     '        [BR-FREXT-IC-08] - Dans une ventilation TVA (BG-23) où le code de '
+                     'catégorie TVA (BT-118) est "K" (Taux zéro), l’écart absolu entre le montant '
+                     'taxable (BT-116) et la somme des montants nets ligne (BT-131) + charges '
+                     '(BT-99) - remises (BT-92) doit être ≤ 0,01 € * nombre total d’éléments '
+                     'concernés.\n'
+                     '      '))),
+                  ('BR-IC-09', 'fatal', False, 'xs:decimal(../cbc:TaxAmount) = 0',
+                   (('t',
+                     '[BR-IC-09]-The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) '
+                     'where the VAT category code (BT-118) is "Intra-community supply" shall be 0 '
+                     '(zero).'),)),
+                  ('BR-IC-10', 'fatal', False,
+                   'fn:exists(cbc:TaxExemptionReason) or (fn:exists(cbc:TaxExemptionReasonCode) )',
+                   (('t',
+                     '[BR-IC-10]-A VAT breakdown (BG-23) with the VAT Category code (BT-118) '
+                     '"Intra-community supply" shall have a VAT exemption reason code (BT-121), '
+                     'meaning "Intra-community supply" or the VAT exemption reason text (BT-120) '
+                     '"Intra-community supply" (or the equivalent standard text in another '
+                     'language).'),)))),
+                ('M11', 1022.0,
+                 "cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='K'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+                 (),
+                 (('BR-IC-06', 'fatal', False, '(xs:decimal(cbc:Percent) = 0)',
+                   (('t',
+                     '[BR-IC-06]-In a Document level allowance (BG-20) where the Document level '
+                     'allowance VAT category code (BT-95) is "Intra-community supply" the Document '
+                     'level allowance VAT rate (BT-96) shall be 0 (zero).'),)),)),
+                ('M11', 1021.0,
+                 "cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='K'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+                 (),
+                 (('BR-IC-07', 'fatal', False, '(xs:decimal(cbc:Percent) = 0)',
+                   (('t',
+                     '[BR-IC-07]-In a Document level charge (BG-21) where the Document level '
+                     'charge VAT category code (BT-102) is "Intra-community supply" the Document '
+                     'level charge VAT rate (BT-103) shall be 0 (zero).'),)),)),
+                ('M11', 1020.0,
+                 'cac:InvoiceLine/cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                 "'K'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT'] | "
+                 'cac:CreditNoteLine/cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                 "'K'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+                 (),
+                 (('BR-IC-05', 'fatal', False, '(xs:decimal(cbc:Percent) = 0)',
+                   (('t',
+                     '[BR-IC-05]-In an Invoice line (BG-25) where the Invoiced item VAT category '
+                     'code (BT-151) is "Intracommunity supply" the Invoiced item VAT rate (BT-152) '
+                     'shall be 0 (zero).'),)),)),
+                ('M11', 1019.0,
+                 '/*/cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory[normalize-space(cbc:ID) = '
+                 "'L'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+                 (('rate', 'xs:decimal(cbc:Percent)'),
+                  ('exempReasonText', 'normalize-space(cbc:TaxExemptionReason)'),
+                  ('exempReasonCode', 'normalize-space(cbc:TaxExemptionReasonCode)'),
+                  ('basisAmount', 'xs:decimal(../cbc:TaxableAmount)'),
+                  ('invoiceID', '(/ubl:Invoice|/cn:CreditNote)/cbc:ID'),
+                  ('calculatedAmountBT131',
+                   "(round(sum((//cac:InvoiceLine|//cac:CreditNoteLine)[cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID)='L' "
+                   'and xs:decimal(cbc:Percent)=$rate and '
+                   'normalize-space(cbc:TaxExemptionReasonCode) = $exempReasonCode and '
+                   'normalize-space(cbc:TaxExemptionReason) = '
+                   '$exempReasonText]][not(cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID '
+                   '= $invoiceID) or (cac:BillingReference[cac:InvoiceDocumentReference/cbc:ID = '
+                   '$invoiceID]/cac:InvoiceDocumentReference/cbc:DocumentStatusCode = '
+                   "'DETAIL')]/cbc:LineExtensionAmount)*100) div 100)"),
+                  ('calculatedAmountBT131ini',
+                   "(round(sum((//cac:InvoiceLine|//cac:CreditNoteLine)[cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID)='L' "
+                   'and '
+                   'xs:decimal(cbc:Percent)=$rate]][not(cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID '
+                   '= $invoiceID) or (cac:BillingReference[cac:InvoiceDocumentReference/cbc:ID = '
+                   '$invoiceID]/cac:InvoiceDocumentReference/cbc:DocumentStatusCode = '
+                   "'DETAIL')]/cbc:LineExtensionAmount)*100) div 100)"),
+                  ('allowancesAmountBT92',
+                   'xs:decimal(round(sum(../../../cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator) '
+                   "and cac:TaxCategory[normalize-space(cbc:ID)='L' and "
+                   'xs:decimal(cbc:Percent)=$rate and normalize-space(cbc:TaxExemptionReasonCode) '
+                   '= $exempReasonCode and normalize-space(cbc:TaxExemptionReason) = '
+                   '$exempReasonText]]/cbc:Amount) * 100) div 100)'),
+                  ('allowancesAmountBT92ini',
+                   'xs:decimal(round(sum(../../../cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator) '
+                   "and cac:TaxCategory[normalize-space(cbc:ID)='L' and "
+                   'xs:decimal(cbc:Percent)=$rate]]/cbc:Amount) * 100) div 100)'),
+                  ('chargesAmountBT99',
+                   'xs:decimal(round(sum(../../../cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator) '
+                   "and cac:TaxCategory[normalize-space(cbc:ID)='L' and "
+                   'xs:decimal(cbc:Percent)=$rate and normalize-space(cbc:TaxExemptionReasonCode) '
+                   '= $exempReasonCode and normalize-space(cbc:TaxExemptionReason) = '
+                   '$exempReasonText]]/cbc:Amount) * 100) div 100)'),
+                  ('chargesAmountBT99ini',
+                   'xs:decimal(round(sum(../../../cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator) '
+                   "and cac:TaxCategory[normalize-space(cbc:ID)='L' and "
+                   'xs:decimal(cbc:Percent)=$rate]]/cbc:Amount) * 100) div 100)'),
+                  ('nbLineItems',
+                   "count((//cac:InvoiceLine|//cac:CreditNoteLine)[cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID)='L' "
+                   'and xs:decimal(cbc:Percent)=$rate and '
+                   'normalize-space(cbc:TaxExemptionReasonCode) = $exempReasonCode and '
+                   'normalize-space(cbc:TaxExemptionReason) = '
+                   '$exempReasonText]][not(cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID '
+                   '= $invoiceID) or (cac:BillingReference[cac:InvoiceDocumentReference/cbc:ID = '
+                   '$invoiceID]/cac:InvoiceDocumentReference/cbc:DocumentStatusCode = '
+                   "'DETAIL')]/cbc:LineExtensionAmount)"),
+                  ('nbLineItemsini',
+                   "count((//cac:InvoiceLine|//cac:CreditNoteLine)[cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID)='L' "
+                   'and '
+                   'xs:decimal(cbc:Percent)=$rate]][not(cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID '
+                   '= $invoiceID) or (cac:BillingReference[cac:InvoiceDocumentReference/cbc:ID = '
+                   '$invoiceID]/cac:InvoiceDocumentReference/cbc:DocumentStatusCode = '
+                   "'DETAIL')]/cbc:LineExtensionAmount)"),
+                  ('nbAllowancesOrCharges',
+                   "count(../../../cac:AllowanceCharge[cac:TaxCategory[normalize-space(cbc:ID)='L' "
+                   'and xs:decimal(cbc:Percent)=$rate and '
+                   'normalize-space(cbc:TaxExemptionReasonCode) = $exempReasonCode and '
+                   'normalize-space(cbc:TaxExemptionReason) = $exempReasonText]]/cbc:Amount)'),
+                  ('nbAllowancesOrChargesini',
+                   "count(../../../cac:AllowanceCharge[cac:TaxCategory[normalize-space(cbc:ID)='L' "
+                   'and xs:decimal(cbc:Percent)=$rate]]/cbc:Amount)'),
+                  ('vATAmountBT117', 'xs:decimal(../cbc:TaxAmount)'),
+                  ('calculatedBT117',
+                   'xs:decimal(round($basisAmount * $rate div 100 * 100) div 100)')),
+                 (('BR-FREXT-AF-08', 'fatal', False,
+                   '(fn:abs($basisAmount - $calculatedAmountBT131 + $allowancesAmountBT92 - '
+                   '$chargesAmountBT99) <= 0.01 * ($nbLineItems + $nbAllowancesOrCharges)) or '
+                   '(fn:abs($basisAmount - $calculatedAmountBT131ini + $allowancesAmountBT92ini - '
+                   '$chargesAmountBT99ini) <= 0.01 * ($nbLineItemsini + '
+                   '$nbAllowancesOrChargesini))',
+                   (('t', '\n        [BR-FREXT-AF-08] - Num Fact : '),
+                    ('t', '\n                  '), ('x', '$invoiceID'),
+                    ('t', '\n                  '), ('t', ', Code : '),
+                    ('t', '\n                  '), ('x', 'cbc:ID'), ('t', '\n                  '),
+                    ('t', ', rate : '), ('t', '\n                  '), ('x', '$rate'),
+                    ('t', '\n                  '), ('t', ', ExemptText : '),
+                    ('t', '\n                  '), ('x', '$exempReasonText'),
+                    ('t', '\n                  '), ('t', ', Exemptcode : '),
+                    ('t', '\n                  '), ('x', '$exempReasonCode'),
+                    ('t', '\n                  '), ('t', ', basisAmount : '),
+                    ('t', '\n                  '), ('x', '$basisAmount'),
+                    ('t', '\n                  '), ('t', ',\n        SumBT131 : '),
+                    ('t', '\n                  '), ('x', '$calculatedAmountBT131'),
+                    ('t', '\n                  '), ('t', ', NBlines : '),
+                    ('t', '\n                  '), ('x', '$nbLineItems'),
+                    ('t', '\n                  '), ('t', ', sumAllowBT-92 : '),
+                    ('t', '\n                  '), ('x', '$allowancesAmountBT92'),
+                    ('t', '\n                  '), ('t', ', sumChargesBT-99 : '),
+                    ('t', '\n                  '), ('x', '$chargesAmountBT99'),
+                    ('t', '\n                  '), ('t', ', NBAllowCharges : '),
+                    ('t', '\n                  '), ('x', '$nbAllowancesOrCharges'),
+                    ('t', '\n                  '), ('t', ',\n        SumBT131ini : '),
+                    ('t', '\n                  '), ('x', '$calculatedAmountBT131ini'),
+                    ('t', '\n                  '), ('t', ', NBlinesini : '),
+                    ('t', '\n                  '), ('x', '$nbLineItemsini'),
+                    ('t', '\n                  '), ('t', ', sumAllowBT-92ini : '),
+                    ('t', '\n                  '), ('x', '$allowancesAmountBT92ini'),
+                    ('t', '\n                  '), ('t', ', sumChargesBT-99ini : '),
+                    ('t', '\n                  '), ('x', '$chargesAmountBT99ini'),
+                    ('t', '\n                  '), ('t', ', NBAllowChargesini : '),
+                    ('t', '\n                  '), ('x', '$nbAllowancesOrChargesini'),
+                    ('t', '\n                  '),
+                    ('t',
+                     ',\n'
+                     '        [BR-FREXT-AF-08] - Dans une ventilation TVA (BG-23) où le code de '
+                     'catégorie TVA (BT-118) est "L" (IGIC - taxe des Canaries), l’écart absolu '
+                     'entre le montant taxable (BT-116) et la somme des montants nets ligne '
+                     '(BT-131) + charges (BT-99) - remises (BT-92) doit être ≤ 0,01 € * nombre '
+                     'total d’éléments concernés.\n'
+                     '      '))),
+                  ('BR-AF-09', 'fatal', False,
+                   '(fn:abs(xs:decimal(../cbc:TaxAmount)) - 1 < '
+                   'round((fn:abs(xs:decimal(../cbc:TaxableAmount)) * (xs:decimal(cbc:Percent) div '
+                   '100)) * 10 * 10) div 100 ) and (fn:abs(xs:decimal(../cbc:TaxAmount)) + 1 > '
+                   'round((fn:abs(xs:decimal(../cbc:TaxableAmount)) * (xs:decimal(cbc:Percent) div '
+                   '100)) * 10 * 10) div 100 )',
+                   (('t',
+                     '[BR-AF-09]-The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) '
+                     'where VAT category code (BT-118) is "IGIC" shall equal the VAT category '
+                     'taxable amount (BT-116) multiplied by the VAT category rate (BT-119).'),)),
+                  ('BR-AF-10', 'fatal', False,
+                   'not(cbc:TaxExemptionReason) and not(cbc:TaxExemptionReasonCode)',
+                   (('t',
+                     '[BR-AF-10]-A VAT breakdown (BG-23) with VAT Category code (BT-118) "IGIC" '
+                     'shall not have a VAT exemption reason code (BT-121) or VAT exemption reason '
+                     'text (BT-120).'),)))),
+                ('M11', 1018.0,
+                 "cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='L'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+                 (),
+                 (('BR-AF-06', 'fatal', False, '(cbc:Percent) >= 0',
+                   (('t',
+                     '[BR-AF-06]-In a Document level allowance (BG-20) where the Document level '
+                     'allowance VAT category code (BT-95) is "IGIC" the Document level allowance '
+                     'VAT rate (BT-96) shall be 0 (zero) or greater than zero.'),)),)),
+                ('M11', 1017.0,
+                 "cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='L'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+                 (),
+                 (('BR-AF-07', 'fatal', False, '(cbc:Percent) >= 0',
+                   (('t',
+                     '[BR-AF-07]-In a Document level charge (BG-21) where the Document level '
+                     'charge VAT category code (BT-102) is "IGIC" the Document level charge VAT '
+                     'rate (BT-103) shall be 0 (zero) or greater than zero.'),)),)),
+                ('M11', 1016.0,
+                 'cac:InvoiceLine/cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                 "'L'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']| "
+                 'cac:CreditNoteLine/cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                 "'L'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+                 (),
+                 (('BR-AF-05', 'fatal', False, '(cbc:Percent) >= 0',
+                   (('t',
+                     '[BR-AF-05]-In an Invoice line (BG-25) where the Invoiced item VAT category '
+                     'code (BT-151) is "IGIC" the invoiced item VAT rate (BT-152) shall be 0 '
+                     '(zero) or greater than zero.'),)),)),
+                ('M11', 1015.0,
+                 '/*/cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory[normalize-space(cbc:ID) = '
+                 "'M'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+                 (('rate', 'xs:decimal(cbc:Percent)'),
+                  ('exempReasonText', 'normalize-space(cbc:TaxExemptionReason)'),
+                  ('exempReasonCode', 'normalize-space(cbc:TaxExemptionReasonCode)'),
+                  ('basisAmount', 'xs:decimal(../cbc:TaxableAmount)'),
+                  ('invoiceID', '(/ubl:Invoice|/cn:CreditNote)/cbc:ID'),
+                  ('calculatedAmountBT131',
+                   "(round(sum((//cac:InvoiceLine|//cac:CreditNoteLine)[cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID)='M' "
+                   'and xs:decimal(cbc:Percent)=$rate and '
+                   'normalize-space(cbc:TaxExemptionReasonCode) = $exempReasonCode and '
+                   'normalize-space(cbc:TaxExemptionReason) = '
+                   '$exempReasonText]][not(cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID '
+                   '= $invoiceID) or (cac:BillingReference[cac:InvoiceDocumentReference/cbc:ID = '
+                   '$invoiceID]/cac:InvoiceDocumentReference/cbc:DocumentStatusCode = '
+                   "'DETAIL')]/cbc:LineExtensionAmount)*100) div 100)"),
+                  ('calculatedAmountBT131ini',
+                   "(round(sum((//cac:InvoiceLine|//cac:CreditNoteLine)[cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID)='M' "
+                   'and '
+                   'xs:decimal(cbc:Percent)=$rate]][not(cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID '
+                   '= $invoiceID) or (cac:BillingReference[cac:InvoiceDocumentReference/cbc:ID = '
+                   '$invoiceID]/cac:InvoiceDocumentReference/cbc:DocumentStatusCode = '
+                   "'DETAIL')]/cbc:LineExtensionAmount)*100) div 100)"),
+                  ('allowancesAmountBT92',
+                   'xs:decimal(round(sum(../../../cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator) '
+                   "and cac:TaxCategory[normalize-space(cbc:ID)='M' and "
+                   'xs:decimal(cbc:Percent)=$rate and normalize-space(cbc:TaxExemptionReasonCode) '
+                   '= $exempReasonCode and normalize-space(cbc:TaxExemptionReason) = '
+                   '$exempReasonText]]/cbc:Amount) * 100) div 100)'),
+                  ('allowancesAmountBT92ini',
+                   'xs:decimal(round(sum(../../../cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator) '
+                   "and cac:TaxCategory[normalize-space(cbc:ID)='M' and "
+                   'xs:decimal(cbc:Percent)=$rate]]/cbc:Amount) * 100) div 100)'),
+                  ('chargesAmountBT99',
+                   'xs:decimal(round(sum(../../../cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator) '
+                   "and cac:TaxCategory[normalize-space(cbc:ID)='M' and "
+                   'xs:decimal(cbc:Percent)=$rate and normalize-space(cbc:TaxExemptionReasonCode) '
+                   '= $exempReasonCode and normalize-space(cbc:TaxExemptionReason) = '
+                   '$exempReasonText]]/cbc:Amount) * 100) div 100)'),
+                  ('chargesAmountBT99ini',
+                   'xs:decimal(round(sum(../../../cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator) '
+                   "and cac:TaxCategory[normalize-space(cbc:ID)='M' and "
+                   'xs:decimal(cbc:Percent)=$rate]]/cbc:Amount) * 100) div 100)'),
+                  ('nbLineItems',
+                   "count((//cac:InvoiceLine|//cac:CreditNoteLine)[cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID)='M' "
+                   'and xs:decimal(cbc:Percent)=$rate and '
+                   'normalize-space(cbc:TaxExemptionReasonCode) = $exempReasonCode and '
+                   'normalize-space(cbc:TaxExemptionReason) = '
+                   '$exempReasonText]][not(cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID '
+                   '= $invoiceID) or (cac:BillingReference[cac:InvoiceDocumentReference/cbc:ID = '
+                   '$invoiceID]/cac:InvoiceDocumentReference/cbc:DocumentStatusCode = '
+                   "'DETAIL')]/cbc:LineExtensionAmount)"),
+                  ('nbLineItemsini',
+                   "count((//cac:InvoiceLine|//cac:CreditNoteLine)[cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID)='M' "
+                   'and '
+                   'xs:decimal(cbc:Percent)=$rate]][not(cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID '
+                   '= $invoiceID) or (cac:BillingReference[cac:InvoiceDocumentReference/cbc:ID = '
+                   '$invoiceID]/cac:InvoiceDocumentReference/cbc:DocumentStatusCode = '
+                   "'DETAIL')]/cbc:LineExtensionAmount)"),
+                  ('nbAllowancesOrCharges',
+                   "count(../../../cac:AllowanceCharge[cac:TaxCategory[normalize-space(cbc:ID)='M' "
+                   'and xs:decimal(cbc:Percent)=$rate and '
+                   'normalize-space(cbc:TaxExemptionReasonCode) = $exempReasonCode and '
+                   'normalize-space(cbc:TaxExemptionReason) = $exempReasonText]]/cbc:Amount)'),
+                  ('nbAllowancesOrChargesini',
+                   "count(../../../cac:AllowanceCharge[cac:TaxCategory[normalize-space(cbc:ID)='M' "
+                   'and xs:decimal(cbc:Percent)=$rate]]/cbc:Amount)'),
+                  ('vATAmountBT117', 'xs:decimal(../cbc:TaxAmount)'),
+                  ('calculatedBT117',
+                   'xs:decimal(round($basisAmount * $rate div 100 * 100) div 100)')),
+                 (('BR-FREXT-AG-08', 'fatal', False,
+                   '(fn:abs($basisAmount - $calculatedAmountBT131 + $allowancesAmountBT92 - '
+                   '$chargesAmountBT99) <= 0.01 * ($nbLineItems + $nbAllowancesOrCharges)) or '
+                   '(fn:abs($basisAmount - $calculatedAmountBT131ini + $allowancesAmountBT92ini - '
+                   '$chargesAmountBT99ini) <= 0.01 * ($nbLineItemsini + '
+                   '$nbAllowancesOrChargesini))',
+                   (('t', '\n        [BR-FREXT-AG-08] - Num Fact : '),
+                    ('t', '\n                  '), ('x', '$invoiceID'),
+                    ('t', '\n                  '), ('t', ', Code : '),
+                    ('t', '\n                  '), ('x', 'cbc:ID'), ('t', '\n                  '),
+                    ('t', ', rate : '), ('t', '\n                  '), ('x', '$rate'),
+                    ('t', '\n                  '), ('t', ', ExemptText : '),
+                    ('t', '\n                  '), ('x', '$exempReasonText'),
+                    ('t', '\n                  '), ('t', ', Exemptcode : '),
+                    ('t', '\n                  '), ('x', '$exempReasonCode'),
+                    ('t', '\n                  '), ('t', ', basisAmount : '),
+                    ('t', '\n                  '), ('x', '$basisAmount'),
+                    ('t', '\n                  '), ('t', ',\n        SumBT131 : '),
+                    ('t', '\n                  '), ('x', '$calculatedAmountBT131'),
+                    ('t', '\n                  '), ('t', ', NBlines : '),
+                    ('t', '\n                  '), ('x', '$nbLineItems'),
+                    ('t', '\n                  '), ('t', ', sumAllowBT-92 : '),
+                    ('t', '\n                  '), ('x', '$allowancesAmountBT92'),
+                    ('t', '\n                  '), ('t', ', sumChargesBT-99 : '),
+                    ('t', '\n                  '), ('x', '$chargesAmountBT99'),
+                    ('t', '\n                  '), ('t', ', NBAllowCharges : '),
+                    ('t', '\n                  '), ('x', '$nbAllowancesOrCharges'),
+                    ('t', '\n                  '), ('t', ',\n        SumBT131ini : '),
+                    ('t', '\n                  '), ('x', '$calculatedAmountBT131ini'),
+                    ('t', '\n                  '), ('t', ', NBlinesini : '),
+                    ('t', '\n                  '), ('x', '$nbLineItemsini'),
+                    ('t', '\n                  '), ('t', ', sumAllowBT-92ini : '),
+                    ('t', '\n                  '), ('x', '$allowancesAmountBT92ini'),
+                    ('t', '\n                  '), ('t', ', sumChargesBT-99ini : '),
+                    ('t', '\n                  '), ('x', '$chargesAmountBT99ini'),
+                    ('t', '\n                  '), ('t', ', NBAllowChargesini : '),
+                    ('t', '\n                  '), ('x', '$nbAllowancesOrChargesini'),
+                    ('t', '\n                  '),
+                    ('t',
+                     ',\n'
+                     '        [BR-FREXT-AG-08] - Dans une ventilation TVA (BG-23) où le code de '
+                     'catégorie TVA (BT-118) est "M" (IPSI - taxe de Ceuta et Melilla), l’écart '
+                     'absolu entre le montant taxable (BT-116) et la somme des montants nets ligne '
+                     '(BT-131) + charges (BT-99) - remises (BT-92) doit être ≤ 0,01 € * nombre '
+                     'total d’éléments concernés.\n'
+                     '      '))),
+                  ('BR-AG-09', 'fatal', False,
+                   '(fn:abs(xs:decimal(../cbc:TaxAmount)) - 1 < '
+                   'round((fn:abs(xs:decimal(../cbc:TaxableAmount)) * (xs:decimal(cbc:Percent) div '
+                   '100)) * 10 * 10) div 100 ) and (fn:abs(xs:decimal(../cbc:TaxAmount)) + 1 > '
+                   'round((fn:abs(xs:decimal(../cbc:TaxableAmount)) * (xs:decimal(cbc:Percent) div '
+                   '100)) * 10 * 10) div 100 )',
+                   (('t',
+                     '[BR-AG-09]-The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) '
+                     'where VAT category code (BT-118) is "IPSI" shall equal the VAT category '
+                     'taxable amount (BT-116) multiplied by the VAT category rate (BT-119).'),)),
+                  ('BR-AG-10', 'fatal', False,
+                   'not(cbc:TaxExemptionReason) and not(cbc:TaxExemptionReasonCode)',
+                   (('t',
+                     '[BR-AG-10]-A VAT breakdown (BG-23) with VAT Category code (BT-118) "IPSI" '
+                     'shall not have a VAT exemption reason code (BT-121) or VAT exemption reason '
+                     'text (BT-120).'),)))),
+                ('M11', 1014.0,
+                 "cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='M'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+                 (),
+                 (('BR-AG-06', 'fatal', False, '(cbc:Percent) >= 0',
+                   (('t',
+                     '[BR-AG-06]-In a Document level allowance (BG-20) where the Document level '
+                     'allowance VAT category code (BT-95) is "IPSI" the Document level allowance '
+                     'VAT rate (BT-96) shall be 0 (zero) or greater than zero.'),)),)),
+                ('M11', 1013.0,
+                 "cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='M'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+                 (),
+                 (('BR-AG-07', 'fatal', False, '(cbc:Percent) >= 0',
+                   (('t',
+                     '[BR-AG-07]-In a Document level charge (BG-21) where the Document level '
+                     'charge VAT category code (BT-102) is "IPSI" the Document level charge VAT '
+                     'rate (BT-103) shall be 0 (zero) or greater than zero.'),)),)),
+                ('M11', 1012.0,
+                 'cac:InvoiceLine/cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                 "'M'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']| "
+                 'cac:CreditNoteLine/cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                 "'M'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+                 (),
+                 (('BR-AG-05', 'fatal', False, '(cbc:Percent) >= 0',
+                   (('t',
+                     '[BR-AG-05]-In an Invoice line (BG-25) where the Invoiced item VAT category '
+                     'code (BT-151) is "IPSI" the Invoiced item VAT rate (BT-152) shall be 0 '
+                     '(zero) or greater than zero.'),)),)),
+                ('M11', 1011.0,
+                 '/*/cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory[normalize-space(cbc:ID) = '
+                 "'O'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+                 (('exempReasonText', 'normalize-space(cbc:TaxExemptionReason)'),
+                  ('exempReasonCode', 'normalize-space(cbc:TaxExemptionReasonCode)'),
+                  ('basisAmount', 'xs:decimal(../cbc:TaxableAmount)'),
+                  ('invoiceID', '(/ubl:Invoice|/cn:CreditNote)/cbc:ID'),
+                  ('calculatedAmountBT131',
+                   "(round(sum((//cac:InvoiceLine|//cac:CreditNoteLine)[cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID)='O' "
+                   'and normalize-space(cbc:TaxExemptionReasonCode) = $exempReasonCode and '
+                   'normalize-space(cbc:TaxExemptionReason) = '
+                   '$exempReasonText]][not(cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID '
+                   '= $invoiceID) or (cac:BillingReference[cac:InvoiceDocumentReference/cbc:ID = '
+                   '$invoiceID]/cac:InvoiceDocumentReference/cbc:DocumentStatusCode = '
+                   "'DETAIL')]/cbc:LineExtensionAmount)*100) div 100)"),
+                  ('calculatedAmountBT131ini',
+                   "(round(sum((//cac:InvoiceLine|//cac:CreditNoteLine)[cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID)='O']][not(cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID "
+                   '= $invoiceID) or (cac:BillingReference[cac:InvoiceDocumentReference/cbc:ID = '
+                   '$invoiceID]/cac:InvoiceDocumentReference/cbc:DocumentStatusCode = '
+                   "'DETAIL')]/cbc:LineExtensionAmount)*100) div 100)"),
+                  ('allowancesAmountBT92',
+                   'xs:decimal(round(sum(../../../cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator) '
+                   "and cac:TaxCategory[normalize-space(cbc:ID)='O' and "
+                   'normalize-space(cbc:TaxExemptionReasonCode) = $exempReasonCode and '
+                   'normalize-space(cbc:TaxExemptionReason) = $exempReasonText]]/cbc:Amount) * '
+                   '100) div 100)'),
+                  ('allowancesAmountBT92ini',
+                   'xs:decimal(round(sum(../../../cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator) '
+                   "and cac:TaxCategory[normalize-space(cbc:ID)='O']]/cbc:Amount) * 100) div 100)"),
+                  ('chargesAmountBT99',
+                   'xs:decimal(round(sum(../../../cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator) '
+                   "and cac:TaxCategory[normalize-space(cbc:ID)='O' and "
+                   'normalize-space(cbc:TaxExemptionReasonCode) = $exempReasonCode and '
+                   'normalize-space(cbc:TaxExemptionReason) = $exempReasonText]]/cbc:Amount) * '
+                   '100) div 100)'),
+                  ('chargesAmountBT99ini',
+                   'xs:decimal(round(sum(../../../cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator) '
+                   "and cac:TaxCategory[normalize-space(cbc:ID)='O']]/cbc:Amount) * 100) div 100)"),
+                  ('nbLineItems',
+                   "count((//cac:InvoiceLine|//cac:CreditNoteLine)[cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID)='O' "
+                   'and normalize-space(cbc:TaxExemptionReasonCode) = $exempReasonCode and '
+                   'normalize-space(cbc:TaxExemptionReason) = '
+                   '$exempReasonText]][not(cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID '
+                   '= $invoiceID) or (cac:BillingReference[cac:InvoiceDocumentReference/cbc:ID = '
+                   '$invoiceID]/cac:InvoiceDocumentReference/cbc:DocumentStatusCode = '
+                   "'DETAIL')]/cbc:LineExtensionAmount)"),
+                  ('nbLineItemsini',
+                   "count((//cac:InvoiceLine|//cac:CreditNoteLine)[cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID)='O']][not(cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID "
+                   '= $invoiceID) or (cac:BillingReference[cac:InvoiceDocumentReference/cbc:ID = '
+                   '$invoiceID]/cac:InvoiceDocumentReference/cbc:DocumentStatusCode = '
+                   "'DETAIL')]/cbc:LineExtensionAmount)"),
+                  ('nbAllowancesOrCharges',
+                   "count(../../../cac:AllowanceCharge[cac:TaxCategory[normalize-space(cbc:ID)='O' "
+                   'and normalize-space(cbc:TaxExemptionReasonCode) = $exempReasonCode and '
+                   'normalize-space(cbc:TaxExemptionReason) = $exempReasonText]]/cbc:Amount)'),
+                  ('nbAllowancesOrChargesini',
+                   "count(../../../cac:AllowanceCharge[cac:TaxCategory[normalize-space(cbc:ID)='O']]/cbc:Amount)")),
+                 (('BR-FREXT-O-08', 'fatal', False,
+                   '(fn:abs($basisAmount - $calculatedAmountBT131 + $allowancesAmountBT92 - '
+                   '$chargesAmountBT99) <= 0.01 * ($nbLineItems + $nbAllowancesOrCharges)) or '
+                   '(fn:abs($basisAmount - $calculatedAmountBT131ini + $allowancesAmountBT92ini - '
+                   '$chargesAmountBT99ini) <= 0.01 * ($nbLineItemsini + '
+                   '$nbAllowancesOrChargesini))',
+                   (('t', '\n        [BR-FREXT-O-08] - Num Fact : '), ('t', '\n                  '),
+                    ('x', '$invoiceID'), ('t', '\n                  '), ('t', ', Code : '),
+                    ('t', '\n                  '), ('x', 'cbc:ID'), ('t', '\n                  '),
+                    ('t', ', ExemptText : '), ('t', '\n                  '),
+                    ('x', '$exempReasonText'), ('t', '\n                  '),
+                    ('t', ', Exemptcode : '), ('t', '\n                  '),
+                    ('x', '$exempReasonCode'), ('t', '\n                  '),
+                    ('t', ', basisAmount : '), ('t', '\n                  '), ('x', '$basisAmount'),
+                    ('t', '\n                  '), ('t', ',\n        SumBT131 : '),
+                    ('t', '\n                  '), ('x', '$calculatedAmountBT131'),
+                    ('t', '\n                  '), ('t', ', NBlines : '),
+                    ('t', '\n                  '), ('x', '$nbLineItems'),
+                    ('t', '\n                  '), ('t', ', sumAllowBT-92 : '),
+                    ('t', '\n                  '), ('x', '$allowancesAmountBT92'),
+                    ('t', '\n                  '), ('t', ', sumChargesBT-99 : '),
+                    ('t', '\n                  '), ('x', '$chargesAmountBT99'),
+                    ('t', '\n                  '), ('t', ', NBAllowCharges : '),
+                    ('t', '\n                  '), ('x', '$nbAllowancesOrCharges'),
+                    ('t', '\n                  '), ('t', ',\n        SumBT131ini : '),
+                    ('t', '\n                  '), ('x', '$calculatedAmountBT131ini'),
+                    ('t', '\n                  '), ('t', ', NBlinesini : '),
+                    ('t', '\n                  '), ('x', '$nbLineItemsini'),
+                    ('t', '\n                  '), ('t', ', sumAllowBT-92ini : '),
+                    ('t', '\n                  '), ('x', '$allowancesAmountBT92ini'),
+                    ('t', '\n                  '), ('t', ', sumChargesBT-99ini : '),
+                    ('t', '\n                  '), ('x', '$chargesAmountBT99ini'),
+                    ('t', '\n                  '), ('t', ', NBAllowChargesini : '),
+                    ('t', '\n                  '), ('x', '$nbAllowancesOrChargesini'),
+                    ('t', '\n                  '),
+                    ('t',
+                     ',\n'
+                     '        [BR-FREXT-O-08] - Dans une ventilation TVA (BG-23) où le code de '
+                     'catégorie TVA (BT-118) est "O" (Non soumis à TVA), l’écart absolu entre le '
+                     'montant taxable (BT-116) et la somme des montants nets ligne (BT-131) + '
+                     'charges (BT-99) - remises (BT-92) doit être ≤ 0,01 € * nombre total '
+                     'd’éléments concernés.\n'
+                     '      '))),
+                  ('BR-O-09', 'fatal', False, 'xs:decimal(../cbc:TaxAmount) = 0',
+                   (('t',
+                     '[BR-O-09]-The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) '
+                     'where the VAT category code (BT-118) is "Not subject to VAT" shall be 0 '
+                     '(zero).'),)),
+                  ('BR-O-10', 'fatal', False,
+                   'fn:exists(cbc:TaxExemptionReason) or (fn:exists(cbc:TaxExemptionReasonCode) )',
+                   (('t',
+                     '[BR-O-10]-A VAT breakdown (BG-23) with VAT Category code (BT-118) " Not '
+                     'subject to VAT" shall have a VAT exemption reason code (BT-121), meaning " '
+                     'Not subject to VAT" or a VAT exemption reason text (BT-120) " Not subject to '
+                     'VAT" (or the equivalent standard text in another language).'),)))),
+                ('M11', 1010.0,
+                 "cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='O'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+                 (),
+                 (('BR-O-06', 'fatal', False, 'not(cbc:Percent)',
+                   (('t',
+                     '[BR-O-06]-A Document level allowance (BG-20) where VAT category code (BT-95) '
+                     'is "Not subject to VAT" shall not contain a Document level allowance VAT '
+                     'rate (BT-96).'),)),)),
+                ('M11', 1009.0,
+                 "cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='O'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+                 (),
+                 (('BR-O-07', 'fatal', False, 'not(cbc:Percent)',
+                   (('t',
+                     '[BR-O-07]-A Document level charge (BG-21) where the VAT category code '
+                     '(BT-102) is "Not subject to VAT" shall not contain a Document level charge '
+                     'VAT rate (BT-103).'),)),)),
+                ('M11', 1008.0,
+                 'cac:InvoiceLine/cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                 "'O'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT'] | "
+                 'cac:CreditNoteLine/cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                 "'O'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+                 (),
+                 (('BR-O-05', 'fatal', False, 'not(cbc:Percent)',
+                   (('t',
+                     '[BR-O-05]-An Invoice line (BG-25) where the VAT category code (BT-151) is '
+                     '"Not subject to VAT" shall not contain an Invoiced item VAT rate '
+                     '(BT-152).'),)),)),
+                ('M11', 1007.0,
+                 '/*/cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory[normalize-space(cbc:ID) = '
+                 "'S'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+                 (('rate', 'xs:decimal(cbc:Percent)'),
+                  ('exempReasonText', 'normalize-space(cbc:TaxExemptionReason)'),
+                  ('exempReasonCode', 'normalize-space(cbc:TaxExemptionReasonCode)'),
+                  ('basisAmount', 'xs:decimal(../cbc:TaxableAmount)'),
+                  ('invoiceID', '(/ubl:Invoice|/cn:CreditNote)/cbc:ID'),
+                  ('calculatedAmountBT131',
+                   "(round(sum((//cac:InvoiceLine|//cac:CreditNoteLine)[cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID)='S' "
+                   'and xs:decimal(cbc:Percent)=$rate and '
+                   'normalize-space(cbc:TaxExemptionReasonCode) = $exempReasonCode and '
+                   'normalize-space(cbc:TaxExemptionReason) = '
+                   '$exempReasonText]][not(cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID '
+                   '= $invoiceID) or (cac:BillingReference[cac:InvoiceDocumentReference/cbc:ID = '
+                   '$invoiceID]/cac:InvoiceDocumentReference/cbc:DocumentStatusCode = '
+                   "'DETAIL')]/cbc:LineExtensionAmount)*100) div 100)"),
+                  ('calculatedAmountBT131ini',
+                   "(round(sum((//cac:InvoiceLine|//cac:CreditNoteLine)[cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID)='S' "
+                   'and '
+                   'xs:decimal(cbc:Percent)=$rate]][not(cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID '
+                   '= $invoiceID) or (cac:BillingReference[cac:InvoiceDocumentReference/cbc:ID = '
+                   '$invoiceID]/cac:InvoiceDocumentReference/cbc:DocumentStatusCode = '
+                   "'DETAIL')]/cbc:LineExtensionAmount)*100) div 100)"),
+                  ('allowancesAmountBT92',
+                   'xs:decimal(round(sum(../../../cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator) '
+                   "and cac:TaxCategory[normalize-space(cbc:ID)='S' and "
+                   'xs:decimal(cbc:Percent)=$rate and normalize-space(cbc:TaxExemptionReasonCode) '
+                   '= $exempReasonCode and normalize-space(cbc:TaxExemptionReason) = '
+                   '$exempReasonText]]/cbc:Amount) * 100) div 100)'),
+                  ('allowancesAmountBT92ini',
+                   'xs:decimal(round(sum(../../../cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator) '
+                   "and cac:TaxCategory[normalize-space(cbc:ID)='S' and "
+                   'xs:decimal(cbc:Percent)=$rate]]/cbc:Amount) * 100) div 100)'),
+                  ('chargesAmountBT99',
+                   'xs:decimal(round(sum(../../../cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator) '
+                   "and cac:TaxCategory[normalize-space(cbc:ID)='S' and "
+                   'xs:decimal(cbc:Percent)=$rate and normalize-space(cbc:TaxExemptionReasonCode) '
+                   '= $exempReasonCode and normalize-space(cbc:TaxExemptionReason) = '
+                   '$exempReasonText]]/cbc:Amount) * 100) div 100)'),
+                  ('chargesAmountBT99ini',
+                   'xs:decimal(round(sum(../../../cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator) '
+                   "and cac:TaxCategory[normalize-space(cbc:ID)='S' and "
+                   'xs:decimal(cbc:Percent)=$rate]]/cbc:Amount) * 100) div 100)'),
+                  ('nbLineItems',
+                   "count((//cac:InvoiceLine|//cac:CreditNoteLine)[cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID)='S' "
+                   'and xs:decimal(cbc:Percent)=$rate and '
+                   'normalize-space(cbc:TaxExemptionReasonCode) = $exempReasonCode and '
+                   'normalize-space(cbc:TaxExemptionReason) = '
+                   '$exempReasonText]][not(cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID '
+                   '= $invoiceID) or (cac:BillingReference[cac:InvoiceDocumentReference/cbc:ID = '
+                   '$invoiceID]/cac:InvoiceDocumentReference/cbc:DocumentStatusCode = '
+                   "'DETAIL')]/cbc:LineExtensionAmount)"),
+                  ('nbLineItemsini',
+                   "count((//cac:InvoiceLine|//cac:CreditNoteLine)[cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID)='S' "
+                   'and '
+                   'xs:decimal(cbc:Percent)=$rate]][not(cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID '
+                   '= $invoiceID) or (cac:BillingReference[cac:InvoiceDocumentReference/cbc:ID = '
+                   '$invoiceID]/cac:InvoiceDocumentReference/cbc:DocumentStatusCode = '
+                   "'DETAIL')]/cbc:LineExtensionAmount)"),
+                  ('nbAllowancesOrCharges',
+                   "count(../../../cac:AllowanceCharge[cac:TaxCategory[normalize-space(cbc:ID)='S' "
+                   'and xs:decimal(cbc:Percent)=$rate and '
+                   'normalize-space(cbc:TaxExemptionReasonCode) = $exempReasonCode and '
+                   'normalize-space(cbc:TaxExemptionReason) = $exempReasonText]]/cbc:Amount)'),
+                  ('nbAllowancesOrChargesini',
+                   "count(../../../cac:AllowanceCharge[cac:TaxCategory[normalize-space(cbc:ID)='S' "
+                   'and xs:decimal(cbc:Percent)=$rate]]/cbc:Amount)'),
+                  ('vATAmountBT117', 'xs:decimal(../cbc:TaxAmount)'),
+                  ('calculatedBT117',
+                   'xs:decimal(round($basisAmount * $rate div 100 * 100) div 100)')),
+                 (('BR-FREXT-S-08ini', 'fatal', False,
+                   '(fn:abs($basisAmount - $calculatedAmountBT131 + $allowancesAmountBT92 - '
+                   '$chargesAmountBT99) <= 0.01 * ($nbLineItems + $nbAllowancesOrCharges)) or '
+                   '(fn:abs($basisAmount - $calculatedAmountBT131ini + $allowancesAmountBT92ini - '
+                   '$chargesAmountBT99ini) <= 0.01 * ($nbLineItemsini + '
+                   '$nbAllowancesOrChargesini))',
+                   (('t', '\n        [BR-FREXT-S-08ini] - Num Fact : '),
+                    ('t', '\n                  '), ('x', '$invoiceID'),
+                    ('t', '\n                  '), ('t', ', Code : '),
+                    ('t', '\n                  '), ('x', 'cbc:ID'), ('t', '\n                  '),
+                    ('t', ', rate : '), ('t', '\n                  '), ('x', '$rate'),
+                    ('t', '\n                  '), ('t', ', ExemptText : '),
+                    ('t', '\n                  '), ('x', '$exempReasonText'),
+                    ('t', '\n                  '), ('t', ', Exemptcode : '),
+                    ('t', '\n                  '), ('x', '$exempReasonCode'),
+                    ('t', '\n                  '), ('t', ', basisAmount : '),
+                    ('t', '\n                  '), ('x', '$basisAmount'),
+                    ('t', '\n                  '), ('t', ',\n        SumBT131 : '),
+                    ('t', '\n                  '), ('x', '$calculatedAmountBT131'),
+                    ('t', '\n                  '), ('t', ', NBlines : '),
+                    ('t', '\n                  '), ('x', '$nbLineItems'),
+                    ('t', '\n                  '), ('t', ', sumAllowBT-92 : '),
+                    ('t', '\n                  '), ('x', '$allowancesAmountBT92'),
+                    ('t', '\n                  '), ('t', ', sumChargesBT-99 : '),
+                    ('t', '\n                  '), ('x', '$chargesAmountBT99'),
+                    ('t', '\n                  '), ('t', ', NBAllowCharges : '),
+                    ('t', '\n                  '), ('x', '$nbAllowancesOrCharges'),
+                    ('t', '\n                  '), ('t', ',\n        SumBT131ini : '),
+                    ('t', '\n                  '), ('x', '$calculatedAmountBT131ini'),
+                    ('t', '\n                  '), ('t', ', NBlinesini : '),
+                    ('t', '\n                  '), ('x', '$nbLineItemsini'),
+                    ('t', '\n                  '), ('t', ', sumAllowBT-92ini : '),
+                    ('t', '\n                  '), ('x', '$allowancesAmountBT92ini'),
+                    ('t', '\n                  '), ('t', ', sumChargesBT-99ini : '),
+                    ('t', '\n                  '), ('x', '$chargesAmountBT99ini'),
+                    ('t', '\n                  '), ('t', ', NBAllowChargesini : '),
+                    ('t', '\n                  '), ('x', '$nbAllowancesOrChargesini'),
+                    ('t', '\n                  '),
+                    ('t',
+                     ',\n'
+                     '        [BR-FREXT-S-08] - Dans une ventilation TVA (BG-23), pour chaque taux '
+                     'de TVA (BT-119) où le code catégorie (BT-118) est "S" (Taux normal), l’écart '
+                     'absolu entre le montant taxable (BT-116) et la somme des montants nets ligne '
+                     '(BT-131) + charges (BT-99) - remises (BT-92) doit être ≤ 0,01 € * nombre '
+                     'total d’éléments concernés.\n'
+                     '        '))),
+                  ('BR-FREXT-S-09', 'fatal', False,
+                   'fn:abs($vATAmountBT117 - $calculatedBT117) <= 0.01 * ($nbLineItems + '
+                   '$nbAllowancesOrCharges)',
+                   (('t', '\n          Num Fact : '), ('t', '\n                  '),
+                    ('x', '$invoiceID'), ('t', '\n                  '), ('t', ', basisAmount : '),
+                    ('t', '\n                  '), ('x', '$basisAmount'),
+                    ('t', '\n                  '), ('t', ', rate : '),
+                    ('t', '\n                  '), ('x', '$rate'), ('t', '\n                  '),
+                    ('t', ', VATBT117 : '), ('t', '\n                  '), ('x', '$vATAmountBT117'),
+                    ('t', '\n                  '), ('t', ', CalculatedBT-117 : '),
+                    ('t', '\n                  '), ('x', '$calculatedBT117'),
+                    ('t', '\n                  '), ('t', ', NBlines : '),
+                    ('t', '\n                  '), ('x', '$nbLineItems'),
+                    ('t', '\n                  '), ('t', ', NBAllowCharges : '),
+                    ('t', '\n                  '), ('x', '$nbAllowancesOrCharges'),
+                    ('t', '\n                  '),
+                    ('t',
+                     '\n'
+                     '        [BR-FREXT-S-09] - Dans une ventilation TVA (BG-23), pour chaque taux '
+                     'de TVA (BT-119) où le code catégorie (BT-118) est "S" (Taux normal), l’écart '
+                     'absolu entre le montant de TVA (BT-117) et le produit du montant taxable '
+                     '(BT-116) par le taux (BT-119) doit être ≤ 0,01 € * nombre total d’éléments '
+                     'concernés.\n'
+                     '        '))))),
+                ('M11', 1006.0,
+                 "cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='S'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+                 (),
+                 (('BR-S-06', 'fatal', False, '(cbc:Percent) > 0',
+                   (('t',
+                     '[BR-S-06]-In a Document level allowance (BG-20) where the Document level '
+                     'allowance VAT category code (BT-95) is "Standard rated" the Document level '
+                     'allowance VAT rate (BT-96) shall be greater than zero.'),)),)),
+                ('M11', 1005.0,
+                 "cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='S'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+                 (),
+                 (('BR-S-07', 'fatal', False, '(cbc:Percent) > 0',
+                   (('t',
+                     '[BR-S-07]-In a Document level charge (BG-21) where the Document level charge '
+                     'VAT category code (BT-102) is "Standard rated" the Document level charge VAT '
+                     'rate (BT-103) shall be greater than zero.\xa0 '),)),)),
+                ('M11', 1004.0,
+                 'cac:InvoiceLine/cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                 "'S'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT'] | "
+                 'cac:CreditNoteLine/cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                 "'S'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+                 (),
+                 (('BR-S-05', 'fatal', False, '(cbc:Percent) > 0',
+                   (('t',
+                     '[BR-S-05]-In an Invoice line (BG-25) where the Invoiced item VAT category '
+                     'code (BT-151) is "Standard rated" the Invoiced item VAT rate (BT-152) shall '
+                     'be greater than zero.'),)),)),
+                ('M11', 1003.0,
+                 '/*/cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory[normalize-space(cbc:ID) = '
+                 "'Z'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+                 (('rate', 'xs:decimal(cbc:Percent)'),
+                  ('exempReasonText', 'normalize-space(cbc:TaxExemptionReason)'),
+                  ('exempReasonCode', 'normalize-space(cbc:TaxExemptionReasonCode)'),
+                  ('basisAmount', 'xs:decimal(../cbc:TaxableAmount)'),
+                  ('invoiceID', '(/ubl:Invoice|/cn:CreditNote)/cbc:ID'),
+                  ('calculatedAmountBT131',
+                   "(round(sum((//cac:InvoiceLine|//cac:CreditNoteLine)[cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID)='Z' "
+                   'and xs:decimal(cbc:Percent)=$rate and '
+                   'normalize-space(cbc:TaxExemptionReasonCode) = $exempReasonCode and '
+                   'normalize-space(cbc:TaxExemptionReason) = '
+                   '$exempReasonText]][not(cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID '
+                   '= $invoiceID) or (cac:BillingReference[cac:InvoiceDocumentReference/cbc:ID = '
+                   '$invoiceID]/cac:InvoiceDocumentReference/cbc:DocumentStatusCode = '
+                   "'DETAIL')]/cbc:LineExtensionAmount)*100) div 100)"),
+                  ('calculatedAmountBT131ini',
+                   "(round(sum((//cac:InvoiceLine|//cac:CreditNoteLine)[cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID)='Z' "
+                   'and '
+                   'xs:decimal(cbc:Percent)=$rate]][not(cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID '
+                   '= $invoiceID) or (cac:BillingReference[cac:InvoiceDocumentReference/cbc:ID = '
+                   '$invoiceID]/cac:InvoiceDocumentReference/cbc:DocumentStatusCode = '
+                   "'DETAIL')]/cbc:LineExtensionAmount)*100) div 100)"),
+                  ('allowancesAmountBT92',
+                   'xs:decimal(round(sum(../../../cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator) '
+                   "and cac:TaxCategory[normalize-space(cbc:ID)='Z' and "
+                   'xs:decimal(cbc:Percent)=$rate and normalize-space(cbc:TaxExemptionReasonCode) '
+                   '= $exempReasonCode and normalize-space(cbc:TaxExemptionReason) = '
+                   '$exempReasonText]]/cbc:Amount) * 100) div 100)'),
+                  ('allowancesAmountBT92ini',
+                   'xs:decimal(round(sum(../../../cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator) '
+                   "and cac:TaxCategory[normalize-space(cbc:ID)='Z' and "
+                   'xs:decimal(cbc:Percent)=$rate]]/cbc:Amount) * 100) div 100)'),
+                  ('chargesAmountBT99',
+                   'xs:decimal(round(sum(../../../cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator) '
+                   "and cac:TaxCategory[normalize-space(cbc:ID)='Z' and "
+                   'xs:decimal(cbc:Percent)=$rate and normalize-space(cbc:TaxExemptionReasonCode) '
+                   '= $exempReasonCode and normalize-space(cbc:TaxExemptionReason) = '
+                   '$exempReasonText]]/cbc:Amount) * 100) div 100)'),
+                  ('chargesAmountBT99ini',
+                   'xs:decimal(round(sum(../../../cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator) '
+                   "and cac:TaxCategory[normalize-space(cbc:ID)='Z' and "
+                   'xs:decimal(cbc:Percent)=$rate]]/cbc:Amount) * 100) div 100)'),
+                  ('nbLineItems',
+                   "count((//cac:InvoiceLine|//cac:CreditNoteLine)[cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID)='Z' "
+                   'and xs:decimal(cbc:Percent)=$rate and '
+                   'normalize-space(cbc:TaxExemptionReasonCode) = $exempReasonCode and '
+                   'normalize-space(cbc:TaxExemptionReason) = '
+                   '$exempReasonText]][not(cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID '
+                   '= $invoiceID) or (cac:BillingReference[cac:InvoiceDocumentReference/cbc:ID = '
+                   '$invoiceID]/cac:InvoiceDocumentReference/cbc:DocumentStatusCode = '
+                   "'DETAIL')]/cbc:LineExtensionAmount)"),
+                  ('nbLineItemsini',
+                   "count((//cac:InvoiceLine|//cac:CreditNoteLine)[cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID)='Z' "
+                   'and '
+                   'xs:decimal(cbc:Percent)=$rate]][not(cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID '
+                   '= $invoiceID) or (cac:BillingReference[cac:InvoiceDocumentReference/cbc:ID = '
+                   '$invoiceID]/cac:InvoiceDocumentReference/cbc:DocumentStatusCode = '
+                   "'DETAIL')]/cbc:LineExtensionAmount)"),
+                  ('nbAllowancesOrCharges',
+                   "count(../../../cac:AllowanceCharge[cac:TaxCategory[normalize-space(cbc:ID)='Z' "
+                   'and xs:decimal(cbc:Percent)=$rate and '
+                   'normalize-space(cbc:TaxExemptionReasonCode) = $exempReasonCode and '
+                   'normalize-space(cbc:TaxExemptionReason) = $exempReasonText]]/cbc:Amount)'),
+                  ('nbAllowancesOrChargesini',
+                   "count(../../../cac:AllowanceCharge[cac:TaxCategory[normalize-space(cbc:ID)='Z' "
+                   'and xs:decimal(cbc:Percent)=$rate]]/cbc:Amount)')),
+                 (('BR-FREXT-Z-08', 'fatal', False,
+                   '(fn:abs($basisAmount - $calculatedAmountBT131 + $allowancesAmountBT92 - '
+                   '$chargesAmountBT99) <= 0.01 * ($nbLineItems + $nbAllowancesOrCharges)) or '
+                   '(fn:abs($basisAmount - $calculatedAmountBT131ini + $allowancesAmountBT92ini - '
+                   '$chargesAmountBT99ini) <= 0.01 * ($nbLineItemsini + '
+                   '$nbAllowancesOrChargesini))',
+                   (('t', '\n        [BR-FREXT-Z-08] - Num Fact : '), ('t', '\n                  '),
+                    ('x', '$invoiceID'), ('t', '\n                  '), ('t', ', Code : '),
+                    ('t', '\n                  '), ('x', 'cbc:ID'), ('t', '\n                  '),
+                    ('t', ', rate : '), ('t', '\n                  '), ('x', '$rate'),
+                    ('t', '\n                  '), ('t', ', ExemptText : '),
+                    ('t', '\n                  '), ('x', '$exempReasonText'),
+                    ('t', '\n                  '), ('t', ', Exemptcode : '),
+                    ('t', '\n                  '), ('x', '$exempReasonCode'),
+                    ('t', '\n                  '), ('t', ', basisAmount : '),
+                    ('t', '\n                  '), ('x', '$basisAmount'),
+                    ('t', '\n                  '), ('t', ',\n        SumBT131 : '),
+                    ('t', '\n                  '), ('x', '$calculatedAmountBT131'),
+                    ('t', '\n                  '), ('t', ', NBlines : '),
+                    ('t', '\n                  '), ('x', '$nbLineItems'),
+                    ('t', '\n                  '), ('t', ', sumAllowBT-92 : '),
+                    ('t', '\n                  '), ('x', '$allowancesAmountBT92'),
+                    ('t', '\n                  '), ('t', ', sumChargesBT-99 : '),
+                    ('t', '\n                  '), ('x', '$chargesAmountBT99'),
+                    ('t', '\n                  '), ('t', ', NBAllowCharges : '),
+                    ('t', '\n                  '), ('x', '$nbAllowancesOrCharges'),
+                    ('t', '\n                  '), ('t', ',\n        SumBT131ini : '),
+                    ('t', '\n                  '), ('x', '$calculatedAmountBT131ini'),
+                    ('t', '\n                  '), ('t', ', NBlinesini : '),
+                    ('t', '\n                  '), ('x', '$nbLineItemsini'),
+                    ('t', '\n                  '), ('t', ', sumAllowBT-92ini : '),
+                    ('t', '\n                  '), ('x', '$allowancesAmountBT92ini'),
+                    ('t', '\n                  '), ('t', ', sumChargesBT-99ini : '),
+                    ('t', '\n                  '), ('x', '$chargesAmountBT99ini'),
+                    ('t', '\n                  '), ('t', ', NBAllowChargesini : '),
+                    ('t', '\n                  '), ('x', '$nbAllowancesOrChargesini'),
+                    ('t', '\n                  '),
+                    ('t',
+                     ',\n'
+                     '        [BR-FREXT-Z-08] - Dans une ventilation TVA (BG-23) où le code de '
+                     'catégorie TVA (BT-118) est "Z" (Taux zéro), l’écart absolu entre le montant '
+                     'taxable (BT-116) et la somme des montants nets ligne (BT-131) + charges '
+                     '(BT-99) - remises (BT-92) doit être ≤ 0,01 € * nombre total d’éléments '
+                     'concernés.\n'
+                     '      '))),
+                  ('BR-Z-09', 'fatal', False, 'xs:decimal(../cbc:TaxAmount) = 0',
+                   (('t',
+                     '[BR-Z-09]-The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) '
+                     'where VAT category code (BT-118) is "Zero rated" shall equal 0 (zero).'),)))),
+                ('M11', 1002.0,
+                 "cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='Z'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+                 (),
+                 (('BR-Z-06', 'fatal', False, '(xs:decimal(cbc:Percent) = 0)',
+                   (('t',
+                     '[BR-Z-06]-In a Document level allowance (BG-20) where the Document level '
+                     'allowance VAT category code (BT-95) is "Zero rated" the Document level '
+                     'allowance VAT rate (BT-96) shall be 0 (zero).'),)),)),
+                ('M11', 1001.0,
+                 "cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='Z'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+                 (),
+                 (('BR-Z-07', 'fatal', False, '(xs:decimal(cbc:Percent) = 0)',
+                   (('t',
+                     '[BR-Z-07]-In a Document level charge (BG-21) where the Document level charge '
+                     'VAT category code (BT-102) is "Zero rated" the Document level charge VAT '
+                     'rate (BT-103) shall be 0 (zero).'),)),)),
+                ('M11', 1000.0,
+                 'cac:InvoiceLine/cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                 "'Z'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT'] | "
+                 'cac:CreditNoteLine/cac:Item/cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                 "'Z'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
+                 (),
+                 (('BR-Z-05', 'fatal', False, '(xs:decimal(cbc:Percent) = 0)',
+                   (('t',
+                     '[BR-Z-05]-In an Invoice line (BG-25) where the Invoiced item VAT category '
+                     'code (BT-151) is "Zero rated" the Invoiced item VAT rate (BT-152) shall be 0 '
+                     '(zero).'),)),)),
                 ('M12', 1015.0, '//cac:PostalAddress | //cac:Address', (),
                  (('UBL-SR-51', 'fatal', False,
                    'not(cac:AddressLine) or count(cac:AddressLine) = 1',
@@ -8110,11 +12110,11 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                  (('UBL-SR-25', 'fatal', False,
                    '(count(cac:DeliveryParty/cac:PartyName/cbc:Name) <= 1)',
                    (('t', '[UBL-SR-25]-Deliver to party name shall occur maximum once'),)),)),
-                ('M12', 1009.0, "cac:AllowanceCharge[cbc:ChargeIndicator = 'false']", (),
+                ('M12', 1009.0, 'cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]', (),
                  (('UBL-SR-30', 'fatal', False, '(count(cbc:AllowanceChargeReason) <= 1)',
                    (('t',
                      '[UBL-SR-30]-Document level allowance reason shall occur maximum once'),)),)),
-                ('M12', 1008.0, "cac:AllowanceCharge[cbc:ChargeIndicator = 'true']", (),
+                ('M12', 1008.0, 'cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]', (),
                  (('UBL-SR-31', 'fatal', False, '(count(cbc:AllowanceChargeReason) <= 1)',
                    (('t',
                      '[UBL-SR-31]-Document level charge reason shall occur maximum once'),)),)),
@@ -8518,7 +12518,7 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      '[BR-CL-18]-Invoice tax categories MUST be coded using UNCL5305 code '
                      'list'),)),)),
                 ('M13', 1010.0,
-                 "cac:AllowanceCharge[cbc:ChargeIndicator = 'false']/cbc:AllowanceChargeReasonCode",
+                 'cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cbc:AllowanceChargeReasonCode',
                  (),
                  (('BR-CL-19', 'fatal', False,
                    "((not(contains(normalize-space(.), ' ')) and contains(' 41 42 60 62 63 64 65 "
@@ -8528,8 +12528,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      '[BR-CL-19]-Coded allowance reasons MUST belong to the UNCL 5189 code '
                      'list'),)),)),
                 ('M13', 1009.0,
-                 'cac:AllowanceCharge[cbc:ChargeIndicator = '
-                 "'true']/cbc:AllowanceChargeReasonCode[@listID='7161' or not(@listID) ]",
+                 "cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cbc:AllowanceChargeReasonCode[@listID='7161' "
+                 'or not(@listID) ]',
                  (),
                  (('BR-FREXT-CL-20', 'fatal', False,
                    "((not(contains(normalize-space(.), ' ')) and contains(' AA AAA AAC AAD AAE AAF "
@@ -8547,8 +12547,7 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      '        [BR-FREXT-CL-20]-Coded charge reasons MUST belong to the UNCL 7161 '
                      'code list'),)),)),
                 ('M13', 1008.0,
-                 'cac:AllowanceCharge[cbc:ChargeIndicator = '
-                 "'true']/cbc:AllowanceChargeReasonCode[@listID='5153']",
+                 "cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cbc:AllowanceChargeReasonCode[@listID='5153']",
                  (),
                  (('BR-FREXT-CL-20-TAX', 'fatal', False,
                    "((not(contains(normalize-space(.), ' ')) and contains(' AAA AAB AAC AAD AAE "
@@ -8561,8 +12560,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      '        [BR-FREXT-CL-20-TAX]-Coded charge reasons MUST belong to the UNCL '
                      '5153 except "VAT" code list'),)),)),
                 ('M13', 1007.0,
-                 'cac:AllowanceCharge[cbc:ChargeIndicator = '
-                 "'true']/cbc:AllowanceChargeReasonCode[@listID !='']",
+                 'cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cbc:AllowanceChargeReasonCode[@listID '
+                 "!='']",
                  (),
                  (('BR-FREXT-CL-20-LISTID', 'fatal', False,
                    "((not(contains(normalize-space(./@listID), ' ')) and contains(' 7161 5153 ', "
@@ -8833,6 +12832,44 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                    '\n'
                    '\t[BR-DEC-20]-The allowed maximum number of decimals for the VAT category tax '
                    'amount (BT-117) is 2.'),)))),
+              ('M7', 1000.0,
+               '//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode[. = '
+               "'Z']",
+               (),
+               (('BR-Z-09', 'fatal', False, '../ram:CalculatedAmount = 0',
+                 (('t',
+                   '\n'
+                   '\t[BR-Z-09]-The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) '
+                   'where VAT category code (BT-118) is "Zero rated" shall equal 0 (zero).'),)),
+                ('BR-Z-10', 'fatal', False,
+                 'not(../ram:ExemptionReason) and not (../ram:ExemptionReasonCode)',
+                 (('t',
+                   '\n'
+                   '\t[BR-Z-10]-A VAT Breakdown (BG-23) with VAT Category code (BT-118) "Zero '
+                   'rated" shall not have a VAT exemption reason code (BT-121) or VAT exemption '
+                   'reason text (BT-120).'),)))),
+              ('M8', 1000.0,
+               "//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode[.='S']",
+               (),
+               (('BR-S-09', 'fatal', False,
+                 '(fn:abs(xs:decimal(../ram:CalculatedAmount)) - 1 < '
+                 'round(fn:abs(xs:decimal(../ram:BasisAmount)) * ../ram:RateApplicablePercent) div '
+                 '100 ) and (fn:abs(xs:decimal(../ram:CalculatedAmount)) + 1 > '
+                 'round(fn:abs(xs:decimal(../ram:BasisAmount)) * ../ram:RateApplicablePercent) div '
+                 '100 )',
+                 (('t',
+                   '\n'
+                   '\t[BR-S-09]-The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) '
+                   'where VAT category code (BT-118) is "Standard rated" shall equal the VAT '
+                   'category taxable amount (BT-116) multiplied by the VAT category rate '
+                   '(BT-119).'),)),
+                ('BR-S-10', 'fatal', False,
+                 'not(../ram:ExemptionReason) and not (../ram:ExemptionReasonCode)',
+                 (('t',
+                   '\n'
+                   '\t[BR-S-10]-A VAT Breakdown (BG-23) with VAT Category code (BT-118) "Standard '
+                   'rate" shall not have a VAT exemption reason code (BT-121) or VAT exemption '
+                   'reason text (BT-120).'),)))),
               ('M10', 1000.0, '//ram:ApplicableHeaderTradeSettlement/ram:BillingSpecifiedPeriod',
                (),
                (('BR-29', 'fatal', False,
@@ -9003,7 +13040,13 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                  (('t',
                    '\n'
                    '\t[BR-CO-04]-Each Invoice line (BG-25) shall be categorized with an Invoiced '
-                   'item VAT category code (BT-151).'),)))),
+                   'item VAT category code (BT-151).'),)),
+                ('BR-DEC-23', 'fatal', False,
+                 "string-length(substring-after(ram:SpecifiedLineTradeSettlement/ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount,'.'))<=2",
+                 (('t',
+                   '\n'
+                   '\t[BR-DEC-23]-The allowed maximum number of decimals for the Invoice line net '
+                   'amount (BT-131) is 2.'),)))),
               ('M16', 1000.0, '//ram:PayeeTradeParty', (),
                (('BR-17', 'fatal', False,
                  '(ram:Name) and (not(ram:Name = ../ram:SellerTradeParty/ram:Name) and not(ram:ID '
@@ -9039,6 +13082,15 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                    '\n'
                    '\t[BR-56]-Each Seller tax representative party (BG-11) shall have a Seller tax '
                    'representative VAT identifier (BT-63).'),)))),
+              ('M18', 1000.0, '//ram:SellerTradeParty', (),
+               (('BR-CO-26', 'fatal', False,
+                 '(ram:ID) or (ram:GlobalID) or (ram:SpecifiedLegalOrganization/ram:ID) or '
+                 "(ram:SpecifiedTaxRegistration/ram:ID[@schemeID='VA'])",
+                 (('t',
+                   '\n'
+                   '\t[BR-CO-26]-In order for the buyer to automatically identify a supplier, the '
+                   'Seller identifier (BT-29), the Seller legal registration identifier (BT-30) '
+                   'and/or the Seller VAT identifier (BT-31) shall be present.'),)),)),
               ('M19', 1000.0, '//ram:SpecifiedLineTradeSettlement/ram:BillingSpecifiedPeriod', (),
                (('BR-30', 'fatal', False,
                  "(ram:EndDateTime/udt:DateTimeString[@format = '102']) >= "
@@ -9554,7 +13606,112 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                    'VAT category code (BT-102) is "Zero rated" the Document level charge VAT rate '
                    '(BT-103) shall be 0 (zero).'),)))),
               ('M43', 1000.0, '//ram:SpecifiedTradeSettlementHeaderMonetarySummation', (),
-               (('BR-DEC-15', 'fatal', False,
+               (('BR-CO-10', 'fatal', False,
+                 'xs:decimal(ram:LineTotalAmount) = '
+                 'round(xs:decimal(sum(../../ram:IncludedSupplyChainTradeLineItem/ram:SpecifiedLineTradeSettlement/ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount)) '
+                 '* xs:decimal(100)) div xs:decimal(100)',
+                 (('t',
+                   '\n'
+                   '\t[BR-CO-10]-Sum of Invoice line net amount (BT-106) = Σ Invoice line net '
+                   'amount (BT-131).'),)),
+                ('BR-12', 'fatal', False, '(ram:LineTotalAmount)',
+                 (('t',
+                   '\n'
+                   '\t[BR-12]-An Invoice shall have the Sum of Invoice line net amount '
+                   '(BT-106).'),)),
+                ('BR-13', 'fatal', False, '(ram:TaxBasisTotalAmount)',
+                 (('t',
+                   '\n'
+                   '\t[BR-13]-An Invoice shall have the Invoice total amount without VAT '
+                   '(BT-109).'),)),
+                ('BR-14', 'fatal', False, '(ram:GrandTotalAmount)',
+                 (('t',
+                   '\n'
+                   '\t[BR-14]-An Invoice shall have the Invoice total amount with VAT '
+                   '(BT-112).'),)),
+                ('BR-15', 'fatal', False, '(ram:DuePayableAmount)',
+                 (('t',
+                   '\n\t[BR-15]-An Invoice shall have the Amount due for payment (BT-115).'),)),
+                ('BR-CO-11', 'fatal', False,
+                 "(not(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:ChargeIndicator/udt:Indicator='false'])and "
+                 'not (ram:AllowanceTotalAmount)) or ram:AllowanceTotalAmount = '
+                 "(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:ChargeIndicator/udt:Indicator='false']/ram:ActualAmount)* "
+                 '10 * 10 ) div 100)',
+                 (('t',
+                   '\n'
+                   '\t[BR-CO-11]-Sum of allowances on document level (BT-107) = Σ Document level '
+                   'allowance amount (BT-92).'),)),
+                ('BR-CO-12', 'fatal', False,
+                 "(not(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:ChargeIndicator/udt:Indicator='true'])and "
+                 'not (ram:ChargeTotalAmount)) or (round '
+                 '(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeSettlementHeaderMonetarySummation/ram:ChargeTotalAmount '
+                 '* 10 * 10) div 100)= '
+                 "round(((round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:ChargeIndicator/udt:Indicator='true']/ram:ActualAmount)* "
+                 '10 * 10 ) div 100) + '
+                 '(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge/ram:AppliedAmount)* '
+                 '10 * 10 ) div 100))*10*10) div 100',
+                 (('t',
+                   '\n'
+                   '\t[BR-CO-12]-Sum of charges on document level (BT-108) = Σ Document level '
+                   'charge amount (BT-99).'),)),
+                ('BR-CO-13', 'fatal', False,
+                 '(xs:decimal(ram:TaxBasisTotalAmount[1]) = '
+                 'round((xs:decimal(ram:LineTotalAmount[1]) - '
+                 'xs:decimal(ram:AllowanceTotalAmount[1]) + xs:decimal(ram:ChargeTotalAmount[1])) '
+                 '* 10 * 10) div 100) or ((xs:decimal(ram:TaxBasisTotalAmount[1]) = '
+                 'round((xs:decimal(ram:LineTotalAmount[1]) - '
+                 'xs:decimal(ram:AllowanceTotalAmount[1])) * 10 * 10) div 100) and '
+                 'not(ram:ChargeTotalAmount)) or ((xs:decimal(ram:TaxBasisTotalAmount[1]) = '
+                 'round((xs:decimal(ram:LineTotalAmount[1]) + '
+                 'xs:decimal(ram:ChargeTotalAmount[1])) * 10 * 10) div 100) and '
+                 'not(ram:AllowanceTotalAmount)) or ((xs:decimal(ram:TaxBasisTotalAmount[1]) = '
+                 'round((xs:decimal(ram:LineTotalAmount[1])) * 10 * 10) div 100) and '
+                 'not(ram:ChargeTotalAmount) and not(ram:AllowanceTotalAmount))',
+                 (('t',
+                   '\n'
+                   '\t[BR-CO-13]-Invoice total amount without VAT (BT-109) = Σ Invoice line net '
+                   'amount (BT-131) - Sum of allowances on document level (BT-107) + Sum of '
+                   'charges on document level (BT-108).'),)),
+                ('BR-DEC-09', 'fatal', False,
+                 "string-length(substring-after(ram:LineTotalAmount,'.'))<=2",
+                 (('t',
+                   '\n'
+                   '\t[BR-DEC-09]-The allowed maximum number of decimals for the Sum of Invoice '
+                   'line net amount (BT-106) is 2.'),)),
+                ('BR-DEC-10', 'fatal', False,
+                 "string-length(substring-after(ram:AllowanceTotalAmount,'.'))<=2",
+                 (('t',
+                   '\n'
+                   '\t[BR-DEC-10]-The allowed maximum number of decimals for the Sum of allowances '
+                   'on document level (BT-107) is 2.'),)),
+                ('BR-DEC-11', 'fatal', False,
+                 "string-length(substring-after(ram:ChargeTotalAmount,'.'))<=2",
+                 (('t',
+                   '\n'
+                   '\t[BR-DEC-11]-The allowed maximum number of decimals for the Sum of charges on '
+                   'document level (BT-108) is 2.'),)),
+                ('BR-DEC-12', 'fatal', False,
+                 "string-length(substring-after(ram:TaxBasisTotalAmount,'.'))<=2",
+                 (('t',
+                   '\n'
+                   '\t[BR-DEC-12]-The allowed maximum number of decimals for the Invoice total '
+                   'amount without VAT (BT-109) is 2.'),)),
+                ('BR-DEC-13', 'fatal', False,
+                 'not(ram:TaxTotalAmount) or ram:TaxTotalAmount[(@currencyID '
+                 '=/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:InvoiceCurrencyCode '
+                 'and . = round(. * 100) div 100) or not (@currencyID '
+                 '=/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:InvoiceCurrencyCode)]',
+                 (('t',
+                   '\n'
+                   '\t[BR-DEC-13]-The allowed maximum number of decimals for the Invoice total VAT '
+                   'amount (BT-110) is 2.'),)),
+                ('BR-DEC-14', 'fatal', False,
+                 "string-length(substring-after(ram:GrandTotalAmount,'.'))<=2",
+                 (('t',
+                   '\n'
+                   '\t[BR-DEC-14]-The allowed maximum number of decimals for the Invoice total '
+                   'amount with VAT (BT-112) is 2.'),)),
+                ('BR-DEC-15', 'fatal', False,
                  'not(ram:TaxTotalAmount) or ram:TaxTotalAmount[(@currencyID '
                  '=/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:TaxCurrencyCode '
                  'and . = round(. * 100) div 100) or not '
@@ -9563,12 +13720,24 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                    '\n'
                    '\t[BR-DEC-15]-The allowed maximum number of decimals for the Invoice total VAT '
                    'amount in accounting currency (BT-111) is 2.'),)),
+                ('BR-DEC-16', 'fatal', False,
+                 "string-length(substring-after(ram:TotalPrepaidAmount,'.'))<=2",
+                 (('t',
+                   '\n'
+                   '\t[BR-DEC-16]-The allowed maximum number of decimals for the Paid amount '
+                   '(BT-113) is 2.'),)),
                 ('BR-DEC-17', 'fatal', False,
                  "string-length(substring-after(ram:RoundingAmount,'.'))<=2",
                  (('t',
                    '\n'
                    '\t[BR-DEC-17]-The allowed maximum number of decimals for the Rounding amount '
                    '(BT-114) is 2.'),)),
+                ('BR-DEC-18', 'fatal', False,
+                 "string-length(substring-after(ram:DuePayableAmount,'.'))<=2",
+                 (('t',
+                   '\n'
+                   '\t[BR-DEC-18]-The allowed maximum number of decimals for the Amount due for '
+                   'payment (BT-115) is 2.'),)),
                 ('BR-53', 'fatal', False,
                  'not(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:TaxCurrencyCode) '
                  'or '
@@ -9584,6 +13753,17 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                    '\t[BR-53]-If the VAT accounting currency code (BT-6) is present, then the '
                    'Invoice total VAT amount in accounting currency (BT-111) shall be '
                    'provided.'),)))),
+              ('M44', 1000.0,
+               '//ram:SpecifiedTradeSettlementHeaderMonetarySummation/ram:TaxTotalAmount[@currencyID=/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:InvoiceCurrencyCode]',
+               (),
+               (('BR-CO-14', 'fatal', False,
+                 '. = '
+                 '(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:CalculatedAmount)*10*10)div '
+                 '100)',
+                 (('t',
+                   '\n'
+                   '\t[BR-CO-14]-Invoice total VAT amount (BT-110) = Σ VAT category tax amount '
+                   '(BT-117).'),)),)),
               ('M45', 1000.0, '//ram:SpecifiedTradeSettlementPaymentMeans', (),
                (('BR-49', 'fatal', False, '(ram:TypeCode)',
                  (('t',
@@ -9612,6 +13792,102 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                    '\t[BR-61]-If the Payment means type code (BT-81) means SEPA credit transfer, '
                    'Local credit transfer or Non-SEPA international credit transfer, the Payment '
                    'account identifier (BT-84) shall be present.'),)))),
+              ('M48', 1000.0,
+               '//rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement', (),
+               (('BR-CO-18', 'fatal', False, 'ram:ApplicableTradeTax',
+                 (('t',
+                   '\n'
+                   '\t[BR-CO-18]-An Invoice shall at least have one VAT breakdown group '
+                   '(BG-23).'),)),)),
+              ('M49', 1000.0,
+               '//rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode[. '
+               "= 'AE']",
+               (),
+               (('BR-AE-09', 'fatal', False, '../ram:CalculatedAmount = 0',
+                 (('t',
+                   '\n'
+                   '\t[BR-AE-09]-The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) '
+                   'where the VAT category code (BT-118) is "Reverse charge" shall be 0 '
+                   '(zero).'),)),
+                ('BR-AE-10', 'fatal', False,
+                 '(../ram:ExemptionReason) or (../ram:ExemptionReasonCode)',
+                 (('t',
+                   '\n'
+                   '\t[BR-AE-10]-A VAT Breakdown (BG-23) with VAT Category code (BT-118) "Reverse '
+                   'charge" shall have a VAT exemption reason code (BT-121), meaning "Reverse '
+                   'charge" or the VAT exemption reason text (BT-120) "Reverse charge" (or the '
+                   'equivalent standard text in another language).'),)))),
+              ('M50', 1000.0,
+               '//rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode[. '
+               "= 'E']",
+               (),
+               (('BR-E-09', 'fatal', False, '../ram:CalculatedAmount = 0',
+                 (('t',
+                   '\n'
+                   '\t[BR-E-09]-The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) '
+                   'where the VAT category code (BT-118) equals "Exempt from VAT" shall equal 0 '
+                   '(zero).'),)),
+                ('BR-E-10', 'fatal', False,
+                 '(../ram:ExemptionReason) or (../ram:ExemptionReasonCode)',
+                 (('t',
+                   '\n'
+                   '\t[BR-E-10]-A VAT Breakdown (BG-23) with VAT Category code (BT-118) "Exempt '
+                   'from VAT" shall have a VAT exemption reason code (BT-121) or a VAT exemption '
+                   'reason text (BT-120).'),)))),
+              ('M51', 1000.0,
+               '//rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode[. '
+               "= 'G']",
+               (),
+               (('BR-G-09', 'fatal', False, '../ram:CalculatedAmount = 0',
+                 (('t',
+                   '\n'
+                   '\t[BR-G-09]-The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) '
+                   'where the VAT category code (BT-118) is "Export outside the EU" shall be 0 '
+                   '(zero).'),)),
+                ('BR-G-10', 'fatal', False,
+                 '(../ram:ExemptionReason) or (../ram:ExemptionReasonCode)',
+                 (('t',
+                   '\n'
+                   '\t[BR-G-10]-A VAT Breakdown (BG-23) with the VAT Category code (BT-118) '
+                   '"Export outside the EU" shall have a VAT exemption reason code (BT-121), '
+                   'meaning "Export outside the EU" or the VAT exemption reason text (BT-120) '
+                   '"Export outside the EU" (or the equivalent standard text in another '
+                   'language).'),)))),
+              ('M52', 1000.0,
+               '//rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode[.= '
+               "'K']",
+               (),
+               (('BR-IC-09', 'fatal', False, '../ram:CalculatedAmount = 0',
+                 (('t',
+                   '\n'
+                   '\t[BR-IC-09]-The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) '
+                   'where the VAT category code (BT-118) is "Intra-community supply" shall be 0 '
+                   '(zero).'),)),
+                ('BR-IC-10', 'fatal', False,
+                 '(../ram:ExemptionReason) or (../ram:ExemptionReasonCode)',
+                 (('t',
+                   '\n'
+                   '\t[BR-IC-10]-A VAT Breakdown (BG-23) with the VAT Category code (BT-118) '
+                   '"Intra-community supply" shall have a VAT exemption reason code (BT-121), '
+                   'meaning "Intra-community supply" or the VAT exemption reason text (BT-120) '
+                   '"Intra-community supply" (or the equivalent standard text in another '
+                   'language).'),)),
+                ('BR-IC-11', 'fatal', False,
+                 '(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeDelivery/ram:ActualDeliverySupplyChainEvent/ram:OccurrenceDateTime/udt:DateTimeString) '
+                 'or (../../ram:BillingSpecifiedPeriod/ram:StartDateTime) or '
+                 '(../../ram:BillingSpecifiedPeriod/ram:EndDateTime)',
+                 (('t',
+                   '\n'
+                   '\t[BR-IC-11]-In an Invoice with a VAT breakdown (BG-23) where the VAT category '
+                   'code (BT-118) is "Intra-community supply" the Actual delivery date (BT-72) or '
+                   'the Invoicing period (BG-14) shall not be blank.'),)),
+                ('BR-IC-12', 'fatal', False,
+                 '/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeDelivery/ram:ShipToTradeParty/ram:PostalTradeAddress/ram:CountryID',
+                 (('t',
+                   '\n'
+                   '\t[BR-IC-12]-In an Invoice with a VAT breakdown (BG-23) where the VAT category '
+                   'code (BT-118) is "Intra-community supply" the Deliver to country code (BT-80) '
+                   'shall not be blank.'),)))),
               ('M53', 1000.0,
                '//rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode '
                "= 'L']",
@@ -9650,7 +13926,20 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                '//rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode '
                "= 'O']",
                (),
-               (('BR-O-11', 'fatal', False,
+               (('BR-O-09', 'fatal', False, 'ram:CalculatedAmount = 0',
+                 (('t',
+                   '\n'
+                   '\t[BR-O-09]-The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) '
+                   'where the VAT category code (BT-118) is "Not subject to VAT" shall be 0 '
+                   '(zero).'),)),
+                ('BR-O-10', 'fatal', False, '(ram:ExemptionReason) or (ram:ExemptionReasonCode)',
+                 (('t',
+                   '\n'
+                   '\t[BR-O-10]-A VAT Breakdown (BG-23) with VAT Category code (BT-118) " Not '
+                   'subject to VAT" shall have a VAT exemption reason code (BT-121), meaning " Not '
+                   'subject to VAT" or a VAT exemption reason text (BT-120) " Not subject to VAT" '
+                   '(or the equivalent standard text in another language).'),)),
+                ('BR-O-11', 'fatal', False,
                  "not(//ram:ApplicableTradeTax[ram:CategoryCode != 'O'])",
                  (('t',
                    '\n'
@@ -9679,6 +13968,92 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                    'category code (BT-118) "Not subject to VAT" shall not contain Document level '
                    'charges (BG-21) where Document level charge VAT category code (BT-102) is not '
                    '"Not subject to VAT".'),)))),
+              ('M56', 1000.0,
+               '//rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem/ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode '
+               "= 'AE']",
+               (),
+               (('BR-AE-02', 'fatal', False,
+                 "(//ram:SellerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[(@schemeID = 'VA' or "
+                 "@schemeID = 'FC')] or "
+                 '//ram:SellerTaxRepresentativeTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID '
+                 "= 'VA']) and "
+                 "(//ram:BuyerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID = 'VA'] or "
+                 '//ram:BuyerTradeParty/ram:SpecifiedLegalOrganization/ram:ID)',
+                 (('t',
+                   '\n'
+                   '\t[BR-AE-02]-An Invoice that contains an Invoice line (BG-25) where the '
+                   'Invoiced item VAT category code (BT-151) is "Reverse charge" shall contain the '
+                   'Seller VAT Identifier (BT-31), the Seller Tax registration identifier (BT-32) '
+                   'and/or the Seller tax representative VAT identifier (BT-63) and the Buyer VAT '
+                   'identifier (BT-48) and/or the Buyer legal registration identifier (BT-47).'),)),
+                ('BR-AE-05', 'fatal', False, 'ram:RateApplicablePercent = 0',
+                 (('t',
+                   '\n'
+                   '\t[BR-AE-05]-In an Invoice line (BG-25) where the Invoiced item VAT category '
+                   'code (BT-151) is "Reverse charge" the Invoiced item VAT rate (BT-152) shall be '
+                   '0 (zero).'),)))),
+              ('M57', 1000.0,
+               '//rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem/ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode '
+               "= 'E']",
+               (),
+               (('BR-E-02', 'fatal', False,
+                 '/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[(@schemeID '
+                 "= 'VA' or @schemeID = 'FC')] or "
+                 '/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTaxRepresentativeTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID '
+                 "= 'VA']",
+                 (('t',
+                   '\n'
+                   '\t[BR-E-02]-An Invoice that contains an Invoice line (BG-25) where the '
+                   'Invoiced item VAT category code (BT-151) is "Exempt from VAT" shall contain '
+                   'the Seller VAT Identifier (BT-31), the Seller tax registration identifier '
+                   '(BT-32) and/or the Seller tax representative VAT identifier (BT-63).'),)),
+                ('BR-E-05', 'fatal', False, 'ram:RateApplicablePercent = 0',
+                 (('t',
+                   '\n'
+                   '\t[BR-E-05]-In an Invoice line (BG-25) where the Invoiced item VAT category '
+                   'code (BT-151) is "Exempt from VAT", the Invoiced item VAT rate (BT-152) shall '
+                   'be 0 (zero).'),)))),
+              ('M58', 1000.0,
+               '//rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem/ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode '
+               "= 'G']",
+               (),
+               (('BR-G-02', 'fatal', False,
+                 "(//ram:SellerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID = 'VA'] or "
+                 '//ram:SellerTaxRepresentativeTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID '
+                 "= 'VA'])",
+                 (('t',
+                   '\n'
+                   '\t[BR-G-02]-An Invoice that contains an Invoice line (BG-25) where the '
+                   'Invoiced item VAT category code (BT-151) is "Export outside the EU" shall '
+                   'contain the Seller VAT Identifier (BT-31) or the Seller tax representative VAT '
+                   'identifier (BT-63).'),)),
+                ('BR-G-05', 'fatal', False, 'ram:RateApplicablePercent = 0',
+                 (('t',
+                   '\n'
+                   '\t[BR-G-05]-In an Invoice line (BG-25) where the Invoiced item VAT category '
+                   'code (BT-151) is "Export outside the EU" the Invoiced item VAT rate (BT-152) '
+                   'shall be 0 (zero).'),)))),
+              ('M59', 1000.0,
+               '//rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem/ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode '
+               "= 'K']",
+               (),
+               (('BR-IC-02', 'fatal', False,
+                 "(//ram:SellerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID = 'VA'] or "
+                 '//ram:SellerTaxRepresentativeTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID '
+                 "= 'VA']) and //ram:BuyerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID "
+                 "= 'VA']",
+                 (('t',
+                   '\n'
+                   '\t[BR-IC-02]-An Invoice that contains an Invoice line (BG-25) where the '
+                   'Invoiced item VAT category code (BT-151) is "Intra-community supply" shall '
+                   'contain the Seller VAT Identifier (BT-31) or the Seller tax representative VAT '
+                   'identifier (BT-63) and the Buyer VAT identifier (BT-48).'),)),
+                ('BR-IC-05', 'fatal', False, 'ram:RateApplicablePercent = 0',
+                 (('t',
+                   '\n'
+                   '\t[BR-IC-05]-In an Invoice line (BG-25) where the Invoiced item VAT category '
+                   'code (BT-151) is "Intracommunity supply" the Invoiced item VAT rate (BT-152) '
+                   'shall be 0 (zero).'),)))),
               ('M60', 1000.0,
                '//rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem/ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode '
                "= 'L']",
@@ -9721,11 +14096,110 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                    '\t[BR-AG-05]-In an Invoice line (BG-25) where the Invoiced item VAT category '
                    'code (BT-151) is "IPSI" the Invoiced item VAT rate (BT-152) shall be 0 (zero) '
                    'or greater than zero.'),)))),
+              ('M62', 1000.0,
+               '//rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem/ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode '
+               "= 'O']",
+               (),
+               (('BR-O-02', 'fatal', False,
+                 'not(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID '
+                 "= 'VA']) and not "
+                 '(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTaxRepresentativeTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID '
+                 "= 'VA']) and not "
+                 "(//ram:BuyerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID = 'VA'])",
+                 (('t',
+                   '\n'
+                   '\t[BR-O-02]-An Invoice that contains an Invoice line (BG-25) where the '
+                   'Invoiced item VAT category code (BT-151) is "Not subject to VAT" shall not '
+                   'contain the Seller VAT identifier (BT-31), the Seller tax representative VAT '
+                   'identifier (BT-63) or the Buyer VAT identifier (BT-46).'),)),
+                ('BR-O-05', 'fatal', False, 'not(ram:RateApplicablePercent)',
+                 (('t',
+                   '\n'
+                   '\t[BR-O-05]-An Invoice line (BG-25) where the VAT category code (BT-151) is '
+                   '"Not subject to VAT" shall not contain an Invoiced item VAT rate '
+                   '(BT-152).'),)))),
+              ('M63', 1000.0,
+               '//rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem/ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode '
+               "= 'S']",
+               (),
+               (('BR-S-02', 'fatal', False,
+                 '/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[(@schemeID '
+                 "= 'VA' or @schemeID = 'FC')] or "
+                 '/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTaxRepresentativeTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID '
+                 "= 'VA']",
+                 (('t',
+                   '\n'
+                   '\t[BR-S-02]-An Invoice that contains an Invoice line (BG-25) where the '
+                   'Invoiced item VAT category code (BT-151) is "Standard rated" shall contain the '
+                   'Seller VAT Identifier (BT-31), the Seller tax registration identifier (BT-32) '
+                   'and/or the Seller tax representative VAT identifier (BT-63).'),)),
+                ('BR-S-05', 'fatal', False, 'ram:RateApplicablePercent > 0',
+                 (('t',
+                   '\n'
+                   '\t[BR-S-05]-In an Invoice line (BG-25) where the Invoiced item VAT category '
+                   'code (BT-151) is "Standard rated" the Invoiced item VAT rate (BT-152) shall be '
+                   'greater than zero.'),)))),
+              ('M64', 1000.0,
+               '//rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem/ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode '
+               "= 'Z']",
+               (),
+               (('BR-Z-02', 'fatal', False,
+                 '/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[(@schemeID '
+                 "= 'VA' or @schemeID = 'FC')] or "
+                 '/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTaxRepresentativeTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID '
+                 "= 'VA']",
+                 (('t',
+                   '\n'
+                   '\t[BR-Z-02]-An Invoice that contains an Invoice line where the Invoiced item '
+                   'VAT category code (BT-151) is "Zero rated" shall contain the Seller VAT '
+                   'Identifier (BT-31), the Seller tax registration identifier (BT-32) and/or the '
+                   'Seller tax representative VAT identifier (BT-63).'),)),
+                ('BR-Z-05', 'fatal', False, 'ram:RateApplicablePercent = 0',
+                 (('t',
+                   '\n'
+                   '\t[BR-Z-05]-In an Invoice line (BG-25) where the Invoiced item VAT category '
+                   'code (BT-151) is "Zero rated" the Invoiced item VAT rate (BT-152) shall be 0 '
+                   '(zero).'),)))),
               ('M65', 1000.0, '/rsm:CrossIndustryInvoice', (),
-               (('BR-01', 'fatal', False,
+               (('BR-16', 'fatal', False, '//ram:IncludedSupplyChainTradeLineItem',
+                 (('t', '\n\t[BR-16]-An Invoice shall have at least one Invoice line (BG-25).'),)),
+                ('BR-01', 'fatal', False,
                  '(rsm:ExchangedDocumentContext/ram:GuidelineSpecifiedDocumentContextParameter/ram:ID '
                  "!= '')",
                  (('t', '\n\t[BR-01]-An Invoice shall have a Specification identifier (BT-24).'),)),
+                ('BR-02', 'fatal', False, "(rsm:ExchangedDocument/ram:ID !='')",
+                 (('t', '\n\t[BR-02]-An Invoice shall have an Invoice number (BT-1).'),)),
+                ('BR-03', 'fatal', False,
+                 "(rsm:ExchangedDocument/ram:IssueDateTime/udt:DateTimeString[@format='102']!='')",
+                 (('t', '\n\t[BR-03]-An Invoice shall have an Invoice issue date (BT-2).'),)),
+                ('BR-04', 'fatal', False, "(rsm:ExchangedDocument/ram:TypeCode!='')",
+                 (('t', '\n\t[BR-04]-An Invoice shall have an Invoice type code (BT-3).'),)),
+                ('BR-05', 'fatal', False,
+                 "(rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:InvoiceCurrencyCode!='')",
+                 (('t', '\n\t[BR-05]-An Invoice shall have an Invoice currency code (BT-5).'),)),
+                ('BR-06', 'fatal', False,
+                 "(rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTradeParty/ram:Name!='')",
+                 (('t', '\n\t[BR-06]-An Invoice shall contain the Seller name (BT-27).'),)),
+                ('BR-07', 'fatal', False,
+                 "(rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:BuyerTradeParty/ram:Name!='')",
+                 (('t', '\n\t[BR-07]-An Invoice shall contain the Buyer name (BT-44).'),)),
+                ('BR-08', 'fatal', False, '//ram:SellerTradeParty/ram:PostalTradeAddress',
+                 (('t',
+                   '\n\t[BR-08]-An Invoice shall contain the Seller postal address (BG-5).'),)),
+                ('BR-09', 'fatal', False,
+                 "//ram:SellerTradeParty/ram:PostalTradeAddress/ram:CountryID!=''",
+                 (('t',
+                   '\n'
+                   '\t[BR-09]-The Seller postal address (BG-5) shall contain a Seller country code '
+                   '(BT-40).'),)),
+                ('BR-10', 'fatal', False, '//ram:BuyerTradeParty/ram:PostalTradeAddress',
+                 (('t', '\n\t[BR-10]-An Invoice shall contain the Buyer postal address (BG-8).'),)),
+                ('BR-11', 'fatal', False,
+                 "//ram:BuyerTradeParty/ram:PostalTradeAddress/ram:CountryID!=''",
+                 (('t',
+                   '\n'
+                   '\t[BR-11]-The Buyer postal address shall contain a Buyer country code '
+                   '(BT-55).'),)),
                 ('BR-62', 'fatal', False,
                  'normalize-space(rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTradeParty/ram:URIUniversalCommunication[1]/ram:URIID/@schemeID) '
                  "!= '' or not "
@@ -9742,6 +14216,116 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                    '\n'
                    '\t[BR-63]-The Buyer electronic address (BT-49) shall have a Scheme '
                    'identifier.'),)),
+                ('BR-S-01', 'fatal', False,
+                 "((count(//ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='S']) "
+                 '+ '
+                 "count(//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='S'])) "
+                 '>=2 or not '
+                 "(//ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='S'])) "
+                 "and ((count(//ram:CategoryTradeTax[ram:CategoryCode='S']) + "
+                 "count(//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='S'])) "
+                 ">=2 or not (//ram:CategoryTradeTax[ram:CategoryCode='S']))",
+                 (('t',
+                   '\n'
+                   '\t[BR-S-01]-An Invoice that contains an Invoice line (BG-25), a Document level '
+                   'allowance (BG-20) or a Document level charge (BG-21) where the VAT category '
+                   'code (BT-151, BT-95 or BT-102) is "Standard rated" shall contain in the VAT '
+                   'breakdown (BG-23) at least one VAT category code (BT-118) equal with "Standard '
+                   'rated".'),)),
+                ('BR-Z-01', 'fatal', False,
+                 "(count(//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='Z'])=0 "
+                 'and '
+                 "count(//ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='Z'])=0 "
+                 "and count(//ram:CategoryTradeTax[ram:CategoryCode='Z'])=0) or ( "
+                 "count(//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='Z'])=1 "
+                 'and '
+                 "(fn:exists(//ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='Z']) "
+                 "or fn:exists(//ram:CategoryTradeTax[ram:CategoryCode='Z'])))",
+                 (('t',
+                   '\n'
+                   '\t[BR-Z-01]-An Invoice that contains an Invoice line (BG-25), a Document level '
+                   'allowance (BG-20) or a Document level charge (BG-21) where the VAT category '
+                   'code (BT-151, BT-95 or BT-102) is "Zero rated" shall contain in the VAT '
+                   'breakdown (BG-23) exactly one VAT category code (BT-118) equal with "Zero '
+                   'rated".'),)),
+                ('BR-E-01', 'fatal', False,
+                 "(count(//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='E'])=0 "
+                 'and '
+                 "count(//ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='E'])=0 "
+                 "and count(//ram:CategoryTradeTax[ram:CategoryCode='E'])=0) or ( "
+                 "count(//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='E'])=1 "
+                 'and '
+                 "(fn:exists(//ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='E']) "
+                 "or fn:exists(//ram:CategoryTradeTax[ram:CategoryCode='E'])))",
+                 (('t',
+                   '\n'
+                   '\t[BR-E-01]-An Invoice that contains an Invoice line (BG-25), a Document level '
+                   'allowance (BG-20) or a Document level charge (BG-21) where the VAT category '
+                   'code (BT-151, BT-95 or BT-102) is “Exempt from VAT” shall contain exactly one '
+                   'VAT breakdown (BG-23) with the VAT category code (BT-118) equal to "Exempt '
+                   'from VAT".'),)),
+                ('BR-AE-01', 'fatal', False,
+                 "(count(//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='AE'])=0 "
+                 'and '
+                 "count(//ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='AE'])=0 "
+                 "and count(//ram:CategoryTradeTax[ram:CategoryCode='AE'])=0) or ( "
+                 "count(//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='AE'])=1 "
+                 'and '
+                 "(fn:exists(//ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='AE']) "
+                 "or fn:exists(//ram:CategoryTradeTax[ram:CategoryCode='AE'])))",
+                 (('t',
+                   '\n'
+                   '\t[BR-AE-01]-An Invoice that contains an Invoice line (BG-25), a Document '
+                   'level allowance (BG-20) or a Document level charge (BG-21) where the VAT '
+                   'category code (BT-151, BT-95 or BT-102) is "Reverse charge" shall contain in '
+                   'the VAT breakdown (BG-23) exactly one VAT category code (BT-118) equal with '
+                   '"VAT reverse charge".'),)),
+                ('BR-IC-01', 'fatal', False,
+                 "(count(//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='K'])=0 "
+                 'and '
+                 "count(//ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='K'])=0 "
+                 "and count(//ram:CategoryTradeTax[ram:CategoryCode='K'])=0) or ( "
+                 "count(//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='K'])=1 "
+                 'and '
+                 "(fn:exists(//ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='K']) "
+                 "or fn:exists(//ram:CategoryTradeTax[ram:CategoryCode='K'])))",
+                 (('t',
+                   '\n'
+                   '\t[BR-IC-01]-An Invoice that contains an Invoice line (BG-25), a Document '
+                   'level allowance (BG-20) or a Document level charge (BG-21) where the VAT '
+                   'category code (BT-151, BT-95 or BT-102) is "Intra-community supply" shall '
+                   'contain in the VAT breakdown (BG-23) exactly one VAT category code (BT-118) '
+                   'equal with "Intra-community supply".'),)),
+                ('BR-G-01', 'fatal', False,
+                 "(count(//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='G'])=0 "
+                 'and '
+                 "count(//ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='G'])=0 "
+                 "and count(//ram:CategoryTradeTax[ram:CategoryCode='G'])=0) or ( "
+                 "count(//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='G'])=1 "
+                 'and '
+                 "(fn:exists(//ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='G']) "
+                 "or fn:exists(//ram:CategoryTradeTax[ram:CategoryCode='G'])))",
+                 (('t',
+                   '\n'
+                   '\t[BR-G-01]-An Invoice that contains an Invoice line (BG-25), a Document level '
+                   'allowance (BG-20) or a Document level charge (BG-21) where the VAT category '
+                   'code (BT-151, BT-95 or BT-102) is "Export outside the EU" shall contain in the '
+                   'VAT breakdown (BG-23) exactly one VAT category code (BT-118) equal with '
+                   '"Export outside the EU".'),)),
+                ('BR-O-01', 'fatal', False,
+                 "not(//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='O']) "
+                 'or ( '
+                 "count(//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='O'])=1 "
+                 'and '
+                 "(fn:exists(//ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='O']) "
+                 "or fn:exists(//ram:CategoryTradeTax[ram:CategoryCode='O'])))",
+                 (('t',
+                   '\n'
+                   '\t[BR-O-01]-An Invoice that contains an Invoice line (BG-25), a Document level '
+                   'allowance (BG-20) or a Document level charge (BG-21) where the VAT category '
+                   'code (BT-151, BT-95 or BT-102) is "Not subject to VAT" shall contain exactly '
+                   'one VAT breakdown group (BG-23) with the VAT category code (BT-118) equal to '
+                   '"Not subject to VAT".'),)),
                 ('BR-AF-01', 'fatal', False,
                  "((count(//ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='L']) "
                  '+ '
@@ -11835,6 +16419,44 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                       '\n'
                       '\t[BR-DEC-20]-The allowed maximum number of decimals for the VAT category '
                       'tax amount (BT-117) is 2.'),)))),
+                 ('M6', 1000.0,
+                  '//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode[. '
+                  "= 'Z']",
+                  (),
+                  (('BR-Z-09', 'fatal', False, '../ram:CalculatedAmount = 0',
+                    (('t',
+                      '\n'
+                      '\t[BR-Z-09]-The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) '
+                      'where VAT category code (BT-118) is "Zero rated" shall equal 0 (zero).'),)),
+                   ('BR-Z-10', 'fatal', False,
+                    'not(../ram:ExemptionReason) and not (../ram:ExemptionReasonCode)',
+                    (('t',
+                      '\n'
+                      '\t[BR-Z-10]-A VAT Breakdown (BG-23) with VAT Category code (BT-118) "Zero '
+                      'rated" shall not have a VAT exemption reason code (BT-121) or VAT exemption '
+                      'reason text (BT-120).'),)))),
+                 ('M7', 1000.0,
+                  "//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode[.='S']",
+                  (),
+                  (('BR-S-09', 'fatal', False,
+                    '(fn:abs(xs:decimal(../ram:CalculatedAmount)) - 1 < '
+                    'round(fn:abs(xs:decimal(../ram:BasisAmount)) * ../ram:RateApplicablePercent) '
+                    'div 100 ) and (fn:abs(xs:decimal(../ram:CalculatedAmount)) + 1 > '
+                    'round(fn:abs(xs:decimal(../ram:BasisAmount)) * ../ram:RateApplicablePercent) '
+                    'div 100 )',
+                    (('t',
+                      '\n'
+                      '\t[BR-S-09]-The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) '
+                      'where VAT category code (BT-118) is "Standard rated" shall equal the VAT '
+                      'category taxable amount (BT-116) multiplied by the VAT category rate '
+                      '(BT-119).'),)),
+                   ('BR-S-10', 'fatal', False,
+                    'not(../ram:ExemptionReason) and not (../ram:ExemptionReasonCode)',
+                    (('t',
+                      '\n'
+                      '\t[BR-S-10]-A VAT Breakdown (BG-23) with VAT Category code (BT-118) '
+                      '"Standard rate" shall not have a VAT exemption reason code (BT-121) or VAT '
+                      'exemption reason text (BT-120).'),)))),
                  ('M8', 1000.0, '//ram:ApplicableHeaderTradeSettlement/ram:BillingSpecifiedPeriod',
                   (),
                   (('BR-29', 'fatal', False,
@@ -11976,6 +16598,15 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                       '\n'
                       '\t[BR-56]-Each Seller tax representative party (BG-11) shall have a Seller '
                       'tax representative VAT identifier (BT-63).'),)))),
+                 ('M13', 1000.0, '//ram:SellerTradeParty', (),
+                  (('BR-CO-26', 'fatal', False,
+                    '(ram:ID) or (ram:GlobalID) or (ram:SpecifiedLegalOrganization/ram:ID) or '
+                    "(ram:SpecifiedTaxRegistration/ram:ID[@schemeID='VA'])",
+                    (('t',
+                      '\n'
+                      '\t[BR-CO-26]-In order for the buyer to automatically identify a supplier, '
+                      'the Seller identifier (BT-29), the Seller legal registration identifier '
+                      '(BT-30) and/or the Seller VAT identifier (BT-31) shall be present.'),)),)),
                  ('M14', 1000.0, "//ram:SpecifiedTaxRegistration/ram:ID[@schemeID='VA']", (),
                   (('BR-CO-09', 'fatal', False,
                     "contains(' 1A AD AE AF AG AI AL AM AN AO AQ AR AS AT AU AW AX AZ BA BB BD BE "
@@ -12419,7 +17050,105 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                       'charge VAT category code (BT-102) is "Zero rated" the Document level charge '
                       'VAT rate (BT-103) shall be 0 (zero).'),)))),
                  ('M34', 1000.0, '//ram:SpecifiedTradeSettlementHeaderMonetarySummation', (),
-                  (('BR-DEC-15', 'fatal', False,
+                  (('BR-12', 'fatal', False, '(ram:LineTotalAmount)',
+                    (('t',
+                      '\n'
+                      '\t[BR-12]-An Invoice shall have the Sum of Invoice line net amount '
+                      '(BT-106).'),)),
+                   ('BR-13', 'fatal', False, '(ram:TaxBasisTotalAmount)',
+                    (('t',
+                      '\n'
+                      '\t[BR-13]-An Invoice shall have the Invoice total amount without VAT '
+                      '(BT-109).'),)),
+                   ('BR-14', 'fatal', False, '(ram:GrandTotalAmount)',
+                    (('t',
+                      '\n'
+                      '\t[BR-14]-An Invoice shall have the Invoice total amount with VAT '
+                      '(BT-112).'),)),
+                   ('BR-15', 'fatal', False, '(ram:DuePayableAmount)',
+                    (('t',
+                      '\n\t[BR-15]-An Invoice shall have the Amount due for payment (BT-115).'),)),
+                   ('BR-CO-11', 'fatal', False,
+                    "(not(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:ChargeIndicator/udt:Indicator='false'])and "
+                    'not (ram:AllowanceTotalAmount)) or ram:AllowanceTotalAmount = '
+                    "(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:ChargeIndicator/udt:Indicator='false']/ram:ActualAmount)* "
+                    '10 * 10 ) div 100)',
+                    (('t',
+                      '\n'
+                      '\t[BR-CO-11]-Sum of allowances on document level (BT-107) = Σ Document '
+                      'level allowance amount (BT-92).'),)),
+                   ('BR-CO-12', 'fatal', False,
+                    "(not(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:ChargeIndicator/udt:Indicator='true'])and "
+                    'not (ram:ChargeTotalAmount)) or (round '
+                    '(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeSettlementHeaderMonetarySummation/ram:ChargeTotalAmount '
+                    '* 10 * 10) div 100)= '
+                    "round(((round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:ChargeIndicator/udt:Indicator='true']/ram:ActualAmount)* "
+                    '10 * 10 ) div 100) + '
+                    '(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge/ram:AppliedAmount)* '
+                    '10 * 10 ) div 100))*10*10) div 100',
+                    (('t',
+                      '\n'
+                      '\t[BR-CO-12]-Sum of charges on document level (BT-108) = Σ Document level '
+                      'charge amount (BT-99).'),)),
+                   ('BR-CO-13', 'fatal', False,
+                    '(xs:decimal(ram:TaxBasisTotalAmount[1]) = '
+                    'round((xs:decimal(ram:LineTotalAmount[1]) - '
+                    'xs:decimal(ram:AllowanceTotalAmount[1]) + '
+                    'xs:decimal(ram:ChargeTotalAmount[1])) * 10 * 10) div 100) or '
+                    '((xs:decimal(ram:TaxBasisTotalAmount[1]) = '
+                    'round((xs:decimal(ram:LineTotalAmount[1]) - '
+                    'xs:decimal(ram:AllowanceTotalAmount[1])) * 10 * 10) div 100) and '
+                    'not(ram:ChargeTotalAmount)) or ((xs:decimal(ram:TaxBasisTotalAmount[1]) = '
+                    'round((xs:decimal(ram:LineTotalAmount[1]) + '
+                    'xs:decimal(ram:ChargeTotalAmount[1])) * 10 * 10) div 100) and '
+                    'not(ram:AllowanceTotalAmount)) or ((xs:decimal(ram:TaxBasisTotalAmount[1]) = '
+                    'round((xs:decimal(ram:LineTotalAmount[1])) * 10 * 10) div 100) and '
+                    'not(ram:ChargeTotalAmount) and not(ram:AllowanceTotalAmount))',
+                    (('t',
+                      '\n'
+                      '\t[BR-CO-13]-Invoice total amount without VAT (BT-109) = Σ Invoice line net '
+                      'amount (BT-131) - Sum of allowances on document level (BT-107) + Sum of '
+                      'charges on document level (BT-108).'),)),
+                   ('BR-DEC-09', 'fatal', False,
+                    "string-length(substring-after(ram:LineTotalAmount,'.'))<=2",
+                    (('t',
+                      '\n'
+                      '\t[BR-DEC-09]-The allowed maximum number of decimals for the Sum of Invoice '
+                      'line net amount (BT-106) is 2.'),)),
+                   ('BR-DEC-10', 'fatal', False,
+                    "string-length(substring-after(ram:AllowanceTotalAmount,'.'))<=2",
+                    (('t',
+                      '\n'
+                      '\t[BR-DEC-10]-The allowed maximum number of decimals for the Sum of '
+                      'allowances on document level (BT-107) is 2.'),)),
+                   ('BR-DEC-11', 'fatal', False,
+                    "string-length(substring-after(ram:ChargeTotalAmount,'.'))<=2",
+                    (('t',
+                      '\n'
+                      '\t[BR-DEC-11]-The allowed maximum number of decimals for the Sum of charges '
+                      'on document level (BT-108) is 2.'),)),
+                   ('BR-DEC-12', 'fatal', False,
+                    "string-length(substring-after(ram:TaxBasisTotalAmount,'.'))<=2",
+                    (('t',
+                      '\n'
+                      '\t[BR-DEC-12]-The allowed maximum number of decimals for the Invoice total '
+                      'amount without VAT (BT-109) is 2.'),)),
+                   ('BR-DEC-13', 'fatal', False,
+                    'not(ram:TaxTotalAmount) or ram:TaxTotalAmount[(@currencyID '
+                    '=/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:InvoiceCurrencyCode '
+                    'and . = round(. * 100) div 100) or not (@currencyID '
+                    '=/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:InvoiceCurrencyCode)]',
+                    (('t',
+                      '\n'
+                      '\t[BR-DEC-13]-The allowed maximum number of decimals for the Invoice total '
+                      'VAT amount (BT-110) is 2.'),)),
+                   ('BR-DEC-14', 'fatal', False,
+                    "string-length(substring-after(ram:GrandTotalAmount,'.'))<=2",
+                    (('t',
+                      '\n'
+                      '\t[BR-DEC-14]-The allowed maximum number of decimals for the Invoice total '
+                      'amount with VAT (BT-112) is 2.'),)),
+                   ('BR-DEC-15', 'fatal', False,
                     'not(ram:TaxTotalAmount) or ram:TaxTotalAmount[(@currencyID '
                     '=/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:TaxCurrencyCode '
                     'and . = round(. * 100) div 100) or not '
@@ -12428,12 +17157,24 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                       '\n'
                       '\t[BR-DEC-15]-The allowed maximum number of decimals for the Invoice total '
                       'VAT amount in accounting currency (BT-111) is 2.'),)),
+                   ('BR-DEC-16', 'fatal', False,
+                    "string-length(substring-after(ram:TotalPrepaidAmount,'.'))<=2",
+                    (('t',
+                      '\n'
+                      '\t[BR-DEC-16]-The allowed maximum number of decimals for the Paid amount '
+                      '(BT-113) is 2.'),)),
                    ('BR-DEC-17', 'fatal', False,
                     "string-length(substring-after(ram:RoundingAmount,'.'))<=2",
                     (('t',
                       '\n'
                       '\t[BR-DEC-17]-The allowed maximum number of decimals for the Rounding '
                       'amount (BT-114) is 2.'),)),
+                   ('BR-DEC-18', 'fatal', False,
+                    "string-length(substring-after(ram:DuePayableAmount,'.'))<=2",
+                    (('t',
+                      '\n'
+                      '\t[BR-DEC-18]-The allowed maximum number of decimals for the Amount due for '
+                      'payment (BT-115) is 2.'),)),
                    ('BR-53', 'fatal', False,
                     'not(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:TaxCurrencyCode) '
                     'or '
@@ -12449,6 +17190,17 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                       '\t[BR-53]-If the VAT accounting currency code (BT-6) is present, then the '
                       'Invoice total VAT amount in accounting currency (BT-111) shall be '
                       'provided.'),)))),
+                 ('M35', 1000.0,
+                  '//ram:SpecifiedTradeSettlementHeaderMonetarySummation/ram:TaxTotalAmount[@currencyID=/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:InvoiceCurrencyCode]',
+                  (),
+                  (('BR-CO-14', 'fatal', False,
+                    '. = '
+                    '(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:CalculatedAmount)*10*10)div '
+                    '100)',
+                    (('t',
+                      '\n'
+                      '\t[BR-CO-14]-Invoice total VAT amount (BT-110) = Σ VAT category tax amount '
+                      '(BT-117).'),)),)),
                  ('M36', 1000.0, '//ram:SpecifiedTradeSettlementPaymentMeans', (),
                   (('BR-49', 'fatal', False, '(ram:TypeCode)',
                     (('t',
@@ -12478,6 +17230,102 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                       '\t[BR-61]-If the Payment means type code (BT-81) means SEPA credit '
                       'transfer, Local credit transfer or Non-SEPA international credit transfer, '
                       'the Payment account identifier (BT-84) shall be present.'),)))),
+                 ('M39', 1000.0,
+                  '//rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement', (),
+                  (('BR-CO-18', 'fatal', False, 'ram:ApplicableTradeTax',
+                    (('t',
+                      '\n'
+                      '\t[BR-CO-18]-An Invoice shall at least have one VAT breakdown group '
+                      '(BG-23).'),)),)),
+                 ('M40', 1000.0,
+                  '//rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode[. '
+                  "= 'AE']",
+                  (),
+                  (('BR-AE-09', 'fatal', False, '../ram:CalculatedAmount = 0',
+                    (('t',
+                      '\n'
+                      '\t[BR-AE-09]-The VAT category tax amount (BT-117) in a VAT breakdown '
+                      '(BG-23) where the VAT category code (BT-118) is "Reverse charge" shall be 0 '
+                      '(zero).'),)),
+                   ('BR-AE-10', 'fatal', False,
+                    '(../ram:ExemptionReason) or (../ram:ExemptionReasonCode)',
+                    (('t',
+                      '\n'
+                      '\t[BR-AE-10]-A VAT Breakdown (BG-23) with VAT Category code (BT-118) '
+                      '"Reverse charge" shall have a VAT exemption reason code (BT-121), meaning '
+                      '"Reverse charge" or the VAT exemption reason text (BT-120) "Reverse charge" '
+                      '(or the equivalent standard text in another language).'),)))),
+                 ('M41', 1000.0,
+                  '//rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode[. '
+                  "= 'E']",
+                  (),
+                  (('BR-E-09', 'fatal', False, '../ram:CalculatedAmount = 0',
+                    (('t',
+                      '\n'
+                      '\t[BR-E-09]-The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) '
+                      'where the VAT category code (BT-118) equals "Exempt from VAT" shall equal 0 '
+                      '(zero).'),)),
+                   ('BR-E-10', 'fatal', False,
+                    '(../ram:ExemptionReason) or (../ram:ExemptionReasonCode)',
+                    (('t',
+                      '\n'
+                      '\t[BR-E-10]-A VAT Breakdown (BG-23) with VAT Category code (BT-118) "Exempt '
+                      'from VAT" shall have a VAT exemption reason code (BT-121) or a VAT '
+                      'exemption reason text (BT-120).'),)))),
+                 ('M42', 1000.0,
+                  '//rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode[. '
+                  "= 'G']",
+                  (),
+                  (('BR-G-09', 'fatal', False, '../ram:CalculatedAmount = 0',
+                    (('t',
+                      '\n'
+                      '\t[BR-G-09]-The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) '
+                      'where the VAT category code (BT-118) is "Export outside the EU" shall be 0 '
+                      '(zero).'),)),
+                   ('BR-G-10', 'fatal', False,
+                    '(../ram:ExemptionReason) or (../ram:ExemptionReasonCode)',
+                    (('t',
+                      '\n'
+                      '\t[BR-G-10]-A VAT Breakdown (BG-23) with the VAT Category code (BT-118) '
+                      '"Export outside the EU" shall have a VAT exemption reason code (BT-121), '
+                      'meaning "Export outside the EU" or the VAT exemption reason text (BT-120) '
+                      '"Export outside the EU" (or the equivalent standard text in another '
+                      'language).'),)))),
+                 ('M43', 1000.0,
+                  '//rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode[.= '
+                  "'K']",
+                  (),
+                  (('BR-IC-09', 'fatal', False, '../ram:CalculatedAmount = 0',
+                    (('t',
+                      '\n'
+                      '\t[BR-IC-09]-The VAT category tax amount (BT-117) in a VAT breakdown '
+                      '(BG-23) where the VAT category code (BT-118) is "Intra-community supply" '
+                      'shall be 0 (zero).'),)),
+                   ('BR-IC-10', 'fatal', False,
+                    '(../ram:ExemptionReason) or (../ram:ExemptionReasonCode)',
+                    (('t',
+                      '\n'
+                      '\t[BR-IC-10]-A VAT Breakdown (BG-23) with the VAT Category code (BT-118) '
+                      '"Intra-community supply" shall have a VAT exemption reason code (BT-121), '
+                      'meaning "Intra-community supply" or the VAT exemption reason text (BT-120) '
+                      '"Intra-community supply" (or the equivalent standard text in another '
+                      'language).'),)),
+                   ('BR-IC-11', 'fatal', False,
+                    '(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeDelivery/ram:ActualDeliverySupplyChainEvent/ram:OccurrenceDateTime/udt:DateTimeString) '
+                    'or (../../ram:BillingSpecifiedPeriod/ram:StartDateTime) or '
+                    '(../../ram:BillingSpecifiedPeriod/ram:EndDateTime)',
+                    (('t',
+                      '\n'
+                      '\t[BR-IC-11]-In an Invoice with a VAT breakdown (BG-23) where the VAT '
+                      'category code (BT-118) is "Intra-community supply" the Actual delivery date '
+                      '(BT-72) or the Invoicing period (BG-14) shall not be blank.'),)),
+                   ('BR-IC-12', 'fatal', False,
+                    '/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeDelivery/ram:ShipToTradeParty/ram:PostalTradeAddress/ram:CountryID',
+                    (('t',
+                      '\n'
+                      '\t[BR-IC-12]-In an Invoice with a VAT breakdown (BG-23) where the VAT '
+                      'category code (BT-118) is "Intra-community supply" the Deliver to country '
+                      'code (BT-80) shall not be blank.'),)))),
                  ('M44', 1000.0,
                   '//rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode '
                   "= 'L']",
@@ -12518,7 +17366,20 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                   '//rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode '
                   "= 'O']",
                   (),
-                  (('BR-O-11', 'fatal', False,
+                  (('BR-O-09', 'fatal', False, 'ram:CalculatedAmount = 0',
+                    (('t',
+                      '\n'
+                      '\t[BR-O-09]-The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) '
+                      'where the VAT category code (BT-118) is "Not subject to VAT" shall be 0 '
+                      '(zero).'),)),
+                   ('BR-O-10', 'fatal', False, '(ram:ExemptionReason) or (ram:ExemptionReasonCode)',
+                    (('t',
+                      '\n'
+                      '\t[BR-O-10]-A VAT Breakdown (BG-23) with VAT Category code (BT-118) " Not '
+                      'subject to VAT" shall have a VAT exemption reason code (BT-121), meaning " '
+                      'Not subject to VAT" or a VAT exemption reason text (BT-120) " Not subject '
+                      'to VAT" (or the equivalent standard text in another language).'),)),
+                   ('BR-O-11', 'fatal', False,
                     "not(//ram:ApplicableTradeTax[ram:CategoryCode != 'O'])",
                     (('t',
                       '\n'
@@ -12547,6 +17408,40 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                     "!= '')",
                     (('t',
                       '\n\t[BR-01]-An Invoice shall have a Specification identifier (BT-24).'),)),
+                   ('BR-02', 'fatal', False, "(rsm:ExchangedDocument/ram:ID !='')",
+                    (('t', '\n\t[BR-02]-An Invoice shall have an Invoice number (BT-1).'),)),
+                   ('BR-03', 'fatal', False,
+                    "(rsm:ExchangedDocument/ram:IssueDateTime/udt:DateTimeString[@format='102']!='')",
+                    (('t', '\n\t[BR-03]-An Invoice shall have an Invoice issue date (BT-2).'),)),
+                   ('BR-04', 'fatal', False, "(rsm:ExchangedDocument/ram:TypeCode!='')",
+                    (('t', '\n\t[BR-04]-An Invoice shall have an Invoice type code (BT-3).'),)),
+                   ('BR-05', 'fatal', False,
+                    "(rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:InvoiceCurrencyCode!='')",
+                    (('t', '\n\t[BR-05]-An Invoice shall have an Invoice currency code (BT-5).'),)),
+                   ('BR-06', 'fatal', False,
+                    "(rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTradeParty/ram:Name!='')",
+                    (('t', '\n\t[BR-06]-An Invoice shall contain the Seller name (BT-27).'),)),
+                   ('BR-07', 'fatal', False,
+                    "(rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:BuyerTradeParty/ram:Name!='')",
+                    (('t', '\n\t[BR-07]-An Invoice shall contain the Buyer name (BT-44).'),)),
+                   ('BR-08', 'fatal', False, '//ram:SellerTradeParty/ram:PostalTradeAddress',
+                    (('t',
+                      '\n\t[BR-08]-An Invoice shall contain the Seller postal address (BG-5).'),)),
+                   ('BR-09', 'fatal', False,
+                    "//ram:SellerTradeParty/ram:PostalTradeAddress/ram:CountryID!=''",
+                    (('t',
+                      '\n'
+                      '\t[BR-09]-The Seller postal address (BG-5) shall contain a Seller country '
+                      'code (BT-40).'),)),
+                   ('BR-10', 'fatal', False, '//ram:BuyerTradeParty/ram:PostalTradeAddress',
+                    (('t',
+                      '\n\t[BR-10]-An Invoice shall contain the Buyer postal address (BG-8).'),)),
+                   ('BR-11', 'fatal', False,
+                    "//ram:BuyerTradeParty/ram:PostalTradeAddress/ram:CountryID!=''",
+                    (('t',
+                      '\n'
+                      '\t[BR-11]-The Buyer postal address shall contain a Buyer country code '
+                      '(BT-55).'),)),
                    ('BR-62', 'fatal', False,
                     'normalize-space(rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTradeParty/ram:URIUniversalCommunication[1]/ram:URIID/@schemeID) '
                     "!= '' or not "
@@ -13960,6 +18855,44 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      '\n'
                      '\t[BR-DEC-20]-The allowed maximum number of decimals for the VAT category '
                      'tax amount (BT-117) is 2.'),)))),
+                ('M8', 1000.0,
+                 '//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode[. '
+                 "= 'Z']",
+                 (),
+                 (('BR-Z-09', 'fatal', False, '../ram:CalculatedAmount = 0',
+                   (('t',
+                     '\n'
+                     '\t[BR-Z-09]-The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) '
+                     'where VAT category code (BT-118) is "Zero rated" shall equal 0 (zero).'),)),
+                  ('BR-Z-10', 'fatal', False,
+                   'not(../ram:ExemptionReason) and not (../ram:ExemptionReasonCode)',
+                   (('t',
+                     '\n'
+                     '\t[BR-Z-10]-A VAT Breakdown (BG-23) with VAT Category code (BT-118) "Zero '
+                     'rated" shall not have a VAT exemption reason code (BT-121) or VAT exemption '
+                     'reason text (BT-120).'),)))),
+                ('M9', 1000.0,
+                 "//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode[.='S']",
+                 (),
+                 (('BR-S-09', 'fatal', False,
+                   '(fn:abs(xs:decimal(../ram:CalculatedAmount)) - 1 < '
+                   'round(fn:abs(xs:decimal(../ram:BasisAmount)) * ../ram:RateApplicablePercent) '
+                   'div 100 ) and (fn:abs(xs:decimal(../ram:CalculatedAmount)) + 1 > '
+                   'round(fn:abs(xs:decimal(../ram:BasisAmount)) * ../ram:RateApplicablePercent) '
+                   'div 100 )',
+                   (('t',
+                     '\n'
+                     '\t[BR-S-09]-The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) '
+                     'where VAT category code (BT-118) is "Standard rated" shall equal the VAT '
+                     'category taxable amount (BT-116) multiplied by the VAT category rate '
+                     '(BT-119).'),)),
+                  ('BR-S-10', 'fatal', False,
+                   'not(../ram:ExemptionReason) and not (../ram:ExemptionReasonCode)',
+                   (('t',
+                     '\n'
+                     '\t[BR-S-10]-A VAT Breakdown (BG-23) with VAT Category code (BT-118) '
+                     '"Standard rate" shall not have a VAT exemption reason code (BT-121) or VAT '
+                     'exemption reason text (BT-120).'),)))),
                 ('M10', 1000.0, '//ram:ApplicableHeaderTradeSettlement/ram:BillingSpecifiedPeriod',
                  (),
                  (('BR-29', 'fatal', False,
@@ -14141,7 +19074,13 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                    (('t',
                      '\n'
                      '\t[BR-CO-04]-Each Invoice line (BG-25) shall be categorized with an Invoiced '
-                     'item VAT category code (BT-151).'),)))),
+                     'item VAT category code (BT-151).'),)),
+                  ('BR-DEC-23', 'fatal', False,
+                   "string-length(substring-after(ram:SpecifiedLineTradeSettlement/ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount,'.'))<=2",
+                   (('t',
+                     '\n'
+                     '\t[BR-DEC-23]-The allowed maximum number of decimals for the Invoice line '
+                     'net amount (BT-131) is 2.'),)))),
                 ('M16', 1000.0, '//ram:PayeeTradeParty', (),
                  (('BR-17', 'fatal', False,
                    '(ram:Name) and (not(ram:Name = ../ram:SellerTradeParty/ram:Name) and '
@@ -14178,6 +19117,15 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      '\n'
                      '\t[BR-56]-Each Seller tax representative party (BG-11) shall have a Seller '
                      'tax representative VAT identifier (BT-63).'),)))),
+                ('M18', 1000.0, '//ram:SellerTradeParty', (),
+                 (('BR-CO-26', 'fatal', False,
+                   '(ram:ID) or (ram:GlobalID) or (ram:SpecifiedLegalOrganization/ram:ID) or '
+                   "(ram:SpecifiedTaxRegistration/ram:ID[@schemeID='VA'])",
+                   (('t',
+                     '\n'
+                     '\t[BR-CO-26]-In order for the buyer to automatically identify a supplier, '
+                     'the Seller identifier (BT-29), the Seller legal registration identifier '
+                     '(BT-30) and/or the Seller VAT identifier (BT-31) shall be present.'),)),)),
                 ('M19', 1000.0, '//ram:SpecifiedLineTradeSettlement/ram:BillingSpecifiedPeriod', (),
                  (('BR-30', 'fatal', False,
                    "(ram:EndDateTime/udt:DateTimeString[@format = '102']) >= "
@@ -14716,7 +19664,113 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      'charge VAT category code (BT-102) is "Zero rated" the Document level charge '
                      'VAT rate (BT-103) shall be 0 (zero).'),)))),
                 ('M43', 1000.0, '//ram:SpecifiedTradeSettlementHeaderMonetarySummation', (),
-                 (('BR-DEC-15', 'fatal', False,
+                 (('BR-CO-10', 'fatal', False,
+                   'xs:decimal(ram:LineTotalAmount) = '
+                   'round(xs:decimal(sum(../../ram:IncludedSupplyChainTradeLineItem/ram:SpecifiedLineTradeSettlement/ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount)) '
+                   '* xs:decimal(100)) div xs:decimal(100)',
+                   (('t',
+                     '\n'
+                     '\t[BR-CO-10]-Sum of Invoice line net amount (BT-106) = Σ Invoice line net '
+                     'amount (BT-131).'),)),
+                  ('BR-12', 'fatal', False, '(ram:LineTotalAmount)',
+                   (('t',
+                     '\n'
+                     '\t[BR-12]-An Invoice shall have the Sum of Invoice line net amount '
+                     '(BT-106).'),)),
+                  ('BR-13', 'fatal', False, '(ram:TaxBasisTotalAmount)',
+                   (('t',
+                     '\n'
+                     '\t[BR-13]-An Invoice shall have the Invoice total amount without VAT '
+                     '(BT-109).'),)),
+                  ('BR-14', 'fatal', False, '(ram:GrandTotalAmount)',
+                   (('t',
+                     '\n'
+                     '\t[BR-14]-An Invoice shall have the Invoice total amount with VAT '
+                     '(BT-112).'),)),
+                  ('BR-15', 'fatal', False, '(ram:DuePayableAmount)',
+                   (('t',
+                     '\n\t[BR-15]-An Invoice shall have the Amount due for payment (BT-115).'),)),
+                  ('BR-CO-11', 'fatal', False,
+                   "(not(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:ChargeIndicator/udt:Indicator='false'])and "
+                   'not (ram:AllowanceTotalAmount)) or ram:AllowanceTotalAmount = '
+                   "(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:ChargeIndicator/udt:Indicator='false']/ram:ActualAmount)* "
+                   '10 * 10 ) div 100)',
+                   (('t',
+                     '\n'
+                     '\t[BR-CO-11]-Sum of allowances on document level (BT-107) = Σ Document level '
+                     'allowance amount (BT-92).'),)),
+                  ('BR-CO-12', 'fatal', False,
+                   "(not(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:ChargeIndicator/udt:Indicator='true'])and "
+                   'not (ram:ChargeTotalAmount)) or (round '
+                   '(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeSettlementHeaderMonetarySummation/ram:ChargeTotalAmount '
+                   '* 10 * 10) div 100)= '
+                   "round(((round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:ChargeIndicator/udt:Indicator='true']/ram:ActualAmount)* "
+                   '10 * 10 ) div 100) + '
+                   '(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge/ram:AppliedAmount)* '
+                   '10 * 10 ) div 100))*10*10) div 100',
+                   (('t',
+                     '\n'
+                     '\t[BR-CO-12]-Sum of charges on document level (BT-108) = Σ Document level '
+                     'charge amount (BT-99).'),)),
+                  ('BR-CO-13', 'fatal', False,
+                   '(xs:decimal(ram:TaxBasisTotalAmount[1]) = '
+                   'round((xs:decimal(ram:LineTotalAmount[1]) - '
+                   'xs:decimal(ram:AllowanceTotalAmount[1]) + '
+                   'xs:decimal(ram:ChargeTotalAmount[1])) * 10 * 10) div 100) or '
+                   '((xs:decimal(ram:TaxBasisTotalAmount[1]) = '
+                   'round((xs:decimal(ram:LineTotalAmount[1]) - '
+                   'xs:decimal(ram:AllowanceTotalAmount[1])) * 10 * 10) div 100) and '
+                   'not(ram:ChargeTotalAmount)) or ((xs:decimal(ram:TaxBasisTotalAmount[1]) = '
+                   'round((xs:decimal(ram:LineTotalAmount[1]) + '
+                   'xs:decimal(ram:ChargeTotalAmount[1])) * 10 * 10) div 100) and '
+                   'not(ram:AllowanceTotalAmount)) or ((xs:decimal(ram:TaxBasisTotalAmount[1]) = '
+                   'round((xs:decimal(ram:LineTotalAmount[1])) * 10 * 10) div 100) and '
+                   'not(ram:ChargeTotalAmount) and not(ram:AllowanceTotalAmount))',
+                   (('t',
+                     '\n'
+                     '\t[BR-CO-13]-Invoice total amount without VAT (BT-109) = Σ Invoice line net '
+                     'amount (BT-131) - Sum of allowances on document level (BT-107) + Sum of '
+                     'charges on document level (BT-108).'),)),
+                  ('BR-DEC-09', 'fatal', False,
+                   "string-length(substring-after(ram:LineTotalAmount,'.'))<=2",
+                   (('t',
+                     '\n'
+                     '\t[BR-DEC-09]-The allowed maximum number of decimals for the Sum of Invoice '
+                     'line net amount (BT-106) is 2.'),)),
+                  ('BR-DEC-10', 'fatal', False,
+                   "string-length(substring-after(ram:AllowanceTotalAmount,'.'))<=2",
+                   (('t',
+                     '\n'
+                     '\t[BR-DEC-10]-The allowed maximum number of decimals for the Sum of '
+                     'allowances on document level (BT-107) is 2.'),)),
+                  ('BR-DEC-11', 'fatal', False,
+                   "string-length(substring-after(ram:ChargeTotalAmount,'.'))<=2",
+                   (('t',
+                     '\n'
+                     '\t[BR-DEC-11]-The allowed maximum number of decimals for the Sum of charges '
+                     'on document level (BT-108) is 2.'),)),
+                  ('BR-DEC-12', 'fatal', False,
+                   "string-length(substring-after(ram:TaxBasisTotalAmount,'.'))<=2",
+                   (('t',
+                     '\n'
+                     '\t[BR-DEC-12]-The allowed maximum number of decimals for the Invoice total '
+                     'amount without VAT (BT-109) is 2.'),)),
+                  ('BR-DEC-13', 'fatal', False,
+                   'not(ram:TaxTotalAmount) or ram:TaxTotalAmount[(@currencyID '
+                   '=/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:InvoiceCurrencyCode '
+                   'and . = round(. * 100) div 100) or not (@currencyID '
+                   '=/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:InvoiceCurrencyCode)]',
+                   (('t',
+                     '\n'
+                     '\t[BR-DEC-13]-The allowed maximum number of decimals for the Invoice total '
+                     'VAT amount (BT-110) is 2.'),)),
+                  ('BR-DEC-14', 'fatal', False,
+                   "string-length(substring-after(ram:GrandTotalAmount,'.'))<=2",
+                   (('t',
+                     '\n'
+                     '\t[BR-DEC-14]-The allowed maximum number of decimals for the Invoice total '
+                     'amount with VAT (BT-112) is 2.'),)),
+                  ('BR-DEC-15', 'fatal', False,
                    'not(ram:TaxTotalAmount) or ram:TaxTotalAmount[(@currencyID '
                    '=/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:TaxCurrencyCode '
                    'and . = round(. * 100) div 100) or not '
@@ -14725,12 +19779,24 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      '\n'
                      '\t[BR-DEC-15]-The allowed maximum number of decimals for the Invoice total '
                      'VAT amount in accounting currency (BT-111) is 2.'),)),
+                  ('BR-DEC-16', 'fatal', False,
+                   "string-length(substring-after(ram:TotalPrepaidAmount,'.'))<=2",
+                   (('t',
+                     '\n'
+                     '\t[BR-DEC-16]-The allowed maximum number of decimals for the Paid amount '
+                     '(BT-113) is 2.'),)),
                   ('BR-DEC-17', 'fatal', False,
                    "string-length(substring-after(ram:RoundingAmount,'.'))<=2",
                    (('t',
                      '\n'
                      '\t[BR-DEC-17]-The allowed maximum number of decimals for the Rounding amount '
                      '(BT-114) is 2.'),)),
+                  ('BR-DEC-18', 'fatal', False,
+                   "string-length(substring-after(ram:DuePayableAmount,'.'))<=2",
+                   (('t',
+                     '\n'
+                     '\t[BR-DEC-18]-The allowed maximum number of decimals for the Amount due for '
+                     'payment (BT-115) is 2.'),)),
                   ('BR-53', 'fatal', False,
                    'not(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:TaxCurrencyCode) '
                    'or '
@@ -14746,6 +19812,17 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      '\t[BR-53]-If the VAT accounting currency code (BT-6) is present, then the '
                      'Invoice total VAT amount in accounting currency (BT-111) shall be '
                      'provided.'),)))),
+                ('M44', 1000.0,
+                 '//ram:SpecifiedTradeSettlementHeaderMonetarySummation/ram:TaxTotalAmount[@currencyID=/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:InvoiceCurrencyCode]',
+                 (),
+                 (('BR-CO-14', 'fatal', False,
+                   '. = '
+                   '(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:CalculatedAmount)*10*10)div '
+                   '100)',
+                   (('t',
+                     '\n'
+                     '\t[BR-CO-14]-Invoice total VAT amount (BT-110) = Σ VAT category tax amount '
+                     '(BT-117).'),)),)),
                 ('M45', 1000.0, '//ram:SpecifiedTradeSettlementPaymentMeans', (),
                  (('BR-49', 'fatal', False, '(ram:TypeCode)',
                    (('t',
@@ -14774,6 +19851,102 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      '\t[BR-61]-If the Payment means type code (BT-81) means SEPA credit transfer, '
                      'Local credit transfer or Non-SEPA international credit transfer, the Payment '
                      'account identifier (BT-84) shall be present.'),)))),
+                ('M48', 1000.0,
+                 '//rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement', (),
+                 (('BR-CO-18', 'fatal', False, 'ram:ApplicableTradeTax',
+                   (('t',
+                     '\n'
+                     '\t[BR-CO-18]-An Invoice shall at least have one VAT breakdown group '
+                     '(BG-23).'),)),)),
+                ('M49', 1000.0,
+                 '//rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode[. '
+                 "= 'AE']",
+                 (),
+                 (('BR-AE-09', 'fatal', False, '../ram:CalculatedAmount = 0',
+                   (('t',
+                     '\n'
+                     '\t[BR-AE-09]-The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) '
+                     'where the VAT category code (BT-118) is "Reverse charge" shall be 0 '
+                     '(zero).'),)),
+                  ('BR-AE-10', 'fatal', False,
+                   '(../ram:ExemptionReason) or (../ram:ExemptionReasonCode)',
+                   (('t',
+                     '\n'
+                     '\t[BR-AE-10]-A VAT Breakdown (BG-23) with VAT Category code (BT-118) '
+                     '"Reverse charge" shall have a VAT exemption reason code (BT-121), meaning '
+                     '"Reverse charge" or the VAT exemption reason text (BT-120) "Reverse charge" '
+                     '(or the equivalent standard text in another language).'),)))),
+                ('M50', 1000.0,
+                 '//rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode[. '
+                 "= 'E']",
+                 (),
+                 (('BR-E-09', 'fatal', False, '../ram:CalculatedAmount = 0',
+                   (('t',
+                     '\n'
+                     '\t[BR-E-09]-The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) '
+                     'where the VAT category code (BT-118) equals "Exempt from VAT" shall equal 0 '
+                     '(zero).'),)),
+                  ('BR-E-10', 'fatal', False,
+                   '(../ram:ExemptionReason) or (../ram:ExemptionReasonCode)',
+                   (('t',
+                     '\n'
+                     '\t[BR-E-10]-A VAT Breakdown (BG-23) with VAT Category code (BT-118) "Exempt '
+                     'from VAT" shall have a VAT exemption reason code (BT-121) or a VAT exemption '
+                     'reason text (BT-120).'),)))),
+                ('M51', 1000.0,
+                 '//rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode[. '
+                 "= 'G']",
+                 (),
+                 (('BR-G-09', 'fatal', False, '../ram:CalculatedAmount = 0',
+                   (('t',
+                     '\n'
+                     '\t[BR-G-09]-The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) '
+                     'where the VAT category code (BT-118) is "Export outside the EU" shall be 0 '
+                     '(zero).'),)),
+                  ('BR-G-10', 'fatal', False,
+                   '(../ram:ExemptionReason) or (../ram:ExemptionReasonCode)',
+                   (('t',
+                     '\n'
+                     '\t[BR-G-10]-A VAT Breakdown (BG-23) with the VAT Category code (BT-118) '
+                     '"Export outside the EU" shall have a VAT exemption reason code (BT-121), '
+                     'meaning "Export outside the EU" or the VAT exemption reason text (BT-120) '
+                     '"Export outside the EU" (or the equivalent standard text in another '
+                     'language).'),)))),
+                ('M52', 1000.0,
+                 '//rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode[.= '
+                 "'K']",
+                 (),
+                 (('BR-IC-09', 'fatal', False, '../ram:CalculatedAmount = 0',
+                   (('t',
+                     '\n'
+                     '\t[BR-IC-09]-The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) '
+                     'where the VAT category code (BT-118) is "Intra-community supply" shall be 0 '
+                     '(zero).'),)),
+                  ('BR-IC-10', 'fatal', False,
+                   '(../ram:ExemptionReason) or (../ram:ExemptionReasonCode)',
+                   (('t',
+                     '\n'
+                     '\t[BR-IC-10]-A VAT Breakdown (BG-23) with the VAT Category code (BT-118) '
+                     '"Intra-community supply" shall have a VAT exemption reason code (BT-121), '
+                     'meaning "Intra-community supply" or the VAT exemption reason text (BT-120) '
+                     '"Intra-community supply" (or the equivalent standard text in another '
+                     'language).'),)),
+                  ('BR-IC-11', 'fatal', False,
+                   '(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeDelivery/ram:ActualDeliverySupplyChainEvent/ram:OccurrenceDateTime/udt:DateTimeString) '
+                   'or (../../ram:BillingSpecifiedPeriod/ram:StartDateTime) or '
+                   '(../../ram:BillingSpecifiedPeriod/ram:EndDateTime)',
+                   (('t',
+                     '\n'
+                     '\t[BR-IC-11]-In an Invoice with a VAT breakdown (BG-23) where the VAT '
+                     'category code (BT-118) is "Intra-community supply" the Actual delivery date '
+                     '(BT-72) or the Invoicing period (BG-14) shall not be blank.'),)),
+                  ('BR-IC-12', 'fatal', False,
+                   '/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeDelivery/ram:ShipToTradeParty/ram:PostalTradeAddress/ram:CountryID',
+                   (('t',
+                     '\n'
+                     '\t[BR-IC-12]-In an Invoice with a VAT breakdown (BG-23) where the VAT '
+                     'category code (BT-118) is "Intra-community supply" the Deliver to country '
+                     'code (BT-80) shall not be blank.'),)))),
                 ('M53', 1000.0,
                  '//rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode '
                  "= 'L']",
@@ -14812,7 +19985,20 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                  '//rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode '
                  "= 'O']",
                  (),
-                 (('BR-O-11', 'fatal', False,
+                 (('BR-O-09', 'fatal', False, 'ram:CalculatedAmount = 0',
+                   (('t',
+                     '\n'
+                     '\t[BR-O-09]-The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) '
+                     'where the VAT category code (BT-118) is "Not subject to VAT" shall be 0 '
+                     '(zero).'),)),
+                  ('BR-O-10', 'fatal', False, '(ram:ExemptionReason) or (ram:ExemptionReasonCode)',
+                   (('t',
+                     '\n'
+                     '\t[BR-O-10]-A VAT Breakdown (BG-23) with VAT Category code (BT-118) " Not '
+                     'subject to VAT" shall have a VAT exemption reason code (BT-121), meaning " '
+                     'Not subject to VAT" or a VAT exemption reason text (BT-120) " Not subject to '
+                     'VAT" (or the equivalent standard text in another language).'),)),
+                  ('BR-O-11', 'fatal', False,
                    "not(//ram:ApplicableTradeTax[ram:CategoryCode != 'O'])",
                    (('t',
                      '\n'
@@ -14843,6 +20029,95 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      'VAT category code (BT-118) "Not subject to VAT" shall not contain Document '
                      'level charges (BG-21) where Document level charge VAT category code (BT-102) '
                      'is not "Not subject to VAT".'),)))),
+                ('M56', 1000.0,
+                 '//rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem/ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode '
+                 "= 'AE']",
+                 (),
+                 (('BR-AE-02', 'fatal', False,
+                   "(//ram:SellerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[(@schemeID = 'VA' "
+                   "or @schemeID = 'FC')] or "
+                   '//ram:SellerTaxRepresentativeTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID '
+                   "= 'VA']) and "
+                   "(//ram:BuyerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID = 'VA'] "
+                   'or //ram:BuyerTradeParty/ram:SpecifiedLegalOrganization/ram:ID)',
+                   (('t',
+                     '\n'
+                     '\t[BR-AE-02]-An Invoice that contains an Invoice line (BG-25) where the '
+                     'Invoiced item VAT category code (BT-151) is "Reverse charge" shall contain '
+                     'the Seller VAT Identifier (BT-31), the Seller Tax registration identifier '
+                     '(BT-32) and/or the Seller tax representative VAT identifier (BT-63) and the '
+                     'Buyer VAT identifier (BT-48) and/or the Buyer legal registration identifier '
+                     '(BT-47).'),)),
+                  ('BR-AE-05', 'fatal', False, 'ram:RateApplicablePercent = 0',
+                   (('t',
+                     '\n'
+                     '\t[BR-AE-05]-In an Invoice line (BG-25) where the Invoiced item VAT category '
+                     'code (BT-151) is "Reverse charge" the Invoiced item VAT rate (BT-152) shall '
+                     'be 0 (zero).'),)))),
+                ('M57', 1000.0,
+                 '//rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem/ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode '
+                 "= 'E']",
+                 (),
+                 (('BR-E-02', 'fatal', False,
+                   '/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[(@schemeID '
+                   "= 'VA' or @schemeID = 'FC')] or "
+                   '/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTaxRepresentativeTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID '
+                   "= 'VA']",
+                   (('t',
+                     '\n'
+                     '\t[BR-E-02]-An Invoice that contains an Invoice line (BG-25) where the '
+                     'Invoiced item VAT category code (BT-151) is "Exempt from VAT" shall contain '
+                     'the Seller VAT Identifier (BT-31), the Seller tax registration identifier '
+                     '(BT-32) and/or the Seller tax representative VAT identifier (BT-63).'),)),
+                  ('BR-E-05', 'fatal', False, 'ram:RateApplicablePercent = 0',
+                   (('t',
+                     '\n'
+                     '\t[BR-E-05]-In an Invoice line (BG-25) where the Invoiced item VAT category '
+                     'code (BT-151) is "Exempt from VAT", the Invoiced item VAT rate (BT-152) '
+                     'shall be 0 (zero).'),)))),
+                ('M58', 1000.0,
+                 '//rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem/ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode '
+                 "= 'G']",
+                 (),
+                 (('BR-G-02', 'fatal', False,
+                   "(//ram:SellerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID = 'VA'] "
+                   'or '
+                   '//ram:SellerTaxRepresentativeTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID '
+                   "= 'VA'])",
+                   (('t',
+                     '\n'
+                     '\t[BR-G-02]-An Invoice that contains an Invoice line (BG-25) where the '
+                     'Invoiced item VAT category code (BT-151) is "Export outside the EU" shall '
+                     'contain the Seller VAT Identifier (BT-31) or the Seller tax representative '
+                     'VAT identifier (BT-63).'),)),
+                  ('BR-G-05', 'fatal', False, 'ram:RateApplicablePercent = 0',
+                   (('t',
+                     '\n'
+                     '\t[BR-G-05]-In an Invoice line (BG-25) where the Invoiced item VAT category '
+                     'code (BT-151) is "Export outside the EU" the Invoiced item VAT rate (BT-152) '
+                     'shall be 0 (zero).'),)))),
+                ('M59', 1000.0,
+                 '//rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem/ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode '
+                 "= 'K']",
+                 (),
+                 (('BR-IC-02', 'fatal', False,
+                   "(//ram:SellerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID = 'VA'] "
+                   'or '
+                   '//ram:SellerTaxRepresentativeTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID '
+                   "= 'VA']) and "
+                   "//ram:BuyerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID = 'VA']",
+                   (('t',
+                     '\n'
+                     '\t[BR-IC-02]-An Invoice that contains an Invoice line (BG-25) where the '
+                     'Invoiced item VAT category code (BT-151) is "Intra-community supply" shall '
+                     'contain the Seller VAT Identifier (BT-31) or the Seller tax representative '
+                     'VAT identifier (BT-63) and the Buyer VAT identifier (BT-48).'),)),
+                  ('BR-IC-05', 'fatal', False, 'ram:RateApplicablePercent = 0',
+                   (('t',
+                     '\n'
+                     '\t[BR-IC-05]-In an Invoice line (BG-25) where the Invoiced item VAT category '
+                     'code (BT-151) is "Intracommunity supply" the Invoiced item VAT rate (BT-152) '
+                     'shall be 0 (zero).'),)))),
                 ('M60', 1000.0,
                  '//rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem/ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode '
                  "= 'L']",
@@ -14885,12 +20160,113 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      '\t[BR-AG-05]-In an Invoice line (BG-25) where the Invoiced item VAT category '
                      'code (BT-151) is "IPSI" the Invoiced item VAT rate (BT-152) shall be 0 '
                      '(zero) or greater than zero.'),)))),
+                ('M62', 1000.0,
+                 '//rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem/ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode '
+                 "= 'O']",
+                 (),
+                 (('BR-O-02', 'fatal', False,
+                   'not(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID '
+                   "= 'VA']) and not "
+                   '(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTaxRepresentativeTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID '
+                   "= 'VA']) and not "
+                   "(//ram:BuyerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID = 'VA'])",
+                   (('t',
+                     '\n'
+                     '\t[BR-O-02]-An Invoice that contains an Invoice line (BG-25) where the '
+                     'Invoiced item VAT category code (BT-151) is "Not subject to VAT" shall not '
+                     'contain the Seller VAT identifier (BT-31), the Seller tax representative VAT '
+                     'identifier (BT-63) or the Buyer VAT identifier (BT-46).'),)),
+                  ('BR-O-05', 'fatal', False, 'not(ram:RateApplicablePercent)',
+                   (('t',
+                     '\n'
+                     '\t[BR-O-05]-An Invoice line (BG-25) where the VAT category code (BT-151) is '
+                     '"Not subject to VAT" shall not contain an Invoiced item VAT rate '
+                     '(BT-152).'),)))),
+                ('M63', 1000.0,
+                 '//rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem/ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode '
+                 "= 'S']",
+                 (),
+                 (('BR-S-02', 'fatal', False,
+                   '/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[(@schemeID '
+                   "= 'VA' or @schemeID = 'FC')] or "
+                   '/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTaxRepresentativeTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID '
+                   "= 'VA']",
+                   (('t',
+                     '\n'
+                     '\t[BR-S-02]-An Invoice that contains an Invoice line (BG-25) where the '
+                     'Invoiced item VAT category code (BT-151) is "Standard rated" shall contain '
+                     'the Seller VAT Identifier (BT-31), the Seller tax registration identifier '
+                     '(BT-32) and/or the Seller tax representative VAT identifier (BT-63).'),)),
+                  ('BR-S-05', 'fatal', False, 'ram:RateApplicablePercent > 0',
+                   (('t',
+                     '\n'
+                     '\t[BR-S-05]-In an Invoice line (BG-25) where the Invoiced item VAT category '
+                     'code (BT-151) is "Standard rated" the Invoiced item VAT rate (BT-152) shall '
+                     'be greater than zero.'),)))),
+                ('M64', 1000.0,
+                 '//rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem/ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode '
+                 "= 'Z']",
+                 (),
+                 (('BR-Z-02', 'fatal', False,
+                   '/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[(@schemeID '
+                   "= 'VA' or @schemeID = 'FC')] or "
+                   '/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTaxRepresentativeTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID '
+                   "= 'VA']",
+                   (('t',
+                     '\n'
+                     '\t[BR-Z-02]-An Invoice that contains an Invoice line where the Invoiced item '
+                     'VAT category code (BT-151) is "Zero rated" shall contain the Seller VAT '
+                     'Identifier (BT-31), the Seller tax registration identifier (BT-32) and/or '
+                     'the Seller tax representative VAT identifier (BT-63).'),)),
+                  ('BR-Z-05', 'fatal', False, 'ram:RateApplicablePercent = 0',
+                   (('t',
+                     '\n'
+                     '\t[BR-Z-05]-In an Invoice line (BG-25) where the Invoiced item VAT category '
+                     'code (BT-151) is "Zero rated" the Invoiced item VAT rate (BT-152) shall be 0 '
+                     '(zero).'),)))),
                 ('M65', 1000.0, '/rsm:CrossIndustryInvoice', (),
-                 (('BR-01', 'fatal', False,
+                 (('BR-16', 'fatal', False, '//ram:IncludedSupplyChainTradeLineItem',
+                   (('t',
+                     '\n\t[BR-16]-An Invoice shall have at least one Invoice line (BG-25).'),)),
+                  ('BR-01', 'fatal', False,
                    '(rsm:ExchangedDocumentContext/ram:GuidelineSpecifiedDocumentContextParameter/ram:ID '
                    "!= '')",
                    (('t',
                      '\n\t[BR-01]-An Invoice shall have a Specification identifier (BT-24).'),)),
+                  ('BR-02', 'fatal', False, "(rsm:ExchangedDocument/ram:ID !='')",
+                   (('t', '\n\t[BR-02]-An Invoice shall have an Invoice number (BT-1).'),)),
+                  ('BR-03', 'fatal', False,
+                   "(rsm:ExchangedDocument/ram:IssueDateTime/udt:DateTimeString[@format='102']!='')",
+                   (('t', '\n\t[BR-03]-An Invoice shall have an Invoice issue date (BT-2).'),)),
+                  ('BR-04', 'fatal', False, "(rsm:ExchangedDocument/ram:TypeCode!='')",
+                   (('t', '\n\t[BR-04]-An Invoice shall have an Invoice type code (BT-3).'),)),
+                  ('BR-05', 'fatal', False,
+                   "(rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:InvoiceCurrencyCode!='')",
+                   (('t', '\n\t[BR-05]-An Invoice shall have an Invoice currency code (BT-5).'),)),
+                  ('BR-06', 'fatal', False,
+                   "(rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTradeParty/ram:Name!='')",
+                   (('t', '\n\t[BR-06]-An Invoice shall contain the Seller name (BT-27).'),)),
+                  ('BR-07', 'fatal', False,
+                   "(rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:BuyerTradeParty/ram:Name!='')",
+                   (('t', '\n\t[BR-07]-An Invoice shall contain the Buyer name (BT-44).'),)),
+                  ('BR-08', 'fatal', False, '//ram:SellerTradeParty/ram:PostalTradeAddress',
+                   (('t',
+                     '\n\t[BR-08]-An Invoice shall contain the Seller postal address (BG-5).'),)),
+                  ('BR-09', 'fatal', False,
+                   "//ram:SellerTradeParty/ram:PostalTradeAddress/ram:CountryID!=''",
+                   (('t',
+                     '\n'
+                     '\t[BR-09]-The Seller postal address (BG-5) shall contain a Seller country '
+                     'code (BT-40).'),)),
+                  ('BR-10', 'fatal', False, '//ram:BuyerTradeParty/ram:PostalTradeAddress',
+                   (('t',
+                     '\n\t[BR-10]-An Invoice shall contain the Buyer postal address (BG-8).'),)),
+                  ('BR-11', 'fatal', False,
+                   "//ram:BuyerTradeParty/ram:PostalTradeAddress/ram:CountryID!=''",
+                   (('t',
+                     '\n'
+                     '\t[BR-11]-The Buyer postal address shall contain a Buyer country code '
+                     '(BT-55).'),)),
                   ('BR-62', 'fatal', False,
                    'normalize-space(rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTradeParty/ram:URIUniversalCommunication[1]/ram:URIID/@schemeID) '
                    "!= '' or not "
@@ -14907,6 +20283,116 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      '\n'
                      '\t[BR-63]-The Buyer electronic address (BT-49) shall have a Scheme '
                      'identifier.'),)),
+                  ('BR-S-01', 'fatal', False,
+                   "((count(//ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='S']) "
+                   '+ '
+                   "count(//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='S'])) "
+                   '>=2 or not '
+                   "(//ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='S'])) "
+                   "and ((count(//ram:CategoryTradeTax[ram:CategoryCode='S']) + "
+                   "count(//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='S'])) "
+                   ">=2 or not (//ram:CategoryTradeTax[ram:CategoryCode='S']))",
+                   (('t',
+                     '\n'
+                     '\t[BR-S-01]-An Invoice that contains an Invoice line (BG-25), a Document '
+                     'level allowance (BG-20) or a Document level charge (BG-21) where the VAT '
+                     'category code (BT-151, BT-95 or BT-102) is "Standard rated" shall contain in '
+                     'the VAT breakdown (BG-23) at least one VAT category code (BT-118) equal with '
+                     '"Standard rated".'),)),
+                  ('BR-Z-01', 'fatal', False,
+                   "(count(//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='Z'])=0 "
+                   'and '
+                   "count(//ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='Z'])=0 "
+                   "and count(//ram:CategoryTradeTax[ram:CategoryCode='Z'])=0) or ( "
+                   "count(//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='Z'])=1 "
+                   'and '
+                   "(fn:exists(//ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='Z']) "
+                   "or fn:exists(//ram:CategoryTradeTax[ram:CategoryCode='Z'])))",
+                   (('t',
+                     '\n'
+                     '\t[BR-Z-01]-An Invoice that contains an Invoice line (BG-25), a Document '
+                     'level allowance (BG-20) or a Document level charge (BG-21) where the VAT '
+                     'category code (BT-151, BT-95 or BT-102) is "Zero rated" shall contain in the '
+                     'VAT breakdown (BG-23) exactly one VAT category code (BT-118) equal with '
+                     '"Zero rated".'),)),
+                  ('BR-E-01', 'fatal', False,
+                   "(count(//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='E'])=0 "
+                   'and '
+                   "count(//ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='E'])=0 "
+                   "and count(//ram:CategoryTradeTax[ram:CategoryCode='E'])=0) or ( "
+                   "count(//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='E'])=1 "
+                   'and '
+                   "(fn:exists(//ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='E']) "
+                   "or fn:exists(//ram:CategoryTradeTax[ram:CategoryCode='E'])))",
+                   (('t',
+                     '\n'
+                     '\t[BR-E-01]-An Invoice that contains an Invoice line (BG-25), a Document '
+                     'level allowance (BG-20) or a Document level charge (BG-21) where the VAT '
+                     'category code (BT-151, BT-95 or BT-102) is “Exempt from VAT” shall contain '
+                     'exactly one VAT breakdown (BG-23) with the VAT category code (BT-118) equal '
+                     'to "Exempt from VAT".'),)),
+                  ('BR-AE-01', 'fatal', False,
+                   "(count(//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='AE'])=0 "
+                   'and '
+                   "count(//ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='AE'])=0 "
+                   "and count(//ram:CategoryTradeTax[ram:CategoryCode='AE'])=0) or ( "
+                   "count(//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='AE'])=1 "
+                   'and '
+                   "(fn:exists(//ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='AE']) "
+                   "or fn:exists(//ram:CategoryTradeTax[ram:CategoryCode='AE'])))",
+                   (('t',
+                     '\n'
+                     '\t[BR-AE-01]-An Invoice that contains an Invoice line (BG-25), a Document '
+                     'level allowance (BG-20) or a Document level charge (BG-21) where the VAT '
+                     'category code (BT-151, BT-95 or BT-102) is "Reverse charge" shall contain in '
+                     'the VAT breakdown (BG-23) exactly one VAT category code (BT-118) equal with '
+                     '"VAT reverse charge".'),)),
+                  ('BR-IC-01', 'fatal', False,
+                   "(count(//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='K'])=0 "
+                   'and '
+                   "count(//ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='K'])=0 "
+                   "and count(//ram:CategoryTradeTax[ram:CategoryCode='K'])=0) or ( "
+                   "count(//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='K'])=1 "
+                   'and '
+                   "(fn:exists(//ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='K']) "
+                   "or fn:exists(//ram:CategoryTradeTax[ram:CategoryCode='K'])))",
+                   (('t',
+                     '\n'
+                     '\t[BR-IC-01]-An Invoice that contains an Invoice line (BG-25), a Document '
+                     'level allowance (BG-20) or a Document level charge (BG-21) where the VAT '
+                     'category code (BT-151, BT-95 or BT-102) is "Intra-community supply" shall '
+                     'contain in the VAT breakdown (BG-23) exactly one VAT category code (BT-118) '
+                     'equal with "Intra-community supply".'),)),
+                  ('BR-G-01', 'fatal', False,
+                   "(count(//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='G'])=0 "
+                   'and '
+                   "count(//ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='G'])=0 "
+                   "and count(//ram:CategoryTradeTax[ram:CategoryCode='G'])=0) or ( "
+                   "count(//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='G'])=1 "
+                   'and '
+                   "(fn:exists(//ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='G']) "
+                   "or fn:exists(//ram:CategoryTradeTax[ram:CategoryCode='G'])))",
+                   (('t',
+                     '\n'
+                     '\t[BR-G-01]-An Invoice that contains an Invoice line (BG-25), a Document '
+                     'level allowance (BG-20) or a Document level charge (BG-21) where the VAT '
+                     'category code (BT-151, BT-95 or BT-102) is "Export outside the EU" shall '
+                     'contain in the VAT breakdown (BG-23) exactly one VAT category code (BT-118) '
+                     'equal with "Export outside the EU".'),)),
+                  ('BR-O-01', 'fatal', False,
+                   "not(//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='O']) "
+                   'or ( '
+                   "count(//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='O'])=1 "
+                   'and '
+                   "(fn:exists(//ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='O']) "
+                   "or fn:exists(//ram:CategoryTradeTax[ram:CategoryCode='O'])))",
+                   (('t',
+                     '\n'
+                     '\t[BR-O-01]-An Invoice that contains an Invoice line (BG-25), a Document '
+                     'level allowance (BG-20) or a Document level charge (BG-21) where the VAT '
+                     'category code (BT-151, BT-95 or BT-102) is "Not subject to VAT" shall '
+                     'contain exactly one VAT breakdown group (BG-23) with the VAT category code '
+                     '(BT-118) equal to "Not subject to VAT".'),)),
                   ('BR-AF-01', 'fatal', False,
                    "((count(//ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='L']) "
                    '+ '
@@ -18082,6 +23568,16 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                       '\n'
                       '\t[BR-DEC-20]-The allowed maximum number of decimals for the VAT category '
                       'tax amount (BT-117) is 2.'),)))),
+                 ('M8', 1000.0,
+                  '//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode[. '
+                  "= 'Z']",
+                  (),
+                  (('BR-Z-09', 'fatal', False, '../ram:CalculatedAmount = 0',
+                    (('t',
+                      '\n'
+                      '\t[BR-Z-09]-The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) '
+                      'where VAT category code (BT-118) is "Zero rated" shall equal 0 '
+                      '(zero).'),)),)),
                  ('M19', 1000.0, '//ram:ApplicableHeaderTradeSettlement/ram:BillingSpecifiedPeriod',
                   (),
                   (('BR-29', 'fatal', False,
@@ -18243,7 +23739,13 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                     (('t',
                       '\n'
                       '\t[BR-65]-The Item classification identifier (BT-158) shall have a Scheme '
-                      'identifier.'),)))),
+                      'identifier.'),)),
+                   ('BR-DEC-23', 'fatal', False,
+                    "string-length(substring-after(ram:SpecifiedLineTradeSettlement/ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount,'.'))<=2",
+                    (('t',
+                      '\n'
+                      '\t[BR-DEC-23]-The allowed maximum number of decimals for the Invoice line '
+                      'net amount (BT-131) is 2.'),)))),
                  ('M28', 1000.0,
                   '//ram:IncludedSupplyChainTradeLineItem/ram:AssociatedDocumentLineDocument[not(ram:LineStatusReasonCode) '
                   "or ram:LineStatusReasonCode = 'DETAIL']",
@@ -18326,6 +23828,15 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                       '\n'
                       '\t[BR-56]-Each Seller tax representative party (BG-11) shall have a Seller '
                       'tax representative VAT identifier (BT-63).'),)))),
+                 ('M32', 1000.0, '//ram:SellerTradeParty', (),
+                  (('BR-CO-26', 'fatal', False,
+                    '(ram:ID) or (ram:GlobalID) or (ram:SpecifiedLegalOrganization/ram:ID) or '
+                    "(ram:SpecifiedTaxRegistration/ram:ID[@schemeID='VA'])",
+                    (('t',
+                      '\n'
+                      '\t[BR-CO-26]-In order for the buyer to automatically identify a supplier, '
+                      'the Seller identifier (BT-29), the Seller legal registration identifier '
+                      '(BT-30) and/or the Seller VAT identifier (BT-31) shall be present.'),)),)),
                  ('M33', 1000.0, '//ram:SpecifiedLineTradeSettlement/ram:BillingSpecifiedPeriod',
                   (),
                   (('BR-30', 'fatal', False,
@@ -18844,7 +24355,73 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                       'charge VAT category code (BT-102) is "Zero rated" the Document level charge '
                       'VAT rate (BT-103) shall be 0 (zero).'),)))),
                  ('M58', 1000.0, '//ram:SpecifiedTradeSettlementHeaderMonetarySummation', (),
-                  (('BR-DEC-15', 'fatal', False,
+                  (('BR-12', 'fatal', False, '(ram:LineTotalAmount)',
+                    (('t',
+                      '\n'
+                      '\t[BR-12]-An Invoice shall have the Sum of Invoice line net amount '
+                      '(BT-106).'),)),
+                   ('BR-13', 'fatal', False, '(ram:TaxBasisTotalAmount)',
+                    (('t',
+                      '\n'
+                      '\t[BR-13]-An Invoice shall have the Invoice total amount without VAT '
+                      '(BT-109).'),)),
+                   ('BR-14', 'fatal', False, '(ram:GrandTotalAmount)',
+                    (('t',
+                      '\n'
+                      '\t[BR-14]-An Invoice shall have the Invoice total amount with VAT '
+                      '(BT-112).'),)),
+                   ('BR-15', 'fatal', False, '(ram:DuePayableAmount)',
+                    (('t',
+                      '\n\t[BR-15]-An Invoice shall have the Amount due for payment (BT-115).'),)),
+                   ('BR-FXEXT-CO-16', 'fatal', False,
+                    'xs:decimal(ram:DuePayableAmount) = xs:decimal(sum(ram:GrandTotalAmount)) - '
+                    'xs:decimal(sum(ram:TotalPrepaidAmount)) + xs:decimal(sum(ram:RoundingAmount)) '
+                    '+ xs:decimal(sum(../ram:SpecifiedFinancialAdjustment/ram:ActualAmount))',
+                    (('t',
+                      '\n'
+                      '\t[BR-FXEXT-CO-16]-Amount due for payment (BT-115) = Invoice total amount '
+                      'with VAT (BT-112) -Paid amount (BT-113) + Rounding amount (BT-114) + Sum of '
+                      'Charge amount collected on behalf of a third party (BT-179).'),)),
+                   ('BR-DEC-09', 'fatal', False,
+                    "string-length(substring-after(ram:LineTotalAmount,'.'))<=2",
+                    (('t',
+                      '\n'
+                      '\t[BR-DEC-09]-The allowed maximum number of decimals for the Sum of Invoice '
+                      'line net amount (BT-106) is 2.'),)),
+                   ('BR-DEC-10', 'fatal', False,
+                    "string-length(substring-after(ram:AllowanceTotalAmount,'.'))<=2",
+                    (('t',
+                      '\n'
+                      '\t[BR-DEC-10]-The allowed maximum number of decimals for the Sum of '
+                      'allowances on document level (BT-107) is 2.'),)),
+                   ('BR-DEC-11', 'fatal', False,
+                    "string-length(substring-after(ram:ChargeTotalAmount,'.'))<=2",
+                    (('t',
+                      '\n'
+                      '\t[BR-DEC-11]-The allowed maximum number of decimals for the Sum of charges '
+                      'on document level (BT-108) is 2.'),)),
+                   ('BR-DEC-12', 'fatal', False,
+                    "string-length(substring-after(ram:TaxBasisTotalAmount,'.'))<=2",
+                    (('t',
+                      '\n'
+                      '\t[BR-DEC-12]-The allowed maximum number of decimals for the Invoice total '
+                      'amount without VAT (BT-109) is 2.'),)),
+                   ('BR-DEC-13', 'fatal', False,
+                    'not(ram:TaxTotalAmount) or ram:TaxTotalAmount[(@currencyID '
+                    '=/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:InvoiceCurrencyCode '
+                    'and . = round(. * 100) div 100) or not (@currencyID '
+                    '=/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:InvoiceCurrencyCode)]',
+                    (('t',
+                      '\n'
+                      '\t[BR-DEC-13]-The allowed maximum number of decimals for the Invoice total '
+                      'VAT amount (BT-110) is 2.'),)),
+                   ('BR-DEC-14', 'fatal', False,
+                    "string-length(substring-after(ram:GrandTotalAmount,'.'))<=2",
+                    (('t',
+                      '\n'
+                      '\t[BR-DEC-14]-The allowed maximum number of decimals for the Invoice total '
+                      'amount with VAT (BT-112) is 2.'),)),
+                   ('BR-DEC-15', 'fatal', False,
                     'not(ram:TaxTotalAmount) or ram:TaxTotalAmount[(@currencyID '
                     '=/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:TaxCurrencyCode '
                     'and . = round(. * 100) div 100) or not '
@@ -18853,12 +24430,24 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                       '\n'
                       '\t[BR-DEC-15]-The allowed maximum number of decimals for the Invoice total '
                       'VAT amount in accounting currency (BT-111) is 2.'),)),
+                   ('BR-DEC-16', 'fatal', False,
+                    "string-length(substring-after(ram:TotalPrepaidAmount,'.'))<=2",
+                    (('t',
+                      '\n'
+                      '\t[BR-DEC-16]-The allowed maximum number of decimals for the Paid amount '
+                      '(BT-113) is 2.'),)),
                    ('BR-DEC-17', 'fatal', False,
                     "string-length(substring-after(ram:RoundingAmount,'.'))<=2",
                     (('t',
                       '\n'
                       '\t[BR-DEC-17]-The allowed maximum number of decimals for the Rounding '
                       'amount (BT-114) is 2.'),)),
+                   ('BR-DEC-18', 'fatal', False,
+                    "string-length(substring-after(ram:DuePayableAmount,'.'))<=2",
+                    (('t',
+                      '\n'
+                      '\t[BR-DEC-18]-The allowed maximum number of decimals for the Amount due for '
+                      'payment (BT-115) is 2.'),)),
                    ('BR-53', 'fatal', False,
                     'not(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:TaxCurrencyCode) '
                     'or '
@@ -18874,6 +24463,17 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                       '\t[BR-53]-If the VAT accounting currency code (BT-6) is present, then the '
                       'Invoice total VAT amount in accounting currency (BT-111) shall be '
                       'provided.'),)))),
+                 ('M59', 1000.0,
+                  '//ram:SpecifiedTradeSettlementHeaderMonetarySummation/ram:TaxTotalAmount[@currencyID=/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:InvoiceCurrencyCode]',
+                  (),
+                  (('BR-CO-14', 'fatal', False,
+                    '. = '
+                    '(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:CalculatedAmount)*10*10)div '
+                    '100)',
+                    (('t',
+                      '\n'
+                      '\t[BR-CO-14]-Invoice total VAT amount (BT-110) = Σ VAT category tax amount '
+                      '(BT-117).'),)),)),
                  ('M60', 1000.0, '//ram:SpecifiedTradeSettlementPaymentMeans', (),
                   (('BR-49', 'fatal', False, '(ram:TypeCode)',
                     (('t',
@@ -18903,6 +24503,102 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                       '\t[BR-61]-If the Payment means type code (BT-81) means SEPA credit '
                       'transfer, Local credit transfer or Non-SEPA international credit transfer, '
                       'the Payment account identifier (BT-84) shall be present.'),)))),
+                 ('M62', 1000.0,
+                  '//rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement', (),
+                  (('BR-CO-18', 'fatal', False, 'ram:ApplicableTradeTax',
+                    (('t',
+                      '\n'
+                      '\t[BR-CO-18]-An Invoice shall at least have one VAT breakdown group '
+                      '(BG-23).'),)),)),
+                 ('M63', 1000.0,
+                  '//rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode[. '
+                  "= 'AE']",
+                  (),
+                  (('BR-AE-09', 'fatal', False, '../ram:CalculatedAmount = 0',
+                    (('t',
+                      '\n'
+                      '\t[BR-AE-09]-The VAT category tax amount (BT-117) in a VAT breakdown '
+                      '(BG-23) where the VAT category code (BT-118) is "Reverse charge" shall be 0 '
+                      '(zero).'),)),
+                   ('BR-AE-10', 'fatal', False,
+                    '(../ram:ExemptionReason) or (../ram:ExemptionReasonCode)',
+                    (('t',
+                      '\n'
+                      '\t[BR-AE-10]-A VAT Breakdown (BG-23) with VAT Category code (BT-118) '
+                      '"Reverse charge" shall have a VAT exemption reason code (BT-121), meaning '
+                      '"Reverse charge" or the VAT exemption reason text (BT-120) "Reverse charge" '
+                      '(or the equivalent standard text in another language).'),)))),
+                 ('M64', 1000.0,
+                  '//rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode[. '
+                  "= 'E']",
+                  (),
+                  (('BR-E-09', 'fatal', False, '../ram:CalculatedAmount = 0',
+                    (('t',
+                      '\n'
+                      '\t[BR-E-09]-The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) '
+                      'where the VAT category code (BT-118) equals "Exempt from VAT" shall equal 0 '
+                      '(zero).'),)),
+                   ('BR-E-10', 'fatal', False,
+                    '(../ram:ExemptionReason) or (../ram:ExemptionReasonCode)',
+                    (('t',
+                      '\n'
+                      '\t[BR-E-10]-A VAT Breakdown (BG-23) with VAT Category code (BT-118) "Exempt '
+                      'from VAT" shall have a VAT exemption reason code (BT-121) or a VAT '
+                      'exemption reason text (BT-120).'),)))),
+                 ('M65', 1000.0,
+                  '//rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode[. '
+                  "= 'G']",
+                  (),
+                  (('BR-G-09', 'fatal', False, '../ram:CalculatedAmount = 0',
+                    (('t',
+                      '\n'
+                      '\t[BR-G-09]-The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) '
+                      'where the VAT category code (BT-118) is "Export outside the EU" shall be 0 '
+                      '(zero).'),)),
+                   ('BR-G-10', 'fatal', False,
+                    '(../ram:ExemptionReason) or (../ram:ExemptionReasonCode)',
+                    (('t',
+                      '\n'
+                      '\t[BR-G-10]-A VAT Breakdown (BG-23) with the VAT Category code (BT-118) '
+                      '"Export outside the EU" shall have a VAT exemption reason code (BT-121), '
+                      'meaning "Export outside the EU" or the VAT exemption reason text (BT-120) '
+                      '"Export outside the EU" (or the equivalent standard text in another '
+                      'language).'),)))),
+                 ('M66', 1000.0,
+                  '//rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode[.= '
+                  "'K']",
+                  (),
+                  (('BR-IC-09', 'fatal', False, '../ram:CalculatedAmount = 0',
+                    (('t',
+                      '\n'
+                      '\t[BR-IC-09]-The VAT category tax amount (BT-117) in a VAT breakdown '
+                      '(BG-23) where the VAT category code (BT-118) is "Intra-community supply" '
+                      'shall be 0 (zero).'),)),
+                   ('BR-IC-10', 'fatal', False,
+                    '(../ram:ExemptionReason) or (../ram:ExemptionReasonCode)',
+                    (('t',
+                      '\n'
+                      '\t[BR-IC-10]-A VAT Breakdown (BG-23) with the VAT Category code (BT-118) '
+                      '"Intra-community supply" shall have a VAT exemption reason code (BT-121), '
+                      'meaning "Intra-community supply" or the VAT exemption reason text (BT-120) '
+                      '"Intra-community supply" (or the equivalent standard text in another '
+                      'language).'),)),
+                   ('BR-IC-11', 'fatal', False,
+                    '(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeDelivery/ram:ActualDeliverySupplyChainEvent/ram:OccurrenceDateTime/udt:DateTimeString) '
+                    'or (../../ram:BillingSpecifiedPeriod/ram:StartDateTime) or '
+                    '(../../ram:BillingSpecifiedPeriod/ram:EndDateTime)',
+                    (('t',
+                      '\n'
+                      '\t[BR-IC-11]-In an Invoice with a VAT breakdown (BG-23) where the VAT '
+                      'category code (BT-118) is "Intra-community supply" the Actual delivery date '
+                      '(BT-72) or the Invoicing period (BG-14) shall not be blank.'),)),
+                   ('BR-IC-12', 'fatal', False,
+                    '/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeDelivery/ram:ShipToTradeParty/ram:PostalTradeAddress/ram:CountryID',
+                    (('t',
+                      '\n'
+                      '\t[BR-IC-12]-In an Invoice with a VAT breakdown (BG-23) where the VAT '
+                      'category code (BT-118) is "Intra-community supply" the Deliver to country '
+                      'code (BT-80) shall not be blank.'),)))),
                  ('M67', 1000.0,
                   '//rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode '
                   "= 'L']",
@@ -18925,6 +24621,112 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                       '(BG-23) where VAT category code (BT-118) is "IPSI" shall equal the VAT '
                       'category taxable amount (BT-116) multiplied by the VAT category rate '
                       '(BT-119).'),)),)),
+                 ('M69', 1000.0,
+                  '//rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode '
+                  "= 'O']",
+                  (),
+                  (('BR-O-09', 'fatal', False, 'ram:CalculatedAmount = 0',
+                    (('t',
+                      '\n'
+                      '\t[BR-O-09]-The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) '
+                      'where the VAT category code (BT-118) is "Not subject to VAT" shall be 0 '
+                      '(zero).'),)),
+                   ('BR-O-10', 'fatal', False, '(ram:ExemptionReason) or (ram:ExemptionReasonCode)',
+                    (('t',
+                      '\n'
+                      '\t[BR-O-10]-A VAT Breakdown (BG-23) with VAT Category code (BT-118) " Not '
+                      'subject to VAT" shall have a VAT exemption reason code (BT-121), meaning " '
+                      'Not subject to VAT" or a VAT exemption reason text (BT-120) " Not subject '
+                      'to VAT" (or the equivalent standard text in another language).'),)))),
+                 ('M70', 1000.0,
+                  '//rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem/ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode '
+                  "= 'AE']",
+                  (),
+                  (('BR-AE-02', 'fatal', False,
+                    "(//ram:SellerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[(@schemeID = 'VA' "
+                    "or @schemeID = 'FC')] or "
+                    '//ram:SellerTaxRepresentativeTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID '
+                    "= 'VA']) and "
+                    "(//ram:BuyerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID = 'VA'] "
+                    'or //ram:BuyerTradeParty/ram:SpecifiedLegalOrganization/ram:ID)',
+                    (('t',
+                      '\n'
+                      '\t[BR-AE-02]-An Invoice that contains an Invoice line (BG-25) where the '
+                      'Invoiced item VAT category code (BT-151) is "Reverse charge" shall contain '
+                      'the Seller VAT Identifier (BT-31), the Seller Tax registration identifier '
+                      '(BT-32) and/or the Seller tax representative VAT identifier (BT-63) and the '
+                      'Buyer VAT identifier (BT-48) and/or the Buyer legal registration identifier '
+                      '(BT-47).'),)),
+                   ('BR-AE-05', 'fatal', False, 'ram:RateApplicablePercent = 0',
+                    (('t',
+                      '\n'
+                      '\t[BR-AE-05]-In an Invoice line (BG-25) where the Invoiced item VAT '
+                      'category code (BT-151) is "Reverse charge" the Invoiced item VAT rate '
+                      '(BT-152) shall be 0 (zero).'),)))),
+                 ('M71', 1000.0,
+                  '//rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem/ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode '
+                  "= 'E']",
+                  (),
+                  (('BR-E-02', 'fatal', False,
+                    '/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[(@schemeID '
+                    "= 'VA' or @schemeID = 'FC')] or "
+                    '/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTaxRepresentativeTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID '
+                    "= 'VA']",
+                    (('t',
+                      '\n'
+                      '\t[BR-E-02]-An Invoice that contains an Invoice line (BG-25) where the '
+                      'Invoiced item VAT category code (BT-151) is "Exempt from VAT" shall contain '
+                      'the Seller VAT Identifier (BT-31), the Seller tax registration identifier '
+                      '(BT-32) and/or the Seller tax representative VAT identifier (BT-63).'),)),
+                   ('BR-E-05', 'fatal', False, 'ram:RateApplicablePercent = 0',
+                    (('t',
+                      '\n'
+                      '\t[BR-E-05]-In an Invoice line (BG-25) where the Invoiced item VAT category '
+                      'code (BT-151) is "Exempt from VAT", the Invoiced item VAT rate (BT-152) '
+                      'shall be 0 (zero).'),)))),
+                 ('M72', 1000.0,
+                  '//rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem/ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode '
+                  "= 'G']",
+                  (),
+                  (('BR-G-02', 'fatal', False,
+                    "(//ram:SellerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID = 'VA'] "
+                    'or '
+                    '//ram:SellerTaxRepresentativeTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID '
+                    "= 'VA'])",
+                    (('t',
+                      '\n'
+                      '\t[BR-G-02]-An Invoice that contains an Invoice line (BG-25) where the '
+                      'Invoiced item VAT category code (BT-151) is "Export outside the EU" shall '
+                      'contain the Seller VAT Identifier (BT-31) or the Seller tax representative '
+                      'VAT identifier (BT-63).'),)),
+                   ('BR-G-05', 'fatal', False, 'ram:RateApplicablePercent = 0',
+                    (('t',
+                      '\n'
+                      '\t[BR-G-05]-In an Invoice line (BG-25) where the Invoiced item VAT category '
+                      'code (BT-151) is "Export outside the EU" the Invoiced item VAT rate '
+                      '(BT-152) shall be 0 (zero).'),)))),
+                 ('M73', 1000.0,
+                  '//rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem/ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode '
+                  "= 'K']",
+                  (),
+                  (('BR-IC-02', 'fatal', False,
+                    "(//ram:SellerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID = 'VA'] "
+                    'or '
+                    '//ram:SellerTaxRepresentativeTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID '
+                    "= 'VA']) and "
+                    "//ram:BuyerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID = 'VA']",
+                    (('t',
+                      '\n'
+                      '\t[BR-IC-02]-An Invoice that contains an Invoice line (BG-25) where the '
+                      'Invoiced item VAT category code (BT-151) is "Intra-community supply" shall '
+                      'contain the Seller VAT Identifier (BT-31) or the Seller tax representative '
+                      'VAT identifier (BT-63) and the Buyer VAT identifier (BT-48).'),)),
+                   ('BR-IC-05', 'fatal', False, 'ram:RateApplicablePercent = 0',
+                    (('t',
+                      '\n'
+                      '\t[BR-IC-05]-In an Invoice line (BG-25) where the Invoiced item VAT '
+                      'category code (BT-151) is "Intracommunity supply" the Invoiced item VAT '
+                      'rate (BT-152) shall be 0 (zero).'),)))),
                  ('M74', 1000.0,
                   '//rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem/ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode '
                   "= 'L']",
@@ -18967,6 +24769,58 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                       '\t[BR-AG-05]-In an Invoice line (BG-25) where the Invoiced item VAT '
                       'category code (BT-151) is "IPSI" the Invoiced item VAT rate (BT-152) shall '
                       'be 0 (zero) or greater than zero.'),)))),
+                 ('M76', 1000.0,
+                  '//rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem/ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode '
+                  "= 'O']",
+                  (),
+                  (('BR-O-05', 'fatal', False, 'not(ram:RateApplicablePercent)',
+                    (('t',
+                      '\n'
+                      '\t[BR-O-05]-An Invoice line (BG-25) where the VAT category code (BT-151) is '
+                      '"Not subject to VAT" shall not contain an Invoiced item VAT rate '
+                      '(BT-152).'),)),)),
+                 ('M77', 1000.0,
+                  '//rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem/ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode '
+                  "= 'S']",
+                  (),
+                  (('BR-S-02', 'fatal', False,
+                    '/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[(@schemeID '
+                    "= 'VA' or @schemeID = 'FC')] or "
+                    '/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTaxRepresentativeTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID '
+                    "= 'VA']",
+                    (('t',
+                      '\n'
+                      '\t[BR-S-02]-An Invoice that contains an Invoice line (BG-25) where the '
+                      'Invoiced item VAT category code (BT-151) is "Standard rated" shall contain '
+                      'the Seller VAT Identifier (BT-31), the Seller tax registration identifier '
+                      '(BT-32) and/or the Seller tax representative VAT identifier (BT-63).'),)),
+                   ('BR-S-05', 'fatal', False, 'ram:RateApplicablePercent > 0',
+                    (('t',
+                      '\n'
+                      '\t[BR-S-05]-In an Invoice line (BG-25) where the Invoiced item VAT category '
+                      'code (BT-151) is "Standard rated" the Invoiced item VAT rate (BT-152) shall '
+                      'be greater than zero.'),)))),
+                 ('M78', 1000.0,
+                  '//rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem/ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode '
+                  "= 'Z']",
+                  (),
+                  (('BR-Z-02', 'fatal', False,
+                    '/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[(@schemeID '
+                    "= 'VA' or @schemeID = 'FC')] or "
+                    '/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTaxRepresentativeTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID '
+                    "= 'VA']",
+                    (('t',
+                      '\n'
+                      '\t[BR-Z-02]-An Invoice that contains an Invoice line where the Invoiced '
+                      'item VAT category code (BT-151) is "Zero rated" shall contain the Seller '
+                      'VAT Identifier (BT-31), the Seller tax registration identifier (BT-32) '
+                      'and/or the Seller tax representative VAT identifier (BT-63).'),)),
+                   ('BR-Z-05', 'fatal', False, 'ram:RateApplicablePercent = 0',
+                    (('t',
+                      '\n'
+                      '\t[BR-Z-05]-In an Invoice line (BG-25) where the Invoiced item VAT category '
+                      'code (BT-151) is "Zero rated" the Invoiced item VAT rate (BT-152) shall be '
+                      '0 (zero).'),)))),
                  ('M79', 1000.0, "//udt:DateTimeString[@format = '102']", (),
                   (('CII-DT-097', 'fatal', False,
                     "fn:matches(.,'^\\s*(\\d{4})(1[0-2]|0[1-9]){1}(3[01]|[12][0-9]|0[1-9]){1}\\s*$')",
@@ -18983,7 +24837,10 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                       '\t[BR-FXEXT-CII-DT-097a]-Date time string with format attribute 205 shall '
                       'be YYYYMMDDHHMMSS.'),)),)),
                  ('M81', 1000.0, '/rsm:CrossIndustryInvoice', (),
-                  (('BR-CO-25', 'fatal', False,
+                  (('BR-16', 'fatal', False, '//ram:IncludedSupplyChainTradeLineItem',
+                    (('t',
+                      '\n\t[BR-16]-An Invoice shall have at least one Invoice line (BG-25).'),)),
+                   ('BR-CO-25', 'fatal', False,
                     '(number(//ram:DuePayableAmount) > 0 and '
                     '((//ram:SpecifiedTradePaymentTerms/ram:DueDateDateTime) or '
                     '(//ram:SpecifiedTradePaymentTerms/ram:Description))) or '
@@ -18998,6 +24855,40 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                     "!= '')",
                     (('t',
                       '\n\t[BR-01]-An Invoice shall have a Specification identifier (BT-24).'),)),
+                   ('BR-02', 'fatal', False, "(rsm:ExchangedDocument/ram:ID !='')",
+                    (('t', '\n\t[BR-02]-An Invoice shall have an Invoice number (BT-1).'),)),
+                   ('BR-03', 'fatal', False,
+                    "(rsm:ExchangedDocument/ram:IssueDateTime/udt:DateTimeString[@format='102']!='')",
+                    (('t', '\n\t[BR-03]-An Invoice shall have an Invoice issue date (BT-2).'),)),
+                   ('BR-04', 'fatal', False, "(rsm:ExchangedDocument/ram:TypeCode!='')",
+                    (('t', '\n\t[BR-04]-An Invoice shall have an Invoice type code (BT-3).'),)),
+                   ('BR-05', 'fatal', False,
+                    "(rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:InvoiceCurrencyCode!='')",
+                    (('t', '\n\t[BR-05]-An Invoice shall have an Invoice currency code (BT-5).'),)),
+                   ('BR-06', 'fatal', False,
+                    "(rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTradeParty/ram:Name!='')",
+                    (('t', '\n\t[BR-06]-An Invoice shall contain the Seller name (BT-27).'),)),
+                   ('BR-07', 'fatal', False,
+                    "(rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:BuyerTradeParty/ram:Name!='')",
+                    (('t', '\n\t[BR-07]-An Invoice shall contain the Buyer name (BT-44).'),)),
+                   ('BR-08', 'fatal', False, '//ram:SellerTradeParty/ram:PostalTradeAddress',
+                    (('t',
+                      '\n\t[BR-08]-An Invoice shall contain the Seller postal address (BG-5).'),)),
+                   ('BR-09', 'fatal', False,
+                    "//ram:SellerTradeParty/ram:PostalTradeAddress/ram:CountryID!=''",
+                    (('t',
+                      '\n'
+                      '\t[BR-09]-The Seller postal address (BG-5) shall contain a Seller country '
+                      'code (BT-40).'),)),
+                   ('BR-10', 'fatal', False, '//ram:BuyerTradeParty/ram:PostalTradeAddress',
+                    (('t',
+                      '\n\t[BR-10]-An Invoice shall contain the Buyer postal address (BG-8).'),)),
+                   ('BR-11', 'fatal', False,
+                    "//ram:BuyerTradeParty/ram:PostalTradeAddress/ram:CountryID!=''",
+                    (('t',
+                      '\n'
+                      '\t[BR-11]-The Buyer postal address shall contain a Buyer country code '
+                      '(BT-55).'),)),
                    ('BR-62', 'fatal', False,
                     'normalize-space(rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTradeParty/ram:URIUniversalCommunication[1]/ram:URIID/@schemeID) '
                     "!= '' or not "
@@ -28637,7 +34528,16 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                   (('FX-NOT-USED', 'fatal', True, '@schemeID',
                     (('t',
                       "\n\tAttribute @schemeID' marked as not used in the given context."),)),))],
- 'FX-MINIMUM': [('M10', 1000.0, "//ram:SpecifiedTaxRegistration/ram:ID[@schemeID='VA']", (),
+ 'FX-MINIMUM': [('M9', 1000.0, '//ram:SellerTradeParty', (),
+                 (('BR-CO-26', 'fatal', False,
+                   '(ram:ID) or (ram:GlobalID) or (ram:SpecifiedLegalOrganization/ram:ID) or '
+                   "(ram:SpecifiedTaxRegistration/ram:ID[@schemeID='VA'])",
+                   (('t',
+                     '\n'
+                     '\t[BR-CO-26]-In order for the buyer to automatically identify a supplier, '
+                     'the Seller identifier (BT-29), the Seller legal registration identifier '
+                     '(BT-30) and/or the Seller VAT identifier (BT-31) shall be present.'),)),)),
+                ('M10', 1000.0, "//ram:SpecifiedTaxRegistration/ram:ID[@schemeID='VA']", (),
                  (('BR-CO-09', 'fatal', False,
                    "contains(' 1A AD AE AF AG AI AL AM AN AO AQ AR AS AT AU AW AX AZ BA BB BD BE "
                    'BF BG BH BI BL BJ BM BN BO BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL '
@@ -28835,11 +34735,130 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      'shall not contain the Seller VAT identifier (BT-31), the Seller tax '
                      'representative VAT identifier (BT-63) or the Buyer VAT identifier '
                      '(BT-48).'),)),)),
+                ('M20', 1000.0, '//ram:SpecifiedTradeSettlementHeaderMonetarySummation', (),
+                 (('BR-13', 'fatal', False, '(ram:TaxBasisTotalAmount)',
+                   (('t',
+                     '\n'
+                     '\t[BR-13]-An Invoice shall have the Invoice total amount without VAT '
+                     '(BT-109).'),)),
+                  ('BR-14', 'fatal', False, '(ram:GrandTotalAmount)',
+                   (('t',
+                     '\n'
+                     '\t[BR-14]-An Invoice shall have the Invoice total amount with VAT '
+                     '(BT-112).'),)),
+                  ('BR-15', 'fatal', False, '(ram:DuePayableAmount)',
+                   (('t',
+                     '\n\t[BR-15]-An Invoice shall have the Amount due for payment (BT-115).'),)),
+                  ('BR-DEC-12', 'fatal', False,
+                   "string-length(substring-after(ram:TaxBasisTotalAmount,'.'))<=2",
+                   (('t',
+                     '\n'
+                     '\t[BR-DEC-12]-The allowed maximum number of decimals for the Invoice total '
+                     'amount without VAT (BT-109) is 2.'),)),
+                  ('BR-DEC-13', 'fatal', False,
+                   'not(ram:TaxTotalAmount) or ram:TaxTotalAmount[(@currencyID '
+                   '=/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:InvoiceCurrencyCode '
+                   'and . = round(. * 100) div 100) or not (@currencyID '
+                   '=/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:InvoiceCurrencyCode)]',
+                   (('t',
+                     '\n'
+                     '\t[BR-DEC-13]-The allowed maximum number of decimals for the Invoice total '
+                     'VAT amount (BT-110) is 2.'),)),
+                  ('BR-DEC-14', 'fatal', False,
+                   "string-length(substring-after(ram:GrandTotalAmount,'.'))<=2",
+                   (('t',
+                     '\n'
+                     '\t[BR-DEC-14]-The allowed maximum number of decimals for the Invoice total '
+                     'amount with VAT (BT-112) is 2.'),)),
+                  ('BR-DEC-18', 'fatal', False,
+                   "string-length(substring-after(ram:DuePayableAmount,'.'))<=2",
+                   (('t',
+                     '\n'
+                     '\t[BR-DEC-18]-The allowed maximum number of decimals for the Amount due for '
+                     'payment (BT-115) is 2.'),)))),
+                ('M21', 1000.0,
+                 '//rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode[. '
+                 "= 'E']",
+                 (),
+                 (('BR-E-10', 'fatal', False,
+                   '(../ram:ExemptionReason) or (../ram:ExemptionReasonCode)',
+                   (('t',
+                     '\n'
+                     '\t[BR-E-10]-A VAT Breakdown (BG-23) with VAT Category code (BT-118) "Exempt '
+                     'from VAT" shall have a VAT exemption reason code (BT-121) or a VAT exemption '
+                     'reason text (BT-120).'),)),)),
+                ('M22', 1000.0,
+                 '//rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode[. '
+                 "= 'G']",
+                 (),
+                 (('BR-G-09', 'fatal', False, '../ram:CalculatedAmount = 0',
+                   (('t',
+                     '\n'
+                     '\t[BR-G-09]-The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) '
+                     'where the VAT category code (BT-118) is "Export outside the EU" shall be 0 '
+                     '(zero).'),)),
+                  ('BR-G-10', 'fatal', False,
+                   '(../ram:ExemptionReason) or (../ram:ExemptionReasonCode)',
+                   (('t',
+                     '\n'
+                     '\t[BR-G-10]-A VAT Breakdown (BG-23) with the VAT Category code (BT-118) '
+                     '"Export outside the EU" shall have a VAT exemption reason code (BT-121), '
+                     'meaning "Export outside the EU" or the VAT exemption reason text (BT-120) '
+                     '"Export outside the EU" (or the equivalent standard text in another '
+                     'language).'),)))),
+                ('M23', 1000.0,
+                 '//rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode[.= '
+                 "'K']",
+                 (),
+                 (('BR-IC-09', 'fatal', False, '../ram:CalculatedAmount = 0',
+                   (('t',
+                     '\n'
+                     '\t[BR-IC-09]-The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) '
+                     'where the VAT category code (BT-118) is "Intra-community supply" shall be 0 '
+                     '(zero).'),)),
+                  ('BR-IC-10', 'fatal', False,
+                   '(../ram:ExemptionReason) or (../ram:ExemptionReasonCode)',
+                   (('t',
+                     '\n'
+                     '\t[BR-IC-10]-A VAT Breakdown (BG-23) with the VAT Category code (BT-118) '
+                     '"Intra-community supply" shall have a VAT exemption reason code (BT-121), '
+                     'meaning "Intra-community supply" or the VAT exemption reason text (BT-120) '
+                     '"Intra-community supply" (or the equivalent standard text in another '
+                     'language).'),)),
+                  ('BR-IC-11', 'fatal', False,
+                   '(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeDelivery/ram:ActualDeliverySupplyChainEvent/ram:OccurrenceDateTime/udt:DateTimeString) '
+                   'or (../../ram:BillingSpecifiedPeriod/ram:StartDateTime) or '
+                   '(../../ram:BillingSpecifiedPeriod/ram:EndDateTime)',
+                   (('t',
+                     '\n'
+                     '\t[BR-IC-11]-In an Invoice with a VAT breakdown (BG-23) where the VAT '
+                     'category code (BT-118) is "Intra-community supply" the Actual delivery date '
+                     '(BT-72) or the Invoicing period (BG-14) shall not be blank.'),)),
+                  ('BR-IC-12', 'fatal', False,
+                   '/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeDelivery/ram:ShipToTradeParty/ram:PostalTradeAddress/ram:CountryID',
+                   (('t',
+                     '\n'
+                     '\t[BR-IC-12]-In an Invoice with a VAT breakdown (BG-23) where the VAT '
+                     'category code (BT-118) is "Intra-community supply" the Deliver to country '
+                     'code (BT-80) shall not be blank.'),)))),
                 ('M24', 1000.0,
                  '//rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode '
                  "= 'O']",
                  (),
-                 (('BR-O-11', 'fatal', False,
+                 (('BR-O-09', 'fatal', False, 'ram:CalculatedAmount = 0',
+                   (('t',
+                     '\n'
+                     '\t[BR-O-09]-The VAT category tax amount (BT-117) in a VAT breakdown (BG-23) '
+                     'where the VAT category code (BT-118) is "Not subject to VAT" shall be 0 '
+                     '(zero).'),)),
+                  ('BR-O-10', 'fatal', False, '(ram:ExemptionReason) or (ram:ExemptionReasonCode)',
+                   (('t',
+                     '\n'
+                     '\t[BR-O-10]-A VAT Breakdown (BG-23) with VAT Category code (BT-118) " Not '
+                     'subject to VAT" shall have a VAT exemption reason code (BT-121), meaning " '
+                     'Not subject to VAT" or a VAT exemption reason text (BT-120) " Not subject to '
+                     'VAT" (or the equivalent standard text in another language).'),)),
+                  ('BR-O-11', 'fatal', False,
                    "not(//ram:ApplicableTradeTax[ram:CategoryCode != 'O'])",
                    (('t',
                      '\n'
@@ -28870,12 +34889,101 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      'VAT category code (BT-118) "Not subject to VAT" shall not contain Document '
                      'level charges (BG-21) where Document level charge VAT category code (BT-102) '
                      'is not "Not subject to VAT".'),)))),
+                ('M25', 1000.0,
+                 '//rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem/ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode '
+                 "= 'E']",
+                 (),
+                 (('BR-E-02', 'fatal', False,
+                   '/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[(@schemeID '
+                   "= 'VA' or @schemeID = 'FC')] or "
+                   '/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTaxRepresentativeTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID '
+                   "= 'VA']",
+                   (('t',
+                     '\n'
+                     '\t[BR-E-02]-An Invoice that contains an Invoice line (BG-25) where the '
+                     'Invoiced item VAT category code (BT-151) is "Exempt from VAT" shall contain '
+                     'the Seller VAT Identifier (BT-31), the Seller tax registration identifier '
+                     '(BT-32) and/or the Seller tax representative VAT identifier (BT-63).'),)),
+                  ('BR-E-05', 'fatal', False, 'ram:RateApplicablePercent = 0',
+                   (('t',
+                     '\n'
+                     '\t[BR-E-05]-In an Invoice line (BG-25) where the Invoiced item VAT category '
+                     'code (BT-151) is "Exempt from VAT", the Invoiced item VAT rate (BT-152) '
+                     'shall be 0 (zero).'),)))),
+                ('M26', 1000.0,
+                 '//rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem/ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode '
+                 "= 'G']",
+                 (),
+                 (('BR-G-02', 'fatal', False,
+                   "(//ram:SellerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID = 'VA'] "
+                   'or '
+                   '//ram:SellerTaxRepresentativeTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID '
+                   "= 'VA'])",
+                   (('t',
+                     '\n'
+                     '\t[BR-G-02]-An Invoice that contains an Invoice line (BG-25) where the '
+                     'Invoiced item VAT category code (BT-151) is "Export outside the EU" shall '
+                     'contain the Seller VAT Identifier (BT-31) or the Seller tax representative '
+                     'VAT identifier (BT-63).'),)),
+                  ('BR-G-05', 'fatal', False, 'ram:RateApplicablePercent = 0',
+                   (('t',
+                     '\n'
+                     '\t[BR-G-05]-In an Invoice line (BG-25) where the Invoiced item VAT category '
+                     'code (BT-151) is "Export outside the EU" the Invoiced item VAT rate (BT-152) '
+                     'shall be 0 (zero).'),)))),
+                ('M27', 1000.0,
+                 '//rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem/ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode '
+                 "= 'K']",
+                 (),
+                 (('BR-IC-02', 'fatal', False,
+                   "(//ram:SellerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID = 'VA'] "
+                   'or '
+                   '//ram:SellerTaxRepresentativeTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID '
+                   "= 'VA']) and "
+                   "//ram:BuyerTradeParty/ram:SpecifiedTaxRegistration/ram:ID[@schemeID = 'VA']",
+                   (('t',
+                     '\n'
+                     '\t[BR-IC-02]-An Invoice that contains an Invoice line (BG-25) where the '
+                     'Invoiced item VAT category code (BT-151) is "Intra-community supply" shall '
+                     'contain the Seller VAT Identifier (BT-31) or the Seller tax representative '
+                     'VAT identifier (BT-63) and the Buyer VAT identifier (BT-48).'),)),
+                  ('BR-IC-05', 'fatal', False, 'ram:RateApplicablePercent = 0',
+                   (('t',
+                     '\n'
+                     '\t[BR-IC-05]-In an Invoice line (BG-25) where the Invoiced item VAT category '
+                     'code (BT-151) is "Intracommunity supply" the Invoiced item VAT rate (BT-152) '
+                     'shall be 0 (zero).'),)))),
                 ('M28', 1000.0, '/rsm:CrossIndustryInvoice', (),
                  (('BR-01', 'fatal', False,
                    '(rsm:ExchangedDocumentContext/ram:GuidelineSpecifiedDocumentContextParameter/ram:ID '
                    "!= '')",
                    (('t',
-                     '\n\t[BR-01]-An Invoice shall have a Specification identifier (BT-24).'),)),)),
+                     '\n\t[BR-01]-An Invoice shall have a Specification identifier (BT-24).'),)),
+                  ('BR-02', 'fatal', False, "(rsm:ExchangedDocument/ram:ID !='')",
+                   (('t', '\n\t[BR-02]-An Invoice shall have an Invoice number (BT-1).'),)),
+                  ('BR-03', 'fatal', False,
+                   "(rsm:ExchangedDocument/ram:IssueDateTime/udt:DateTimeString[@format='102']!='')",
+                   (('t', '\n\t[BR-03]-An Invoice shall have an Invoice issue date (BT-2).'),)),
+                  ('BR-04', 'fatal', False, "(rsm:ExchangedDocument/ram:TypeCode!='')",
+                   (('t', '\n\t[BR-04]-An Invoice shall have an Invoice type code (BT-3).'),)),
+                  ('BR-05', 'fatal', False,
+                   "(rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:InvoiceCurrencyCode!='')",
+                   (('t', '\n\t[BR-05]-An Invoice shall have an Invoice currency code (BT-5).'),)),
+                  ('BR-06', 'fatal', False,
+                   "(rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTradeParty/ram:Name!='')",
+                   (('t', '\n\t[BR-06]-An Invoice shall contain the Seller name (BT-27).'),)),
+                  ('BR-07', 'fatal', False,
+                   "(rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:BuyerTradeParty/ram:Name!='')",
+                   (('t', '\n\t[BR-07]-An Invoice shall contain the Buyer name (BT-44).'),)),
+                  ('BR-08', 'fatal', False, '//ram:SellerTradeParty/ram:PostalTradeAddress',
+                   (('t',
+                     '\n\t[BR-08]-An Invoice shall contain the Seller postal address (BG-5).'),)),
+                  ('BR-09', 'fatal', False,
+                   "//ram:SellerTradeParty/ram:PostalTradeAddress/ram:CountryID!=''",
+                   (('t',
+                     '\n'
+                     '\t[BR-09]-The Seller postal address (BG-5) shall contain a Seller country '
+                     'code (BT-40).'),)))),
                 ('M29', 1000.0,
                  '/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement',
                  (),
@@ -29227,106 +35335,102 @@ SKIPPED: dict[str, Any] = {'BR-FR-CII': (('BR-FR-09', 'calls if()'), ('BR-FR-BD-
                ('BR-FR-CO-10', 'XPath 2.0 syntax'), ('BR-FR-CO-15', 'XPath 2.0 syntax')),
  'BR-FR-UBL': (('BR-FR-09', 'calls if()'), ('BR-FR-11', 'calls if()'), ('BR-FR-20', 'calls if()'),
                ('BR-FR-21', 'calls if()'), ('BR-FR-22', 'calls if()'),
-               ('BR-FR-BD-14', 'XPath 2.0 syntax'), ('BR-FR-CO-14', 'calls if()'),
-               ('BR-FR-MV-03', 'XPath 2.0 syntax'), ('BR-FR-MV-05', 'XPath 2.0 syntax'),
-               ('BR-FR-MV-08', 'XPath 2.0 syntax'), ('BR-FR-MV-09', 'XPath 2.0 syntax'),
-               ('BR-FR-MV-10', 'XPath 2.0 syntax'), ('BR-FR-MV-11', 'XPath 2.0 syntax'),
-               ('BR-FR-MV-13', 'XPath 2.0 syntax'), ('BR-FR-MV-14', 'XPath 2.0 syntax'),
-               ('BR-FR-MV-BD_BT-3', 'XPath 2.0 syntax')),
- 'CEN-UBL': (('BR-32', 'XPath 2.0 syntax'), ('BR-37', 'XPath 2.0 syntax'),
-             ('BR-47', 'XPath 2.0 syntax'), ('BR-48', 'XPath 2.0 syntax'),
-             ('BR-53', 'XPath 2.0 syntax'), ('BR-56', 'XPath 2.0 syntax'),
+               ('BR-FR-BD-14', 'XPath 2.0 syntax'),
+               ('BR-FR-CO-07', "date strings compared with '<' (numeric in XPath 1.0)"),
+               ('BR-FR-CO-14', 'calls if()'), ('BR-FR-MV-03', 'XPath 2.0 syntax'),
+               ('BR-FR-MV-05', 'XPath 2.0 syntax'), ('BR-FR-MV-08', 'XPath 2.0 syntax'),
+               ('BR-FR-MV-09', 'XPath 2.0 syntax'), ('BR-FR-MV-10', 'XPath 2.0 syntax'),
+               ('BR-FR-MV-11', 'XPath 2.0 syntax'), ('BR-FR-MV-13', 'XPath 2.0 syntax'),
+               ('BR-FR-MV-14', 'XPath 2.0 syntax'), ('BR-FR-MV-BD_BT-3', 'XPath 2.0 syntax')),
+ 'CEN-UBL': (('BR-48', 'XPath 2.0 syntax'), ('BR-53', 'XPath 2.0 syntax'),
+             ('BR-56', 'XPath 2.0 syntax'), ('BR-AE-02', 'XPath 2.0 syntax'),
              ('BR-AE-03', 'XPath 2.0 syntax'), ('BR-AE-04', 'XPath 2.0 syntax'),
-             ('BR-AE-06', 'XPath 2.0 syntax'), ('BR-AE-07', 'XPath 2.0 syntax'),
-             ('BR-AF-01', 'XPath 2.0 syntax'), ('BR-AF-02', 'XPath 2.0 syntax'),
-             ('BR-AF-03', 'XPath 2.0 syntax'), ('BR-AF-04', 'XPath 2.0 syntax'),
-             ('BR-AF-05', 'XPath 2.0 syntax'), ('BR-AF-06', 'XPath 2.0 syntax'),
-             ('BR-AF-07', 'XPath 2.0 syntax'), ('BR-AF-08', 'XPath 2.0 syntax'),
-             ('BR-AF-09', 'XPath 2.0 syntax'), ('BR-AF-10', 'XPath 2.0 syntax'),
-             ('BR-AG-01', 'XPath 2.0 syntax'), ('BR-AG-02', 'XPath 2.0 syntax'),
-             ('BR-AG-03', 'XPath 2.0 syntax'), ('BR-AG-04', 'XPath 2.0 syntax'),
-             ('BR-AG-05', 'XPath 2.0 syntax'), ('BR-AG-06', 'XPath 2.0 syntax'),
-             ('BR-AG-07', 'XPath 2.0 syntax'), ('BR-AG-08', 'XPath 2.0 syntax'),
-             ('BR-AG-09', 'XPath 2.0 syntax'), ('BR-AG-10', 'XPath 2.0 syntax'),
-             ('BR-CO-04', 'XPath 2.0 syntax'), ('BR-CO-09', 'XPath 2.0 syntax'),
-             ('BR-CO-17', 'XPath 2.0 syntax'), ('BR-E-03', 'XPath 2.0 syntax'),
-             ('BR-E-04', 'XPath 2.0 syntax'), ('BR-E-06', 'XPath 2.0 syntax'),
-             ('BR-E-07', 'XPath 2.0 syntax'), ('BR-G-03', 'XPath 2.0 syntax'),
-             ('BR-G-04', 'XPath 2.0 syntax'), ('BR-G-06', 'XPath 2.0 syntax'),
-             ('BR-G-07', 'XPath 2.0 syntax'), ('BR-IC-03', 'XPath 2.0 syntax'),
-             ('BR-IC-04', 'XPath 2.0 syntax'), ('BR-IC-06', 'XPath 2.0 syntax'),
-             ('BR-IC-07', 'XPath 2.0 syntax'), ('BR-O-03', 'XPath 2.0 syntax'),
-             ('BR-O-04', 'XPath 2.0 syntax'), ('BR-O-06', 'XPath 2.0 syntax'),
-             ('BR-O-07', 'XPath 2.0 syntax'), ('BR-O-11', 'XPath 2.0 syntax'),
-             ('BR-O-12', 'XPath 2.0 syntax'), ('BR-O-13', 'XPath 2.0 syntax'),
-             ('BR-O-14', 'XPath 2.0 syntax'), ('BR-S-03', 'XPath 2.0 syntax'),
-             ('BR-S-04', 'XPath 2.0 syntax'), ('BR-S-06', 'XPath 2.0 syntax'),
-             ('BR-S-07', 'XPath 2.0 syntax'), ('BR-Z-03', 'XPath 2.0 syntax'),
-             ('BR-Z-04', 'XPath 2.0 syntax'), ('BR-Z-06', 'XPath 2.0 syntax'),
-             ('BR-Z-07', 'XPath 2.0 syntax'), ('UBL-SR-12', 'XPath 2.0 syntax'),
-             ('UBL-SR-13', 'XPath 2.0 syntax'), ('UBL-SR-18', 'XPath 2.0 syntax')),
+             ('BR-AE-08', 'sums compared exactly: doubles in XPath 1.0, decimals in 2.0'),
+             ('BR-AF-02', 'XPath 2.0 syntax'), ('BR-AF-03', 'XPath 2.0 syntax'),
+             ('BR-AF-04', 'XPath 2.0 syntax'), ('BR-AF-08', 'calls satisfies()'),
+             ('BR-AG-02', 'XPath 2.0 syntax'), ('BR-AG-03', 'XPath 2.0 syntax'),
+             ('BR-AG-04', 'XPath 2.0 syntax'), ('BR-AG-08', 'calls satisfies()'),
+             ('BR-CO-04', 'XPath 2.0 syntax'), ('BR-CO-10', 'XPath 2.0 syntax'),
+             ('BR-CO-15', 'calls satisfies()'),
+             ('BR-CO-16', 'sums compared exactly: doubles in XPath 1.0, decimals in 2.0'),
+             ('BR-E-02', 'XPath 2.0 syntax'), ('BR-E-03', 'XPath 2.0 syntax'),
+             ('BR-E-04', 'XPath 2.0 syntax'),
+             ('BR-E-08', 'sums compared exactly: doubles in XPath 1.0, decimals in 2.0'),
+             ('BR-G-02', 'XPath 2.0 syntax'), ('BR-G-03', 'XPath 2.0 syntax'),
+             ('BR-G-04', 'XPath 2.0 syntax'),
+             ('BR-G-08', 'sums compared exactly: doubles in XPath 1.0, decimals in 2.0'),
+             ('BR-IC-02', 'XPath 2.0 syntax'), ('BR-IC-03', 'XPath 2.0 syntax'),
+             ('BR-IC-04', 'XPath 2.0 syntax'),
+             ('BR-IC-08', 'sums compared exactly: doubles in XPath 1.0, decimals in 2.0'),
+             ('BR-O-02', 'XPath 2.0 syntax'), ('BR-O-03', 'XPath 2.0 syntax'),
+             ('BR-O-04', 'XPath 2.0 syntax'),
+             ('BR-O-08', 'sums compared exactly: doubles in XPath 1.0, decimals in 2.0'),
+             ('BR-S-02', 'XPath 2.0 syntax'), ('BR-S-03', 'XPath 2.0 syntax'),
+             ('BR-S-04', 'XPath 2.0 syntax'),
+             ('BR-S-08', 'sums compared exactly: doubles in XPath 1.0, decimals in 2.0'),
+             ('BR-Z-02', 'XPath 2.0 syntax'), ('BR-Z-03', 'XPath 2.0 syntax'),
+             ('BR-Z-04', 'XPath 2.0 syntax'),
+             ('BR-Z-08', 'sums compared exactly: doubles in XPath 1.0, decimals in 2.0'),
+             ('UBL-SR-12', 'XPath 2.0 syntax'), ('UBL-SR-13', 'XPath 2.0 syntax'),
+             ('UBL-SR-18', 'XPath 2.0 syntax')),
  'CTC-FR-CII': (('BR-47', 'XPath 2.0 syntax'), ('BR-48', 'XPath 2.0 syntax'),
+                ('BR-CO-16', 'sums compared exactly: doubles in XPath 1.0, decimals in 2.0'),
                 ('BR-FREXT-CO-10', 'XPath 2.0 syntax'), ('BR-FREXT-CO-11', 'XPath 2.0 syntax'),
                 ('BR-FREXT-CO-12', 'XPath 2.0 syntax'), ('BR-FREXT-CO-13', 'XPath 2.0 syntax'),
-                ('BR-FREXT-CO-15', 'calls return()'), ('BR-FXEXT-AE-08', 'XPath 2.0 syntax'),
-                ('BR-FXEXT-AF-08', 'XPath 2.0 syntax'), ('BR-FXEXT-AG-08', 'XPath 2.0 syntax'),
-                ('BR-FXEXT-E-08', 'XPath 2.0 syntax'), ('BR-FXEXT-G-08', 'XPath 2.0 syntax'),
-                ('BR-FXEXT-IC-08', 'XPath 2.0 syntax'), ('BR-FXEXT-O-08', 'XPath 2.0 syntax'),
-                ('BR-FXEXT-S-08', 'XPath 2.0 syntax'), ('BR-FXEXT-S-09', 'XPath 2.0 syntax'),
-                ('BR-FXEXT-Z-08', 'XPath 2.0 syntax')),
- 'CTC-FR-UBL': (('BR-32', 'XPath 2.0 syntax'), ('BR-37', 'XPath 2.0 syntax'),
-                ('BR-47', 'XPath 2.0 syntax'), ('BR-48', 'XPath 2.0 syntax'),
-                ('BR-53', 'XPath 2.0 syntax'), ('BR-55', 'XPath 2.0 syntax'),
-                ('BR-56', 'XPath 2.0 syntax'), ('BR-AE-03', 'XPath 2.0 syntax'),
-                ('BR-AE-04', 'XPath 2.0 syntax'), ('BR-AE-06', 'XPath 2.0 syntax'),
-                ('BR-AE-07', 'XPath 2.0 syntax'), ('BR-AF-02', 'XPath 2.0 syntax'),
+                ('BR-FREXT-CO-15', 'calls return()')),
+ 'CTC-FR-UBL': (('BR-48', 'XPath 2.0 syntax'), ('BR-53', 'XPath 2.0 syntax'),
+                ('BR-55', 'XPath 2.0 syntax'), ('BR-56', 'XPath 2.0 syntax'),
+                ('BR-AE-02', 'XPath 2.0 syntax'), ('BR-AE-03', 'XPath 2.0 syntax'),
+                ('BR-AE-04', 'XPath 2.0 syntax'), ('BR-AF-02', 'XPath 2.0 syntax'),
                 ('BR-AF-03', 'XPath 2.0 syntax'), ('BR-AF-04', 'XPath 2.0 syntax'),
-                ('BR-AF-05', 'XPath 2.0 syntax'), ('BR-AF-06', 'XPath 2.0 syntax'),
-                ('BR-AF-07', 'XPath 2.0 syntax'), ('BR-AF-09', 'XPath 2.0 syntax'),
-                ('BR-AF-10', 'XPath 2.0 syntax'), ('BR-AG-01', 'XPath 2.0 syntax'),
                 ('BR-AG-02', 'XPath 2.0 syntax'), ('BR-AG-03', 'XPath 2.0 syntax'),
-                ('BR-AG-04', 'XPath 2.0 syntax'), ('BR-AG-05', 'XPath 2.0 syntax'),
-                ('BR-AG-06', 'XPath 2.0 syntax'), ('BR-AG-07', 'XPath 2.0 syntax'),
-                ('BR-AG-09', 'XPath 2.0 syntax'), ('BR-AG-10', 'XPath 2.0 syntax'),
-                ('BR-CO-09', 'XPath 2.0 syntax'), ('BR-E-03', 'XPath 2.0 syntax'),
-                ('BR-E-04', 'XPath 2.0 syntax'), ('BR-E-06', 'XPath 2.0 syntax'),
-                ('BR-E-07', 'XPath 2.0 syntax'), ('BR-FREXT-04', 'XPath 2.0 syntax'),
+                ('BR-AG-04', 'XPath 2.0 syntax'),
+                ('BR-CO-16', 'sums compared exactly: doubles in XPath 1.0, decimals in 2.0'),
+                ('BR-E-02', 'XPath 2.0 syntax'), ('BR-E-03', 'XPath 2.0 syntax'),
+                ('BR-E-04', 'XPath 2.0 syntax'), ('BR-FREXT-04', 'XPath 2.0 syntax'),
                 ('BR-FREXT-05', 'XPath 2.0 syntax'), ('BR-FREXT-06', 'XPath 2.0 syntax'),
                 ('BR-FREXT-08', 'XPath 2.0 syntax'), ('BR-FREXT-11', 'XPath 2.0 syntax'),
-                ('BR-FREXT-12', 'XPath 2.0 syntax'), ('BR-FREXT-AE-08', 'XPath 2.0 syntax'),
-                ('BR-FREXT-AF-08', 'XPath 2.0 syntax'), ('BR-FREXT-AG-08', 'XPath 2.0 syntax'),
-                ('BR-FREXT-CO-04', 'XPath 2.0 syntax'), ('BR-FREXT-E-08', 'XPath 2.0 syntax'),
-                ('BR-FREXT-G-08', 'XPath 2.0 syntax'), ('BR-FREXT-IC-08', 'XPath 2.0 syntax'),
-                ('BR-FREXT-O-08', 'XPath 2.0 syntax'), ('BR-FREXT-S-08ini', 'XPath 2.0 syntax'),
-                ('BR-FREXT-S-09', 'XPath 2.0 syntax'), ('BR-FREXT-Z-08', 'XPath 2.0 syntax'),
-                ('BR-G-03', 'XPath 2.0 syntax'), ('BR-G-04', 'XPath 2.0 syntax'),
-                ('BR-G-06', 'XPath 2.0 syntax'), ('BR-G-07', 'XPath 2.0 syntax'),
+                ('BR-FREXT-12', 'XPath 2.0 syntax'), ('BR-FREXT-CO-04', 'XPath 2.0 syntax'),
+                ('BR-G-02', 'XPath 2.0 syntax'), ('BR-G-03', 'XPath 2.0 syntax'),
+                ('BR-G-04', 'XPath 2.0 syntax'), ('BR-IC-02', 'XPath 2.0 syntax'),
                 ('BR-IC-03', 'XPath 2.0 syntax'), ('BR-IC-04', 'XPath 2.0 syntax'),
-                ('BR-IC-06', 'XPath 2.0 syntax'), ('BR-IC-07', 'XPath 2.0 syntax'),
-                ('BR-O-06', 'XPath 2.0 syntax'), ('BR-O-07', 'XPath 2.0 syntax'),
-                ('BR-S-03', 'XPath 2.0 syntax'), ('BR-S-04', 'XPath 2.0 syntax'),
-                ('BR-S-06', 'XPath 2.0 syntax'), ('BR-S-07', 'XPath 2.0 syntax'),
+                ('BR-S-02', 'XPath 2.0 syntax'), ('BR-S-03', 'XPath 2.0 syntax'),
+                ('BR-S-04', 'XPath 2.0 syntax'), ('BR-Z-02', 'XPath 2.0 syntax'),
                 ('BR-Z-03', 'XPath 2.0 syntax'), ('BR-Z-04', 'XPath 2.0 syntax'),
-                ('BR-Z-06', 'XPath 2.0 syntax'), ('BR-Z-07', 'XPath 2.0 syntax'),
                 ('UBL-SR-06', 'XPath 2.0 syntax'), ('UBL-SR-07', 'XPath 2.0 syntax'),
                 ('UBL-SR-12', 'XPath 2.0 syntax'), ('UBL-SR-13', 'XPath 2.0 syntax'),
                 ('UBL-SR-18', 'XPath 2.0 syntax')),
- 'FX-BASIC': (('BR-AF-08', 'calls satisfies()'), ('BR-AG-08', 'calls satisfies()'),
+ 'FX-BASIC': (('BR-AE-08', 'XPath 2.0 syntax'), ('BR-AF-08', 'calls satisfies()'),
+              ('BR-AG-08', 'calls satisfies()'), ('BR-CO-15', 'calls satisfies()'),
+              ('BR-CO-16', 'sums compared exactly: doubles in XPath 1.0, decimals in 2.0'),
               ('BR-CO-17', 'XPath 2.0 syntax'), ('BR-CO-27', 'XPath 2.0 syntax'),
-              ('BR-FXEXT-12', 'calls return()')),
- 'FX-BASIC-WL': (('BR-CO-17', 'XPath 2.0 syntax'), ('CII-SR-470', 'XPath 2.0 syntax')),
- 'FX-EN16931': (('BR-AF-08', 'calls satisfies()'), ('BR-AG-08', 'calls satisfies()'),
-                ('BR-CO-17', 'XPath 2.0 syntax'), ('CII-SR-470', 'XPath 2.0 syntax')),
+              ('BR-E-08', 'XPath 2.0 syntax'), ('BR-FXEXT-12', 'calls return()'),
+              ('BR-G-08', 'XPath 2.0 syntax'), ('BR-IC-08', 'XPath 2.0 syntax'),
+              ('BR-O-08', 'XPath 2.0 syntax'), ('BR-S-08', 'calls satisfies()'),
+              ('BR-Z-08', 'XPath 2.0 syntax')),
+ 'FX-BASIC-WL': (('BR-CO-15', 'calls satisfies()'),
+                 ('BR-CO-16', 'sums compared exactly: doubles in XPath 1.0, decimals in 2.0'),
+                 ('BR-CO-17', 'XPath 2.0 syntax'), ('CII-SR-470', 'XPath 2.0 syntax')),
+ 'FX-EN16931': (('BR-AE-08', 'XPath 2.0 syntax'), ('BR-AF-08', 'calls satisfies()'),
+                ('BR-AG-08', 'calls satisfies()'), ('BR-CO-15', 'calls satisfies()'),
+                ('BR-CO-16', 'sums compared exactly: doubles in XPath 1.0, decimals in 2.0'),
+                ('BR-CO-17', 'XPath 2.0 syntax'), ('BR-E-08', 'XPath 2.0 syntax'),
+                ('BR-G-08', 'XPath 2.0 syntax'), ('BR-IC-08', 'XPath 2.0 syntax'),
+                ('BR-O-08', 'XPath 2.0 syntax'), ('BR-S-08', 'calls satisfies()'),
+                ('BR-Z-08', 'XPath 2.0 syntax'), ('CII-SR-470', 'XPath 2.0 syntax')),
  'FX-EXTENDED': (('BR-FXEXT-08', 'XPath 2.0 syntax'), ('BR-FXEXT-11', 'XPath 2.0 syntax'),
                  ('BR-FXEXT-12', 'calls return()'), ('BR-FXEXT-AE-08b', 'calls return()'),
                  ('BR-FXEXT-AF-08b', 'calls return()'), ('BR-FXEXT-AG-08b', 'calls return()'),
-                 ('BR-FXEXT-E-08b', 'calls return()'), ('BR-FXEXT-G-08b', 'calls return()'),
-                 ('BR-FXEXT-IC-08b', 'calls return()'), ('BR-FXEXT-O-08b', 'calls return()'),
-                 ('BR-FXEXT-S-09b', 'calls return()'), ('BR-FXEXT-S08b', 'calls return()'),
-                 ('BR-FXEXT-Z-08b', 'calls return()')),
+                 ('BR-FXEXT-CO-10', 'XPath 2.0 syntax'), ('BR-FXEXT-CO-11', 'XPath 2.0 syntax'),
+                 ('BR-FXEXT-CO-12', 'XPath 2.0 syntax'), ('BR-FXEXT-CO-13', 'XPath 2.0 syntax'),
+                 ('BR-FXEXT-CO-15', 'calls return()'), ('BR-FXEXT-E-08b', 'calls return()'),
+                 ('BR-FXEXT-G-08b', 'calls return()'), ('BR-FXEXT-IC-08b', 'calls return()'),
+                 ('BR-FXEXT-O-08b', 'calls return()'), ('BR-FXEXT-S-09b', 'calls return()'),
+                 ('BR-FXEXT-S08b', 'calls return()'), ('BR-FXEXT-Z-08b', 'calls return()')),
  'FX-MINIMUM': (('BR-FXEXT-G-08', 'XPath 2.0 syntax'), ('BR-FXEXT-G-08b', 'calls return()'),
                 ('BR-FXEXT-IC-08b', 'calls return()'), ('BR-FXEXT-O-08b', 'calls return()'),
-                ('BR-FXEXT-Z-08b', 'calls return()'))}
+                ('BR-FXEXT-Z-08b', 'calls return()'), ('BR-G-08', 'XPath 2.0 syntax'),
+                ('BR-IC-08', 'XPath 2.0 syntax'), ('BR-O-08', 'XPath 2.0 syntax'))}
 
 SKIPPED_MESSAGES: dict[str, Any] = {'BR-FR-CII': {'BR-FR-09': 'BR-FR-09/BT-60 : Le SIRET doit contenir 14 chiffres et commencer par '
                            'le SIREN. SIRET : " ", SIREN : " ".',
@@ -29385,6 +35489,11 @@ SKIPPED_MESSAGES: dict[str, Any] = {'BR-FR-CII': {'BR-FR-09': 'BR-FR-09/BT-60 : 
                               'identifiant de ligne Parent (EXT-FR-FE-162) doit comprendre un '
                               'identifiant de facture antérieure à la ligne (EXT-FR-FE-136) ainsi '
                               'que sa date (EXT-FR-FE-138).',
+               'BR-FR-CO-07': '[BR-FR-CO-07/BT-9] : La date d’échéance (BT-9), si présente, doit '
+                              'être postérieure ou égale à la date de facture (BT-2), sauf si la '
+                              'facture est de type acompte (386, 500, 503) ou si le cadre de '
+                              'facturation (BT-23) est B2, S2 ou M2. Valeurs actuelles : Date '
+                              'facture = " ", Date échéance = " ", Type = " ", Cadre = " ".',
                'BR-FR-CO-14': '[BR-FR-CO-14/BT-29-1] : Si le schéma d’identification du vendeur '
                               "(BT-29-1) est '0231', cela signifie qu’il est membre d’un assujetti "
                               "unique. Dans ce cas, une note (BG-1) avec le code sujet 'TXD' "
@@ -29447,18 +35556,18 @@ SKIPPED_MESSAGES: dict[str, Any] = {'BR-FR-CII': {'BR-FR-09': 'BR-FR-09/BT-60 : 
                                    'est S9, B9 ou M9, le code type de facture (ram:TypeCode) DOIT '
                                    "être l'un des types auto-facturés suivants : 389, 261, 501, "
                                    '500, 502, 471, 473. Valeur actuelle : " \'.'},
- 'CEN-UBL': {'BR-32': '[BR-32]-Each Document level allowance (BG-20) shall have a Document level '
-                      'allowance VAT category code (BT-95).',
-             'BR-37': '[BR-37]-Each Document level charge (BG-21) shall have a Document level '
-                      'charge VAT category code (BT-102).',
-             'BR-47': '[BR-47]-Each VAT breakdown (BG-23) shall be defined through a VAT category '
-                      'code (BT-118).',
-             'BR-48': '[BR-48]-Each VAT breakdown (BG-23) shall have a VAT category rate (BT-119), '
+ 'CEN-UBL': {'BR-48': '[BR-48]-Each VAT breakdown (BG-23) shall have a VAT category rate (BT-119), '
                       'except if the Invoice is not subject to VAT.',
              'BR-53': '[BR-53]-If the VAT accounting currency code (BT-6) is present, then the '
                       'Invoice total VAT amount in accounting currency (BT-111) shall be provided.',
              'BR-56': '[BR-56]-Each Seller tax representative party (BG-11) shall have a Seller '
                       'tax representative VAT identifier (BT-63).',
+             'BR-AE-02': '[BR-AE-02]-An Invoice that contains an Invoice line (BG-25) where the '
+                         'Invoiced item VAT category code (BT-151) is "Reverse charge" shall '
+                         'contain the Seller VAT Identifier (BT-31), the Seller Tax registration '
+                         'identifier (BT-32) and/or the Seller tax representative VAT identifier '
+                         '(BT-63) and the Buyer VAT identifier (BT-48) and/or the Buyer legal '
+                         'registration identifier (BT-47).',
              'BR-AE-03': '[BR-AE-03]-An Invoice that contains a Document level allowance (BG-20) '
                          'where the Document level allowance VAT category code (BT-95) is "Reverse '
                          'charge" shall contain the Seller VAT Identifier (BT-31), the Seller tax '
@@ -29471,17 +35580,12 @@ SKIPPED_MESSAGES: dict[str, Any] = {'BR-FR-CII': {'BR-FR-09': 'BR-FR-09/BT-60 : 
                          'registration identifier (BT-32) and/or the Seller tax representative VAT '
                          'identifier (BT-63) and the Buyer VAT identifier (BT-48) and/or the Buyer '
                          'legal registration identifier (BT-47).',
-             'BR-AE-06': '[BR-AE-06]-In a Document level allowance (BG-20) where the Document '
-                         'level allowance VAT category code (BT-95) is "Reverse charge" the '
-                         'Document level allowance VAT rate (BT-96) shall be 0 (zero).',
-             'BR-AE-07': '[BR-AE-07]-In a Document level charge (BG-21) where the Document level '
-                         'charge VAT category code (BT-102) is "Reverse charge" the Document level '
-                         'charge VAT rate (BT-103) shall be 0 (zero).',
-             'BR-AF-01': '[BR-AF-01]-An Invoice that contains an Invoice line (BG-25), a Document '
-                         'level allowance (BG-20) or a Document level charge (BG-21) where the VAT '
-                         'category code (BT-151, BT-95 or BT-102) is "IGIC" shall contain in the '
-                         'VAT breakdown (BG-23) at least one VAT category code (BT-118) equal with '
-                         '"IGIC".',
+             'BR-AE-08': '[BR-AE-08]-In a VAT breakdown (BG-23) where the VAT category code '
+                         '(BT-118) is "Reverse charge" the VAT category taxable amount (BT-116) '
+                         'shall equal the sum of Invoice line net amounts (BT-131) minus the sum '
+                         'of Document level allowance amounts (BT-92) plus the sum of Document '
+                         'level charge amounts (BT-99) where the VAT category codes (BT-151, '
+                         'BT-95, BT-102) are "Reverse charge".',
              'BR-AF-02': '[BR-AF-02]-An Invoice that contains an Invoice line (BG-25) where the '
                          'Invoiced item VAT category code (BT-151) is "IGIC" shall contain the '
                          'Seller VAT Identifier (BT-31), the Seller tax registration identifier '
@@ -29496,15 +35600,6 @@ SKIPPED_MESSAGES: dict[str, Any] = {'BR-FR-CII': {'BR-FR-09': 'BR-FR-09/BT-60 : 
                          'shall contain the Seller VAT Identifier (BT-31), the Seller Tax '
                          'registration identifier (BT-32) and/or the Seller tax representative VAT '
                          'identifier (BT-63).',
-             'BR-AF-05': '[BR-AF-05]-In an Invoice line (BG-25) where the Invoiced item VAT '
-                         'category code (BT-151) is "IGIC" the invoiced item VAT rate (BT-152) '
-                         'shall be 0 (zero) or greater than zero.',
-             'BR-AF-06': '[BR-AF-06]-In a Document level allowance (BG-20) where the Document '
-                         'level allowance VAT category code (BT-95) is "IGIC" the Document level '
-                         'allowance VAT rate (BT-96) shall be 0 (zero) or greater than zero.',
-             'BR-AF-07': '[BR-AF-07]-In a Document level charge (BG-21) where the Document level '
-                         'charge VAT category code (BT-102) is "IGIC" the Document level charge '
-                         'VAT rate (BT-103) shall be 0 (zero) or greater than zero.',
              'BR-AF-08': '[BR-AF-08]-For each different value of VAT category rate (BT-119) where '
                          'the VAT category code (BT-118) is "IGIC", the VAT category taxable '
                          'amount (BT-116) in a VAT breakdown (BG-23) shall equal the sum of '
@@ -29513,18 +35608,6 @@ SKIPPED_MESSAGES: dict[str, Any] = {'BR-FR-CII': {'BR-FR-09': 'BR-FR-09/BT-60 : 
                          '(BT-92) where the VAT category code (BT-151, BT-102, BT-95) is "IGIC" '
                          'and the VAT rate (BT-152, BT-103, BT-96) equals the VAT category rate '
                          '(BT-119).',
-             'BR-AF-09': '[BR-AF-09]-The VAT category tax amount (BT-117) in a VAT breakdown '
-                         '(BG-23) where VAT category code (BT-118) is "IGIC" shall equal the VAT '
-                         'category taxable amount (BT-116) multiplied by the VAT category rate '
-                         '(BT-119).',
-             'BR-AF-10': '[BR-AF-10]-A VAT breakdown (BG-23) with VAT Category code (BT-118) '
-                         '"IGIC" shall not have a VAT exemption reason code (BT-121) or VAT '
-                         'exemption reason text (BT-120).',
-             'BR-AG-01': '[BR-AG-01]-An Invoice that contains an Invoice line (BG-25), a Document '
-                         'level allowance (BG-20) or a Document level charge (BG-21) where the VAT '
-                         'category code (BT-151, BT-95 or BT-102) is "IPSI" shall contain in the '
-                         'VAT breakdown (BG-23) at least one VAT category code (BT-118) equal with '
-                         '"IPSI".',
              'BR-AG-02': '[BR-AG-02]-An Invoice that contains an Invoice line (BG-25) where the '
                          'Invoiced item VAT category code (BT-151) is "IPSI" shall contain the '
                          'Seller VAT Identifier (BT-31), the Seller tax registration identifier '
@@ -29539,15 +35622,6 @@ SKIPPED_MESSAGES: dict[str, Any] = {'BR-FR-CII': {'BR-FR-09': 'BR-FR-09/BT-60 : 
                          'shall contain the Seller VAT Identifier (BT-31), the Seller Tax '
                          'registration identifier (BT-32) and/or the Seller tax representative VAT '
                          'identifier (BT-63).',
-             'BR-AG-05': '[BR-AG-05]-In an Invoice line (BG-25) where the Invoiced item VAT '
-                         'category code (BT-151) is "IPSI" the Invoiced item VAT rate (BT-152) '
-                         'shall be 0 (zero) or greater than zero.',
-             'BR-AG-06': '[BR-AG-06]-In a Document level allowance (BG-20) where the Document '
-                         'level allowance VAT category code (BT-95) is "IPSI" the Document level '
-                         'allowance VAT rate (BT-96) shall be 0 (zero) or greater than zero.',
-             'BR-AG-07': '[BR-AG-07]-In a Document level charge (BG-21) where the Document level '
-                         'charge VAT category code (BT-102) is "IPSI" the Document level charge '
-                         'VAT rate (BT-103) shall be 0 (zero) or greater than zero.',
              'BR-AG-08': '[BR-AG-08]-For each different value of VAT category rate (BT-119) where '
                          'the VAT category code (BT-118) is "IPSI", the VAT category taxable '
                          'amount (BT-116) in a VAT breakdown (BG-23) shall equal the sum of '
@@ -29556,23 +35630,19 @@ SKIPPED_MESSAGES: dict[str, Any] = {'BR-FR-CII': {'BR-FR-09': 'BR-FR-09/BT-60 : 
                          '(BT-92) where the VAT category code (BT-151, BT-102, BT-95) is "IPSI" '
                          'and the VAT rate (BT-152, BT-103, BT-96) equals the VAT category rate '
                          '(BT-119).',
-             'BR-AG-09': '[BR-AG-09]-The VAT category tax amount (BT-117) in a VAT breakdown '
-                         '(BG-23) where VAT category code (BT-118) is "IPSI" shall equal the VAT '
-                         'category taxable amount (BT-116) multiplied by the VAT category rate '
-                         '(BT-119).',
-             'BR-AG-10': '[BR-AG-10]-A VAT breakdown (BG-23) with VAT Category code (BT-118) '
-                         '"IPSI" shall not have a VAT exemption reason code (BT-121) or VAT '
-                         'exemption reason text (BT-120).',
              'BR-CO-04': '[BR-CO-04]-Each Invoice line (BG-25) shall be categorized with an '
                          'Invoiced item VAT category code (BT-151).',
-             'BR-CO-09': '[BR-CO-09]-The Seller VAT identifier (BT-31), the Seller tax '
-                         'representative VAT identifier (BT-63) and the Buyer VAT identifier '
-                         '(BT-48) shall have a prefix in accordance with ISO code ISO 3166-1 '
-                         'alpha-2 by which the country of issue may be identified. Nevertheless, '
-                         'Greece may use the prefix ‘EL’.',
-             'BR-CO-17': '[BR-CO-17]-VAT category tax amount (BT-117) = VAT category taxable '
-                         'amount (BT-116) x (VAT category rate (BT-119) / 100), rounded to two '
-                         'decimals.',
+             'BR-CO-10': '[BR-CO-10]-Sum of Invoice line net amount (BT-106) = Σ Invoice line net '
+                         'amount (BT-131).',
+             'BR-CO-15': '[BR-CO-15]-Invoice total amount with VAT (BT-112) = Invoice total amount '
+                         'without VAT (BT-109) + Invoice total VAT amount (BT-110).',
+             'BR-CO-16': '[BR-CO-16]-Amount due for payment (BT-115) = Invoice total amount with '
+                         'VAT (BT-112) -Paid amount (BT-113) +Rounding amount (BT-114).',
+             'BR-E-02': '[BR-E-02]-An Invoice that contains an Invoice line (BG-25) where the '
+                        'Invoiced item VAT category code (BT-151) is "Exempt from VAT" shall '
+                        'contain the Seller VAT Identifier (BT-31), the Seller tax registration '
+                        'identifier (BT-32) and/or the Seller tax representative VAT identifier '
+                        '(BT-63).',
              'BR-E-03': '[BR-E-03]-An Invoice that contains a Document level allowance (BG-20) '
                         'where the Document level allowance VAT category code (BT-95) is "Exempt '
                         'from VAT" shall contain the Seller VAT Identifier (BT-31), the Seller tax '
@@ -29583,12 +35653,16 @@ SKIPPED_MESSAGES: dict[str, Any] = {'BR-FR-CII': {'BR-FR-09': 'BR-FR-09/BT-60 : 
                         'shall contain the Seller VAT Identifier (BT-31), the Seller tax '
                         'registration identifier (BT-32) and/or the Seller tax representative VAT '
                         'identifier (BT-63).',
-             'BR-E-06': '[BR-E-06]-In a Document level allowance (BG-20) where the Document level '
-                        'allowance VAT category code (BT-95) is "Exempt from VAT", the Document '
-                        'level allowance VAT rate (BT-96) shall be 0 (zero).',
-             'BR-E-07': '[BR-E-07]-In a Document level charge (BG-21) where the Document level '
-                        'charge VAT category code (BT-102) is "Exempt from VAT", the Document '
-                        'level charge VAT rate (BT-103) shall be 0 (zero).',
+             'BR-E-08': '[BR-E-08]-In a VAT breakdown (BG-23) where the VAT category code (BT-118) '
+                        'is "Exempt from VAT" the VAT category taxable amount (BT-116) shall equal '
+                        'the sum of Invoice line net amounts (BT-131) minus the sum of Document '
+                        'level allowance amounts (BT-92) plus the sum of Document level charge '
+                        'amounts (BT-99) where the VAT category codes (BT-151, BT-95, BT-102) are '
+                        '"Exempt from VAT".',
+             'BR-G-02': '[BR-G-02]-An Invoice that contains an Invoice line (BG-25) where the '
+                        'Invoiced item VAT category code (BT-151) is "Export outside the EU" shall '
+                        'contain the Seller VAT Identifier (BT-31) or the Seller tax '
+                        'representative VAT identifier (BT-63).',
              'BR-G-03': '[BR-G-03]-An Invoice that contains a Document level allowance (BG-20) '
                         'where the Document level allowance VAT category code (BT-95) is "Export '
                         'outside the EU" shall contain the Seller VAT Identifier (BT-31) or the '
@@ -29597,12 +35671,17 @@ SKIPPED_MESSAGES: dict[str, Any] = {'BR-FR-CII': {'BR-FR-09': 'BR-FR-09/BT-60 : 
                         'the Document level charge VAT category code (BT-102) is "Export outside '
                         'the EU" shall contain the Seller VAT Identifier (BT-31) or the Seller tax '
                         'representative VAT identifier (BT-63).',
-             'BR-G-06': '[BR-G-06]-In a Document level allowance (BG-20) where the Document level '
-                        'allowance VAT category code (BT-95) is "Export outside the EU" the '
-                        'Document level allowance VAT rate (BT-96) shall be 0 (zero).',
-             'BR-G-07': '[BR-G-07]-In a Document level charge (BG-21) where the Document level '
-                        'charge VAT category code (BT-102) is "Export outside the EU" the Document '
-                        'level charge VAT rate (BT-103) shall be 0 (zero).',
+             'BR-G-08': '[BR-G-08]-In a VAT breakdown (BG-23) where the VAT category code (BT-118) '
+                        'is "Export outside the EU" the VAT category taxable amount (BT-116) shall '
+                        'equal the sum of Invoice line net amounts (BT-131) minus the sum of '
+                        'Document level allowance amounts (BT-92) plus the sum of Document level '
+                        'charge amounts (BT-99) where the VAT category codes (BT-151, BT-95, '
+                        'BT-102) are "Export outside the EU".',
+             'BR-IC-02': '[BR-IC-02]-An Invoice that contains an Invoice line (BG-25) where the '
+                         'Invoiced item VAT category code (BT-151) is "Intra-community supply" '
+                         'shall contain the Seller VAT Identifier (BT-31) or the Seller tax '
+                         'representative VAT identifier (BT-63) and the Buyer VAT identifier '
+                         '(BT-48).',
              'BR-IC-03': '[BR-IC-03]-An Invoice that contains a Document level allowance (BG-20) '
                          'where the Document level allowance VAT category code (BT-95) is '
                          '"Intra-community supply" shall contain the Seller VAT Identifier (BT-31) '
@@ -29613,12 +35692,17 @@ SKIPPED_MESSAGES: dict[str, Any] = {'BR-FR-CII': {'BR-FR-09': 'BR-FR-09/BT-60 : 
                          '"Intra-community supply" shall contain the Seller VAT Identifier (BT-31) '
                          'or the Seller tax representative VAT identifier (BT-63) and the Buyer '
                          'VAT identifier (BT-48).',
-             'BR-IC-06': '[BR-IC-06]-In a Document level allowance (BG-20) where the Document '
-                         'level allowance VAT category code (BT-95) is "Intra-community supply" '
-                         'the Document level allowance VAT rate (BT-96) shall be 0 (zero).',
-             'BR-IC-07': '[BR-IC-07]-In a Document level charge (BG-21) where the Document level '
-                         'charge VAT category code (BT-102) is "Intra-community supply" the '
-                         'Document level charge VAT rate (BT-103) shall be 0 (zero).',
+             'BR-IC-08': '[BR-IC-08]-In a VAT breakdown (BG-23) where the VAT category code '
+                         '(BT-118) is "Intra-community supply" the VAT category taxable amount '
+                         '(BT-116) shall equal the sum of Invoice line net amounts (BT-131) minus '
+                         'the sum of Document level allowance amounts (BT-92) plus the sum of '
+                         'Document level charge amounts (BT-99) where the VAT category codes '
+                         '(BT-151, BT-95, BT-102) are "Intra-community supply".',
+             'BR-O-02': '[BR-O-02]-An Invoice that contains an Invoice line (BG-25) where the '
+                        'Invoiced item VAT category code (BT-151) is "Not subject to VAT" shall '
+                        'not contain the Seller VAT identifier (BT-31), the Seller tax '
+                        'representative VAT identifier (BT-63) or the Buyer VAT identifier '
+                        '(BT-48).',
              'BR-O-03': '[BR-O-03]-An Invoice that contains a Document level allowance (BG-20) '
                         'where the Document level allowance VAT category code (BT-95) is "Not '
                         'subject to VAT" shall not contain the Seller VAT identifier (BT-31), the '
@@ -29629,27 +35713,17 @@ SKIPPED_MESSAGES: dict[str, Any] = {'BR-FR-CII': {'BR-FR-09': 'BR-FR-09/BT-60 : 
                         'VAT" shall not contain the Seller VAT identifier (BT-31), the Seller tax '
                         'representative VAT identifier (BT-63) or the Buyer VAT identifier '
                         '(BT-48).',
-             'BR-O-06': '[BR-O-06]-A Document level allowance (BG-20) where VAT category code '
-                        '(BT-95) is "Not subject to VAT" shall not contain a Document level '
-                        'allowance VAT rate (BT-96).',
-             'BR-O-07': '[BR-O-07]-A Document level charge (BG-21) where the VAT category code '
-                        '(BT-102) is "Not subject to VAT" shall not contain a Document level '
-                        'charge VAT rate (BT-103).',
-             'BR-O-11': '[BR-O-11]-An Invoice that contains a VAT breakdown group (BG-23) with a '
-                        'VAT category code (BT-118) "Not subject to VAT" shall not contain other '
-                        'VAT breakdown groups (BG-23).',
-             'BR-O-12': '[BR-O-12]-An Invoice that contains a VAT breakdown group (BG-23) with a '
-                        'VAT category code (BT-118) "Not subject to VAT" shall not contain an '
-                        'Invoice line (BG-25) where the Invoiced item VAT category code (BT-151) '
-                        'is not "Not subject to VAT".',
-             'BR-O-13': '[BR-O-13]-An Invoice that contains a VAT breakdown group (BG-23) with a '
-                        'VAT category code (BT-118) "Not subject to VAT" shall not contain '
-                        'Document level allowances (BG-20) where Document level allowance VAT '
-                        'category code (BT-95) is not "Not subject to VAT".',
-             'BR-O-14': '[BR-O-14]-An Invoice that contains a VAT breakdown group (BG-23) with a '
-                        'VAT category code (BT-118) "Not subject to VAT" shall not contain '
-                        'Document level charges (BG-21) where Document level charge VAT category '
-                        'code (BT-102) is not "Not subject to VAT".',
+             'BR-O-08': '[BR-O-08]-In a VAT breakdown (BG-23) where the VAT category code (BT-118) '
+                        'is " Not subject to VAT" the VAT category taxable amount (BT-116) shall '
+                        'equal the sum of Invoice line net amounts (BT-131) minus the sum of '
+                        'Document level allowance amounts (BT-92) plus the sum of Document level '
+                        'charge amounts (BT-99) where the VAT category codes (BT-151, BT-95, '
+                        'BT-102) are "Not subject to VAT".',
+             'BR-S-02': '[BR-S-02]-An Invoice that contains an Invoice line (BG-25) where the '
+                        'Invoiced item VAT category code (BT-151) is "Standard rated" shall '
+                        'contain the Seller VAT Identifier (BT-31), the Seller tax registration '
+                        'identifier (BT-32) and/or the Seller tax representative VAT identifier '
+                        '(BT-63).',
              'BR-S-03': '[BR-S-03]-An Invoice that contains a Document level allowance (BG-20) '
                         'where the Document level allowance VAT category code (BT-95) is "Standard '
                         'rated" shall contain the Seller VAT Identifier (BT-31), the Seller tax '
@@ -29660,12 +35734,18 @@ SKIPPED_MESSAGES: dict[str, Any] = {'BR-FR-CII': {'BR-FR-09': 'BR-FR-09/BT-60 : 
                         'shall contain the Seller VAT Identifier (BT-31), the Seller tax '
                         'registration identifier (BT-32) and/or the Seller tax representative VAT '
                         'identifier (BT-63).',
-             'BR-S-06': '[BR-S-06]-In a Document level allowance (BG-20) where the Document level '
-                        'allowance VAT category code (BT-95) is "Standard rated" the Document '
-                        'level allowance VAT rate (BT-96) shall be greater than zero.',
-             'BR-S-07': '[BR-S-07]-In a Document level charge (BG-21) where the Document level '
-                        'charge VAT category code (BT-102) is "Standard rated" the Document level '
-                        'charge VAT rate (BT-103) shall be greater than zero.',
+             'BR-S-08': '[BR-S-08]-For each different value of VAT category rate (BT-119) where '
+                        'the VAT category code (BT-118) is "Standard rated", the VAT category '
+                        'taxable amount (BT-116) in a VAT breakdown (BG-23) shall equal the sum of '
+                        'Invoice line net amounts (BT-131) plus the sum of document level charge '
+                        'amounts (BT-99) minus the sum of document level allowance amounts (BT-92) '
+                        'where the VAT category code (BT-151, BT-102, BT-95) is "Standard rated" '
+                        'and the VAT rate (BT-152, BT-103, BT-96) equals the VAT category rate '
+                        '(BT-119).',
+             'BR-Z-02': '[BR-Z-02]-An Invoice that contains an Invoice line where the Invoiced '
+                        'item VAT category code (BT-151) is "Zero rated" shall contain the Seller '
+                        'VAT Identifier (BT-31), the Seller tax registration identifier (BT-32) '
+                        'and/or the Seller tax representative VAT identifier (BT-63).',
              'BR-Z-03': '[BR-Z-03]-An Invoice that contains a Document level allowance (BG-20) '
                         'where the Document level allowance VAT category code (BT-95) is "Zero '
                         'rated" shall contain the Seller VAT Identifier (BT-31), the Seller tax '
@@ -29676,12 +35756,12 @@ SKIPPED_MESSAGES: dict[str, Any] = {'BR-FR-CII': {'BR-FR-09': 'BR-FR-09/BT-60 : 
                         'contain the Seller VAT Identifier (BT-31), the Seller tax registration '
                         'identifier (BT-32) and/or the Seller tax representative VAT identifier '
                         '(BT-63).',
-             'BR-Z-06': '[BR-Z-06]-In a Document level allowance (BG-20) where the Document level '
-                        'allowance VAT category code (BT-95) is "Zero rated" the Document level '
-                        'allowance VAT rate (BT-96) shall be 0 (zero).',
-             'BR-Z-07': '[BR-Z-07]-In a Document level charge (BG-21) where the Document level '
-                        'charge VAT category code (BT-102) is "Zero rated" the Document level '
-                        'charge VAT rate (BT-103) shall be 0 (zero).',
+             'BR-Z-08': '[BR-Z-08]-In a VAT breakdown (BG-23) where VAT category code (BT-118) is '
+                        '"Zero rated" the VAT category taxable amount (BT-116) shall equal the sum '
+                        'of Invoice line net amount (BT-131) minus the sum of Document level '
+                        'allowance amounts (BT-92) plus the sum of Document level charge amounts '
+                        '(BT-99) where the VAT category codes (BT-151, BT-95, BT-102) are "Zero '
+                        'rated".',
              'UBL-SR-12': '[UBL-SR-12]-Seller VAT identifier shall occur maximum once',
              'UBL-SR-13': '[UBL-SR-13]-Seller tax registration shall occur maximum once',
              'UBL-SR-18': '[UBL-SR-18]-Buyer VAT identifier shall occur maximum once'},
@@ -29689,6 +35769,8 @@ SKIPPED_MESSAGES: dict[str, Any] = {'BR-FR-CII': {'BR-FR-09': 'BR-FR-09/BT-60 : 
                          'category code (BT-118).',
                 'BR-48': '[BR-48]-Each VAT breakdown (BG-23) shall have a VAT category rate '
                          '(BT-119), except if the Invoice is not subject to VAT.',
+                'BR-CO-16': '[BR-CO-16]-Amount due for payment (BT-115) = Invoice total amount '
+                            'with VAT (BT-112) -Paid amount (BT-113) +Rounding amount (BT-114).',
                 'BR-FREXT-CO-10': '[BR-FREXT-CO-10]-Absolute Value of (Sum of Invoice line net '
                                   'amount (BT-106) - Σ Invoice line net amounts (BT-131))<= 0,01 * '
                                   'Number of line net amounts (BT-131), only for lines where the '
@@ -29725,239 +35807,8 @@ SKIPPED_MESSAGES: dict[str, Any] = {'BR-FR-CII': {'BR-FR-09': 'BR-FR-09/BT-60 : 
                                   '(standard case)" (DETAIL) or is not specified. Else, Invoice '
                                   'total amount with VAT (BT-112) is equal to Invoice total amount '
                                   'without VAT (BT-109), where the VAT category code (BT-151, '
-                                  'BT-95, BT-102, BT-X-273) is "Zero rated" (Z).',
-                'BR-FXEXT-AE-08': '[BR-FXEXT-AE-08] - In a VAT breakdown (BG-23) where VAT '
-                                  'category code (BT-118) is equal to “AE” ("Reverse charge"), '
-                                  'Absolute Value of (VAT category taxable amount (BT-116) - ∑ '
-                                  'Invoice line net amounts (BT-131) + Σ Document level allowance '
-                                  'amounts (BT-92) - Σ Document level charge amounts (BT-99) - Σ '
-                                  'Logistics Service fee amounts (BT-x-272)) <= 0,01 * ((Number of '
-                                  'line net amounts (BT-131) + Number of Document level allowance '
-                                  'amounts (BT-92) + Number of Document level charge amounts '
-                                  '(BT-99) + Number of Logistics Service fee amounts (BT-X-272)), '
-                                  'where the VAT category code (BT-151, BT-95, BT-102, BT-X-273) '
-                                  'is "Reverse charge" (AE), but only for lines where the "Subtype '
-                                  'of invoice item" (BT-X-8) has the value "DETAIL" or is not '
-                                  'specified. or the same rule but also taking into account the '
-                                  'exemption reasons in Text (BT-120) and Code (BT-121) in BG-23 '
-                                  'and the exemption reasons on each line (BT-X-96 / BT-X-97), on '
-                                  'Document level Allowances (BT-173 / BT-174) and on Document '
-                                  'Level Charges (BT-175 / BT-176) and on Service logistic charges '
-                                  '(BT-X-591 / BT-X-592). One of the two rules must be followed, '
-                                  'bearing in mind that ultimately only the second one will have '
-                                  'to be followed.',
-                'BR-FXEXT-AF-08': '[BR-FXEXT-AF-08] - Code : , rate : , ExemptText : , Exemptcode '
-                                  ': , basisAmount : , SumBT131 : , NBlines : , sumAllowBT-92 : , '
-                                  'sumChargesBT-99 : , NBAllowCharges : , SumBT131ini : , '
-                                  'NBlinesini : , sumAllowBT-92ini : , sumChargesBT-99ini : , '
-                                  'NBAllowChargesini : , [BR-FXEXT-AF-08] - In a VAT breakdown '
-                                  '(BG-23) where VAT category code (BT-118) is equal to “L” '
-                                  '("Canary Islands tax"), Absolute Value of (VAT category taxable '
-                                  'amount (BT-116) - ∑ Invoice line net amounts (BT-131) + Σ '
-                                  'Document level allowance amounts (BT-92) - Σ Document level '
-                                  'charge amounts (BT-99) - Σ Logistics Service fee amounts '
-                                  '(BT-x-272)) <= 0,01 * ((Number of line net amounts (BT-131) + '
-                                  'Number of Document level allowance amounts (BT-92) + Number of '
-                                  'Document level charge amounts (BT-99) + Number of Logistics '
-                                  'Service fee amounts (BT-X-272)), where the VAT category code '
-                                  '(BT-151, BT-95, BT-102, BT-X-273) is "Canary Islands tax" (L), '
-                                  'but only for lines where the "Subtype of invoice item" (BT-X-8) '
-                                  'has the value "DETAIL" or is not specified. or the same rule '
-                                  'but also taking into account the exemption reasons in Text '
-                                  '(BT-120) and Code (BT-121) in BG-23 and the exemption reasons '
-                                  'on each line (BT-X-96 / BT-X-97), on Document level Allowances '
-                                  '(BT-173 / BT-174) and on Document Level Charges (BT-175 / '
-                                  'BT-176) and on Service logistic charges (BT-X-591 / BT-X-592). '
-                                  'One of the two rules must be followed, bearing in mind that '
-                                  'ultimately only the second one will have to be followed.',
-                'BR-FXEXT-AG-08': '[BR-FXEXT-AG-08] - Code : , rate : , ExemptText : , Exemptcode '
-                                  ': , basisAmount : , SumBT131 : , NBlines : , sumAllowBT-92 : , '
-                                  'sumChargesBT-99 : , NBAllowCharges : , SumBT131ini : , '
-                                  'NBlinesini : , sumAllowBT-92ini : , sumChargesBT-99ini : , '
-                                  'NBAllowChargesini : , [BR-FXEXT-AG-08] - In a VAT breakdown '
-                                  '(BG-23) where VAT category code (BT-118) is equal to “M” '
-                                  '("Ceuta and Mellita tax"), Absolute Value of (VAT category '
-                                  'taxable amount (BT-116) - ∑ Invoice line net amounts (BT-131) + '
-                                  'Σ Document level allowance amounts (BT-92) - Σ Document level '
-                                  'charge amounts (BT-99) - Σ Logistics Service fee amounts '
-                                  '(BT-x-272)) <= 0,01 * ((Number of line net amounts (BT-131) + '
-                                  'Number of Document level allowance amounts (BT-92) + Number of '
-                                  'Document level charge amounts (BT-99) + Number of Logistics '
-                                  'Service fee amounts (BT-X-272)), where the VAT category code '
-                                  '(BT-151, BT-95, BT-102, BT-X-273) is "Ceuta and Mellita tax" '
-                                  '(M), but only for lines where the "Subtype of invoice item" '
-                                  '(BT-X-8) has the value "DETAIL" or is not specified. or the '
-                                  'same rule but also taking into account the exemption reasons in '
-                                  'Text (BT-120) and Code (BT-121) in BG-23 and the exemption '
-                                  'reasons on each line (BT-X-96 / BT-X-97), on Document level '
-                                  'Allowances (BT-173 / BT-174) and on Document Level Charges '
-                                  '(BT-175 / BT-176) and on Service logistic charges (BT-X-591 / '
-                                  'BT-X-592). One of the two rules must be followed, bearing in '
-                                  'mind that ultimately only the second one will have to be '
-                                  'followed.',
-                'BR-FXEXT-E-08': '[BR-FXEXT-E-08] - Code : , rate : , ExemptText : , Exemptcode : '
-                                 ', basisAmount : , SumBT131 : , NBlines : , sumAllowBT-92 : , '
-                                 'sumChargesBT-99 : , NBAllowCharges : , SumBT131ini : , '
-                                 'NBlinesini : , sumAllowBT-92ini : , sumChargesBT-99ini : , '
-                                 'NBAllowChargesini : , [BR-FXEXT-E-08] - In a VAT breakdown '
-                                 '(BG-23) where VAT category code (BT-118) is equal to “E” '
-                                 '("Exempt from VAT"), Absolute Value of (VAT category taxable '
-                                 'amount (BT-116) - ∑ Invoice line net amounts (BT-131) + Σ '
-                                 'Document level allowance amounts (BT-92) - Σ Document level '
-                                 'charge amounts (BT-99) - Σ Logistics Service fee amounts '
-                                 '(BT-x-272)) <= 0,01 * ((Number of line net amounts (BT-131) + '
-                                 'Number of Document level allowance amounts (BT-92) + Number of '
-                                 'Document level charge amounts (BT-99) + Number of Logistics '
-                                 'Service fee amounts (BT-X-272)), where the VAT category code '
-                                 '(BT-151, BT-95, BT-102, BT-X-273) is "Exempt from VAT" (E), but '
-                                 'only for lines where the "Subtype of invoice item" (BT-X-8) has '
-                                 'the value ""DETAIL" or is not specified. or the same rule but '
-                                 'also taking into account the exemption reasons in Text (BT-120) '
-                                 'and Code (BT-121) in BG-23 and the exemption reasons on each '
-                                 'line (BT-X-96 / BT-X-97), on Document level Allowances (BT-173 / '
-                                 'BT-174) and on Document Level Charges (BT-175 / BT-176) and on '
-                                 'Service logistic charges (BT-X-591 / BT-X-592). One of the two '
-                                 'rules must be followed, bearing in mind that ultimately only the '
-                                 'second one will have to be followed.',
-                'BR-FXEXT-G-08': '[BR-FXEXT-G-08] - Code : , rate : , ExemptText : , Exemptcode : '
-                                 ', basisAmount : , SumBT131 : , NBlines : , sumAllowBT-92 : , '
-                                 'sumChargesBT-99 : , NBAllowCharges : , SumBT131ini : , '
-                                 'NBlinesini : , sumAllowBT-92ini : , sumChargesBT-99ini : , '
-                                 'NBAllowChargesini : , [BR-FXEXT-G-08] - In a VAT breakdown '
-                                 '(BG-23) where VAT category code (BT-118) is equal to “G” '
-                                 '("Export outside the EU"), Absolute Value of (VAT category '
-                                 'taxable amount (BT-116) - ∑ Invoice line net amounts (BT-131) + '
-                                 'Σ Document level allowance amounts (BT-92) - Σ Document level '
-                                 'charge amounts (BT-99) - Σ Logistics Service fee amounts '
-                                 '(BT-x-272)) <= 0,01 * ((Number of line net amounts (BT-131) + '
-                                 'Number of Document level allowance amounts (BT-92) + Number of '
-                                 'Document level charge amounts (BT-99) + Number of Logistics '
-                                 'Service fee amounts (BT-X-272)), where the VAT category code '
-                                 '(BT-151, BT-95, BT-102, BT-X-273) is "Export outside the EU" '
-                                 '(G), but only for lines where the "Subtype of invoice item" '
-                                 '(BT-X-8) has the value "DETAIL" or is not specified. or the same '
-                                 'rule but also taking into account the exemption reasons in Text '
-                                 '(BT-120) and Code (BT-121) in BG-23 and the exemption reasons on '
-                                 'each line (BT-X-96 / BT-X-97), on Document level Allowances '
-                                 '(BT-173 / BT-174) and on Document Level Charges (BT-175 / '
-                                 'BT-176) and on Service logistic charges (BT-X-591 / BT-X-592). '
-                                 'One of the two rules must be followed, bearing in mind that '
-                                 'ultimately only the second one will have to be followed.',
-                'BR-FXEXT-IC-08': '[BR-FXEXT-IC-08] warning - Code : , rate : , ExemptText : , '
-                                  'Exemptcode : , basisAmount : , SumBT131 : , NBlines : , '
-                                  'sumAllowBT-92 : , sumChargesBT-99 : , NBAllowCharges : , '
-                                  'SumBT131ini : , NBlinesini : , sumAllowBT-92ini : , '
-                                  'sumChargesBT-99ini : , NBAllowChargesini : , [BR-FXEXT-IC-08] - '
-                                  'In a VAT breakdown (BG-23) where VAT category code (BT-118) is '
-                                  'equal to “K” ("Intra-community supply"), Absolute Value of (VAT '
-                                  'category taxable amount (BT-116) - ∑ Invoice line net amounts '
-                                  '(BT-131) + Σ Document level allowance amounts (BT-92) - Σ '
-                                  'Document level charge amounts (BT-99) - Σ Logistics Service fee '
-                                  'amounts (BT-x-272)) <= 0,01 * ((Number of line net amounts '
-                                  '(BT-131) + Number of Document level allowance amounts (BT-92) + '
-                                  'Number of Document level charge amounts (BT-99) + Number of '
-                                  'Logistics Service fee amounts (BT-X-272)), where the VAT '
-                                  'category code (BT-151, BT-95, BT-102, BT-X-273) is '
-                                  '"Intra-community supply" (K), but only for lines where the '
-                                  '"Subtype of invoice item" (BT-X-8) has the value "DETAIL" or is '
-                                  'not specified. or the same rule but also taking into account '
-                                  'the exemption reasons in Text (BT-120) and Code (BT-121) in '
-                                  'BG-23 and the exemption reasons on each line (BT-X-96 / '
-                                  'BT-X-97), on Document level Allowances (BT-173 / BT-174) and on '
-                                  'Document Level Charges (BT-175 / BT-176) and on Service '
-                                  'logistic charges (BT-X-591 / BT-X-592). One of the two rules '
-                                  'must be followed, bearing in mind that ultimately only the '
-                                  'second one will have to be followed.',
-                'BR-FXEXT-O-08': '[BR-FXEXT-O-08] - Code : , ExemptText : , Exemptcode : , '
-                                 'basisAmount : , SumBT131 : , NBlines : , sumAllowBT-92 : , '
-                                 'sumChargesBT-99 : , NBAllowCharges : , SumBT131ini : , '
-                                 'NBlinesini : , sumAllowBT-92ini : , sumChargesBT-99ini : , '
-                                 'NBAllowChargesini : , [BR-FXEXT-O-08] - In a VAT breakdown '
-                                 '(BG-23) where VAT category code (BT-118) is equal to “O” ("Not '
-                                 'subject to VAT"), Absolute Value of (VAT category taxable amount '
-                                 '(BT-116) - ∑ Invoice line net amounts (BT-131) + Σ Document '
-                                 'level allowance amounts (BT-92) - Σ Document level charge '
-                                 'amounts (BT-99) - Σ Logistics Service fee amounts (BT-x-272)) <= '
-                                 '0,01 * ((Number of line net amounts (BT-131) + Number of '
-                                 'Document level allowance amounts (BT-92) + Number of Document '
-                                 'level charge amounts (BT-99) + Number of Logistics Service fee '
-                                 'amounts (BT-X-272)), where the VAT category code (BT-151, BT-95, '
-                                 'BT-102, BT-X-273) is "Not subject to VAT" (O), but only for '
-                                 'lines where the "Subtype of invoice item" (BT-X-8) has the value '
-                                 '"DETAIL" or is not specified. or the same rule but also taking '
-                                 'into account the exemption reasons in Text (BT-120) and Code '
-                                 '(BT-121) in BG-23 and the exemption reasons on each line '
-                                 '(BT-X-96 / BT-X-97), on Document level Allowances (BT-173 / '
-                                 'BT-174) and on Document Level Charges (BT-175 / BT-176) and on '
-                                 'Service logistic charges (BT-X-591 / BT-X-592). One of the two '
-                                 'rules must be followed, bearing in mind that ultimately only the '
-                                 'second one will have to be followed.',
-                'BR-FXEXT-S-08': '[BR-FXEXT-S-08] - In a VAT breakdown (BG-23), for each different '
-                                 'value of VAT rate (BT-119), where VAT category code (BT-118) is '
-                                 'equal to “S” ("Standard Rated"), Absolute Value of (VAT category '
-                                 'taxable amount (BT-116) - ∑ Invoice line net amounts (BT-131) + '
-                                 'Σ Document level allowance amounts (BT-92) - Σ Document level '
-                                 'charge amounts (BT-99) - Σ Logistics Service fee amounts '
-                                 '(BT-X-272)) <= 0,01 * ((Number of line net amounts (BT-131) + '
-                                 'Number of Document level allowance amounts (BT-92) + Number of '
-                                 'Document level charge amounts (BT-99) + Number of Logistics '
-                                 'Service fee amounts (BT-X-272)), where the VAT category code '
-                                 '(BT-151, BT-95, BT-102, BT-X-273) is "Standard Rated" (S), but '
-                                 'only for lines where the "Subtype of invoice item" (BT-X-8) has '
-                                 'the value "DETAIL" or is not specified. or the same rule but '
-                                 'also taking into account the exemption reasons in Text (BT-120) '
-                                 'and Code (BT-121) in BG-23 and the exemption reasons on each '
-                                 'line (BT-X-96 / BT-X-97), on Document level Allowances (BT-173 / '
-                                 'BT-174) and on Document Level Charges (BT-175 / BT-176) and on '
-                                 'Service logistic charges (BT-X-591 / BT-X-592). One of the two '
-                                 'rules must be followed, bearing in mind that ultimately only the '
-                                 'second one will have to be followed.',
-                'BR-FXEXT-S-09': '[BR-FXEXT-S-09] - For each different value of VAT rate (BT-119) '
-                                 'where the VAT category code (BT-118) is equal to “S” ("Standard '
-                                 'rated"), Absolute Value of (VAT category tax amount (BT-117) - '
-                                 'VAT category taxable amount (BT-116) multiplied by the VAT '
-                                 'category rate (BT-119)/100) <= 0,01 * ((Number of line net '
-                                 'amounts (BT-131) + Number of Document level allowance amounts '
-                                 '(BT-92) + Number of Document level allowance amounts (BT-99) + '
-                                 'Number of Logistics Service fee amounts (BT-X-272)), where the '
-                                 'VAT category code (BT-151, BT-95, BT-102, BT-X-273) is " '
-                                 'Standard rated " (S), and the VAT rate (BT-152, BT-96, BT-103, '
-                                 'BT-X-274) equals the VAT category rate (BT-119), and only for '
-                                 'lines where the "Subtype of invoice line item" (EXT-FR-FE-163 / '
-                                 'BT-X-8) has the value "DETAIL" or is not specified or the same '
-                                 'rule but also taking into account the exemption reasons in Text '
-                                 '(BT-120) and Code (BT-121) in BG-23 and the exemption reasons on '
-                                 'each line (BT-X-96 / BT-X-97), on Document level Allowances '
-                                 '(BT-173 / BT-174) and on Document Level Charges (BT-175 / '
-                                 'BT-176) and on Service logistic charges (BT-X-591 / BT-X-592). '
-                                 'One of the two rules must be followed, bearing in mind that '
-                                 'ultimately only the second one will have to be followed.',
-                'BR-FXEXT-Z-08': '[BR-FXEXT-Z-08] - In a VAT breakdown (BG-23) where VAT category '
-                                 'code (BT-118) is equal to “Z” ("Zero Rated"), Absolute Value of '
-                                 '(VAT category taxable amount (BT-116) - ∑ Invoice line net '
-                                 'amounts (BT-131) + Σ Document level allowance amounts (BT-92) - '
-                                 'Σ Document level charge amounts (BT-99) - Σ Logistics Service '
-                                 'fee amounts (BT-x-272)) <= 0,01 * ((Number of line net amounts '
-                                 '(BT-131) + Number of Document level allowance amounts (BT-92) + '
-                                 'Number of Document level charge amounts (BT-99) + Number of '
-                                 'Logistics Service fee amounts (BT-X-272)), where the VAT '
-                                 'category code (BT-151, BT-95, BT-102, BT-X-273) is "Zero Rated" '
-                                 '(Z), but only for lines where the "Subtype of invoice item" '
-                                 '(BT-X-8) has the value "DETAIL" or is not specified. or the same '
-                                 'rule but also taking into account the exemption reasons in Text '
-                                 '(BT-120) and Code (BT-121) in BG-23 and the exemption reasons on '
-                                 'each line (BT-X-96 / BT-X-97), on Document level Allowances '
-                                 '(BT-173 / BT-174) and on Document Level Charges (BT-175 / '
-                                 'BT-176) and on Service logistic charges (BT-X-591 / BT-X-592). '
-                                 'One of the two rules must be followed, bearing in mind that '
-                                 'ultimately only the second one will have to be followed.'},
- 'CTC-FR-UBL': {'BR-32': '[BR-32]-Each Document level allowance (BG-20) shall have a Document '
-                         'level allowance VAT category code (BT-95).',
-                'BR-37': '[BR-37]-Each Document level charge (BG-21) shall have a Document level '
-                         'charge VAT category code (BT-102).',
-                'BR-47': '[BR-47]-Each VAT breakdown (BG-23) shall be defined through a VAT '
-                         'category code (BT-118).',
-                'BR-48': '[BR-48]-Each VAT breakdown (BG-23) shall have a VAT category rate '
+                                  'BT-95, BT-102, BT-X-273) is "Zero rated" (Z).'},
+ 'CTC-FR-UBL': {'BR-48': '[BR-48]-Each VAT breakdown (BG-23) shall have a VAT category rate '
                          '(BT-119), except if the Invoice is not subject to VAT.',
                 'BR-53': '[BR-53]-If the VAT accounting currency code (BT-6) is present, then the '
                          'Invoice total VAT amount in accounting currency (BT-111) shall be '
@@ -29966,6 +35817,12 @@ SKIPPED_MESSAGES: dict[str, Any] = {'BR-FR-CII': {'BR-FR-09': 'BR-FR-09/BT-60 : 
                          'Preceding Invoice reference (BT-25).',
                 'BR-56': '[BR-56]-Each Seller tax representative party (BG-11) shall have a Seller '
                          'tax representative VAT identifier (BT-63).',
+                'BR-AE-02': '[BR-AE-02]-An Invoice that contains an Invoice line (BG-25) where the '
+                            'Invoiced item VAT category code (BT-151) is "Reverse charge" shall '
+                            'contain the Seller VAT Identifier (BT-31), the Seller Tax '
+                            'registration identifier (BT-32) and/or the Seller tax representative '
+                            'VAT identifier (BT-63) and the Buyer VAT identifier (BT-48) and/or '
+                            'the Buyer legal registration identifier (BT-47).',
                 'BR-AE-03': '[BR-AE-03]-An Invoice that contains a Document level allowance '
                             '(BG-20) where the Document level allowance VAT category code (BT-95) '
                             'is "Reverse charge" shall contain the Seller VAT Identifier (BT-31), '
@@ -29978,12 +35835,6 @@ SKIPPED_MESSAGES: dict[str, Any] = {'BR-FR-CII': {'BR-FR-09': 'BR-FR-09/BT-60 : 
                             'Seller tax registration identifier (BT-32) and/or the Seller tax '
                             'representative VAT identifier (BT-63) and the Buyer VAT identifier '
                             '(BT-48) and/or the Buyer legal registration identifier (BT-47).',
-                'BR-AE-06': '[BR-AE-06]-In a Document level allowance (BG-20) where the Document '
-                            'level allowance VAT category code (BT-95) is "Reverse charge" the '
-                            'Document level allowance VAT rate (BT-96) shall be 0 (zero).',
-                'BR-AE-07': '[BR-AE-07]-In a Document level charge (BG-21) where the Document '
-                            'level charge VAT category code (BT-102) is "Reverse charge" the '
-                            'Document level charge VAT rate (BT-103) shall be 0 (zero).',
                 'BR-AF-02': '[BR-AF-02]-An Invoice that contains an Invoice line (BG-25) where the '
                             'Invoiced item VAT category code (BT-151) is "IGIC" shall contain the '
                             'Seller VAT Identifier (BT-31), the Seller tax registration identifier '
@@ -29998,28 +35849,6 @@ SKIPPED_MESSAGES: dict[str, Any] = {'BR-FR-CII': {'BR-FR-09': 'BR-FR-09/BT-60 : 
                             'shall contain the Seller VAT Identifier (BT-31), the Seller Tax '
                             'registration identifier (BT-32) and/or the Seller tax representative '
                             'VAT identifier (BT-63).',
-                'BR-AF-05': '[BR-AF-05]-In an Invoice line (BG-25) where the Invoiced item VAT '
-                            'category code (BT-151) is "IGIC" the invoiced item VAT rate (BT-152) '
-                            'shall be 0 (zero) or greater than zero.',
-                'BR-AF-06': '[BR-AF-06]-In a Document level allowance (BG-20) where the Document '
-                            'level allowance VAT category code (BT-95) is "IGIC" the Document '
-                            'level allowance VAT rate (BT-96) shall be 0 (zero) or greater than '
-                            'zero.',
-                'BR-AF-07': '[BR-AF-07]-In a Document level charge (BG-21) where the Document '
-                            'level charge VAT category code (BT-102) is "IGIC" the Document level '
-                            'charge VAT rate (BT-103) shall be 0 (zero) or greater than zero.',
-                'BR-AF-09': '[BR-AF-09]-The VAT category tax amount (BT-117) in a VAT breakdown '
-                            '(BG-23) where VAT category code (BT-118) is "IGIC" shall equal the '
-                            'VAT category taxable amount (BT-116) multiplied by the VAT category '
-                            'rate (BT-119).',
-                'BR-AF-10': '[BR-AF-10]-A VAT breakdown (BG-23) with VAT Category code (BT-118) '
-                            '"IGIC" shall not have a VAT exemption reason code (BT-121) or VAT '
-                            'exemption reason text (BT-120).',
-                'BR-AG-01': '[BR-AG-01]-An Invoice that contains an Invoice line (BG-25), a '
-                            'Document level allowance (BG-20) or a Document level charge (BG-21) '
-                            'where the VAT category code (BT-151, BT-95 or BT-102) is "IPSI" shall '
-                            'contain in the VAT breakdown (BG-23) at least one VAT category code '
-                            '(BT-118) equal with "IPSI".',
                 'BR-AG-02': '[BR-AG-02]-An Invoice that contains an Invoice line (BG-25) where the '
                             'Invoiced item VAT category code (BT-151) is "IPSI" shall contain the '
                             'Seller VAT Identifier (BT-31), the Seller tax registration identifier '
@@ -30034,28 +35863,13 @@ SKIPPED_MESSAGES: dict[str, Any] = {'BR-FR-CII': {'BR-FR-09': 'BR-FR-09/BT-60 : 
                             'shall contain the Seller VAT Identifier (BT-31), the Seller Tax '
                             'registration identifier (BT-32) and/or the Seller tax representative '
                             'VAT identifier (BT-63).',
-                'BR-AG-05': '[BR-AG-05]-In an Invoice line (BG-25) where the Invoiced item VAT '
-                            'category code (BT-151) is "IPSI" the Invoiced item VAT rate (BT-152) '
-                            'shall be 0 (zero) or greater than zero.',
-                'BR-AG-06': '[BR-AG-06]-In a Document level allowance (BG-20) where the Document '
-                            'level allowance VAT category code (BT-95) is "IPSI" the Document '
-                            'level allowance VAT rate (BT-96) shall be 0 (zero) or greater than '
-                            'zero.',
-                'BR-AG-07': '[BR-AG-07]-In a Document level charge (BG-21) where the Document '
-                            'level charge VAT category code (BT-102) is "IPSI" the Document level '
-                            'charge VAT rate (BT-103) shall be 0 (zero) or greater than zero.',
-                'BR-AG-09': '[BR-AG-09]-The VAT category tax amount (BT-117) in a VAT breakdown '
-                            '(BG-23) where VAT category code (BT-118) is "IPSI" shall equal the '
-                            'VAT category taxable amount (BT-116) multiplied by the VAT category '
-                            'rate (BT-119).',
-                'BR-AG-10': '[BR-AG-10]-A VAT breakdown (BG-23) with VAT Category code (BT-118) '
-                            '"IPSI" shall not have a VAT exemption reason code (BT-121) or VAT '
-                            'exemption reason text (BT-120).',
-                'BR-CO-09': '[BR-CO-09]-The Seller VAT identifier (BT-31), the Seller tax '
-                            'representative VAT identifier (BT-63) and the Buyer VAT identifier '
-                            '(BT-48) shall have a prefix in accordance with ISO code ISO 3166-1 '
-                            'alpha-2 by which the country of issue may be identified. '
-                            'Nevertheless, Greece may use the prefix ‘EL’.',
+                'BR-CO-16': '[BR-CO-16]-Amount due for payment (BT-115) = Invoice total amount '
+                            'with VAT (BT-112) -Paid amount (BT-113) +Rounding amount (BT-114).',
+                'BR-E-02': '[BR-E-02]-An Invoice that contains an Invoice line (BG-25) where the '
+                           'Invoiced item VAT category code (BT-151) is "Exempt from VAT" shall '
+                           'contain the Seller VAT Identifier (BT-31), the Seller tax registration '
+                           'identifier (BT-32) and/or the Seller tax representative VAT identifier '
+                           '(BT-63).',
                 'BR-E-03': '[BR-E-03]-An Invoice that contains a Document level allowance (BG-20) '
                            'where the Document level allowance VAT category code (BT-95) is '
                            '"Exempt from VAT" shall contain the Seller VAT Identifier (BT-31), the '
@@ -30066,12 +35880,6 @@ SKIPPED_MESSAGES: dict[str, Any] = {'BR-FR-CII': {'BR-FR-09': 'BR-FR-09/BT-60 : 
                            'from VAT" shall contain the Seller VAT Identifier (BT-31), the Seller '
                            'tax registration identifier (BT-32) and/or the Seller tax '
                            'representative VAT identifier (BT-63).',
-                'BR-E-06': '[BR-E-06]-In a Document level allowance (BG-20) where the Document '
-                           'level allowance VAT category code (BT-95) is "Exempt from VAT", the '
-                           'Document level allowance VAT rate (BT-96) shall be 0 (zero).',
-                'BR-E-07': '[BR-E-07]-In a Document level charge (BG-21) where the Document level '
-                           'charge VAT category code (BT-102) is "Exempt from VAT", the Document '
-                           'level charge VAT rate (BT-103) shall be 0 (zero).',
                 'BR-FREXT-04': '[BR-FREXT-04]-only values from the code list UNTDID '
                                '6313+Factur-X-Extension should be used on Item attribute code',
                 'BR-FREXT-05': 'Num Fact : , Code : - [BR-FREXT-05]-The code for the subtype of '
@@ -30098,108 +35906,14 @@ SKIPPED_MESSAGES: dict[str, Any] = {'BR-FR-CII': {'BR-FR-09': 'BR-FR-09/BT-60 : 
                                'levels which has "Subtype of invoice line item" (EXT-FR-FE-163) '
                                'equal to "GROUP" MUST contain a "Invoice line net amount" (BT-131) '
                                'value.',
-                'BR-FREXT-AE-08': '[BR-FREXT-AE-08] - Num Fact : , Code : , rate : , ExemptText : '
-                                  ', Exemptcode : , basisAmount : , SumBT131 : , NBlines : , '
-                                  'sumAllowBT-92 : , sumChargesBT-99 : , NBAllowCharges : , '
-                                  'SumBT131ini : , NBlinesini : , sumAllowBT-92ini : , '
-                                  'sumChargesBT-99ini : , NBAllowChargesini : , [BR-FREXT-AE-08] - '
-                                  'Dans une ventilation TVA (BG-23) où le code de catégorie TVA '
-                                  '(BT-118) est "AE" (Autoliquidation), l’écart absolu entre le '
-                                  'montant taxable (BT-116) et la somme des montants nets ligne '
-                                  '(BT-131) + charges (BT-99) - remises (BT-92) doit être ≤ 0,01 € '
-                                  '* nombre total d’éléments concernés.',
-                'BR-FREXT-AF-08': '[BR-FREXT-AF-08] - Num Fact : , Code : , rate : , ExemptText : '
-                                  ', Exemptcode : , basisAmount : , SumBT131 : , NBlines : , '
-                                  'sumAllowBT-92 : , sumChargesBT-99 : , NBAllowCharges : , '
-                                  'SumBT131ini : , NBlinesini : , sumAllowBT-92ini : , '
-                                  'sumChargesBT-99ini : , NBAllowChargesini : , [BR-FREXT-AF-08] - '
-                                  'Dans une ventilation TVA (BG-23) où le code de catégorie TVA '
-                                  '(BT-118) est "L" (IGIC - taxe des Canaries), l’écart absolu '
-                                  'entre le montant taxable (BT-116) et la somme des montants nets '
-                                  'ligne (BT-131) + charges (BT-99) - remises (BT-92) doit être ≤ '
-                                  '0,01 € * nombre total d’éléments concernés.',
-                'BR-FREXT-AG-08': '[BR-FREXT-AG-08] - Num Fact : , Code : , rate : , ExemptText : '
-                                  ', Exemptcode : , basisAmount : , SumBT131 : , NBlines : , '
-                                  'sumAllowBT-92 : , sumChargesBT-99 : , NBAllowCharges : , '
-                                  'SumBT131ini : , NBlinesini : , sumAllowBT-92ini : , '
-                                  'sumChargesBT-99ini : , NBAllowChargesini : , [BR-FREXT-AG-08] - '
-                                  'Dans une ventilation TVA (BG-23) où le code de catégorie TVA '
-                                  '(BT-118) est "M" (IPSI - taxe de Ceuta et Melilla), l’écart '
-                                  'absolu entre le montant taxable (BT-116) et la somme des '
-                                  'montants nets ligne (BT-131) + charges (BT-99) - remises '
-                                  '(BT-92) doit être ≤ 0,01 € * nombre total d’éléments concernés.',
                 'BR-FREXT-CO-04': '[BR-FREXT-CO-04]-Each Invoice line (BG-25) shall be categorized '
                                   'with an Invoiced item VAT category code (BT-151), if the '
                                   '"Subtype of invoice line item" (EXT-FR-FE-163 / BT-X-8) has the '
                                   'value "DETAIL" or is not specified.',
-                'BR-FREXT-E-08': '[BR-FREXT-E-08] - Num Fact : , Code : , rate : , ExemptText : , '
-                                 'Exemptcode : , basisAmount : , SumBT131 : , NBlines : , '
-                                 'sumAllowBT-92 : , sumChargesBT-99 : , NBAllowCharges : , '
-                                 'SumBT131ini : , NBlinesini : , sumAllowBT-92ini : , '
-                                 'sumChargesBT-99ini : , NBAllowChargesini : , [BR-FREXT-E-08] - '
-                                 'Dans une ventilation TVA (BG-23) où le code de catégorie TVA '
-                                 '(BT-118) est "E" (Exonéré de TVA), l’écart absolu entre le '
-                                 'montant taxable (BT-116) et la somme des montants nets ligne '
-                                 '(BT-131) + charges (BT-99) - remises (BT-92) doit être ≤ 0,01 € '
-                                 '* nombre total d’éléments concernés.',
-                'BR-FREXT-G-08': '[BR-FREXT-G-08] - Num Fact : , Code : , rate : , ExemptText : , '
-                                 'Exemptcode : , basisAmount : , SumBT131 : , NBlines : , '
-                                 'sumAllowBT-92 : , sumChargesBT-99 : , NBAllowCharges : , '
-                                 'SumBT131ini : , NBlinesini : , sumAllowBT-92ini : , '
-                                 'sumChargesBT-99ini : , NBAllowChargesini : , [BR-FREXT-G-08] - '
-                                 'Dans une ventilation TVA (BG-23) où le code de catégorie TVA '
-                                 '(BT-118) est "G" (Export hors UE), l’écart absolu entre le '
-                                 'montant taxable (BT-116) et la somme des montants nets ligne '
-                                 '(BT-131) + charges (BT-99) - remises (BT-92) doit être ≤ 0,01 € '
-                                 '* nombre total d’éléments concernés.',
-                'BR-FREXT-IC-08': '[BR-FREXT-IC-08] warning - Num Fact : , Code : , rate : , '
-                                  'ExemptText : , Exemptcode : , basisAmount : , SumBT131 : , '
-                                  'NBlines : , sumAllowBT-92 : , sumChargesBT-99 : , '
-                                  'NBAllowCharges : , SumBT131ini : , NBlinesini : , '
-                                  'sumAllowBT-92ini : , sumChargesBT-99ini : , NBAllowChargesini : '
-                                  ', [BR-FREXT-IC-08] - Dans une ventilation TVA (BG-23) où le '
-                                  'code de catégorie TVA (BT-118) est "K" (Taux zéro), l’écart '
-                                  'absolu entre le montant taxable (BT-116) et la somme des '
-                                  'montants nets ligne (BT-131) + charges (BT-99) - remises '
-                                  '(BT-92) doit être ≤ 0,01 € * nombre total d’éléments concernés.',
-                'BR-FREXT-O-08': '[BR-FREXT-O-08] - Num Fact : , Code : , ExemptText : , '
-                                 'Exemptcode : , basisAmount : , SumBT131 : , NBlines : , '
-                                 'sumAllowBT-92 : , sumChargesBT-99 : , NBAllowCharges : , '
-                                 'SumBT131ini : , NBlinesini : , sumAllowBT-92ini : , '
-                                 'sumChargesBT-99ini : , NBAllowChargesini : , [BR-FREXT-O-08] - '
-                                 'Dans une ventilation TVA (BG-23) où le code de catégorie TVA '
-                                 '(BT-118) est "O" (Non soumis à TVA), l’écart absolu entre le '
-                                 'montant taxable (BT-116) et la somme des montants nets ligne '
-                                 '(BT-131) + charges (BT-99) - remises (BT-92) doit être ≤ 0,01 € '
-                                 '* nombre total d’éléments concernés.',
-                'BR-FREXT-S-08ini': '[BR-FREXT-S-08ini] - Num Fact : , Code : , rate : , '
-                                    'ExemptText : , Exemptcode : , basisAmount : , SumBT131 : , '
-                                    'NBlines : , sumAllowBT-92 : , sumChargesBT-99 : , '
-                                    'NBAllowCharges : , SumBT131ini : , NBlinesini : , '
-                                    'sumAllowBT-92ini : , sumChargesBT-99ini : , NBAllowChargesini '
-                                    ': , [BR-FREXT-S-08] - Dans une ventilation TVA (BG-23), pour '
-                                    'chaque taux de TVA (BT-119) où le code catégorie (BT-118) est '
-                                    '"S" (Taux normal), l’écart absolu entre le montant taxable '
-                                    '(BT-116) et la somme des montants nets ligne (BT-131) + '
-                                    'charges (BT-99) - remises (BT-92) doit être ≤ 0,01 € * nombre '
-                                    'total d’éléments concernés.',
-                'BR-FREXT-S-09': 'Num Fact : , basisAmount : , rate : , VATBT117 : , '
-                                 'CalculatedBT-117 : , NBlines : , NBAllowCharges : '
-                                 '[BR-FREXT-S-09] - Dans une ventilation TVA (BG-23), pour chaque '
-                                 'taux de TVA (BT-119) où le code catégorie (BT-118) est "S" (Taux '
-                                 'normal), l’écart absolu entre le montant de TVA (BT-117) et le '
-                                 'produit du montant taxable (BT-116) par le taux (BT-119) doit '
-                                 'être ≤ 0,01 € * nombre total d’éléments concernés.',
-                'BR-FREXT-Z-08': '[BR-FREXT-Z-08] - Num Fact : , Code : , rate : , ExemptText : , '
-                                 'Exemptcode : , basisAmount : , SumBT131 : , NBlines : , '
-                                 'sumAllowBT-92 : , sumChargesBT-99 : , NBAllowCharges : , '
-                                 'SumBT131ini : , NBlinesini : , sumAllowBT-92ini : , '
-                                 'sumChargesBT-99ini : , NBAllowChargesini : , [BR-FREXT-Z-08] - '
-                                 'Dans une ventilation TVA (BG-23) où le code de catégorie TVA '
-                                 '(BT-118) est "Z" (Taux zéro), l’écart absolu entre le montant '
-                                 'taxable (BT-116) et la somme des montants nets ligne (BT-131) + '
-                                 'charges (BT-99) - remises (BT-92) doit être ≤ 0,01 € * nombre '
-                                 'total d’éléments concernés.',
+                'BR-G-02': '[BR-G-02]-An Invoice that contains an Invoice line (BG-25) where the '
+                           'Invoiced item VAT category code (BT-151) is "Export outside the EU" '
+                           'shall contain the Seller VAT Identifier (BT-31) or the Seller tax '
+                           'representative VAT identifier (BT-63).',
                 'BR-G-03': '[BR-G-03]-An Invoice that contains a Document level allowance (BG-20) '
                            'where the Document level allowance VAT category code (BT-95) is '
                            '"Export outside the EU" shall contain the Seller VAT Identifier '
@@ -30208,12 +35922,11 @@ SKIPPED_MESSAGES: dict[str, Any] = {'BR-FR-CII': {'BR-FR-09': 'BR-FR-09/BT-60 : 
                            'where the Document level charge VAT category code (BT-102) is "Export '
                            'outside the EU" shall contain the Seller VAT Identifier (BT-31) or the '
                            'Seller tax representative VAT identifier (BT-63).',
-                'BR-G-06': '[BR-G-06]-In a Document level allowance (BG-20) where the Document '
-                           'level allowance VAT category code (BT-95) is "Export outside the EU" '
-                           'the Document level allowance VAT rate (BT-96) shall be 0 (zero).',
-                'BR-G-07': '[BR-G-07]-In a Document level charge (BG-21) where the Document level '
-                           'charge VAT category code (BT-102) is "Export outside the EU" the '
-                           'Document level charge VAT rate (BT-103) shall be 0 (zero).',
+                'BR-IC-02': '[BR-IC-02]-An Invoice that contains an Invoice line (BG-25) where the '
+                            'Invoiced item VAT category code (BT-151) is "Intra-community supply" '
+                            'shall contain the Seller VAT Identifier (BT-31) or the Seller tax '
+                            'representative VAT identifier (BT-63) and the Buyer VAT identifier '
+                            '(BT-48).',
                 'BR-IC-03': '[BR-IC-03]-An Invoice that contains a Document level allowance '
                             '(BG-20) where the Document level allowance VAT category code (BT-95) '
                             'is "Intra-community supply" shall contain the Seller VAT Identifier '
@@ -30224,18 +35937,11 @@ SKIPPED_MESSAGES: dict[str, Any] = {'BR-FR-CII': {'BR-FR-09': 'BR-FR-09/BT-60 : 
                             '"Intra-community supply" shall contain the Seller VAT Identifier '
                             '(BT-31) or the Seller tax representative VAT identifier (BT-63) and '
                             'the Buyer VAT identifier (BT-48).',
-                'BR-IC-06': '[BR-IC-06]-In a Document level allowance (BG-20) where the Document '
-                            'level allowance VAT category code (BT-95) is "Intra-community supply" '
-                            'the Document level allowance VAT rate (BT-96) shall be 0 (zero).',
-                'BR-IC-07': '[BR-IC-07]-In a Document level charge (BG-21) where the Document '
-                            'level charge VAT category code (BT-102) is "Intra-community supply" '
-                            'the Document level charge VAT rate (BT-103) shall be 0 (zero).',
-                'BR-O-06': '[BR-O-06]-A Document level allowance (BG-20) where VAT category code '
-                           '(BT-95) is "Not subject to VAT" shall not contain a Document level '
-                           'allowance VAT rate (BT-96).',
-                'BR-O-07': '[BR-O-07]-A Document level charge (BG-21) where the VAT category code '
-                           '(BT-102) is "Not subject to VAT" shall not contain a Document level '
-                           'charge VAT rate (BT-103).',
+                'BR-S-02': '[BR-S-02]-An Invoice that contains an Invoice line (BG-25) where the '
+                           'Invoiced item VAT category code (BT-151) is "Standard rated" shall '
+                           'contain the Seller VAT Identifier (BT-31), the Seller tax registration '
+                           'identifier (BT-32) and/or the Seller tax representative VAT identifier '
+                           '(BT-63).',
                 'BR-S-03': '[BR-S-03]-An Invoice that contains a Document level allowance (BG-20) '
                            'where the Document level allowance VAT category code (BT-95) is '
                            '"Standard rated" shall contain the Seller VAT Identifier (BT-31), the '
@@ -30246,12 +35952,10 @@ SKIPPED_MESSAGES: dict[str, Any] = {'BR-FR-CII': {'BR-FR-09': 'BR-FR-09/BT-60 : 
                            '"Standard rated" shall contain the Seller VAT Identifier (BT-31), the '
                            'Seller tax registration identifier (BT-32) and/or the Seller tax '
                            'representative VAT identifier (BT-63).',
-                'BR-S-06': '[BR-S-06]-In a Document level allowance (BG-20) where the Document '
-                           'level allowance VAT category code (BT-95) is "Standard rated" the '
-                           'Document level allowance VAT rate (BT-96) shall be greater than zero.',
-                'BR-S-07': '[BR-S-07]-In a Document level charge (BG-21) where the Document level '
-                           'charge VAT category code (BT-102) is "Standard rated" the Document '
-                           'level charge VAT rate (BT-103) shall be greater than zero.',
+                'BR-Z-02': '[BR-Z-02]-An Invoice that contains an Invoice line where the Invoiced '
+                           'item VAT category code (BT-151) is "Zero rated" shall contain the '
+                           'Seller VAT Identifier (BT-31), the Seller tax registration identifier '
+                           '(BT-32) and/or the Seller tax representative VAT identifier (BT-63).',
                 'BR-Z-03': '[BR-Z-03]-An Invoice that contains a Document level allowance (BG-20) '
                            'where the Document level allowance VAT category code (BT-95) is "Zero '
                            'rated" shall contain the Seller VAT Identifier (BT-31), the Seller tax '
@@ -30262,19 +35966,19 @@ SKIPPED_MESSAGES: dict[str, Any] = {'BR-FR-CII': {'BR-FR-09': 'BR-FR-09/BT-60 : 
                            'contain the Seller VAT Identifier (BT-31), the Seller tax registration '
                            'identifier (BT-32) and/or the Seller tax representative VAT identifier '
                            '(BT-63).',
-                'BR-Z-06': '[BR-Z-06]-In a Document level allowance (BG-20) where the Document '
-                           'level allowance VAT category code (BT-95) is "Zero rated" the Document '
-                           'level allowance VAT rate (BT-96) shall be 0 (zero).',
-                'BR-Z-07': '[BR-Z-07]-In a Document level charge (BG-21) where the Document level '
-                           'charge VAT category code (BT-102) is "Zero rated" the Document level '
-                           'charge VAT rate (BT-103) shall be 0 (zero).',
                 'UBL-SR-06': '[UBL-SR-06]-Preceding invoice reference shall occur maximum once',
                 'UBL-SR-07': '[UBL-SR-07]-If there is a preceding invoice reference, the preceding '
                              'invoice number shall be present',
                 'UBL-SR-12': '[UBL-SR-12]-Seller VAT identifier shall occur maximum once',
                 'UBL-SR-13': '[UBL-SR-13]-Seller tax registration shall occur maximum once',
                 'UBL-SR-18': '[UBL-SR-18]-Buyer VAT identifier shall occur maximum once'},
- 'FX-BASIC': {'BR-AF-08': '[BR-AF-08]-For each different value of VAT category rate (BT-119) where '
+ 'FX-BASIC': {'BR-AE-08': '[BR-AE-08]-In a VAT breakdown (BG-23) where the VAT category code '
+                          '(BT-118) is "Reverse charge" the VAT category taxable amount (BT-116) '
+                          'shall equal the sum of Invoice line net amounts (BT-131) minus the sum '
+                          'of Document level allowance amounts (BT-92) plus the sum of Document '
+                          'level charge amounts (BT-99) where the VAT category codes (BT-151, '
+                          'BT-95, BT-102) are "Reverse charge".',
+              'BR-AF-08': '[BR-AF-08]-For each different value of VAT category rate (BT-119) where '
                           'the VAT category code (BT-118) is "IGIC", the VAT category taxable '
                           'amount (BT-116) in a VAT breakdown (BG-23) shall equal the sum of '
                           'Invoice line net amounts (BT-131) plus the sum of document level charge '
@@ -30290,21 +35994,73 @@ SKIPPED_MESSAGES: dict[str, Any] = {'BR-FR-CII': {'BR-FR-09': 'BR-FR-09/BT-60 : 
                           '(BT-92) where the VAT category code (BT-151, BT-102, BT-95) is "IPSI" '
                           'and the VAT rate (BT-152, BT-103, BT-96) equals the VAT category rate '
                           '(BT-119).',
+              'BR-CO-15': '[BR-CO-15]-Invoice total amount with VAT (BT-112) = Invoice total '
+                          'amount without VAT (BT-109) + Invoice total VAT amount (BT-110).',
+              'BR-CO-16': '[BR-CO-16]-Amount due for payment (BT-115) = Invoice total amount with '
+                          'VAT (BT-112) -Paid amount (BT-113) +Rounding amount (BT-114).',
               'BR-CO-17': '[BR-CO-17]-VAT category tax amount (BT-117) = VAT category taxable '
                           'amount (BT-116) x (VAT category rate (BT-119) / 100), rounded to two '
                           'decimals.',
               'BR-CO-27': '[BR-CO-27]-Either the IBAN or a Proprietary ID (BT-84) shall be used.',
+              'BR-E-08': '[BR-E-08]-In a VAT breakdown (BG-23) where the VAT category code '
+                         '(BT-118) is "Exempt from VAT" the VAT category taxable amount (BT-116) '
+                         'shall equal the sum of Invoice line net amounts (BT-131) minus the sum '
+                         'of Document level allowance amounts (BT-92) plus the sum of Document '
+                         'level charge amounts (BT-99) where the VAT category codes (BT-151, '
+                         'BT-95, BT-102) are "Exempt from VAT".',
               'BR-FXEXT-12': '[BR-FXEXT-12]-If the "Subtype of invoice line item" (EXT-FR-FE-163 / '
                              'BT-X-8) has the value "GROUP" and if the "Invoice line net amount" '
                              '(BT-131) is specified, all lower levels which has "Subtype of '
                              'invoice line item" (EXT-FR-FE-163) equal to "GROUP" MUST contain a '
-                             '"Invoice line net amount" (BT-131) value.'},
- 'FX-BASIC-WL': {'BR-CO-17': '[BR-CO-17]-VAT category tax amount (BT-117) = VAT category taxable '
+                             '"Invoice line net amount" (BT-131) value.',
+              'BR-G-08': '[BR-G-08]-In a VAT breakdown (BG-23) where the VAT category code '
+                         '(BT-118) is "Export outside the EU" the VAT category taxable amount '
+                         '(BT-116) shall equal the sum of Invoice line net amounts (BT-131) minus '
+                         'the sum of Document level allowance amounts (BT-92) plus the sum of '
+                         'Document level charge amounts (BT-99) where the VAT category codes '
+                         '(BT-151, BT-95, BT-102) are "Export outside the EU".',
+              'BR-IC-08': '[BR-IC-08]-In a VAT breakdown (BG-23) where the VAT category code '
+                          '(BT-118) is "Intra-community supply" the VAT category taxable amount '
+                          '(BT-116) shall equal the sum of Invoice line net amounts (BT-131) minus '
+                          'the sum of Document level allowance amounts (BT-92) plus the sum of '
+                          'Document level charge amounts (BT-99) where the VAT category codes '
+                          '(BT-151, BT-95, BT-102) are "Intra-community supply".',
+              'BR-O-08': '[BR-O-08]-In a VAT breakdown (BG-23) where the VAT category code '
+                         '(BT-118) is " Not subject to VAT" the VAT category taxable amount '
+                         '(BT-116) shall equal the sum of Invoice line net amounts (BT-131) minus '
+                         'the sum of Document level allowance amounts (BT-92) plus the sum of '
+                         'Document level charge amounts (BT-99) where the VAT category codes '
+                         '(BT-151, BT-95, BT-102) are "Not subject to VAT".',
+              'BR-S-08': '[BR-S-08]-For each different value of VAT category rate (BT-119) where '
+                         'the VAT category code (BT-118) is "Standard rated", the VAT category '
+                         'taxable amount (BT-116) in a VAT breakdown (BG-23) shall equal the sum '
+                         'of Invoice line net amounts (BT-131) plus the sum of document level '
+                         'charge amounts (BT-99) minus the sum of document level allowance amounts '
+                         '(BT-92) where the VAT category code (BT-151, BT-102, BT-95) is "Standard '
+                         'rated" and the VAT rate (BT-152, BT-103, BT-96) equals the VAT category '
+                         'rate (BT-119).',
+              'BR-Z-08': '[BR-Z-08]-In a VAT breakdown (BG-23) where VAT category code (BT-118) is '
+                         '"Zero rated" the VAT category taxable amount (BT-116) shall equal the '
+                         'sum of Invoice line net amount (BT-131) minus the sum of Document level '
+                         'allowance amounts (BT-92) plus the sum of Document level charge amounts '
+                         '(BT-99) where the VAT category codes (BT-151, BT-95, BT-102) are "Zero '
+                         'rated".'},
+ 'FX-BASIC-WL': {'BR-CO-15': '[BR-CO-15]-Invoice total amount with VAT (BT-112) = Invoice total '
+                             'amount without VAT (BT-109) + Invoice total VAT amount (BT-110).',
+                 'BR-CO-16': '[BR-CO-16]-Amount due for payment (BT-115) = Invoice total amount '
+                             'with VAT (BT-112) -Paid amount (BT-113) +Rounding amount (BT-114).',
+                 'BR-CO-17': '[BR-CO-17]-VAT category tax amount (BT-117) = VAT category taxable '
                              'amount (BT-116) x (VAT category rate (BT-119) / 100), rounded to two '
                              'decimals.',
                  'CII-SR-470': '[CII-SR-470]-Either the IBAN or a Proprietary ID (BT-84) shall be '
                                'used.'},
- 'FX-EN16931': {'BR-AF-08': '[BR-AF-08]-For each different value of VAT category rate (BT-119) '
+ 'FX-EN16931': {'BR-AE-08': '[BR-AE-08]-In a VAT breakdown (BG-23) where the VAT category code '
+                            '(BT-118) is "Reverse charge" the VAT category taxable amount (BT-116) '
+                            'shall equal the sum of Invoice line net amounts (BT-131) minus the '
+                            'sum of Document level allowance amounts (BT-92) plus the sum of '
+                            'Document level charge amounts (BT-99) where the VAT category codes '
+                            '(BT-151, BT-95, BT-102) are "Reverse charge".',
+                'BR-AF-08': '[BR-AF-08]-For each different value of VAT category rate (BT-119) '
                             'where the VAT category code (BT-118) is "IGIC", the VAT category '
                             'taxable amount (BT-116) in a VAT breakdown (BG-23) shall equal the '
                             'sum of Invoice line net amounts (BT-131) plus the sum of document '
@@ -30320,9 +36076,51 @@ SKIPPED_MESSAGES: dict[str, Any] = {'BR-FR-CII': {'BR-FR-09': 'BR-FR-09/BT-60 : 
                             'allowance amounts (BT-92) where the VAT category code (BT-151, '
                             'BT-102, BT-95) is "IPSI" and the VAT rate (BT-152, BT-103, BT-96) '
                             'equals the VAT category rate (BT-119).',
+                'BR-CO-15': '[BR-CO-15]-Invoice total amount with VAT (BT-112) = Invoice total '
+                            'amount without VAT (BT-109) + Invoice total VAT amount (BT-110).',
+                'BR-CO-16': '[BR-CO-16]-Amount due for payment (BT-115) = Invoice total amount '
+                            'with VAT (BT-112) -Paid amount (BT-113) +Rounding amount (BT-114).',
                 'BR-CO-17': '[BR-CO-17]-VAT category tax amount (BT-117) = VAT category taxable '
                             'amount (BT-116) x (VAT category rate (BT-119) / 100), rounded to two '
                             'decimals.',
+                'BR-E-08': '[BR-E-08]-In a VAT breakdown (BG-23) where the VAT category code '
+                           '(BT-118) is "Exempt from VAT" the VAT category taxable amount (BT-116) '
+                           'shall equal the sum of Invoice line net amounts (BT-131) minus the sum '
+                           'of Document level allowance amounts (BT-92) plus the sum of Document '
+                           'level charge amounts (BT-99) where the VAT category codes (BT-151, '
+                           'BT-95, BT-102) are "Exempt from VAT".',
+                'BR-G-08': '[BR-G-08]-In a VAT breakdown (BG-23) where the VAT category code '
+                           '(BT-118) is "Export outside the EU" the VAT category taxable amount '
+                           '(BT-116) shall equal the sum of Invoice line net amounts (BT-131) '
+                           'minus the sum of Document level allowance amounts (BT-92) plus the sum '
+                           'of Document level charge amounts (BT-99) where the VAT category codes '
+                           '(BT-151, BT-95, BT-102) are "Export outside the EU".',
+                'BR-IC-08': '[BR-IC-08]-In a VAT breakdown (BG-23) where the VAT category code '
+                            '(BT-118) is "Intra-community supply" the VAT category taxable amount '
+                            '(BT-116) shall equal the sum of Invoice line net amounts (BT-131) '
+                            'minus the sum of Document level allowance amounts (BT-92) plus the '
+                            'sum of Document level charge amounts (BT-99) where the VAT category '
+                            'codes (BT-151, BT-95, BT-102) are "Intra-community supply".',
+                'BR-O-08': '[BR-O-08]-In a VAT breakdown (BG-23) where the VAT category code '
+                           '(BT-118) is " Not subject to VAT" the VAT category taxable amount '
+                           '(BT-116) shall equal the sum of Invoice line net amounts (BT-131) '
+                           'minus the sum of Document level allowance amounts (BT-92) plus the sum '
+                           'of Document level charge amounts (BT-99) where the VAT category codes '
+                           '(BT-151, BT-95, BT-102) are "Not subject to VAT".',
+                'BR-S-08': '[BR-S-08]-For each different value of VAT category rate (BT-119) where '
+                           'the VAT category code (BT-118) is "Standard rated", the VAT category '
+                           'taxable amount (BT-116) in a VAT breakdown (BG-23) shall equal the sum '
+                           'of Invoice line net amounts (BT-131) plus the sum of document level '
+                           'charge amounts (BT-99) minus the sum of document level allowance '
+                           'amounts (BT-92) where the VAT category code (BT-151, BT-102, BT-95) is '
+                           '"Standard rated" and the VAT rate (BT-152, BT-103, BT-96) equals the '
+                           'VAT category rate (BT-119).',
+                'BR-Z-08': '[BR-Z-08]-In a VAT breakdown (BG-23) where VAT category code (BT-118) '
+                           'is "Zero rated" the VAT category taxable amount (BT-116) shall equal '
+                           'the sum of Invoice line net amount (BT-131) minus the sum of Document '
+                           'level allowance amounts (BT-92) plus the sum of Document level charge '
+                           'amounts (BT-99) where the VAT category codes (BT-151, BT-95, BT-102) '
+                           'are "Zero rated".',
                 'CII-SR-470': '[CII-SR-470]-Either the IBAN or a Proprietary ID (BT-84) shall be '
                               'used.'},
  'FX-EXTENDED': {'BR-FXEXT-08': '[BR-FXEXT-08]-If the "Subtype of invoice item" (BT-X-8) has the '
@@ -30403,6 +36201,34 @@ SKIPPED_MESSAGES: dict[str, Any] = {'BR-FR-CII': {'BR-FR-09': 'BR-FR-09/BT-60 : 
                                     'BT-X-592). One of the two rules must be followed, bearing in '
                                     'mind that ultimately only the second one will have to be '
                                     'followed.',
+                 'BR-FXEXT-CO-10': '[BR-FXEXT-CO-10]-Absolute Value of (Sum of Invoice line net '
+                                   'amount (BT-106) - Σ Invoice line net amounts (BT-131))<= 0,01 '
+                                   '* Number of line net amounts (BT-131).',
+                 'BR-FXEXT-CO-11': '[BR-FXEXT-CO-11]-Absolute Value of (Sum of allowances on '
+                                   'document level (BT-107) - Σ Document level allowance amounts '
+                                   '(BT-92))<= 0,01 * Number of Document level allowance amounts '
+                                   '(BT-92).',
+                 'BR-FXEXT-CO-12': '[BR-FXEXT-CO-12]-Absolute Value of (Sum of charges on document '
+                                   'level (BT-108) - Σ Document level charge amounts (BT-99) - Σ '
+                                   'Logistics Service fee amounts (BT-x-272))<= 0,01 * (Number of '
+                                   'Document level charge amounts (BT-99) + Number of Logistics '
+                                   'Service fee amounts (BT-X-272)).',
+                 'BR-FXEXT-CO-13': '[BR-FXEXT-CO-13]-Absolute Value of (Invoice total amount '
+                                   'without VAT (BT-109) - ∑ Invoice line net amounts (BT-131) + Σ '
+                                   'Document level allowance amounts (BT-92) - Σ Document level '
+                                   'charge amounts (BT-99)) <= 0,01 * (Number of line net amounts '
+                                   '(BT-131) + Number of Document level allowance amounts (BT-92) '
+                                   '+ Number of Document level charge amounts (BT-99)).',
+                 'BR-FXEXT-CO-15': '[BR-FXEXT-CO-15]-If Invoice Total VAT amount (BT-110) ,where '
+                                   'currency (BT-110-0) is equal to BT-5, is present, then the '
+                                   'Absolute Value of (Invoice total amount with VAT (BT-112) - '
+                                   'Invoice total amount without VAT (BT-109) - Invoice total VAT '
+                                   'amount (BT-110)) <= 0,01 * (Number of line net amounts '
+                                   '(BT-131) + Number of Document level allowance amounts (BT-92) '
+                                   '+ Number of Document level charges amounts (BT-99) + Number of '
+                                   'Logistics Service fee amounts (BT-X-272). Else, Invoice total '
+                                   'amount with VAT (BT-112) is equal to Invoice total amount '
+                                   'without VAT (BT-109).',
                  'BR-FXEXT-E-08b': '[BR-FXEXT-E-08b] - In a VAT breakdown (BG-23) where VAT '
                                    'category code (BT-118) is equal to “E” ("Exempt from VAT"), '
                                    'Absolute Value of (VAT category taxable amount (BT-116) - ∑ '
@@ -30621,7 +36447,25 @@ SKIPPED_MESSAGES: dict[str, Any] = {'BR-FR-CII': {'BR-FR-09': 'BR-FR-09/BT-60 : 
                                   'Number of Logistics Service fee amounts (BT-X-272)), where the '
                                   'VAT category code (BT-151, BT-95, BT-102, BT-X-273) is "Zero '
                                   'Rated" (Z), but only for lines where the "Subtype of invoice '
-                                  'item" (BT-X-8) has the value "DETAIL" or is not specified.'}}
+                                  'item" (BT-X-8) has the value "DETAIL" or is not specified.',
+                'BR-G-08': '[BR-G-08]-In a VAT breakdown (BG-23) where the VAT category code '
+                           '(BT-118) is "Export outside the EU" the VAT category taxable amount '
+                           '(BT-116) shall equal the sum of Invoice line net amounts (BT-131) '
+                           'minus the sum of Document level allowance amounts (BT-92) plus the sum '
+                           'of Document level charge amounts (BT-99) where the VAT category codes '
+                           '(BT-151, BT-95, BT-102) are "Export outside the EU".',
+                'BR-IC-08': '[BR-IC-08]-In a VAT breakdown (BG-23) where the VAT category code '
+                            '(BT-118) is "Intra-community supply" the VAT category taxable amount '
+                            '(BT-116) shall equal the sum of Invoice line net amounts (BT-131) '
+                            'minus the sum of Document level allowance amounts (BT-92) plus the '
+                            'sum of Document level charge amounts (BT-99) where the VAT category '
+                            'codes (BT-151, BT-95, BT-102) are "Intra-community supply".',
+                'BR-O-08': '[BR-O-08]-In a VAT breakdown (BG-23) where the VAT category code '
+                           '(BT-118) is " Not subject to VAT" the VAT category taxable amount '
+                           '(BT-116) shall equal the sum of Invoice line net amounts (BT-131) '
+                           'minus the sum of Document level allowance amounts (BT-92) plus the sum '
+                           'of Document level charge amounts (BT-99) where the VAT category codes '
+                           '(BT-151, BT-95, BT-102) are "Not subject to VAT".'}}
 
 FR_ATTACHMENT_CODES: frozenset[str] = frozenset(('RIB', 'LISIBLE', 'FEUILLE_DE_STYLE', 'PJA', 'BORDEREAU_SUIVI',
  'DOCUMENT_ANNEXE', 'BON_LIVRAISON', 'BON_COMMANDE',

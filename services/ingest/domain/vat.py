@@ -58,7 +58,7 @@ def _breakdowns(facts: Facts) -> Iterable[Reason]:
                          "reason.")
 
 
-def _category_sums(facts: Facts, profile: str) -> Iterable[Reason]:
+def _category_sums(facts: Facts, profile: str, slack: Decimal) -> Iterable[Reason]:
     if profile in NO_LINES:
         return
     for vat in facts.vat:
@@ -73,7 +73,8 @@ def _category_sums(facts: Facts, profile: str) -> Iterable[Reason]:
         for ac in facts.allowances_charges:
             if same(ac.category, ac.rate):
                 total += (ac.amount or ZERO) * (1 if ac.charge else -1)
-        if r2(total) != r2(vat.taxable):
+        # The CEN UBL rules accept a unit either way; the Factur-X (CII) ones none.
+        if abs(r2(total) - vat.taxable) >= slack if slack else r2(total) != vat.taxable:
             yield reason(f"{prefix}-08", f"VAT category {vat.category} {vat.rate or ''}: lines, "
                          f"allowances and charges add up to {r2(total)}, but the taxable amount "
                          f"(BT-116) is {vat.taxable}.")
@@ -114,7 +115,9 @@ def _per_category(facts: Facts) -> Iterable[Reason]:
                          "code (BT-80).")
 
 
-def vat_reasons(facts: Facts, profile: str) -> list[Reason]:
+def vat_reasons(facts: Facts, profile: str, syntax: str = "CII") -> list[Reason]:
     """All VAT rule violations of ``facts`` (deduplicated, in a stable order)."""
-    found = [*_breakdowns(facts), *_category_sums(facts, profile), *_per_category(facts)]
+    slack = _TOLERANCE if syntax == "UBL" else ZERO
+    found = [*_breakdowns(facts), *_category_sums(facts, profile, slack),
+             *_per_category(facts)]
     return list(dict.fromkeys(found))

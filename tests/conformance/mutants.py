@@ -1,0 +1,208 @@
+"""Mutants of valid invoices: each breaks one rule family (totals, VAT categories and
+breakdowns, code lists, dates, identifiers, mandatory fields, French BR-FR requirements).
+
+A mutation is an XPath (CII and UBL spellings) and an action on the first node it selects:
+``inc`` adds 1.00 to an amount, ``set:V`` replaces the text, ``attr:NAME=V`` sets an attribute,
+``drop`` removes the element. A mutation that selects nothing in a base is not generated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from lxml import etree
+
+from services.ingest.domain.analysis import analyse
+
+NS = {
+    "rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
+    "ram": "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100",
+    "udt": "urn:un:unece:uncefact:data:standard:UnqualifiedDataType:100",
+    "cbc": "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2",
+    "cac": "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2",
+}
+_H = "rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement"
+_SUM = f"/rsm:CrossIndustryInvoice/{_H}/ram:SpecifiedTradeSettlementHeaderMonetarySummation"
+_AGR = "/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/" \
+       "ram:ApplicableHeaderTradeAgreement"
+_LINE = "/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/" \
+        "ram:IncludedSupplyChainTradeLineItem"
+_TAX = f"/rsm:CrossIndustryInvoice/{_H}/ram:ApplicableTradeTax"
+_U = "/*"
+
+# (family, name, CII xpath or None, UBL xpath or None, action)
+MUTATIONS: tuple[tuple[str, str, str | None, str | None, str], ...] = (
+    ("totals", "grand-total", f"{_SUM}/ram:GrandTotalAmount",
+     f"{_U}/cac:LegalMonetaryTotal/cbc:TaxInclusiveAmount", "inc"),
+    ("totals", "tax-basis", f"{_SUM}/ram:TaxBasisTotalAmount",
+     f"{_U}/cac:LegalMonetaryTotal/cbc:TaxExclusiveAmount", "inc"),
+    ("totals", "line-total", f"{_SUM}/ram:LineTotalAmount",
+     f"{_U}/cac:LegalMonetaryTotal/cbc:LineExtensionAmount", "inc"),
+    ("totals", "due-payable", f"{_SUM}/ram:DuePayableAmount",
+     f"{_U}/cac:LegalMonetaryTotal/cbc:PayableAmount", "inc"),
+    ("totals", "tax-total", f"{_SUM}/ram:TaxTotalAmount",
+     f"{_U}/cac:TaxTotal/cbc:TaxAmount", "inc"),
+    ("totals", "line-net", f"{_LINE}/ram:SpecifiedLineTradeSettlement/ram:SpecifiedTradeSettle"
+     "mentLineMonetarySummation/ram:LineTotalAmount", f"{_U}/cac:InvoiceLine/"
+     "cbc:LineExtensionAmount", "inc"),
+    ("totals", "decimals", f"{_SUM}/ram:GrandTotalAmount",
+     f"{_U}/cac:LegalMonetaryTotal/cbc:TaxInclusiveAmount", "digits"),
+    ("VAT", "breakdown-tax", f"{_TAX}/ram:CalculatedAmount",
+     f"{_U}/cac:TaxTotal/cac:TaxSubtotal/cbc:TaxAmount", "inc"),
+    ("VAT", "breakdown-basis", f"{_TAX}/ram:BasisAmount",
+     f"{_U}/cac:TaxTotal/cac:TaxSubtotal/cbc:TaxableAmount", "inc"),
+    ("VAT", "breakdown-rate", f"{_TAX}/ram:RateApplicablePercent",
+     f"{_U}/cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory/cbc:Percent", "inc"),
+    ("VAT", "breakdown-category-Z", f"{_TAX}/ram:CategoryCode",
+     f"{_U}/cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory/cbc:ID", "set:Z"),
+    ("VAT", "breakdown-category-E", f"{_TAX}/ram:CategoryCode",
+     f"{_U}/cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory/cbc:ID", "set:E"),
+    ("VAT", "line-category-K", f"{_LINE}/ram:SpecifiedLineTradeSettlement/ram:ApplicableTrade"
+     "Tax/ram:CategoryCode", f"{_U}/cac:InvoiceLine/cac:Item/cac:ClassifiedTaxCategory/cbc:ID",
+     "set:K"),
+    ("VAT", "line-category-AE", f"{_LINE}/ram:SpecifiedLineTradeSettlement/ram:ApplicableTrade"
+     "Tax/ram:CategoryCode", f"{_U}/cac:InvoiceLine/cac:Item/cac:ClassifiedTaxCategory/cbc:ID",
+     "set:AE"),
+    ("VAT", "no-breakdown", _TAX, f"{_U}/cac:TaxTotal/cac:TaxSubtotal", "drop"),
+    ("code lists", "currency", f"/rsm:CrossIndustryInvoice/{_H}/ram:InvoiceCurrencyCode",
+     f"{_U}/cbc:DocumentCurrencyCode", "set:XXX"),
+    ("code lists", "type-code", "/rsm:CrossIndustryInvoice/rsm:ExchangedDocument/ram:TypeCode",
+     f"{_U}/cbc:InvoiceTypeCode", "set:999"),
+    ("code lists", "country", f"{_AGR}/ram:SellerTradeParty/ram:PostalTradeAddress/"
+     "ram:CountryID", f"{_U}/cac:AccountingSupplierParty/cac:Party/cac:PostalAddress/"
+     "cac:Country/cbc:IdentificationCode", "set:ZZ"),
+    ("code lists", "unit", f"{_LINE}/ram:SpecifiedLineTradeDelivery/ram:BilledQuantity",
+     f"{_U}/cac:InvoiceLine/cbc:InvoicedQuantity", "attr:unitCode=XYZ"),
+    ("code lists", "payment-means", f"/rsm:CrossIndustryInvoice/{_H}/ram:SpecifiedTrade"
+     "SettlementPaymentMeans/ram:TypeCode", f"{_U}/cac:PaymentMeans/cbc:PaymentMeansCode",
+     "set:999"),
+    ("code lists", "vat-category", f"{_TAX}/ram:CategoryCode",
+     f"{_U}/cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory/cbc:ID", "set:Q"),
+    ("code lists", "scheme", f"{_AGR}/ram:SellerTradeParty/ram:SpecifiedLegalOrganization/"
+     "ram:ID", f"{_U}/cac:AccountingSupplierParty/cac:Party/cac:PartyLegalEntity/cbc:CompanyID",
+     "attr:schemeID=9999"),
+    ("dates", "issue-date", "/rsm:CrossIndustryInvoice/rsm:ExchangedDocument/ram:IssueDate"
+     "Time/udt:DateTimeString", f"{_U}/cbc:IssueDate", "date:20231345"),
+    ("dates", "issue-1999", "/rsm:CrossIndustryInvoice/rsm:ExchangedDocument/ram:IssueDate"
+     "Time/udt:DateTimeString", f"{_U}/cbc:IssueDate", "date:19991231"),
+    ("dates", "date-format", "/rsm:CrossIndustryInvoice/rsm:ExchangedDocument/ram:IssueDate"
+     "Time/udt:DateTimeString", None, "attr:format=999"),
+    ("dates", "due-before-issue", f"/rsm:CrossIndustryInvoice/{_H}/ram:SpecifiedTradePayment"
+     "Terms/ram:DueDateDateTime/udt:DateTimeString", f"{_U}/cbc:DueDate", "date:20000101"),
+    ("identifiers", "number-chars", "/rsm:CrossIndustryInvoice/rsm:ExchangedDocument/ram:ID",
+     f"{_U}/cbc:ID", "set:F#2026/01"),
+    ("identifiers", "number-long", "/rsm:CrossIndustryInvoice/rsm:ExchangedDocument/ram:ID",
+     f"{_U}/cbc:ID", "set:F" + "1" * 40),
+    ("identifiers", "siren-8-digits", f"{_AGR}/ram:SellerTradeParty/ram:SpecifiedLegal"
+     "Organization/ram:ID", f"{_U}/cac:AccountingSupplierParty/cac:Party/cac:PartyLegalEntity/"
+     "cbc:CompanyID", "set:12345678"),
+    ("identifiers", "vat-id-dropped", f"{_AGR}/ram:SellerTradeParty/ram:SpecifiedTax"
+     "Registration", f"{_U}/cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme", "drop"),
+    ("mandatory", "seller-name", f"{_AGR}/ram:SellerTradeParty/ram:Name",
+     f"{_U}/cac:AccountingSupplierParty/cac:Party/cac:PartyLegalEntity/cbc:RegistrationName",
+     "drop"),
+    ("mandatory", "buyer-name", f"{_AGR}/ram:BuyerTradeParty/ram:Name",
+     f"{_U}/cac:AccountingCustomerParty/cac:Party/cac:PartyLegalEntity/cbc:RegistrationName",
+     "drop"),
+    ("mandatory", "seller-address", f"{_AGR}/ram:SellerTradeParty/ram:PostalTradeAddress",
+     f"{_U}/cac:AccountingSupplierParty/cac:Party/cac:PostalAddress", "drop"),
+    ("mandatory", "buyer-country", f"{_AGR}/ram:BuyerTradeParty/ram:PostalTradeAddress/"
+     "ram:CountryID", f"{_U}/cac:AccountingCustomerParty/cac:Party/cac:PostalAddress/"
+     "cac:Country", "drop"),
+    ("mandatory", "line-item-name", f"{_LINE}/ram:SpecifiedTradeProduct/ram:Name",
+     f"{_U}/cac:InvoiceLine/cac:Item/cbc:Name", "drop"),
+    ("BR-FR", "notes", "/rsm:CrossIndustryInvoice/rsm:ExchangedDocument/ram:IncludedNote",
+     f"{_U}/cbc:Note", "drop"),
+    ("BR-FR", "billing-mode", "/rsm:CrossIndustryInvoice/rsm:ExchangedDocumentContext/"
+     "ram:BusinessProcessSpecifiedDocumentContextParameter/ram:ID", f"{_U}/cbc:ProfileID",
+     "set:X9"),
+    ("BR-FR", "vat-rate-21", f"{_TAX}/ram:RateApplicablePercent",
+     f"{_U}/cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory/cbc:Percent", "set:21.00"),
+    ("BR-FR", "type-code-325", "/rsm:CrossIndustryInvoice/rsm:ExchangedDocument/ram:TypeCode",
+     f"{_U}/cbc:InvoiceTypeCode", "set:325"),
+    ("BR-FR", "buyer-endpoint", f"{_AGR}/ram:BuyerTradeParty/ram:URIUniversalCommunication",
+     f"{_U}/cac:AccountingCustomerParty/cac:Party/cbc:EndpointID", "drop"),
+    ("BR-FR", "seller-siret-mismatch", f"{_AGR}/ram:SellerTradeParty/ram:GlobalID",
+     f"{_U}/cac:AccountingSupplierParty/cac:Party/cac:PartyIdentification/cbc:ID",
+     "siret"),
+)
+
+# Valid bases (both ingest, for a production tenant, and the official artefacts accept them).
+# The akretion samples' buyer SIREN 987654321 fails its check digit: replaced by a valid one.
+BASES: tuple[tuple[str, tuple[bytes, bytes]], ...] = (
+    ("factur-x/akretion__invoice_EN16931.pdf", (b"987654321", b"732829320")),
+    ("cii/akretion__factur-x-basicwl.xml", (b"987654321", b"732829320")),
+    ("ubl/akretion__ubl-21-en16931.xml", (b"987654321", b"732829320")),
+    ("cii/cen__CII_example1.xml", (b"", b"")),
+    ("ubl/cen__ubl-tc434-example1.xml", (b"", b"")),
+)
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """One broken invoice: its base, the family and name of the mutation, the bytes."""
+
+    base: str
+    family: str
+    name: str
+    body: bytes
+
+    @property
+    def label(self) -> str:
+        return f"{self.base}::{self.name}"
+
+
+def base_xml(corpus: Path, path: str, fix: tuple[bytes, bytes]) -> bytes:
+    """The invoice XML of a base (extracted from the PDF for Factur-X), repaired."""
+    body = (corpus / path).read_bytes()
+    xml = analyse(body, None, sandbox=True, max_bytes=10 * 1024 * 1024).xml
+    assert xml is not None, path
+    return xml.replace(*fix) if fix[0] else xml
+
+
+def _apply(node: etree._Element, action: str) -> bool:
+    text = (node.text or "").strip()
+    if action == "inc":
+        try:
+            node.text = str(Decimal(text) + Decimal("1.00"))
+        except InvalidOperation:
+            return False
+    elif action == "digits":
+        node.text = text + "001" if "." in text else text + ".001"
+    elif action.startswith("set:"):
+        node.text = action[4:]
+    elif action.startswith("date:"):
+        value = action[5:]
+        node.text = value if len(text) == 8 else f"{value[:4]}-{value[4:6]}-{value[6:]}"
+    elif action.startswith("attr:"):
+        name, _, value = action[5:].partition("=")
+        node.set(name, value)
+    elif action == "siret":
+        node.set("schemeID", "0009")
+        node.text = "11122233300011"
+    elif action == "drop":
+        parent = node.getparent()
+        if parent is None:
+            return False
+        parent.remove(node)
+    return True
+
+
+def mutants(corpus: Path) -> Iterator[Mutant]:
+    """Every applicable mutation of every base."""
+    for path, fix in BASES:
+        xml = base_xml(corpus, path, fix)
+        cii = b"CrossIndustryInvoice" in xml[:400]
+        for family, name, cii_path, ubl_path, action in MUTATIONS:
+            where = cii_path if cii else ubl_path
+            if where is None:
+                continue
+            root = etree.fromstring(xml, etree.XMLParser(resolve_entities=False))
+            nodes = root.xpath(where, namespaces=NS)
+            if not nodes or not _apply(nodes[0], action):
+                continue
+            yield Mutant(path, family, name, etree.tostring(root, xml_declaration=True,
+                                                            encoding="UTF-8"))
