@@ -131,3 +131,15 @@ def test_a_request_outside_the_document_is_caught(sim: SimServer) -> None:
                         json={"where": {"flowDirection": "In"}})
     with pytest.raises(OpenAPIError):
         openapi_for(sim.url).validate_request(as_requests(old))
+
+
+@pytest.mark.parametrize("info", [{"name": "a.xml", "flowSyntax": "PDF"},
+                                  {"flowSyntax": "CII"},
+                                  {"name": "a.xml", "flowSyntax": "CII", "sha256": "ABC"}])
+def test_the_multipart_flow_info_is_validated_too(sim: SimServer, info: dict[str, str]) -> None:
+    upload = httpx.Request("POST", f"{sim.url}/v1/flows", files={
+        "flowInfo": (None, json.dumps(info), "application/json"),
+        "file": ("a.xml", b"<a/>", "application/xml")})
+    upload.read()
+    with pytest.raises(OpenAPIError):
+        openapi_for(sim.url).validate_request(as_requests(upload))
