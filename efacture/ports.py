@@ -19,7 +19,7 @@ from shared.metrics import service_port
 from shared.settings import Settings
 
 LABELS = {"pa-sim": "the built-in PA simulator", "tsa": "the built-in TSA",
-          "portal": "the portal"}
+          "portal-web": "the portal"}
 
 
 def label(name: str) -> str:
@@ -34,11 +34,24 @@ def planned_ports(settings: Settings, aux: Sequence[str], services: Sequence[str
         ports["pa-sim"] = settings.pa_sim_port
     if "tsa" in aux:
         ports["tsa"] = settings.tsa_port
-    if "portal" in aux:  # it listens on the port of its public URL (contract section 1)
-        ports["portal"] = urlsplit(settings.portal_url).port or 443
     for name in services:
         ports[name] = service_port(settings.metrics_port_base, name)
+    if "portal" in (*aux, *services):  # it listens on its public URL's port (contract section 1)
+        ports["portal-web"] = urlsplit(settings.portal_url).port or 443
     return ports
+
+
+def listen_host(settings: Settings, name: str) -> str:
+    """Where the helper ``name`` of :func:`planned_ports` listens."""
+    if name == "portal-web":
+        return urlsplit(settings.portal_url).hostname or "localhost"
+    return settings.bind_host
+
+
+def of_child(name: str, planned: dict[str, int]) -> dict[str, int]:
+    """The planned ports the child process ``name`` listens on."""
+    return {key: port for key, port in planned.items()
+            if key == name or key.startswith(f"{name}-")}
 
 
 def bind_problem(host: str, port: int) -> str | None:
@@ -68,9 +81,10 @@ def first_conflict(settings: Settings, aux: Sequence[str], services: Sequence[st
             return (f"port {port} is configured for both {label(seen[port])} and {label(name)};"
                     " give each its own port.")
         seen[port] = name
-        problem = bind_problem(settings.bind_host, port)
+        host = listen_host(settings, name)
+        problem = bind_problem(host, port)
         if problem:
-            return (f"port {port} on {settings.bind_host} for {label(name)} {problem}; "
+            return (f"port {port} on {host} for {label(name)} {problem}; "
                     "stop it or choose another port, efacture up will not trust whoever "
                     "answers there.")
     return None

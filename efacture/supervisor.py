@@ -51,6 +51,8 @@ class Supervisor:
         self.settings = settings
         self.children: list[Child] = []
         self.stopping = False
+        self.fatal: str | None = None  # why `up` stopped by itself (exit 1)
+        self._stop = asyncio.Event()
         aux = ["pa-sim"]  # always: sandbox tenants only ever talk to the simulator
         if not settings.tsa_url:
             aux.append("tsa")
@@ -58,7 +60,7 @@ class Supervisor:
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
-        stop = asyncio.Event()
+        stop = self._stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         conflict = ports.first_conflict(self.settings, self.aux, SERVICES)
@@ -88,6 +90,9 @@ class Supervisor:
         await self._terminate()
         for w in watchers:
             w.cancel()
+        if self.fatal:
+            print(f"efacture: {self.fatal}", file=sys.stderr, flush=True)
+            return 1
         return 0
 
     async def _spawn(self, child: Child) -> None:
@@ -129,8 +134,23 @@ class Supervisor:
             child.restarts += 1
             log.warning("child-died", child=child.name, returncode=rc, restarts=child.restarts)
             await asyncio.sleep(min(0.5 * child.restarts, 5.0))
-            if not self.stopping:
-                await self._spawn(child)
+            if self.stopping:
+                return
+            taken = self._port_taken(child.name)
+            if taken:  # another process took the dead child's port: stop, do not trust it
+                self.fatal = taken
+                self._stop.set()
+                return
+            await self._spawn(child)
+
+    def _port_taken(self, name: str) -> str | None:
+        planned = ports.planned_ports(self.settings, self.aux, SERVICES)
+        for key, port in ports.of_child(name, planned).items():
+            problem = ports.bind_problem(ports.listen_host(self.settings, key), port)
+            if problem:
+                return (f"port {port} of {ports.label(key)}, which had died, {problem}; "
+                        "efacture up stopped rather than trust whoever answers there.")
+        return None
 
     async def _wait_http_ready(self) -> str | None:
         """Wait until each helper answers its health check from the port it holds itself.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import threading
@@ -16,6 +17,7 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -83,7 +85,7 @@ def _run_up(env: dict[str, str], cwd: Path, timeout: float = 120) -> tuple[int |
     return code, err_path.read_text(errors="replace"), ready
 
 
-@pytest.mark.parametrize("helper", ["pa-sim", "tsa", "ingest"])
+@pytest.mark.parametrize("helper", ["pa-sim", "tsa", "ingest", "portal"])
 def test_up_fails_loudly_when_someone_else_holds_a_helper_port(
     helper: str, infra: Infra, tmp_path: Path, impostor_on: object,
 ) -> None:
@@ -92,6 +94,7 @@ def test_up_fails_loudly_when_someone_else_holds_a_helper_port(
         "pa-sim": int(env["EFACTURE_PA_SIM_PORT"]),
         "tsa": int(env["EFACTURE_TSA_PORT"]),
         "ingest": service_port(int(env["EFACTURE_METRICS_PORT_BASE"]), "ingest"),
+        "portal": urlsplit(env.get("EFACTURE_PORTAL_URL", "https://localhost:8443")).port or 443,
     }[helper]
     impostor_on(port)  # type: ignore[operator]
 
@@ -102,6 +105,47 @@ def test_up_fails_loudly_when_someone_else_holds_a_helper_port(
     lines = [line for line in stderr.splitlines() if line.startswith("efacture:")]
     assert len(lines) == 1, stderr
     assert str(port) in lines[0]
+
+
+def _child_pid(parent: int, target: str) -> int:
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+            except (OSError, ValueError, IndexError):
+                continue
+            if ppid == parent and target.encode() in argv:
+                return int(entry.name)
+    raise AssertionError(f"no child {target} of {parent}")
+
+
+def test_up_stops_when_someone_takes_a_dead_helpers_port(
+    infra: Infra, tmp_path: Path, impostor_on: object,
+) -> None:
+    system = System(infra, tmp_path)
+    system.start()
+    try:
+        assert system.proc is not None
+        port = int(system.env["EFACTURE_PA_SIM_PORT"])
+        os.kill(_child_pid(system.proc.pid, "pa-sim"), signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while True:  # the port is free the moment the child is gone; take it before up does
+            try:
+                impostor_on(port)  # type: ignore[operator]
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.005)
+        code = system.proc.wait(timeout=120)
+    finally:
+        system.stop()
+    stderr = system.log.read_text(errors="replace")
+    assert code == 1, stderr[-2000:]
+    lines = [line for line in stderr.splitlines() if line.startswith("efacture:")]
+    assert lines, stderr[-2000:]
+    assert str(port) in lines[-1]
 
 
 def test_port_ownership_is_told_apart_from_another_process(tmp_path: Path) -> None:
