@@ -19,6 +19,7 @@ from efacture.cli import (
     invoice,
     lifecycle,
     ops,
+    portal_user,
     serve,
     status,
     submit,
@@ -34,7 +35,7 @@ def cli() -> None:
 
 
 for module in (serve, tenant, submit, status, invoice, archive_cmds, usage, ops, admin, dlq, bench,
-               lifecycle, dbconn, validate):
+               lifecycle, dbconn, validate, portal_user):
     module.register(cli)
 
 

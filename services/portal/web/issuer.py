@@ -41,16 +41,16 @@ async def invoice_list(ctx: Ctx) -> Response:
 async def _clients(ctx: Ctx) -> list[dict[str, Any]]:
     async with ctx.conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
-            "SELECT lower(i.recipient_email) AS email, max(i.recipient_name) AS name,"
-            " max(i.recipient_id) AS identifier, count(*) AS invoices,"
-            " max(i.issue_date) AS last_invoice,"
-            " EXISTS (SELECT 1 FROM portal.revoked r WHERE r.tenant = i.tenant"
-            "   AND r.email = lower(i.recipient_email)) AS revoked,"
-            " EXISTS (SELECT 1 FROM portal.account a WHERE a.email = lower(i.recipient_email)"
+            "SELECT c.*, EXISTS (SELECT 1 FROM portal.revoked r WHERE r.tenant = %s"
+            "   AND r.email = c.email) AS revoked,"
+            " EXISTS (SELECT 1 FROM portal.account a WHERE a.email = c.email"
             "   AND a.totp_secret IS NOT NULL) AS enrolled"
-            " FROM archive.invoice i WHERE i.tenant = %s AND i.recipient_email IS NOT NULL"
-            " AND i.state = 'archived' GROUP BY i.tenant, lower(i.recipient_email)"
-            " ORDER BY 2 NULLS LAST, 1", (_tenant(ctx),))
+            " FROM (SELECT lower(i.recipient_email) AS email, max(i.recipient_name) AS name,"
+            "   max(i.recipient_id) AS identifier, count(*) AS invoices,"
+            "   max(i.issue_date) AS last_invoice FROM archive.invoice i"
+            "   WHERE i.tenant = %s AND i.recipient_email IS NOT NULL AND i.state = 'archived'"
+            "   GROUP BY lower(i.recipient_email)) c ORDER BY c.name NULLS LAST, c.email",
+            (_tenant(ctx), _tenant(ctx)))
         return list(await cur.fetchall())
 
 
