@@ -49,6 +49,7 @@ class _Rule:
     selectors: tuple[tuple[str | None, etree.XPath], ...]
     lets: tuple[tuple[str, etree.XPath], ...]
     all_hold: etree.XPath
+    current: bool  # some expression of the rule reads current()
     asserts: tuple[tuple[str, str, bool, etree.XPath, Message], ...]
 
 
@@ -116,7 +117,10 @@ def compiled_set(name: str) -> tuple[tuple[_Rule, ...], ...]:
         chains = [_chain(alt, ns, ubl) for alt in alternatives]
         conjunction = " and ".join(f"not({t})" if report else f"boolean({t})"
                                    for _, _, report, t, _ in asserts)
+        texts = [match, *(e for _, e in lets), *(a[3] for a in asserts),
+                 *(t for a in asserts for k, t in a[4] if k == "x")]
         rule = _Rule(
+            current=any("current()" in t for t in texts),
             chains=tuple(c for c in chains if c is not None),
             selectors=tuple((_last_name(alt), _xpath(alt, ns, ubl, smart=True))
                             for alt, c in zip(alternatives, chains, strict=True) if c is None),
@@ -219,7 +223,7 @@ def run(name: str, root: etree._Element, indexed: Indexed | None = None) -> list
                         continue
                     nodes += found if isinstance(found, list) else []
             for node in nodes:
-                key = _key(node)
+                key = node if isinstance(node, etree._Element) else _key(node)
                 if key in claimed:
                     continue
                 claimed.add(key)
@@ -231,7 +235,7 @@ def _judge(rule: _Rule, root: etree._Element, node: Any) -> list[Hit]:
     context = node if isinstance(node, etree._Element) else node.getparent()
     if not isinstance(context, etree._Element):
         return []
-    variables: dict[str, Any] = {"current": [context]}
+    variables: dict[str, Any] = {"current": [context]} if rule.current else {}
     try:
         if not rule.lets and rule.all_hold(context, **variables):
             return []
