@@ -32,7 +32,9 @@ APPEND_ONLY = {("archive", "log_leaf"), ("archive", "log_node"), ("archive", "lo
 READS: dict[str, tuple[tuple[str, str], ...]] = {
     "transmit": (("archive", "invoice"), ("archive", "tenant_key")),
     "portal": (("archive", "invoice"), ("archive", "tenant_key"),
-               ("metering", "period_count"), ("metering", "tenant_count")),
+               ("metering", "period_count"), ("metering", "tenant_count"),
+               # /invoices/{id}/proof.zip runs `efacture proof` with the portal's role.
+               ("archive", "log_leaf"), ("archive", "log_node"), ("archive", "log_checkpoint")),
     "metering": (("archive", "invoice"),),
 }
 OWN_DML = "SELECT, INSERT, UPDATE, DELETE"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import subprocess
+import time
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -66,7 +67,11 @@ def test_recipient_journey(world: PortalWorld, tenant: str,
         invoice.file.read_bytes()).digest()
 
     proof = alice.get(f"/invoices/{invoice.invoice_id}/proof.zip")
-    assert proof.status == 200
+    deadline = time.monotonic() + 120
+    while proof.status == 503 and time.monotonic() < deadline:  # no checkpoint covers it yet
+        time.sleep(1)
+        proof = alice.get(f"/invoices/{invoice.invoice_id}/proof.zip")
+    assert proof.status == 200, proof.text()[:500]
     bundle = tmp_path / "proof"
     with zipfile.ZipFile(io.BytesIO(proof.body())) as z:
         z.extractall(bundle)
