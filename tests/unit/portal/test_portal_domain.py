@@ -1,0 +1,130 @@
+"""Portal pure parts: the billing-period rule agrees with metering's, TOTP reuse refusal,
+recovery codes, password rules, logo sanitising."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from datetime import UTC, date, datetime, timedelta
+
+import pyotp
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from services.metering.domain import period as metering_period
+from services.metering.domain import tariff as metering_tariff
+from services.portal.auth import passwords, recovery, totp
+from services.portal.domain import logo, usage
+
+pytestmark = pytest.mark.unit
+
+
+@given(st.dates(date(2000, 1, 1), date(2090, 12, 31)), st.integers(0, 800))
+def test_period_rule_is_metering_s(subscribed_on: date, offset: int) -> None:
+    day = subscribed_on + timedelta(days=offset)
+    expected = metering_period.period_containing(subscribed_on, day)
+    index = usage.period_index(subscribed_on, day)
+    assert usage.period(subscribed_on, index) == (expected.start, expected.end)
+
+
+def test_contract_example_periods() -> None:
+    sub = date(2026, 1, 31)
+    assert [usage.period(sub, i) for i in range(3)] == [
+        (date(2026, 1, 31), date(2026, 2, 27)), (date(2026, 2, 28), date(2026, 3, 30)),
+        (date(2026, 3, 31), date(2026, 4, 29))]
+
+
+@given(st.integers(0, 10_000))
+def test_plan_and_tranches_are_metering_s(count: int) -> None:
+    assert usage.tranches(count) == metering_tariff.tranches(count)
+    assert usage.plan(count) == metering_tariff.plan(count)
+
+
+def test_paris_day() -> None:
+    assert usage.day_of(datetime(2026, 11, 30, 23, 30, tzinfo=UTC)) == date(2026, 12, 1)
+
+
+NOW = datetime(2026, 11, 20, 9, 0, 10, tzinfo=UTC)
+
+
+def test_totp_accepts_a_code_once_per_step() -> None:
+    secret = totp.new_secret()
+    code = pyotp.TOTP(secret).at(NOW)
+    step = totp.verify(secret, code, NOW, None)
+    assert step == totp.step_of(NOW)
+    assert totp.verify(secret, code, NOW, step) is None  # reused in its step
+    later = NOW + timedelta(seconds=30)
+    assert totp.verify(secret, pyotp.TOTP(secret).at(later), later, step) == step + 1
+    assert totp.verify(secret, code, NOW + timedelta(seconds=90), None) is None  # too old
+    assert totp.verify(secret, "12345", NOW, None) is None
+    assert totp.verify(secret, "abcdef", NOW, None) is None
+
+
+def test_otpauth_uri_and_qr() -> None:
+    secret = totp.new_secret()
+    uri = totp.uri(secret, "a@example.org")
+    assert uri.startswith("otpauth://totp/")
+    assert f"secret={secret}" in uri
+    assert totp.qr_data_uri(uri).startswith("data:image/svg+xml;base64,")
+
+
+def test_recovery_codes() -> None:
+    codes = recovery.generate()
+    assert len(set(codes)) == 10
+    assert all(recovery.looks_like(c) for c in codes)
+    assert recovery.digest(codes[0].upper().replace("-", " ")) == recovery.digest(codes[0])
+    assert not recovery.looks_like("123456")
+
+
+def test_passwords() -> None:
+    stored = passwords.hash_password("correct horse battery")
+    assert stored.startswith("$argon2id$")
+    assert passwords.verify(stored, "correct horse battery")
+    assert not passwords.verify(stored, "wrong")
+    assert not passwords.verify(None, "anything")
+    assert passwords.problem("short", "short") is not None
+    assert passwords.problem("long enough pw", "long enough pX") is not None
+    assert passwords.problem("long enough pw", "long enough pw") is None
+
+
+def _png(width: int = 2, height: int = 2) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data)))
+    raw = b"".join(b"\0" + b"\xff\x00\x00" * width for _ in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2,
+                                                              0, 0, 0))
+            + chunk(b"tEXt", b"Comment\0secret metadata") + chunk(b"IDAT", zlib.compress(raw))
+            + chunk(b"IEND", b"") + b"trailing garbage")
+
+
+def test_png_is_re_encoded() -> None:
+    out, media = logo.sanitise(_png())
+    assert media == "image/png"
+    assert out.startswith(b"\x89PNG")
+    assert b"secret metadata" not in out
+    assert b"trailing garbage" not in out
+
+
+def test_svg_keeps_shapes_drops_active_content() -> None:
+    svg = (b'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink"'
+           b' onload="x()"><script>x()</script><foreignObject><p>x</p></foreignObject>'
+           b'<a href="javascript:x()"><rect width="1" height="1"/></a>'
+           b'<rect width="5" height="5" style="fill:url(https://e.example/)" fill="#f00"/>'
+           b'<use xlink:href="https://e.example/x.svg#a"/><use href="#local"/></svg>')
+    out, media = logo.sanitise(svg)
+    assert media == "image/svg+xml"
+    for bad in (b"script", b"onload", b"foreignObject", b"javascript", b"e.example", b"style"):
+        assert bad not in out
+    assert b'fill="#f00"' in out
+    assert b'href="#local"' in out
+
+
+@pytest.mark.parametrize("data", [
+    b"GIF89a....", b"<svg", b'<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY x "y">]><svg/>',
+    b"<html><svg/></html>", b"\x89PNG\r\n\x1a\nbroken", b"<svg>" + b" " * (600 * 1024),
+])
+def test_refused_logos(data: bytes) -> None:
+    with pytest.raises(logo.LogoError):
+        logo.sanitise(data)
