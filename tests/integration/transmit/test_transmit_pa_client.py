@@ -330,3 +330,42 @@ def test_latency_is_injected_without_blocking_other_requests(
             return health.status_code
 
     assert asyncio.run(slow_and_health()) == 200
+
+
+class _Paths(httpx.AsyncBaseTransport):
+    """Records each request's method and path, then forwards it."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.seen: list[str] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.seen.append(f"{request.method} {request.url.path}")
+        return await self.inner.handle_async_request(request)
+
+
+def test_the_half_open_probe_is_the_healthcheck(control: httpx.Client,
+                                                creds: PaCredentials) -> None:
+    configure(control, failure_rate=1.0, failure_status=500)
+    paths = _Paths()
+
+    async def scenario(client: PaClient) -> tuple[BreakerState, list[str], list[str]]:
+        for _ in range(10):
+            with pytest.raises(RetryableError):
+                await client.upload(creds, new_flow(), "f.xml", CONTENT)
+        opened = client.breaker_state(creds.endpoint)
+        await asyncio.to_thread(configure, control, down=True, failure_rate=0.0)
+        paths.seen.clear()
+        with pytest.raises(RetryableError):
+            await client.upload(creds, new_flow(), "f.xml", CONTENT)
+        refused_probe = list(paths.seen)
+        await asyncio.to_thread(configure, control, down=False)
+        paths.seen.clear()
+        await client.upload(creds, new_flow(), "f.xml", CONTENT)
+        return opened, refused_probe, list(paths.seen)
+
+    opened, refused_probe, healed = run(
+        scenario, transport=paths, breaker_factory=lambda: CircuitBreaker(cooldown_s=0))
+    assert opened is BreakerState.HALF_OPEN  # cool-down 0: open, and due for a probe
+    assert refused_probe == ["GET /v1/healthcheck"]  # the platform is down: no upload sent
+    assert healed == ["GET /v1/healthcheck", "POST /v1/flows"]
