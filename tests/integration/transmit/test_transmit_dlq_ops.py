@@ -72,7 +72,7 @@ class Dlq:
 
     def drain(self, queue: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
         """Take every message off ``queue``: (body, headers) pairs."""
-        out = []
+        out: list[tuple[dict[str, Any], dict[str, Any]]] = []
         while True:
             method, props, body = self.ch.basic_get(queue, auto_ack=True)
             if method is None:
