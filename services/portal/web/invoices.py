@@ -47,6 +47,14 @@ def filters(ctx: Ctx) -> Filters:
                    recipient=(q.get("recipient") or "")[:254] or None, page=page)
 
 
+def page_query(ctx: Ctx) -> str:
+    """The list's filters as a query prefix for the pager's links (``a=1&b=2&``)."""
+    from urllib.parse import urlencode
+
+    kept = [(k, v) for k, v in ctx.request.query_params.multi_items() if k != "page" and v]
+    return urlencode(kept) + "&" if kept else ""
+
+
 def public(row: dict[str, Any]) -> dict[str, Any]:
     keys = ("invoice_id", "tenant", "issuer", "invoice_number", "issue_date", "recipient_id",
             "recipient_name", "amount_payable", "currency", "state", "state_label",
@@ -61,7 +69,8 @@ async def listing(ctx: Ctx) -> Response:
     data = {"invoices": [public(r) for r in rows], "total": total, "page": f.page,
             "pages": max(1, -(-total // invoices.PAGE))}
     return ctx.render("invoices.html", {"title": "Mes factures", "rows": rows, "f": f,
-                                        "issuers": issuers, **data}, json_data=data)
+                                        "issuers": issuers, "query": page_query(ctx), **data},
+                      json_data=data)
 
 
 async def _issuers(ctx: Ctx) -> list[tuple[str, str]]:

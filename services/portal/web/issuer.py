@@ -14,7 +14,7 @@ from services.portal.adapters import audit, brand, invoices, usage
 from services.portal.auth import accounts, links
 from services.portal.domain import logo
 from services.portal.web.endpoint import Ctx, not_found
-from services.portal.web.invoices import filters, public, viewer
+from services.portal.web.invoices import filters, page_query, public, viewer
 from services.portal.web.mail import send_link
 
 
@@ -35,7 +35,8 @@ async def invoice_list(ctx: Ctx) -> Response:
     data = {"invoices": [public(r) for r in rows], "total": total, "page": f.page,
             "pages": max(1, -(-total // invoices.PAGE))}
     return ctx.render("issuer_invoices.html", {"title": "Factures émises", "rows": rows,
-                                               "f": f, **data}, json_data=data)
+                                               "f": f, "query": page_query(ctx), **data},
+                      json_data=data)
 
 
 async def _clients(ctx: Ctx) -> list[dict[str, Any]]:

@@ -50,11 +50,14 @@ async def login(ctx: Ctx) -> Response:
             await accounts.record_failure(ctx.conn, account, ctx.now)
         return ctx.render("login.html", {"title": "Connexion", "error": FAILED,
                                          "email": email})
-    stage = "otp" if account.totp_secret is not None else "enrol_totp"
-    data = {} if stage == "otp" else {"pending_totp": totp.new_secret()}
-    await sessions.rotate(ctx.conn, ctx.session, stage=stage, account_id=account.id, data=data,
+    if account.totp_secret is None:
+        # An enrolment left before its second factor: only a new e-mailed link finishes it
+        # (a password alone never registers an authenticator).
+        return ctx.render("login.html", {"title": "Connexion", "error": FAILED,
+                                         "email": email})
+    await sessions.rotate(ctx.conn, ctx.session, stage="otp", account_id=account.id, data={},
                           now=ctx.now)
-    return ctx.redirect("/login/otp" if stage == "otp" else "/enrol/totp")
+    return ctx.redirect("/login/otp")
 
 
 async def otp_form(ctx: Ctx) -> Response:
