@@ -15,6 +15,7 @@ error, rather than raised. Tables compile once per process and set, on first use
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -49,7 +50,9 @@ class _Rule:
     selectors: tuple[tuple[str | None, etree.XPath], ...]
     lets: tuple[tuple[str, etree.XPath], ...]
     all_hold: etree.XPath
+    failing: etree.XPath  # the nodes of $nodes for which some assertion fails (no lets)
     current: bool  # some expression of the rule reads current()
+    names: frozenset[str]  # what a node must be called to match (empty: anything)
     asserts: tuple[tuple[str, str, bool, etree.XPath, Message], ...]
 
 
@@ -120,6 +123,12 @@ def compiled_set(name: str) -> tuple[tuple[_Rule, ...], ...]:
         texts = [match, *(e for _, e in lets), *(a[3] for a in asserts),
                  *(t for a in asserts for k, t in a[4] if k == "x")]
         rule = _Rule(
+            failing=_xpath(f"$nodes[not({conjunction})]", ns, ubl),
+            names=frozenset() if any(_last_name(a) is None for a, c in
+                                     zip(alternatives, chains, strict=True) if c is None)
+            else frozenset([c[1][-1][0] for c in chains if c is not None]
+                           + [_last_name(a) or "" for a, c in
+                              zip(alternatives, chains, strict=True) if c is None]),
             current=any("current()" in t for t in texts),
             chains=tuple(c for c in chains if c is not None),
             selectors=tuple((_last_name(alt), _xpath(alt, ns, ubl, smart=True))
@@ -139,13 +148,14 @@ def compiled_set(name: str) -> tuple[tuple[_Rule, ...], ...]:
 
 
 def index_document(root: etree._Element) -> Indexed:
-    """Local names present and elements by Clark name, in document order (shared by sets)."""
+    """Names present (Clark and local) and elements by Clark name, in document order."""
     names: set[str] = set()
     index: dict[str, list[etree._Element]] = {}
     for element in root.iter():
         tag = element.tag
         if isinstance(tag, str):
             index.setdefault(tag, []).append(element)
+            names.add(tag)
             names.add(tag.rpartition("}")[2])
             for attribute in element.attrib:
                 names.add(attribute.rpartition("}")[2])
@@ -210,6 +220,8 @@ def run(name: str, root: etree._Element, indexed: Indexed | None = None) -> list
     for rules in compiled_set(name):
         claimed: set[Any] = set()
         for rule in rules:
+            if rule.names and rule.names.isdisjoint(present):
+                continue
             nodes: list[Any] = []
             for chain in rule.chains:
                 if chain not in chained:
@@ -222,11 +234,18 @@ def run(name: str, root: etree._Element, indexed: Indexed | None = None) -> list
                     except etree.XPathError:
                         continue
                     nodes += found if isinstance(found, list) else []
+            fresh = []
             for node in nodes:
                 key = node if isinstance(node, etree._Element) else _key(node)
-                if key in claimed:
-                    continue
-                claimed.add(key)
+                if key not in claimed:
+                    claimed.add(key)
+                    fresh.append(node)
+            if len(fresh) > 1 and not rule.lets and not rule.current and all(
+                    isinstance(n, etree._Element) for n in fresh):
+                # One evaluation for all the rule's nodes; only the failing ones are judged.
+                with contextlib.suppress(etree.XPathError):
+                    fresh = rule.failing(root, nodes=fresh)
+            for node in fresh:
                 hits += _judge(rule, root, node)
     return hits
 
