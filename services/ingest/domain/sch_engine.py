@@ -57,6 +57,14 @@ class _Rule:
 
 
 def _xpath(expr: str, ns: dict[str, str], ubl: bool, smart: bool = False) -> etree.XPath:
+    # One compiled object per distinct expression: the sets repeat many (memory).
+    return _compiled(expr, tuple(sorted(ns.items())), ubl, smart)
+
+
+@cache
+def _compiled(expr: str, items: tuple[tuple[str, str], ...], ubl: bool,
+              smart: bool) -> etree.XPath:
+    ns = dict(items)
     expr = expr.replace("current()", "$current")
     needs = any(f"{p}:" in expr for p in ("fn", "xs", "custom"))
     return etree.XPath(expr, namespaces=ns, smart_strings=smart,
