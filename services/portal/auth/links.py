@@ -39,6 +39,18 @@ async def issue(conn: Conn, email: str, purpose: str, now: datetime) -> str:
     return token
 
 
+RECENT = timedelta(minutes=15)
+MAX_RECENT = 5  # links to one address per 15 minutes, whoever asks (no mail bombing)
+
+
+async def recently_sent(conn: Conn, email: str, now: datetime) -> int:
+    cur = await conn.execute("SELECT count(*) FROM portal.link WHERE email = %s"
+                             " AND created_at > %s", (accounts.normalise_email(email),
+                                                      now - RECENT))
+    row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
 async def consume(conn: Conn, token: str, now: datetime) -> tuple[str, str] | None:
     """``(email, purpose)`` of a valid unused token, which is now spent; else None."""
     if not token or len(token) > 128:

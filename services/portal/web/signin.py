@@ -110,7 +110,9 @@ async def access(ctx: Ctx) -> Response:
         account = await accounts.by_email(ctx.conn, email)
         known = account is not None and (
             account.enrolled or await accounts.memberships(ctx.conn, account.id))
-        if known or await accounts.is_recipient(ctx.conn, email):
+        if await links.recently_sent(ctx.conn, email, ctx.now) >= links.MAX_RECENT:
+            pass  # enough links are on their way; the answer stays the same
+        elif known or await accounts.is_recipient(ctx.conn, email):
             url, enrolment = await links.link_for(ctx.conn, ctx.portal.settings.portal_url,
                                                   email, ctx.now)
             # Sent after the commit and the answer: its timing shows nothing either.

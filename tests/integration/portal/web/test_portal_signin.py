@@ -219,3 +219,15 @@ def test_idle_session_expires(settings: Settings, make_client: Callable[[], Test
     assert c.get("/invoices").status_code == 200
     clock.advance(minutes=31)
     assert c.get("/invoices").status_code == 303
+
+
+def test_access_links_to_one_address_are_limited(
+        settings: Settings, invoice: str, make_client: Callable[[], TestClient],
+        clock: Clock, mailer: RecordingMailer) -> None:
+    c = make_client()
+    clock.advance(hours=1)
+    for _ in range(8):
+        page = c.get("/access")
+        r = c.post("/access", data={"csrf_token": csrf(page.text), "email": "alice@example.org"})
+        assert r.status_code == 200
+    assert len([m for m in mailer.sent if m.to == "alice@example.org"]) == 5

@@ -89,6 +89,11 @@ def test_recipient_enrols_from_the_email_and_downloads(up: System, tmp_path: Pat
         assert pdf.status_code == 200
         assert pdf.content.startswith(b"%PDF")
         proof = _wait(lambda: (r := web.get(base + "/proof.zip")).status_code == 200 and r)
+        period = web.get("/invoices/download", params={"from": "2000-01-01", "to": "2099-12-31"})
+        assert period.status_code == 200
+        (name,) = zipfile.ZipFile(io.BytesIO(period.content)).namelist()
+        assert name == f"{TENANT}/PORTAL-E2E-1.pdf"
+        assert zipfile.ZipFile(io.BytesIO(period.content)).read(name) == pdf.content
     bundle = tmp_path / "proof"
     zipfile.ZipFile(io.BytesIO(proof.content)).extractall(bundle)
     assert {"timestamp.tsr", "inclusion.json", "checkpoint.json", "log.pub", "tsa-ca.pem"} <= {
