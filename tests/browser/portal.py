@@ -126,6 +126,10 @@ class Browser:
             f"{v['id']} ({v['impact']}): {v['help']} — "
             + ", ".join(str(n.get("target")) for n in v.get("nodes", [])[:3])
             for v in violations)
+        broken = page.evaluate(
+            "Array.from(document.images).filter(i => i.complete && i.naturalWidth === 0)"
+            ".map(i => (i.getAttribute('alt') || '') + ' <' + i.src.slice(0, 60) + '>')")
+        assert not broken, f"{name} ({page.url}): images that do not display: {broken}"
         if response is not None:
             assert_security_headers(response.headers, page.url)
         self.checked.append(name)
@@ -195,6 +199,7 @@ class Browser:
         self.page.locator("input[name=password]").fill(PASSWORD)
         self.submit("form:has(input[name=password])")
         assert self.page.locator("input[name=code]").count(), f"no code asked: {self.page.url}"
+        self.check("login-otp")
         self.page.locator("input[name=code]").fill(code or self.world.fresh_code(secret))
         return self.submit("form:has(input[name=code])")
 

@@ -85,6 +85,13 @@ def test_recipient_journey(world: PortalWorld, tenant: str,
         env=world.system.env, capture_output=True, text=True, timeout=120)
     assert verified.returncode == 0, verified.stdout + verified.stderr
 
+    alice.visit("/account", "account")  # sessions, second factors
+    alice.narrow("account")
+    stranger = browser("alice-logged-out")
+    stranger.visit("/access", "access")  # ask for a sign-in link
+    stranger.visit("/login", "login")
+    stranger.narrow("login")
+
     # One notification per invoice: no second e-mail arrived meanwhile.
     assert len([m for m in world.mails_to(email) if "Nouvelle facture" in str(
         m.message["Subject"])]) == 1

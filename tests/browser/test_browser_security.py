@@ -9,6 +9,7 @@ import ssl
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
+import psycopg
 import pyotp
 
 from tests.browser.portal import PASSWORD, Browser, PortalWorld, assert_security_headers, submit
@@ -123,3 +124,8 @@ def test_zz_lockout_after_ten_failures(world: PortalWorld, tenant: str,
         person.submit("form:has(input[name=code])")
     person.check("login-locked-answer")
     assert not person.signed_in()
+    # The account itself is locked (not only this address throttled).
+    with psycopg.connect(world.system.infra.database_url) as conn:
+        row = conn.execute("SELECT locked_until > now() FROM portal.account WHERE email = %s",
+                           (email,)).fetchone()
+    assert row == (True,)
