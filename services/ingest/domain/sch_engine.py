@@ -50,7 +50,7 @@ class _Rule:
     selectors: tuple[tuple[str | None, etree.XPath], ...]
     lets: tuple[tuple[str, etree.XPath], ...]
     all_hold: etree.XPath
-    failing: etree.XPath  # the nodes of $nodes for which some assertion fails (no lets)
+    conjunction: str  # the text of all_hold
     current: bool  # some expression of the rule reads current()
     names: frozenset[str]  # what a node must be called to match (empty: anything)
     asserts: tuple[tuple[str, str, bool, etree.XPath, Message], ...]
@@ -131,7 +131,7 @@ def compiled_set(name: str) -> tuple[tuple[_Rule, ...], ...]:
         texts = [match, *(e for _, e in lets), *(a[3] for a in asserts),
                  *(t for a in asserts for k, t in a[4] if k == "x")]
         rule = _Rule(
-            failing=_xpath(f"$nodes[not({conjunction})]", ns, ubl),
+            conjunction=conjunction,
             names=frozenset() if any(_last_name(a) is None for a, c in
                                      zip(alternatives, chains, strict=True) if c is None)
             else frozenset([c[1][-1][0] for c in chains if c is not None]
@@ -225,6 +225,10 @@ def run(name: str, root: etree._Element, indexed: Indexed | None = None) -> list
     present, index = indexed or index_document(root)
     hits: list[Hit] = []
     chained: dict[Chain, list[etree._Element]] = {}
+    # Plain rules (no lets, no current()) claiming each element, over every mode: their
+    # assertions are then checked in one evaluation per element.
+    plain: dict[etree._Element, list[_Rule]] = {}
+    ubl = name == "BR-FR-UBL"
     for rules in compiled_set(name):
         claimed: set[Any] = set()
         for rule in rules:
@@ -242,20 +246,41 @@ def run(name: str, root: etree._Element, indexed: Indexed | None = None) -> list
                     except etree.XPathError:
                         continue
                     nodes += found if isinstance(found, list) else []
-            fresh = []
+            simple = not rule.lets and not rule.current
             for node in nodes:
                 key = node if isinstance(node, etree._Element) else _key(node)
-                if key not in claimed:
-                    claimed.add(key)
-                    fresh.append(node)
-            if len(fresh) > 1 and not rule.lets and not rule.current and all(
-                    isinstance(n, etree._Element) for n in fresh):
-                # One evaluation for all the rule's nodes; only the failing ones are judged.
-                with contextlib.suppress(etree.XPathError):
-                    fresh = rule.failing(root, nodes=fresh)
-            for node in fresh:
-                hits += _judge(rule, root, node)
+                if key in claimed:
+                    continue
+                claimed.add(key)
+                if simple and isinstance(node, etree._Element):
+                    plain.setdefault(node, []).append(rule)
+                else:
+                    hits += _judge(rule, root, node)
+    for node, rules_of in plain.items():
+        if len(rules_of) > 1:
+            with contextlib.suppress(etree.XPathError):
+                if _together(tuple(rules_of), name, ubl)(node):
+                    continue
+        for rule in rules_of:
+            hits += _judge(rule, root, node)
     return hits
+
+
+_TOGETHER: dict[tuple[int, ...], etree.XPath] = {}
+
+
+def _together(rules: tuple[_Rule, ...], name: str, ubl: bool) -> etree.XPath:
+    """One XPath checking every assertion of ``rules`` (compiled once per combination)."""
+    key = tuple(id(r) for r in rules)
+    found = _TOGETHER.get(key)
+    if found is None:
+        from services.ingest.domain import sch_rules
+
+        found = _xpath(" and ".join(f"({r.conjunction})" for r in rules),
+                       sch_rules.NAMESPACES[name], ubl)
+        if len(_TOGETHER) < 20_000:
+            _TOGETHER[key] = found
+    return found
 
 
 def _judge(rule: _Rule, root: etree._Element, node: Any) -> list[Hit]:
