@@ -21,6 +21,7 @@ from starlette.staticfiles import StaticFiles
 from services.portal.clock import Clock, system_clock
 from services.portal.web import account, branding, enrol, invoices, issuer, signin
 from services.portal.web.endpoint import Handler, endpoint
+from services.portal.web.i18n import language, translator
 from services.portal.web.security import SecurityHeaders
 from services.portal.web.state import STATIC, Portal
 from shared import db
@@ -101,8 +102,10 @@ def build(settings: Settings, pool: Callable[[], AsyncConnectionPool] | None = N
     def page(request: Request, status: int, title: str, message: str) -> Response:
         if "application/json" in request.headers.get("accept", ""):
             return JSONResponse({"error": title}, status)
+        lang = language(request.headers.get("accept-language"))
         html = portal.templates.get_template("error.html").render(
-            ctx=None, title=title, message=message, csrf_token="")
+            ctx=None, title=title, message=message, csrf_token="", lang=lang,
+            t=translator(lang))
         return HTMLResponse(html, status)
 
     async def http_error(request: Request, exc: Exception) -> Response:

@@ -27,6 +27,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from services.portal.auth import accounts, sessions
 from services.portal.auth.sessions import Session
+from services.portal.web.i18n import language, translator
 from services.portal.web.state import Portal
 
 Conn = psycopg.AsyncConnection[Any]
@@ -75,8 +76,10 @@ class Ctx:
             body = json.dumps(data if json_data is None else json_data, default=_json_default,
                               ensure_ascii=False)
             return Response(body, status, media_type="application/json")
+        lang = language(self.request.headers.get("accept-language"))
         page = self.portal.templates.get_template(template).render(
-            ctx=self, csrf_token=self.session.csrf_token, **data)
+            ctx=self, csrf_token=self.session.csrf_token, lang=lang, t=translator(lang),
+            **data)
         return HTMLResponse(page, status)
 
     def redirect(self, path: str) -> Response:

@@ -128,3 +128,13 @@ def test_svg_keeps_shapes_drops_active_content() -> None:
 def test_refused_logos(data: bytes) -> None:
     with pytest.raises(logo.LogoError):
         logo.sanitise(data)
+
+
+@pytest.mark.parametrize(("header", "lang"), [
+    (None, "fr"), ("", "fr"), ("en", "en"), ("en-US,en;q=0.9", "en"), ("fr-FR,en;q=0.8", "fr"),
+    ("de-DE,en;q=0.5", "en"), ("de-DE", "fr"), ("en;q=0.4,fr;q=0.6", "fr"), ("en;q=abc", "fr"),
+])
+def test_language(header: str | None, lang: str) -> None:
+    from services.portal.web.i18n import language
+
+    assert language(header) == lang

@@ -231,3 +231,15 @@ def test_access_links_to_one_address_are_limited(
         r = c.post("/access", data={"csrf_token": csrf(page.text), "email": "alice@example.org"})
         assert r.status_code == 200
     assert len([m for m in mailer.sent if m.to == "alice@example.org"]) == 5
+
+
+def test_french_by_default_english_when_asked(make_client: Callable[[], TestClient]) -> None:
+    c = make_client()
+    fr = c.get("/login")
+    assert '<html lang="fr">' in fr.text
+    assert "Mot de passe" in fr.text
+    en = c.get("/login", headers={"accept-language": "en-GB,en;q=0.9,fr;q=0.5"})
+    assert '<html lang="en">' in en.text
+    assert "Password" in en.text
+    assert "Mot de passe" not in en.text
+    assert '<html lang="fr">' in c.get("/login", headers={"accept-language": "fr-FR,en;q=0.8"}).text
