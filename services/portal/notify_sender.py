@@ -88,9 +88,13 @@ class Sender:
         async with self.pool.connection() as conn, conn.transaction():
             async with conn.cursor(row_factory=dict_row) as cur:
                 await cur.execute(
-                    "SELECT n.*, t.name AS issuer, i.invoice_number, i.issue_date"
+                    # The issuer as its space shows it: the display name set in its settings,
+                    # else the tenant's registered name.
+                    "SELECT n.*, coalesce(b.display_name, t.name) AS issuer,"
+                    " i.invoice_number, i.issue_date"
                     " FROM portal.notification n"
                     " LEFT JOIN core.tenant t ON t.siret = n.tenant"
+                    " LEFT JOIN portal.brand b ON b.tenant = n.tenant"
                     " LEFT JOIN archive.invoice i ON i.invoice_id = n.invoice_id"
                     " WHERE n.sent_at IS NULL AND n.failed_at IS NULL"
                     " AND n.next_attempt_at <= now()"

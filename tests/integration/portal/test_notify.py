@@ -9,6 +9,8 @@ written as archive writes them.
 from __future__ import annotations
 
 import asyncio
+import email
+import email.policy
 import re
 import signal
 import subprocess
@@ -274,6 +276,9 @@ def test_a_link_that_cannot_be_made_delays_its_row_only(
 
     settings = Settings(database_url=infra.database_url, data_dir=tmp_path,
                         mail_from="factures@efacture.test")
+    with psycopg.connect(infra.database_url, autocommit=True) as conn:  # the issuer's own name
+        conn.execute("INSERT INTO portal.brand (tenant, display_name, updated_at)"
+                     " VALUES (%s, 'Dupont & Fils', now())", (TENANT,))
 
     async def run() -> int:
         async with AsyncConnectionPool(infra.database_url, min_size=1, max_size=2) as pool:
@@ -290,4 +295,8 @@ def test_a_link_that_cannot_be_made_delays_its_row_only(
     assert "no enrolment token" in rows[bad]["last_error"]
     assert rows[bad]["body_text"] is None  # nothing composed: the next attempt starts afresh
     [eml] = list((tmp_path / "mail").glob("*.eml"))
-    assert "good@example.fr" in eml.read_text()
+    message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    assert message["To"] == "good@example.fr"
+    body = message.get_body(preferencelist=("plain",))
+    assert body is not None
+    assert "Dupont & Fils a mis à votre disposition la facture n° F-GOOD" in body.get_content()
