@@ -18,6 +18,7 @@ network. The adapter feeds it the status code, the decoded error body and the
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Mapping
 from datetime import datetime
 from email.utils import parsedate_to_datetime
@@ -27,6 +28,7 @@ from shared.errors import PermanentError, RetryableError
 
 ALREADY_EXISTING_FLOW = "AlreadyExistingFlow"
 _RETRYABLE_4XX = frozenset({408, 425, 429})
+MAX_RETRY_AFTER_S = 3600.0  # a longer Retry-After is read as one hour
 
 
 class Outcome(enum.Enum):
@@ -47,25 +49,32 @@ class PaRefusal(PermanentError):
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date).
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date), at most
+    :data:`MAX_RETRY_AFTER_S`.
 
     ``now`` (aware) is required to interpret an HTTP-date; a past date gives 0. An absent or
-    unparseable header gives ``None``.
+    unparseable header gives ``None``, and so does a non-finite number (``inf``, ``nan``).
+    The cap matters: the transmission waits out the delay without spending an attempt, so a
+    platform asking for years (or ``inf``, which no AMQP header can carry) would park the
+    invoice forever or crash every delivery of it.
     """
     if value is None or not value.strip():
         return None
     text = value.strip()
     try:
-        return max(0.0, float(text))
+        seconds = float(text)
     except ValueError:
         pass
+    else:
+        return min(max(0.0, seconds), MAX_RETRY_AFTER_S) if math.isfinite(seconds) else None
     if now is None:
         return None
     try:
         when = parsedate_to_datetime(text)
-    except (TypeError, ValueError):
+        delta = (when - now).total_seconds()
+    except (TypeError, ValueError, OverflowError):
         return None
-    return max(0.0, (when - now).total_seconds())
+    return min(max(0.0, delta), MAX_RETRY_AFTER_S)
 
 
 def _error_fields(body: Mapping[str, Any] | None) -> tuple[str | None, str]:
