@@ -38,6 +38,22 @@ log = get_logger(__name__)
 MAX_BODY = 1024 * 1024
 
 
+async def _bounded_body(request: Request) -> bytes | None:
+    """The body, or ``None`` past :data:`MAX_BODY`: read in chunks and never held whole, since
+    anyone who can reach the receiver may send one (it is read before the signature check)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 class WebhookManager:
     def __init__(self, transmit: TransmitService, follower: LifecycleFollower,
                  clock: Callable[[], float] = time.time) -> None:
@@ -99,8 +115,8 @@ class WebhookManager:
         if key is None:
             return JSONResponse({"errorCode": "MISSING_RESOURCE",
                                  "errorMessage": "no subscription"}, 404)
-        payload = await request.body()
-        if len(payload) > MAX_BODY:
+        payload = await _bounded_body(request)
+        if payload is None:
             return JSONResponse({"errorCode": "FILE_SIZE_EXCEEDED",
                                  "errorMessage": "callback too large"}, 413)
         reason = refusal(key, payload, request.headers.get("afnor-signature"),

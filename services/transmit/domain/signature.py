@@ -13,9 +13,11 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 from typing import Final
 
 MAX_SKEW_S: Final = 300.0
+_EPOCH: Final = re.compile(r"[0-9]{1,12}")
 
 
 def _candidates(key: bytes, payload: bytes, stamp: str) -> list[bytes]:
@@ -31,7 +33,9 @@ def refusal(key: bytes, payload: bytes, signature: str | None, timestamp: str | 
     ``no-signature``, ``bad-timestamp``, ``stale-timestamp``, ``bad-signature``."""
     if not signature:
         return "no-signature"
-    if not timestamp or not timestamp.strip().isdigit():
+    # ASCII digits only, and few of them: str.isdigit() also admits "²" (int() refuses it)
+    # and int() refuses more than 4300 digits; either raised out of the receiver.
+    if not timestamp or not _EPOCH.fullmatch(timestamp.strip()):
         return "bad-timestamp"
     if abs(now - int(timestamp.strip())) > max_skew_s:
         return "stale-timestamp"
