@@ -29,6 +29,7 @@ from services.ingest.domain.reasons import Reason
 from services.ingest.domain.submission import Submission, header_strings
 from shared import outbox, tenants
 from shared.amqp_nodes import amqp_user
+from shared.errors import RetryableError
 from shared.logging import get_logger
 from shared.messages.base import derived_id, utcnow
 from shared.messages.internal import InvoiceAccepted
@@ -40,6 +41,8 @@ from shared.settings import Settings
 from shared.topology import INTERNAL, RK_ACCEPTED
 
 log = get_logger(__name__)
+# The analyser's answers when it could not look at the document (adapters/analyser.py).
+_NO_ANALYSIS = frozenset({"analysis-timeout", "analysis-failed"})
 
 
 @dataclass(frozen=True)
@@ -196,6 +199,12 @@ class IngestService:
             and existing.sha256 == sha
         ):
             analysis = await self._analyse(body, sub.content_type, sandbox=True)
+            if any(e.code in _NO_ANALYSIS for e in analysis.errors):
+                # This document was accepted: a worker that timed out or died now says nothing
+                # about it, and forwarding that would archive it as kind "other" with no
+                # number or date. Try the delivery again.
+                raise RetryableError("the accepted document could not be analysed again "
+                                     "before forwarding", code="analysis-unavailable")
             await self._forward(body, sub, sha, existing.invoice_id, analysis)
         log.info("submission-repeated", state=existing.state)
         return Verdict(existing.invoice_id, existing.state == "accepted", duplicate_delivery=True)
