@@ -144,5 +144,6 @@ EN: dict[str, str] = {
     "facture": "invoice", "factures": "invoices", "sans numéro": "no number",
     "mise en forme lisible du fichier XML d'origine": "readable rendering of the original XML",
     "retiré": "revoked", "actif": "active", "non activé": "not enrolled", "oui": "yes",
-    "non": "no", "gratuite": "free", "payante": "paid", "du": "from", "au": "to",
+    "non": "no", "Page": "Page", "sur": "of", "gratuite": "free", "payante": "paid",
+    "du": "from", "au": "to",
 }

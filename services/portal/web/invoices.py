@@ -109,9 +109,9 @@ async def detail(ctx: Ctx) -> Response:
 
     ctx.brand = await brand.get(ctx.conn, row["tenant"])
     data = {"invoice": public(row), "events": events}
-    return ctx.render("invoice.html", {"title": f"Facture {row['invoice_number'] or ''}",
-                                       "row": row, "events": events, "brand_tenant":
-                                       row["tenant"]}, json_data=data)
+    return ctx.render("invoice.html", {"title": "Facture",
+                                       "title_suffix": row["invoice_number"] or "",
+                                       "row": row, "events": events}, json_data=data)
 
 
 def _name(row: dict[str, Any], suffix: str) -> str:

@@ -225,7 +225,8 @@ def test_user_and_audit_commands(settings: Settings, world: dict[str, uuid.UUID]
     listed = json.loads(cli("user", "list", X, "--json").stdout)
     assert {"email": "new@x.example", "role": "admin", "enrolled": False} in [
         {k: u[k] for k in ("email", "role", "enrolled")} for u in listed]
-    assert cli("user", "remove", X, "new@x.example", "--json").returncode == 0
+    removed = cli("user", "remove", X, "new@x.example", "--json", check=False)
+    assert removed.returncode == 0, removed.stderr
     assert cli("user", "remove", X, "new@x.example", check=False).returncode == 1
     assert cli("user", "add", "00000000000000", "a@b.example", check=False).returncode == 1
     audit = json.loads(cli("audit", Y, "--json").stdout)
