@@ -25,6 +25,7 @@ Conn = psycopg.AsyncConnection[Any]
 COOKIE = "__Host-efacture"
 IDLE = timedelta(minutes=30)
 MAX_AGE = timedelta(hours=12)
+TOUCH_EVERY = timedelta(minutes=1)
 
 
 def _digest(token: str) -> bytes:
@@ -53,12 +54,18 @@ async def load(conn: Conn, token: str | None, now: datetime) -> Session | None:
         return None
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
-            "UPDATE portal.session SET last_seen = %s WHERE token_hash = %s"
-            " AND last_seen > %s AND created_at > %s"
-            " RETURNING public_id, stage, csrf_token, account_id, data, created_at",
-            (now, _digest(token), now - IDLE, now - MAX_AGE))
+            "SELECT public_id, stage, csrf_token, account_id, data, created_at, last_seen"
+            " FROM portal.session WHERE token_hash = %s AND last_seen > %s AND created_at > %s",
+            (_digest(token), now - IDLE, now - MAX_AGE))
         row = await cur.fetchone()
-    return Session(**row) if row else None
+    if row is None:
+        return None
+    # Refreshed at most once a minute: a page view is then a read-only transaction (no
+    # commit to flush), and the idle limit is still kept to the minute.
+    if row.pop("last_seen") < now - TOUCH_EVERY:
+        await conn.execute("UPDATE portal.session SET last_seen = %s WHERE public_id = %s",
+                           (now, row["public_id"]))
+    return Session(**row)
 
 
 async def create(conn: Conn, now: datetime, *, user_agent: str | None,
