@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -51,6 +52,9 @@ class _Rule:
     lets: tuple[tuple[str, etree.XPath], ...]
     all_hold: etree.XPath
     conjunction: str  # the text of all_hold
+    # All assertions in Python when each is a simple shape (None otherwise); only a False
+    # answer goes on to the XPath evaluation, which builds the messages.
+    fast: Callable[[etree._Element], bool] | None
     current: bool  # some expression of the rule reads current()
     names: frozenset[str]  # what a node must be called to match (empty: anything)
     asserts: tuple[tuple[str, str, bool, etree.XPath, Message], ...]
@@ -69,6 +73,64 @@ def _compiled(expr: str, items: tuple[tuple[str, str], ...], ubl: bool,
     needs = any(f"{p}:" in expr for p in ("fn", "xs", "custom"))
     return etree.XPath(expr, namespaces=ns, smart_strings=smart,
                        extensions=(UBL_FUNCTIONS if ubl else FUNCTIONS) if needs else None)
+
+
+_ATTR = re.compile(r"^@([\w.-]+)$")
+_NOT_ATTR = re.compile(r"^not\(@([\w.-]+)\)$")
+_CHILD = re.compile(r"^\(?([\w.-]+):([\w.-]+)\)?$")
+_NOT_CHILD = re.compile(r"^not\(([\w.-]+):([\w.-]+)\)$")
+_COUNT = re.compile(r"^count\(([\w.-]+):([\w.-]+)\)\s*(=|<=)\s*(\d+)$")
+_CODES = re.compile(r"^string-length\(\$([\w.-]+)\)=0 or contains\('( [^']* )', "
+                    r"concat\(' ', \$\1, ' '\)\)$")
+
+
+def _one(test: str, report: bool, ns: dict[str, str], lets: dict[str, str],
+         ) -> Callable[[etree._Element], bool] | None:
+    """A Python predicate "this assertion holds" for the common simple shapes."""
+    test = test.strip()
+    check: Callable[[etree._Element], bool] | None = None
+    if test == "true()":
+        def check(_: etree._Element) -> bool:
+            return True
+    elif (m := _ATTR.match(test)) or (m := _NOT_ATTR.match(test)):
+        name, negate = m.group(1), test.startswith("not(")
+        def check(e: etree._Element, n: str = name, neg: bool = negate) -> bool:
+            return (n in e.attrib) != neg
+    elif ((m := _CHILD.match(test)) or (m := _NOT_CHILD.match(test))) and m.group(1) in ns:
+        tag, negate = f"{{{ns[m.group(1)]}}}{m.group(2)}", test.startswith("not(")
+        def check(e: etree._Element, t: str = tag, neg: bool = negate) -> bool:
+            return any(c.tag == t for c in e) != neg
+    elif (m := _COUNT.match(test)) and m.group(1) in ns:
+        tag, op, n = f"{{{ns[m.group(1)]}}}{m.group(2)}", m.group(3), int(m.group(4))
+        def check(e: etree._Element, t: str = tag, eq: bool = op == "=", k: int = n) -> bool:
+            count = sum(1 for c in e if c.tag == t)
+            return count == k if eq else count <= k
+    elif (m := _CODES.match(test)) and lets.get(m.group(1)) is not None:
+        source, codes = lets[m.group(1)], frozenset(m.group(2).split())
+        def check(e: etree._Element, src: str = source, cs: frozenset[str] = codes) -> bool:
+            value = "".join(e.itertext()) if src == "." else e.get(src[1:], "")
+            return value == "" or value in cs
+    if check is None:
+        return None
+    if report:
+        inner = check
+        return lambda e: not inner(e)
+    return check
+
+
+def _fast(lets: Any, asserts: Any, ns: dict[str, str]) -> Callable[[etree._Element], bool] | None:
+    sources = {}
+    for var, expr in lets:
+        if expr != "." and not _ATTR.match(expr):
+            return None
+        sources[var] = expr
+    checks = []
+    for _, _, report, test, _ in asserts:
+        one = _one(test, report, ns, sources)
+        if one is None:
+            return None
+        checks.append(one)
+    return lambda e: all(c(e) for c in checks)
 
 
 def _split(path: str) -> list[str] | None:
@@ -132,6 +194,7 @@ def compiled_set(name: str) -> tuple[tuple[_Rule, ...], ...]:
                  *(t for a in asserts for k, t in a[4] if k == "x")]
         rule = _Rule(
             conjunction=conjunction,
+            fast=_fast(lets, asserts, ns),
             names=frozenset() if any(_last_name(a) is None for a, c in
                                      zip(alternatives, chains, strict=True) if c is None)
             else frozenset([c[1][-1][0] for c in chains if c is not None]
@@ -256,7 +319,13 @@ def run(name: str, root: etree._Element, indexed: Indexed | None = None) -> list
                     plain.setdefault(node, []).append(rule)
                 else:
                     hits += _judge(rule, root, node)
-    for node, rules_of in plain.items():
+    for node, claiming in plain.items():
+        rules_of = []
+        for rule in claiming:
+            if rule.fast is None:
+                rules_of.append(rule)
+            elif not rule.fast(node):
+                hits += _judge(rule, root, node)
         if len(rules_of) > 1:
             with contextlib.suppress(etree.XPathError):
                 if _together(tuple(rules_of), name, ubl)(node):
@@ -286,6 +355,8 @@ def _together(rules: tuple[_Rule, ...], name: str, ubl: bool) -> etree.XPath:
 def _judge(rule: _Rule, root: etree._Element, node: Any) -> list[Hit]:
     context = node if isinstance(node, etree._Element) else node.getparent()
     if not isinstance(context, etree._Element):
+        return []
+    if rule.fast is not None and rule.fast(context):
         return []
     variables: dict[str, Any] = {"current": [context]} if rule.current else {}
     try:
