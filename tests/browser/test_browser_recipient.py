@@ -85,6 +85,16 @@ def test_recipient_journey(world: PortalWorld, tenant: str,
         env=world.system.env, capture_output=True, text=True, timeout=120)
     assert verified.returncode == 0, verified.stdout + verified.stderr
 
+    listed = alice.get("/invoices", Accept="application/json")
+    assert listed.headers["content-type"].startswith("application/json")
+    assert "PORTAIL-A-1" in listed.text()
+    period = alice.get("/invoices/download?from=2017-11-01&to=2017-11-30")
+    assert period.status == 200
+    with zipfile.ZipFile(io.BytesIO(period.body())) as z:
+        [member] = z.namelist()
+        assert member.endswith(".pdf")
+        assert facturx.get_xml_from_pdf(z.read(member), check_xsd=False)[1] == xml
+
     alice.visit("/account", "account")  # sessions, second factors
     alice.narrow("account")
     stranger = browser("alice-logged-out")

@@ -79,6 +79,20 @@ def test_session_cookie_flags_and_security_headers(world: PortalWorld, tenant: s
         assert_security_headers(answer.headers, path)
 
 
+def test_a_user_ends_their_other_session(world: PortalWorld, tenant: str,
+                                         browser: Callable[[str], Browser]) -> None:
+    laptop, email, secret = _enrolled(world, browser, "jules", "PORTAIL-S-5")
+    phone = browser("jules-phone")
+    phone.login(email, secret)
+    assert phone.signed_in()
+    laptop.visit("/account", "account-two-sessions")
+    assert laptop.page.locator("form[action$='/account/sessions/end']").count() == 1
+    laptop.submit("form[action$='/account/sessions/end']")
+    laptop.check("account-session-ended")
+    assert not phone.signed_in()
+    assert laptop.signed_in()
+
+
 def test_plain_http_is_refused_or_redirected(world: PortalWorld) -> None:
     parts = urlsplit(world.url)
     conn = http.client.HTTPConnection(parts.hostname or "localhost", parts.port, timeout=10)
