@@ -8,7 +8,8 @@ Each service connects as ``efacture_<service>`` (see :func:`shared.db.service_ur
 - ``SELECT, INSERT, UPDATE, DELETE`` on the tables of its own schema and their sequences,
   except the append-only tables (:data:`APPEND_ONLY`): ``SELECT, INSERT`` only;
 - ``SELECT, INSERT, UPDATE`` on ``core.outbox`` (every service publishes through it) and
-  ``SELECT`` on ``core.tenant`` and any other ``core`` table;
+  ``SELECT`` on ``core.tenant`` (without its sealed PA secrets, except for transmit) and any
+  other ``core`` table;
 - the cross-schema reads of :data:`READS` (transmit and the portal open sealed documents, so
   they read the archive's catalogue and tenant keys; metering reconciles against the
   catalogue). Nothing else: ingest cannot read ``archive.tenant_key``; no service may
@@ -37,8 +38,11 @@ READS: dict[str, tuple[tuple[str, str], ...]] = {
                ("archive", "log_leaf"), ("archive", "log_node"), ("archive", "log_checkpoint")),
     "metering": (("archive", "invoice"),),
 }
+# Sealed columns of core.tenant, and the only services that may read them.
+SECRETS = frozenset({"pa_secret_wrapped"})
+SECRET_READERS = frozenset({"transmit"})
 OWN_DML = "SELECT, INSERT, UPDATE, DELETE"
-POLICY_VERSION = 3  # bump when apply_grants changes: every database then gets the new grants
+POLICY_VERSION = 4  # bump when apply_grants changes: every database then gets the new grants
 
 
 def role_name(service: str) -> str:
@@ -48,7 +52,7 @@ def role_name(service: str) -> str:
 def policy_digest() -> str:
     """Changes whenever this module's policy does (recorded with the migrations)."""
     text = repr((SERVICES, sorted(APPEND_ONLY), sorted(READS.items()), OWN_DML,
-                 POLICY_VERSION))
+                 sorted(SECRETS), sorted(SECRET_READERS), POLICY_VERSION))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -83,6 +87,13 @@ def set_passwords(conn: psycopg.Connection, passwords: Mapping[str, str]) -> Non
 def _tables(conn: psycopg.Connection, schema: str) -> list[str]:
     rows = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY 1",
                         (schema,)).fetchall()
+    return [r[0] for r in rows]
+
+
+def _columns(conn: psycopg.Connection, schema: str, table: str) -> list[str]:
+    rows = conn.execute(
+        "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0"
+        " AND NOT attisdropped ORDER BY attnum", (f"{schema}.{table}",)).fetchall()
     return [r[0] for r in rows]
 
 
@@ -128,6 +139,13 @@ def apply_grants(conn: psycopg.Connection, services: tuple[str, ...] = SERVICES)
             # core: every service publishes through the outbox and reads tenants.
             conn.execute(sql.SQL("GRANT USAGE ON SCHEMA core TO {}").format(role))
             for table in _tables(conn, "core"):
+                if table == "tenant" and service not in SECRET_READERS:
+                    # Column grant: only transmit may read the sealed PA client secrets.
+                    columns = sql.SQL(", ").join(
+                        ident(c) for c in _columns(conn, "core", "tenant") if c not in SECRETS)
+                    conn.execute(sql.SQL("GRANT SELECT ({}) ON core.tenant TO {}").format(
+                        columns, role))
+                    continue
                 privileges = "SELECT, INSERT, UPDATE" if table == "outbox" else "SELECT"
                 conn.execute(sql.SQL("GRANT " + privileges + " ON {}.{} TO {}").format(
                     ident("core"), ident(table), role))

@@ -42,6 +42,8 @@ class Tenant(BaseModel):
 
 
 _COLUMNS = "siret, name, subscribed_on, sandbox, active, pa_client_id, pa_secret_wrapped"
+# Without the sealed PA secret: the only column a service other than transmit may not read.
+_PUBLIC_COLUMNS = "siret, name, subscribed_on, sandbox, active, pa_client_id, NULL"
 
 
 def _row(row: tuple[Any, ...]) -> Tenant:
@@ -51,8 +53,13 @@ def _row(row: tuple[Any, ...]) -> Tenant:
     )
 
 
-async def get(conn: psycopg.AsyncConnection[Any], siret: str) -> Tenant | None:
-    cur = await conn.execute(f"SELECT {_COLUMNS} FROM core.tenant WHERE siret = %s", (siret,))  # noqa: S608
+async def get(
+    conn: psycopg.AsyncConnection[Any], siret: str, *, with_secret: bool = False
+) -> Tenant | None:
+    """The tenant, or None. ``with_secret`` also reads the sealed PA client secret, which only
+    transmit's database role may (``shared/db_roles.py``); otherwise it is left None."""
+    columns = _COLUMNS if with_secret else _PUBLIC_COLUMNS
+    cur = await conn.execute(f"SELECT {columns} FROM core.tenant WHERE siret = %s", (siret,))  # noqa: S608
     row = await cur.fetchone()
     return _row(row) if row else None
 

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from efacture.cli.dbconn import connection
-from efacture.cli.output import emit, fail, json_option, table
+from efacture.cli.output import emit, fail, json_option, printable, table
 from shared.topology import STATUS
 
 
@@ -89,8 +89,9 @@ def register(cli: click.Group) -> None:
             fail(f"no submission or invoice is known by the id {ident}{whose}.")
 
         def human() -> None:
-            click.echo(f"submission {h['submission_id']}  invoice {h['invoice_id']}  "
-                       f"tenant {h['tenant']}  number {h['invoice_number']}  state {h['state']}")
+            click.echo(f"submission {printable(h['submission_id'])}  invoice {h['invoice_id']}"
+                       f"  tenant {h['tenant']}  number {printable(h['invoice_number'])}"
+                       f"  state {h['state']}")
             table(None, ["occurred_at", "event", "code", "reasons / detail"], [
                 [e["occurred_at"], e["event"], e["lifecycle_code"] or "",
                  "; ".join(f"{r['code']}: {r['message']}" for r in e["reasons"])

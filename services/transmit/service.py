@@ -69,7 +69,7 @@ class TransmitService:
 
     async def credentials(self, tenant_siret: str) -> PaCredentials:
         async with self.rt.pool.connection() as conn:
-            tenant = await tenants.get(conn, tenant_siret)
+            tenant = await tenants.get(conn, tenant_siret, with_secret=True)
         if tenant is None:
             raise PermanentError(f"tenant {tenant_siret} is not registered", code="unknown-tenant")
         endpoint = PaEndpoint.for_tenant(self.rt.settings, sandbox=tenant.sandbox)

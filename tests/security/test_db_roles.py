@@ -107,6 +107,11 @@ MATRIX = [
     ("ingest", "INSERT INTO core.outbox (event_id, exchange, routing_key, body)"
                " VALUES (gen_random_uuid(), 'x', 'y', '')", "ok"),
     ("ingest", "SELECT siret FROM core.tenant", "ok"),
+    ("ingest", "SELECT pa_secret_wrapped FROM core.tenant", "refused"),
+    ("transmit", "SELECT pa_secret_wrapped FROM core.tenant", "ok"),
+    ("metering", "SELECT pa_secret_wrapped FROM core.tenant", "refused"),
+    ("portal", "SELECT pa_secret_wrapped FROM core.tenant", "refused"),
+    ("portal", "SELECT name FROM core.tenant", "ok"),
     ("ingest", "SELECT wrapped_key FROM archive.tenant_key", "refused"),
     ("ingest", "SELECT sha256 FROM archive.invoice", "refused"),
     ("ingest", "UPDATE core.tenant SET active = true", "refused"),
