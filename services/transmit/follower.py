@@ -121,27 +121,34 @@ class LifecycleFollower:
 
     async def _events(self, tenant: str, creds: Any, results: list[dict[str, Any]],
                       cursor: str) -> tuple[list[Outgoing], str]:
-        """Events in the PA's order and the new cursor (see the module's causal order)."""
+        """Events in the PA's order and the new cursor (see the module's causal order).
+
+        ``updatedAfter`` is strict (``updatedAt > updatedAfter``): when a pass stops at a flow,
+        the cursor stays below that flow's ``updatedAt`` even if flows settled before it share
+        that instant (a platform stamping whole seconds), or the next pass would never see it.
+        Those flows are read again; their events have derived ids and add nothing."""
         items: list[Outgoing] = []
-        newest = cursor
+        settled: list[str] = []  # updatedAt of each flow this pass is done with
+        stopped_at: str | None = None
         for r in sorted(results, key=lambda r: (str(r["updatedAt"]), str(r["flowId"]))):
-            flow_id = str(r["flowId"])
+            flow_id, stamp = str(r["flowId"]), str(r["updatedAt"])
             try:
                 data = await self.t.pa.download(creds, flow_id, "Original")
                 statuses = read_statuses(data)
             except CdarInvalid as exc:
                 log.warning("lifecycle-cdar-invalid", tenant=tenant, flow_id=flow_id,
                             code=exc.code, reason=str(exc))
-                newest = max(newest, str(r["updatedAt"]))
+                settled.append(stamp)
                 continue
             except PermanentError as exc:  # e.g. 404: the PA will never give this file
                 log.warning("lifecycle-cdar-unreadable", tenant=tenant, flow_id=flow_id,
                             code=exc.code, reason=str(exc))
-                newest = max(newest, str(r["updatedAt"]))
+                settled.append(stamp)
                 continue
             except EfactureError as exc:
                 log.warning("lifecycle-cdar-unreadable", tenant=tenant, flow_id=flow_id,
                             error=str(exc))
+                stopped_at = stamp
                 break  # transient: read it again next pass, keeping the order
             pending: list[Outgoing] = []
             blocked = False
@@ -162,7 +169,9 @@ class LifecycleFollower:
                             "cdar_id": status.document_id},
                 )))
             if blocked:
+                stopped_at = stamp
                 break
             items.extend(pending)
-            newest = max(newest, str(r["updatedAt"]))
-        return items, newest
+            settled.append(stamp)
+        done = [x for x in settled if stopped_at is None or x < stopped_at]
+        return items, max([cursor, *done])
