@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hmac
+import io
 from datetime import datetime
 
 import pyotp
@@ -29,8 +30,11 @@ def uri(secret: str, email: str) -> str:
 
 def qr_data_uri(otpauth: str) -> str:
     """The QR code of ``otpauth`` as an SVG data URI (no script, shown in an <img>)."""
-    svg = segno.make(otpauth, error="m").svg_inline(scale=4, dark="#000", light="#fff")
-    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+    # A standalone SVG (with its xmlns): svg_inline() omits it, and an <img> then draws nothing.
+    svg = io.BytesIO()
+    segno.make(otpauth, error="m").save(svg, kind="svg", scale=4, dark="#000", light="#fff",
+                                        xmldecl=False, nl=False)
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.getvalue()).decode()
 
 
 def step_of(now: datetime) -> int:
