@@ -1,5 +1,5 @@
 """Portal throughput over HTTPS: the invoice list of a recipient with N invoices, one invoice's
-page, and the original download.
+page, the original download and the (cached) PDF download.
 
 Seeds N archived invoices addressed to one recipient (catalogue rows and sealed blobs, as
 archive writes them), runs ``efacture serve portal`` (TLS, its own self-signed certificate),
@@ -32,13 +32,13 @@ import pyotp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from services.portal.auth import links  # noqa: E402
-from shared import db  # noqa: E402
-from shared.settings import Settings  # noqa: E402
-from shared.vault.reader import Vault  # noqa: E402
-from tests.support import infra  # noqa: E402
-from tests.support.invoices import TENANT, cii_invoice  # noqa: E402
-from tests.support.system import EFACTURE  # noqa: E402
+from services.portal.auth import links
+from shared import db
+from shared.settings import Settings
+from shared.vault.reader import Vault
+from tests.support import infra
+from tests.support.invoices import TENANT, cii_invoice
+from tests.support.system import EFACTURE
 
 EMAIL = "bench@example.org"
 PASSWORD = "benchmark-password-long"  # noqa: S105
@@ -136,8 +136,11 @@ def main(n: int, seconds: float, clients: int) -> None:
             assert first["total"] == n, first["total"]
             one = first["invoices"][0]["invoice_id"]
             cookies = client.cookies
+            t0 = time.monotonic()
+            assert client.get(f"/invoices/{one}/pdf").content.startswith(b"%PDF")
+            print(f"first PDF download (render + seal + store) {time.monotonic() - t0:.2f} s")
         for path in ("/invoices", f"/invoices?page={max(1, n // 50)}", f"/invoices/{one}",
-                     f"/invoices/{one}/original"):
+                     f"/invoices/{one}/original", f"/invoices/{one}/pdf"):
             print(f"{path:60s} {rate(url, ctx, cookies, path, seconds, clients):8.1f} pages/s"
                   f"  ({clients} clients, {seconds:.0f} s)")
     finally:
