@@ -3,6 +3,7 @@ recovery codes, password rules, logo sanitising."""
 
 from __future__ import annotations
 
+import base64
 import struct
 import zlib
 from datetime import UTC, date, datetime, timedelta
@@ -66,7 +67,10 @@ def test_otpauth_uri_and_qr() -> None:
     uri = totp.uri(secret, "a@example.org")
     assert uri.startswith("otpauth://totp/")
     assert f"secret={secret}" in uri
-    assert totp.qr_data_uri(uri).startswith("data:image/svg+xml;base64,")
+    qr = totp.qr_data_uri(uri)
+    assert qr.startswith("data:image/svg+xml;base64,")
+    svg = base64.b64decode(qr.split(",", 1)[1])
+    assert b'xmlns="http://www.w3.org/2000/svg"' in svg  # else an <img> draws nothing
 
 
 def test_recovery_codes() -> None:
