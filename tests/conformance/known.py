@@ -18,15 +18,9 @@ KNOWN_DISAGREEMENTS: dict[str, str] = {
 
 _DATE = ("ingest refuses an impossible issue date (issue-date-invalid: it must archive a real "
          "date); the official CII rules check BT-2's presence, not the calendar")
-_S08 = ("BR-S-08 in UBL: the official 'every $rate … satisfies' (XPath 2.0, hand-written in "
-        "ingest with the same ±1 bound) accepts this +1.00 on one taxable amount; not explained "
-        "yet")
 KNOWN_MUTANT_DISAGREEMENTS: dict[str, str] = {
     "factur-x/akretion__invoice_EN16931.pdf::issue-date": _DATE,
     "cii/akretion__factur-x-basicwl.xml::issue-date": _DATE,
     "cii/cen__CII_example1.xml::issue-date": _DATE,
-    "ubl/cen__ubl-tc434-example1.xml::breakdown-basis": _S08,
 }
-KNOWN_MUTANT_RULES: dict[str, list[str]] = {
-    "BR-S-08": ["ubl/cen__ubl-tc434-example1.xml::breakdown-basis"],
-}
+KNOWN_MUTANT_RULES: dict[str, list[str]] = {}
