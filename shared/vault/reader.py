@@ -16,11 +16,11 @@ import psycopg
 from psycopg.rows import dict_row
 
 from shared import db
-from shared.errors import PermanentError
+from shared.errors import PermanentError, RetryableError
 from shared.settings import Settings, get_settings
 from shared.vault.blob_factory import blob_store_from_settings
-from shared.vault.blobstore import BlobStore
-from shared.vault.document_sealer import DocumentSealer
+from shared.vault.blobstore import BlobNotFoundError, BlobStore
+from shared.vault.document_sealer import DocumentSealer, DocumentShreddedError
 from shared.vault.master_source import MasterKeySource
 
 
@@ -54,7 +54,7 @@ class Vault:
         row = await _catalogue_row(conn, invoice_id)
         if row is None:
             raise LookupError(f"no archived invoice has the id {invoice_id}.")
-        ciphertext = await asyncio.to_thread(self.blobs.get, row["blob_key"])
+        ciphertext = await self._ciphertext(row)
         wrapped = bytes(row["wrapped_data_key"]) if row["wrapped_data_key"] is not None else None
         data = await self.sealer.open_document(
             conn, row["tenant"], invoice_id, ciphertext, wrapped, row["tenant_key_version"]
@@ -64,6 +64,20 @@ class Vault:
                 f"invoice {invoice_id}: decrypted bytes do not match the archived SHA-256"
             )
         return data, row
+
+    async def _ciphertext(self, row: dict[str, Any]) -> bytes:
+        """The row's blob. Missing: ``DocumentShreddedError`` for a purged row; for a live row,
+        retryable on a store whose objects can be briefly invisible (``missing_may_be_transient``:
+        S3 while it restarts or replicates), else the store's permanent ``BlobNotFoundError``."""
+        try:
+            return await asyncio.to_thread(self.blobs.get, row["blob_key"])
+        except BlobNotFoundError:
+            if row["wrapped_data_key"] is None:
+                raise DocumentShreddedError(f"invoice {row['invoice_id']} was purged") from None
+            if getattr(self.blobs, "missing_may_be_transient", False):
+                raise RetryableError(f"the blob of invoice {row['invoice_id']} is not visible",
+                                     code="blob-not-visible") from None
+            raise
 
 
 def read_original(ident: str) -> tuple[bytes, str]:
@@ -82,6 +96,9 @@ def read_original(ident: str) -> tuple[bytes, str]:
                 data, row = await vault.original(conn, invoice_id)
             except PermanentError as exc:
                 raise LookupError(f"invoice {invoice_id} cannot be read: {exc}.") from exc
+            except RetryableError as exc:
+                raise LookupError(f"invoice {invoice_id} cannot be read now ({exc}); "
+                                  "try again later.") from exc
         return data, row["sha256"].strip()
 
     return asyncio.run(run())

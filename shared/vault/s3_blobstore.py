@@ -83,6 +83,10 @@ class S3Location:
 class S3BlobStore:
     """Blobs as objects in one bucket under one prefix (see the module's contract)."""
 
+    # An object can be invisible for a while (a store restarting, replicas catching up):
+    # a reader that knows the blob was written treats its absence as transient.
+    missing_may_be_transient = True
+
     def __init__(
         self,
         location: S3Location,

@@ -32,6 +32,13 @@ class SeaweedFS:
         self.s3_port = free_port()
         self.master_port = free_port()
         self.master_grpc = free_port()
+        self.ports = {
+            "master.port": self.master_port, "master.port.grpc": self.master_grpc,
+            "volume.port": free_port(), "volume.port.grpc": free_port(),
+            "filer.port": free_port(), "filer.port.grpc": free_port(),
+            "s3.port": self.s3_port, "s3.port.grpc": free_port(),
+            "admin.port": free_port(), "admin.port.grpc": free_port(),
+        }
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -55,15 +62,8 @@ class SeaweedFS:
             "actions": ["Admin", "Read", "Write", "List", "Tagging"],
         }]}))
         config.chmod(0o600)
-        ports = {
-            "master.port": self.master_port, "master.port.grpc": self.master_grpc,
-            "volume.port": free_port(), "volume.port.grpc": free_port(),
-            "filer.port": free_port(), "filer.port.grpc": free_port(),
-            "s3.port": self.s3_port, "s3.port.grpc": free_port(),
-            "admin.port": free_port(), "admin.port.grpc": free_port(),
-        }
         args = [str(WEED), "mini", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-                *(f"-{k}={v}" for k, v in ports.items()),
+                *(f"-{k}={v}" for k, v in self.ports.items()),
                 "-webdav=false", "-admin.ui=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
                 f"-s3.config={config}"]
         log = open(self.root / "weed.log", "ab")  # noqa: SIM115 - the child keeps it
@@ -97,7 +97,7 @@ class SeaweedFS:
         return self._shell("s3.bucket.list").out
 
     def stop(self) -> None:
-        """Stop the server this object started (its process group), then its data."""
+        """Stop the server this object started (its process group), then remove its data."""
         if self.proc is not None and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
             try:

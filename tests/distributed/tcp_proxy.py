@@ -12,9 +12,11 @@ from tests.support.infra import free_port
 
 
 class TcpProxy:
-    def __init__(self, target_port: int, target_host: str = "127.0.0.1") -> None:
+    def __init__(self, target_port: int, target_host: str = "127.0.0.1",
+                 port: int | None = None) -> None:
+        """``port``: listen there (a node coming back where it was), else on a free port."""
         self.target = (target_host, target_port)
-        self.port = free_port()
+        self.port = port or free_port()
         self.accepted = 0
         self._writers: set[asyncio.StreamWriter] = set()
         self._loop = asyncio.new_event_loop()

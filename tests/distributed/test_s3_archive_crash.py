@@ -9,11 +9,9 @@ and turns into an error (strict) the day archive no longer needs to overwrite.
 
 from __future__ import annotations
 
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pika
 import pytest
@@ -23,48 +21,15 @@ from shared.messages.base import derived_id
 from shared.topology import dlq_name
 from shared.vault.blob_factory import blob_store_for_env
 from shared.vault.blob_key import blob_key
+from tests.distributed.node import Node
 from tests.distributed.seaweed import SeaweedFS
-from tests.support.infra import Infra, answers
+from tests.support.infra import Infra
 from tests.support.invoices import TENANT, cii_invoice
-from tests.support.system import EFACTURE, StatusListener
+from tests.support.system import StatusListener
 
 pytestmark = pytest.mark.distributed
 
 WAIT = 120.0
-
-
-class Node:
-    """``efacture serve`` processes on one vhost, database, data directory and bucket."""
-
-    def __init__(self, infra: Infra, data_dir: Path, **extra: str) -> None:
-        self.env = {**infra.env(str(data_dir)), **extra}
-        self.procs: list[subprocess.Popen[bytes]] = []
-
-    def cli(self, *args: str) -> None:
-        subprocess.run([EFACTURE, *args], env=self.env, check=True, capture_output=True,
-                       timeout=120)
-
-    def serve(self, name: str, **extra: str) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen([EFACTURE, "serve", name], env={**self.env, **extra},
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        self.procs.append(proc)
-        if name == "tsa":
-            deadline = time.monotonic() + 30
-            while not answers("127.0.0.1", int(self.env["EFACTURE_TSA_PORT"])):
-                assert time.monotonic() < deadline, "the TSA did not start"
-                time.sleep(0.1)
-            return proc
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if line.strip() == f"READY {name}".encode():
-                return proc
-        raise AssertionError(f"efacture serve {name} did not start")
-
-    def stop(self) -> None:
-        for p in self.procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
 
 
 @pytest.fixture(scope="module")
