@@ -168,22 +168,27 @@ def test_renderer_parser_refuses_hostile_xml(body: bytes) -> None:
         parse(body)
 
 
-def test_a_huge_invoice_shows_its_first_lines_and_says_where_the_rest_is() -> None:
+def test_a_huge_invoice_shows_its_first_lines_and_says_where_the_rest_is(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from lxml import etree
 
+    from services.portal.rendering import document
     from services.portal.rendering.cii import NS
-    from services.portal.rendering.document import MAX_RENDERED_LINES, render_pdf
+    from services.portal.rendering.document import render_pdf
 
+    assert document.MAX_RENDERED_LINES == 500
+    monkeypatch.setattr(document, "MAX_RENDERED_LINES", 20)  # the same cut, cheaper to draw
     root = etree.fromstring(CII.read_bytes())
     [line] = root.xpath("//ram:IncludedSupplyChainTradeLineItem", namespaces=NS)[:1]
     parent = line.getparent()
-    for _ in range(MAX_RENDERED_LINES + 95):
+    for _ in range(30):
         parent.insert(parent.index(line), etree.fromstring(etree.tostring(line)))
     xml = etree.tostring(root, xml_declaration=True, encoding="utf-8")
     pdf = render_pdf(xml, "EN16931")
     text = " ".join(_text(pdf).split())
     total = len(root.xpath("//ram:IncludedSupplyChainTradeLineItem", namespaces=NS))
-    assert f"… et {total - MAX_RENDERED_LINES} autres lignes" in text
+    assert f"… et {total - 20} autres lignes" in text
     assert facturx.get_xml_from_pdf(pdf, check_xsd=False)[1] == xml  # all of it, embedded
 
 
@@ -199,3 +204,28 @@ def test_invoice_pdf_takes_a_pool(env: tuple[Archive, Vault], infra: Infra) -> N
 
     assert asyncio.run(run()).startswith(b"%PDF-")
     assert len(_rows(archive.url, invoice_id)) == 1
+
+
+CORPUS_XML = sorted([*(CORPUS / "cii").glob("*.xml"), *(CORPUS / "ubl").glob("*.xml")])
+NO_LINES = {"akretion__factur-x-basicwl.xml", "mustang__facturFrMinimum.xml"}  # by profile
+
+
+@pytest.mark.parametrize("path", CORPUS_XML, ids=lambda p: p.name)
+def test_every_corpus_invoice_yields_the_facts_a_rendering_shows(path: Path) -> None:
+    from services.portal.rendering.document import facts_of
+
+    facts = facts_of(path.read_bytes())
+    for name in ("number", "issue_date", "currency", "payable"):
+        assert getattr(facts, name), name
+    assert facts.seller.name
+    assert facts.buyer.name
+    assert bool(facts.lines) is (path.name not in NO_LINES)
+
+
+def test_a_ubl_credit_note_renders_as_an_avoir() -> None:
+    from services.portal.rendering.document import render_pdf
+
+    xml = (CORPUS / "ubl" / "cen__CreditNote-Max_content.xml").read_bytes()
+    pdf = render_pdf(xml, "EN16931")
+    assert "Avoir n°" in " ".join(_text(pdf).split())
+    assert PdfReader(io.BytesIO(pdf)).attachments["facture-ubl.xml"] == [xml]
