@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import threading
 import uuid
 from typing import Any
 
@@ -35,6 +36,9 @@ from shared.vault.document_sealer import DocumentShreddedError
 from shared.vault.reader import Vault
 
 _LOCK_CLASS = 7_420_050
+# One rendering at a time per process: WeasyPrint is CPU-bound Python that holds the GIL, so
+# parallel renderings would only slow the pages being served beside them.
+_RENDERING = threading.Lock()
 RENDERED_KINDS = frozenset({"cii", "ubl"})
 
 Conn = psycopg.AsyncConnection[Any]
@@ -96,6 +100,11 @@ async def _forget(conn: Conn, vault: Vault, invoice_id: uuid.UUID) -> None:
         await asyncio.to_thread(vault.blobs.delete, key)
 
 
+def _render_one_at_a_time(xml: bytes, profile: str | None) -> bytes:
+    with _RENDERING:
+        return render_pdf(xml, profile)
+
+
 async def _invoice_pdf(conn: Conn, vault: Vault, invoice_id: uuid.UUID) -> bytes:
     row = await _catalogue(conn, invoice_id)
     if row["state"] != "archived" or row["wrapped_data_key"] is None:
@@ -114,7 +123,7 @@ async def _invoice_pdf(conn: Conn, vault: Vault, invoice_id: uuid.UUID) -> bytes
         if cached is not None:
             return cached
         original, _ = await vault.original(conn, invoice_id)
-        pdf = await asyncio.to_thread(render_pdf, original, row["profile"])
+        pdf = await asyncio.to_thread(_render_one_at_a_time, original, row["profile"])
         tenant = row["tenant"]
         sealed = await vault.sealer.seal_document(conn, tenant, rendering_context(invoice_id),
                                                   pdf)
