@@ -94,7 +94,8 @@ async def set_password(conn: Conn, account_id: uuid.UUID, password_hash: str) ->
 
 async def confirm_totp(conn: Conn, account_id: uuid.UUID, secret: str, step: int,
                        now: datetime) -> list[str]:
-    """Store the confirmed TOTP secret and ten fresh recovery codes (returned, shown once)."""
+    """Store the confirmed TOTP secret (sealed by :mod:`.secret_box`) and ten fresh recovery
+    codes (returned, shown once)."""
     await conn.execute(
         "UPDATE portal.account SET totp_secret = %s, totp_last_step = %s,"
         " enrolled_at = COALESCE(enrolled_at, %s) WHERE id = %s",

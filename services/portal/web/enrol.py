@@ -52,7 +52,8 @@ async def totp_confirm(ctx: Ctx) -> Response:
     if step is None:
         return await totp_form(ctx, "Ce code ne correspond pas : saisissez le code à six "
                                     "chiffres affiché par l'application.")
-    codes = await accounts.confirm_totp(ctx.conn, account_id, secret, step, ctx.now)
+    codes = await accounts.confirm_totp(ctx.conn, account_id,
+                                        ctx.portal.box.seal(secret, account_id), step, ctx.now)
     await accounts.record_success(ctx.conn, account_id)
     await sessions.rotate(ctx.conn, ctx.session, stage="full", account_id=account_id, data={},
                           now=ctx.now)

@@ -75,7 +75,11 @@ async def otp(ctx: Ctx) -> Response:
         if recovery.looks_like(code):
             ok = await accounts.use_recovery_code(ctx.conn, account.id, code, ctx.now)
         else:
-            step = totp.verify(account.totp_secret, code, ctx.now, account.totp_last_step)
+            try:
+                secret = ctx.portal.box.open(account.totp_secret, account.id)
+            except LookupError:
+                secret = None  # its master key is gone: a new enrolment link restores access
+            step = totp.verify(secret, code, ctx.now, account.totp_last_step) if secret else None
             ok = step is not None and await accounts.use_totp_step(ctx.conn, account.id, step)
     if account is None or not ok:
         await throttle.record(ctx.conn, ctx.address, ctx.now)

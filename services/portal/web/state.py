@@ -15,6 +15,7 @@ from shared.settings import Settings
 
 if TYPE_CHECKING:
     from services.portal.adapters.mailer import Mailer
+    from services.portal.auth.secret_box import SecretBox
     from shared.vault.reader import Vault
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
@@ -58,6 +59,7 @@ class Portal:
     throttle_limit: int = 100
     templates: Environment = field(default_factory=environment)
     _vault: Vault | None = None
+    _box: SecretBox | None = None
 
     @property
     def vault(self) -> Vault:
@@ -66,6 +68,15 @@ class Portal:
 
             self._vault = Vault(self.settings)
         return self._vault
+
+    @property
+    def box(self) -> SecretBox:
+        if self._box is None:
+            from services.portal.auth.secret_box import SecretBox
+            from shared.vault.master_source import MasterKeySource
+
+            self._box = SecretBox(MasterKeySource(self.settings))
+        return self._box
 
     def mail(self) -> Mailer:
         if self.mailer is None:

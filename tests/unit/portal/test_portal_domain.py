@@ -142,3 +142,22 @@ def test_language(header: str | None, lang: str) -> None:
     from services.portal.web.i18n import language
 
     assert language(header) == lang
+
+
+def test_totp_secret_box() -> None:
+    import uuid
+
+    from services.portal.auth.secret_box import SecretBox
+    from shared.vault.master_key import MasterKey
+
+    old = MasterKey(b"\x01" * 32)
+    box, rotated, other = (SecretBox(old), SecretBox(MasterKey(b"\x02" * 32, previous=old)),
+                           SecretBox(MasterKey(b"\x03" * 32)))
+    account = uuid.uuid4()
+    sealed = box.seal("JBSWY3DPEHPK3PXPJBSWY3DP", account)
+    assert "JBSWY3DP" not in sealed
+    assert box.open(sealed, account) == "JBSWY3DPEHPK3PXPJBSWY3DP"
+    assert rotated.open(sealed, account) == "JBSWY3DPEHPK3PXPJBSWY3DP"  # previous key held
+    for bad_box, who in ((other, account), (box, uuid.uuid4())):
+        with pytest.raises(LookupError):
+            bad_box.open(sealed, who)

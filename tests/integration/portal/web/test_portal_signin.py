@@ -75,6 +75,11 @@ def test_recipient_journey_and_reused_code(
     c = make_client()
     secret = enrol(c, _link(settings, "alice@example.org", clock), clock)
     assert c.get("/invoices").status_code == 200
+    stored = psycopg.connect(settings.database_url).execute(
+        "SELECT totp_secret FROM portal.account WHERE email = 'alice@example.org'").fetchone()
+    assert stored is not None
+    assert stored[0].startswith("v1:")
+    assert secret not in stored[0]  # sealed at rest
     assert "F-SIGNIN-1" in c.get("/invoices").text
     # The enrolment's code was used in this step: signing in with it again is refused.
     other = make_client()
