@@ -38,7 +38,8 @@ Q_ARCHIVE = "efacture.archive"
 Q_TRANSMIT = "efacture.transmit"
 Q_TRANSMIT_POLL = "efacture.transmit.poll"
 Q_METERING = "efacture.metering"
-Q_PORTAL_NOTIFY = "efacture.portal.notify"  # recipients told once per archived invoice
+# Recipients told once per archived invoice; purged invoices' renderings forgotten.
+Q_PORTAL_NOTIFY = "efacture.portal.notify"
 
 POLL_DELAY_SECONDS = 1
 
@@ -140,7 +141,7 @@ class Topology:
             Binding(work_queue(Q_METERING, RK_ARCHIVED_TRANSMIT, delivery_limit=lim), INTERNAL,
                     (RK_ARCHIVED_TRANSMIT, RK_ARCHIVED_KEEP, RK_PURGED)),
             Binding(work_queue(Q_PORTAL_NOTIFY, RK_ARCHIVED_TRANSMIT, delivery_limit=lim),
-                    INTERNAL, (RK_ARCHIVED_TRANSMIT, RK_ARCHIVED_KEEP)),
+                    INTERNAL, (RK_ARCHIVED_TRANSMIT, RK_ARCHIVED_KEEP, RK_PURGED)),
         ])
         for q in (Q_INGEST, Q_ARCHIVE, Q_TRANSMIT, Q_TRANSMIT_POLL, Q_METERING, Q_PORTAL_NOTIFY):
             t.bindings.append(Binding(dead_queue(q), DEAD, (dlq_name(q),)))

@@ -4,7 +4,8 @@ The portal's web process attaches them to its :class:`~shared.runtime.Runtime`::
 
     Notifier(settings, links=MyEnrolmentLinks(...)).attach(rt)
 
-which subscribes the ``efacture.portal.notify`` consumer (``notify_consumer``) and runs the
+which subscribes the ``efacture.portal.notify`` consumer (``notify_consumer``: archived
+invoices are notified, purged ones lose their cached renderings) and runs the
 sender (``notify_sender``) every :data:`POLL_SECONDS`. :func:`create_app` is the same thing as
 a FastStream app of its own (``python -m services.portal.notify_app``), for a deployment that
 runs the notifications apart from the web pages, and for the tests.
@@ -23,8 +24,23 @@ from services.portal.notify_sender import Sender
 from shared.runtime import Runtime
 from shared.settings import Settings, get_settings
 from shared.topology import Q_PORTAL_NOTIFY
+from shared.vault.blob_factory import blob_store_from_settings
+from shared.vault.blobstore import BlobStore
 
 POLL_SECONDS = 1.0
+
+
+class BlobStoreOnce:
+    """The blob store, made on first use (not at wiring time: no I/O before the start)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._store: BlobStore | None = None
+
+    def get(self) -> BlobStore:
+        if self._store is None:
+            self._store = blob_store_from_settings(self._settings)
+        return self._store
 
 
 class Notifier:
@@ -47,7 +63,9 @@ class Notifier:
 
     def attach(self, rt: Runtime) -> None:
         self._rt = rt
-        rt.consume(Q_PORTAL_NOTIFY, make_handler(lambda: rt.pool, self.settings.mail_from),
+        blobs = BlobStoreOnce(self.settings)
+        rt.consume(Q_PORTAL_NOTIFY, make_handler(lambda: rt.pool, self.settings.mail_from,
+                                                 blobs.get),
                    title="portal.notify",
                    description="archived invoices: notify the recipient once")
         rt.every(POLL_SECONDS, self.sender.drain)

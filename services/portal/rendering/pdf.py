@@ -11,8 +11,9 @@
   blob is written before the row commits, so there is never a row without its blob; a crash
   in between leaves an orphan ciphertext whose data key was never stored (unreadable by
   anyone), and the next request renders again.
-* A purged (crypto-shredded) invoice: :class:`DocumentShreddedError`, and the rendering's row
-  and blob are deleted, so its plaintext is as gone as the original's.
+* A purged (crypto-shredded) invoice: its ``invoice.purged`` event makes the portal's consumer
+  call :func:`forget` (row and wrapped key, then blob), so the rendering is as gone as the
+  original; a request arriving first gets :class:`DocumentShreddedError` and forgets it too.
 
 The caller has already checked that the signed-in account may see the invoice; this module
 does not look at accounts. Raises ``LookupError`` for an unknown invoice.
@@ -32,6 +33,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from services.portal.rendering.document import RENDERER_VERSION, render_pdf
 from shared.errors import PermanentError
+from shared.vault.blobstore import BlobStore
 from shared.vault.document_sealer import DocumentShreddedError
 from shared.vault.reader import Vault
 
@@ -90,14 +92,22 @@ async def _cached(conn: Conn, vault: Vault, invoice_id: uuid.UUID) -> bytes | No
     return pdf
 
 
-async def _forget(conn: Conn, vault: Vault, invoice_id: uuid.UUID) -> None:
+async def forget(conn: Conn, blobs: BlobStore, invoice_id: uuid.UUID) -> int:
+    """Destroy an invoice's renderings (on its purge): the rows with their wrapped data keys
+    first (committed), then the ciphertexts. A crash in between leaves ciphertext whose key is
+    gone everywhere — as unreadable as a crypto-shredded original. Returns the rows removed."""
     async with conn.transaction():
         cur = await conn.execute(
             "DELETE FROM portal.rendering WHERE invoice_id = %s RETURNING blob_key",
             (invoice_id,))
         keys = [r[0] for r in await cur.fetchall()]
     for key in keys:
-        await asyncio.to_thread(vault.blobs.delete, key)
+        await asyncio.to_thread(blobs.delete, key)
+    return len(keys)
+
+
+async def _forget(conn: Conn, vault: Vault, invoice_id: uuid.UUID) -> None:
+    await forget(conn, vault.blobs, invoice_id)
 
 
 def _render_one_at_a_time(xml: bytes, profile: str | None) -> bytes:

@@ -26,9 +26,15 @@ import pika
 import psycopg
 import pytest
 
-from shared.messages.internal import InvoiceArchived
+from shared.messages.internal import InvoiceArchived, InvoicePurged
 from shared.settings import Settings
-from shared.topology import INTERNAL, Q_PORTAL_NOTIFY, RK_ARCHIVED_KEEP, RK_ARCHIVED_TRANSMIT
+from shared.topology import (
+    INTERNAL,
+    Q_PORTAL_NOTIFY,
+    RK_ARCHIVED_KEEP,
+    RK_ARCHIVED_TRANSMIT,
+    RK_PURGED,
+)
 from shared.vault.reader import Vault
 from tests.integration.portal.catalogue import TENANT, Archive, migrate
 from tests.support.infra import Infra
@@ -99,9 +105,10 @@ def env(infra: Infra, smtp: SmtpSink, tmp_path_factory: pytest.TempPathFactory) 
 
 
 @pytest.fixture(scope="module")
-def archive(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Archive:
+def archive(infra: Infra, env: dict[str, str]) -> Archive:
+    # The notifier's own data directory: the blobs the test writes are the ones it deletes.
     vault = Vault(Settings(database_url=infra.database_url,
-                           data_dir=tmp_path_factory.mktemp("notify-vault")))
+                           data_dir=Path(env["EFACTURE_DATA_DIR"])))
     return Archive(infra.database_url, vault)
 
 
@@ -300,3 +307,40 @@ def test_a_link_that_cannot_be_made_delays_its_row_only(
     body = message.get_body(preferencelist=("plain",))
     assert body is not None
     assert "Dupont & Fils a mis à votre disposition la facture n° F-GOOD" in body.get_content()
+
+
+def test_a_purged_invoice_loses_its_rendering_and_its_unsent_notification(
+    infra: Infra, archive: Archive, notifiers: Callable[..., Notifier]
+) -> None:
+    from services.portal.rendering.pdf import invoice_pdf
+
+    invoice_id = _add(archive, "purge@example.fr", "F-PURGE")
+
+    async def render() -> bytes:
+        async with await psycopg.AsyncConnection.connect(infra.database_url,
+                                                         autocommit=True) as conn:
+            return await invoice_pdf(conn, archive.vault, invoice_id)
+
+    asyncio.run(render())
+    with psycopg.connect(infra.database_url, autocommit=True) as conn:
+        [(blob_key,)] = conn.execute("SELECT blob_key FROM portal.rendering"
+                                     " WHERE invoice_id = %s", (invoice_id,)).fetchall()
+        conn.execute("INSERT INTO portal.notification (invoice_id, tenant, email, message_id,"
+                     " next_attempt_at) VALUES (%s, %s, 'purge@example.fr', '<x@y>',"
+                     " now() + interval '1 day')", (invoice_id, TENANT))
+        conn.execute("UPDATE archive.invoice SET wrapped_data_key = NULL, state = 'purged',"
+                     " purged_at = now() WHERE invoice_id = %s", (invoice_id,))
+    assert archive.vault.blobs.exists(blob_key)
+    notifiers()
+    gone = InvoicePurged(invoice_id=invoice_id, tenant=TENANT,
+                         purged_at=datetime(2036, 1, 2, tzinfo=UTC)).model_dump_json().encode()
+    _publish(infra, [(RK_PURGED, gone), (RK_PURGED, gone)])  # and its redelivery
+    _wait(lambda: not archive.vault.blobs.exists(blob_key), what="rendering blob deleted")
+    _wait(lambda: _queue_depth(infra, Q_PORTAL_NOTIFY) == 0, what="queue drained")
+    with psycopg.connect(infra.database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM portal.rendering WHERE invoice_id = %s",
+                            (invoice_id,)).fetchone() == (0,)
+    row = _rows(infra, [invoice_id])[invoice_id]
+    assert row["failed_at"] is not None
+    assert row["last_error"] == "purged"
+    assert row["sent_at"] is None
