@@ -11,7 +11,8 @@ row per id, so re-reading a flow publishes nothing twice; the cursor survives re
 (``transmit.lifecycle_cursor``).
 
 Causal order: a pass stops before the first flow about an invoice whose acknowledgement
-(200/213) is not yet published, and before a flow it could not download (read again next
+(200/213) is not yet published (it reads that acknowledgement itself first, since the
+flow poll gives up after an hour), and before a flow it could not download (read again next
 pass). A CDAR that fails the schema is logged with its reason and skipped: it never stops
 the follower, and each tenant is followed on its own (one tenant's failure is logged).
 A tenant whose PA pushes webhooks (``webhooks.py``) is read when woken by one, and polled
@@ -25,19 +26,24 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from services.transmit.adapters import repository as repo
 from services.transmit.adapters.cdar_schema import CdarInvalid, read_statuses
 from services.transmit.domain.breaker import BreakerState
+from services.transmit.lifecycle import MAX_POLLS, LifecycleService
 from services.transmit.service import TransmitService
 from shared import outbox
 from shared.errors import EfactureError, PermanentError
 from shared.logging import get_logger
 from shared.messages.status import LIFECYCLE_LABELS, EventReason, make_event
 from shared.outbox import Outgoing
+from shared.topology import POLL_DELAY_SECONDS
 
 log = get_logger(__name__)
 
 EPOCH = "1970-01-01T00:00:00+00:00"
 POLL_WITH_WEBHOOKS_S = 30.0  # a tenant whose PA pushes webhooks is still polled this often
+# Past this age an upload's acknowledgement poll has given up (with a margin for its delays).
+POLLS_GIVE_UP_S = MAX_POLLS * POLL_DELAY_SECONDS * 1.5
 WHERE_LIFECYCLE = {"flowDirection": ["In"], "flowType": ["CustomerInvoiceLC"]}
 
 
@@ -45,6 +51,7 @@ class LifecycleFollower:
     def __init__(self, transmit: TransmitService) -> None:
         self.t = transmit
         self.rt = transmit.rt
+        self.acks = LifecycleService(transmit)
         self.pushed: Callable[[str], bool] = lambda tenant: False  # has a live webhook
         self._woken: set[str] = set()
         self._last: dict[str, float] = {}
@@ -97,7 +104,11 @@ class LifecycleFollower:
                 " ON CONFLICT (tenant) DO UPDATE SET updated_after = EXCLUDED.updated_after",
                 (tenant, newest),
             )
-        await outbox.flush(self.rt.pool, self.rt.publish, ids)
+        # Each invoice's pending rows in id order, not just the new ones: a pass killed
+        # between its commit and its flush left a 202 pending (for the sweep, 10 s later),
+        # and publishing this pass's 205 alone would overtake it.
+        for invoice_id in dict.fromkeys(i.invoice_id for i in items if i.invoice_id):
+            await outbox.flush_for(self.rt.pool, self.rt.publish, invoice_id=invoice_id)
         return len(ids)
 
     async def _known(self, tenant: str, number: str, tracking: Any
@@ -118,6 +129,28 @@ class LifecycleFollower:
             )
             row = await cur.fetchone()
         return (row[0], row[1], row[2], row[3]) if row else None
+
+    async def _acknowledged(self, tenant: str, creds: Any, invoice_id: uuid.UUID) -> bool:
+        """Whether the invoice's 200/213 is out now: read here when its flow poll gave up
+        (``MAX_POLLS``, e.g. while the PA was down for an hour), which would otherwise block
+        this tenant's later statuses for good. ``Pending`` or a failed read: not yet."""
+        async with self.rt.pool.connection() as conn:
+            row = await repo.get(conn, invoice_id)
+            given_up = row is not None and await repo.uploaded_before(
+                conn, invoice_id, POLLS_GIVE_UP_S)
+        if row is None or row.state != "uploaded" or row.flow_id is None:
+            return row is not None and row.state != "uploaded"
+        if not given_up:
+            return False  # its poll is still running: that one publishes the 200/213
+        try:
+            status = await self.t.pa.get_flow(creds, row.flow_id)
+        except EfactureError as exc:
+            log.info("lifecycle-ack-unread", tenant=tenant, flow_id=row.flow_id, error=str(exc))
+            return False
+        if status.ack_status not in ("Ok", "Error"):
+            return False
+        await self.acks.acknowledge(tenant, invoice_id, row.flow_id, status)
+        return True
 
     async def _events(self, tenant: str, creds: Any, results: list[dict[str, Any]],
                       cursor: str) -> tuple[list[Outgoing], str]:
@@ -157,7 +190,8 @@ class LifecycleFollower:
                 if known is None or status.code not in LIFECYCLE_LABELS:
                     continue  # another tenant's or an unknown invoice: never leak it
                 invoice_id, submission_id, number, state = known
-                if state == "uploaded":
+                if state == "uploaded" and not await self._acknowledged(tenant, creds,
+                                                                         invoice_id):
                     blocked = True  # its 200/213 comes first: read this flow again next pass
                     break
                 pending.append(Outgoing.status(make_event(

@@ -10,8 +10,10 @@ outbox ignores an id it already holds, so a repeated poll publishes nothing new.
 from __future__ import annotations
 
 import contextlib
+import uuid
 
 from services.transmit.adapters import repository as repo
+from services.transmit.adapters.pa_models import FlowStatus
 from services.transmit.domain.breaker import BreakerState
 from services.transmit.service import TransmitService
 from shared import outbox
@@ -24,7 +26,9 @@ from shared.topology import RETRY
 
 log = get_logger(__name__)
 
-MAX_POLLS = 3600  # one hour of 1-second polls, then the flow is left to the lifecycle follower
+# One hour of 1-second polls; after that the lifecycle follower reads the acknowledgement
+# when a later status about the invoice arrives (follower.py, ``_acknowledged``).
+MAX_POLLS = 3600
 
 
 class LifecycleService:
@@ -51,21 +55,27 @@ class LifecycleService:
                                       body=again.model_dump_json().encode(),
                                       message_id=str(msg.invoice_id))
             return
+        await self.acknowledge(msg.tenant, msg.invoice_id, msg.flow_id, status)
+
+    async def acknowledge(self, tenant: str, invoice_id: uuid.UUID, flow_id: str,
+                          status: FlowStatus) -> None:
+        """Record a final acknowledgement (``Ok`` → 200, ``Error`` → 213 with the PA's
+        reasons) and publish it. Idempotent: the event id is derived, the state the same."""
         ok = status.ack_status == "Ok"
         async with self.rt.pool.connection() as conn:
             cur = await conn.execute(
                 "SELECT submission_id, invoice_number FROM archive.invoice WHERE invoice_id = %s",
-                (msg.invoice_id,))
+                (invoice_id,))
             found = await cur.fetchone()
         submission_id, number = found if found else (None, None)
         event = make_event(
-            "lifecycle", tenant=msg.tenant, submission_id=submission_id, invoice_id=msg.invoice_id,
+            "lifecycle", tenant=tenant, submission_id=submission_id, invoice_id=invoice_id,
             invoice_number=number, lifecycle_code=200 if ok else 213,
             reasons=[EventReason(code=r.code, message=r.message) for r in status.reasons],
-            detail={"flow_id": msg.flow_id, "ack_status": status.ack_status},
+            detail={"flow_id": flow_id, "ack_status": status.ack_status},
         )
         async with self.rt.pool.connection() as conn, conn.transaction():
-            await repo.set_state(conn, msg.invoice_id, "accepted" if ok else "rejected")
+            await repo.set_state(conn, invoice_id, "accepted" if ok else "rejected")
             ids = await outbox.add(conn, [Outgoing.status(event)])
         await outbox.flush(self.rt.pool, self.rt.publish, ids)
         log.info("flow-acknowledged", ack_status=status.ack_status)

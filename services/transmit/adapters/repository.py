@@ -84,3 +84,12 @@ async def get(conn: psycopg.AsyncConnection[Any], invoice_id: uuid.UUID) -> Tran
     )
     row = await cur.fetchone()
     return Transmission(*row) if row else None
+
+
+async def uploaded_before(conn: psycopg.AsyncConnection[Any], invoice_id: uuid.UUID,
+                          seconds: float) -> bool:
+    """True when the invoice was uploaded (and is still unacknowledged) over ``seconds`` ago."""
+    cur = await conn.execute(
+        "SELECT 1 FROM transmit.transmission WHERE invoice_id = %s AND state = 'uploaded'"
+        " AND updated_at < now() - make_interval(secs => %s)", (invoice_id, seconds))
+    return await cur.fetchone() is not None
