@@ -16,6 +16,7 @@ def create_app(settings: Settings) -> FastStream:
     rt = Runtime(settings, "archive")
     service = ArchiveService(rt)
     rt.every(settings.checkpoint_interval_seconds, service.checkpoint)
+    rt.every(settings.checkpoint_interval_seconds, service.sweep_orphans)
     rt.consume(Q_ARCHIVE, make_handler(service), title="archive",
                description="accepted invoices")
     return rt.app(on_startup=[service.open], after_shutdown=[service.close])

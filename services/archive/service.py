@@ -6,10 +6,16 @@ batch, and ONE transaction per batch appends the Merkle leaves, inserts the
 catalogue rows and the outgoing messages (``archived`` event, the claim check
 for transmit and metering). They are published after the commit, and each
 input is acked after its batch's confirms. For an invoice already catalogued,
-only what is still pending is published. The blob key is fixed per invoice, so
-a crash between the blob write and the commit leaves no orphan: the
-redelivery rewrites the same blob. A TSA or database outage raises and is
-retried. Batching is what keeps the log (one writer at a time) off the
+only what is still pending is published. The blob key is the content address
+of the ciphertext (a fresh data key per attempt), recorded in
+``archive.pending_blob`` before the put: no attempt ever overwrites another's
+blob (S3 puts are create-only), and the catalogue row names the key it
+committed. A crash between the blob write and the commit leaves that attempt's
+blob; the redelivery writes its own, commits, and sweeps the crashed one
+(:mod:`services.archive.orphans`) before publishing. Two copies handled by two
+processes meet at the commit (the catalogue's key, under the log's lock): the
+loser deletes its own blob and publishes nothing new. A TSA or database outage
+raises and is retried. Batching is what keeps the log (one writer at a time) off the
 critical path: appends cost three round trips per batch, whatever its size.
 
 Poison stays alone: each invoice is checked before it joins a batch
@@ -31,7 +37,8 @@ from typing import Any
 
 import psycopg
 
-from services.archive.adapters import catalogue, merkle_store
+from services.archive import orphans
+from services.archive.adapters import catalogue, merkle_store, pending_blobs
 from services.archive.adapters.log_key import load_or_create_log_key
 from services.archive.adapters.tsa_client import TimeStampToken, TsaClient
 from services.archive.adapters.tsa_trust import TrustedTokens
@@ -49,7 +56,6 @@ from shared.outbox import Outgoing
 from shared.runtime import Runtime
 from shared.topology import INTERNAL, RK_ARCHIVED_KEEP, RK_ARCHIVED_TRANSMIT
 from shared.vault.blob_factory import blob_store_from_settings
-from shared.vault.blob_key import blob_key
 from shared.vault.blobstore import BlobStore
 from shared.vault.document_sealer import DocumentSealer, SealedDocument
 from shared.vault.master_source import MasterKeySource
@@ -65,7 +71,8 @@ ROW_ERRORS = (psycopg.DataError, psycopg.IntegrityError, ValueError, OverflowErr
 class Prepared:
     """An invoice whose token and blob are ready, waiting for its batch's commit.
 
-    ``refusal`` is set by the commit when this row alone made its batch fail.
+    ``refusal`` is set by the commit when this row alone made its batch fail; ``lost`` when
+    another attempt at the same invoice committed first (this one's blob is then discarded).
     """
 
     msg: InvoiceAccepted
@@ -73,6 +80,7 @@ class Prepared:
     sealed: SealedDocument
     blob_key: str
     refusal: ArchiveRefusal | None = field(default=None)
+    lost: bool = field(default=False)
 
 
 class ArchiveService:
@@ -88,9 +96,9 @@ class ArchiveService:
         self.rt = rt
         self.clock = clock or (lambda: datetime.now(UTC))
         self.batcher: Batcher[Prepared] = Batcher(self._commit, max_size=64)
-        # One handler per invoice at a time in this process: a concurrent duplicate (the
-        # same invoice forwarded twice) must not rewrite the blob under another data key
-        # after the first one committed its row (the row would no longer open its blob).
+        # One handler per invoice at a time in this process: spares a concurrent duplicate
+        # a TSA stamp and a blob. Correctness does not rest on it: across processes the
+        # commit decides (see _commit_once) and blob keys never collide.
         self._inflight: dict[Any, tuple[asyncio.Lock, int]] = {}
 
     async def open(self) -> None:
@@ -123,6 +131,7 @@ class ArchiveService:
         async with self.rt.pool.connection() as conn:
             done = await catalogue.exists(conn, msg.invoice_id)
         if done:
+            await self._clean([], [msg.invoice_id])
             await outbox.flush_for(self.rt.pool, self.rt.publish, invoice_id=msg.invoice_id)
             log.info("archive-repeated")
             return
@@ -137,14 +146,18 @@ class ArchiveService:
         self.trusted.check(token.response_der, msg.document)
         async with self.rt.pool.connection() as conn, conn.transaction():
             sealed = await self.sealer.seal_document(conn, msg.tenant, msg.invoice_id, msg.document)
-        key = blob_key(msg.tenant, msg.invoice_id)
+            key = sealed.blob_key
+            await pending_blobs.record(conn, key, msg.invoice_id, msg.tenant)
         await asyncio.to_thread(self.blobs.put, key, sealed.ciphertext)
         faults.reach("archive.after_blob")
         prepared = Prepared(msg, token, sealed, key)
         await self.batcher.submit(prepared)
         if prepared.refusal is not None:
-            await asyncio.to_thread(self.blobs.delete, key)
+            await orphans.discard(self.rt.pool, self.blobs, [key])
             await self._refuse(msg, prepared.refusal)
+            return
+        if prepared.lost:
+            log.info("archive-duplicate-lost")
             return
         faults.reach("archive.after_commit")
         log.info("invoice-archived")
@@ -180,16 +193,31 @@ class ArchiveService:
             await self._commit(batch[:half])
             await self._commit(batch[half:])
             return
+        losers = [p for p in batch if p not in fresh]
+        for p in losers:
+            p.lost = True
+        await self._clean([p.blob_key for p in losers], [p.msg.invoice_id for p in fresh])
         await outbox.flush(self.rt.pool, self.rt.publish, ids, pipelined=True)
-        for p in batch:
-            if p not in fresh:  # archived before (a concurrent duplicate): finish its messages
-                await outbox.flush_for(self.rt.pool, self.rt.publish, invoice_id=p.msg.invoice_id)
+        for p in losers:  # archived by another attempt: finish its messages, add none
+            await outbox.flush_for(self.rt.pool, self.rt.publish, invoice_id=p.msg.invoice_id)
+
+    async def _clean(self, lost: Sequence[str], archived: Sequence[Any]) -> None:
+        """Before publishing (once ``archived`` is out, no blob should lack its row): discard
+        the ``lost`` attempts' blobs, sweep the orphans of the ``archived`` invoice ids. The
+        commit stands if this fails: every such blob is recorded, the periodic sweep retries."""
+        try:
+            if lost:
+                await orphans.discard(self.rt.pool, self.blobs, lost)
+            if archived:
+                await orphans.sweep(self.rt.pool, self.blobs, archived)
+        except Exception as exc:  # cleanup only: sweep_orphans retries
+            log.warning("archive-orphan-sweep-failed", error=f"{type(exc).__name__}: {exc}")
 
     async def _commit_once(self, batch: Sequence[Prepared]) -> tuple[list[int], list[Prepared]]:
         """One transaction for the batch; returns its outbox ids and the rows it inserted."""
         async with self.rt.pool.connection() as conn, conn.transaction():
-            # The log's lock first: every batch is then serialised, so the existence check
-            # below cannot race another batch holding the same invoice.
+            # The log's lock first: every batch of every process is then serialised, so the
+            # existence check below cannot race another batch holding the same invoice.
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", (merkle_store.LOG_LOCK,))
             cur = await conn.execute(
                 "SELECT invoice_id FROM archive.invoice WHERE invoice_id = ANY(%s)",
@@ -208,6 +236,7 @@ class ArchiveService:
                 row = self._row(p, index)
                 await catalogue.insert(conn, row)
                 items += self._messages(p, row)
+            await pending_blobs.forget(conn, [p.blob_key for p in fresh])
             ids = await outbox.add(conn, items)
         return ids, fresh
 
@@ -253,3 +282,7 @@ class ArchiveService:
         """Sign a checkpoint of the log if it grew (called every few seconds)."""
         async with self.rt.pool.connection() as conn, conn.transaction():
             await merkle_store.checkpoint(conn, self.signer)
+
+    async def sweep_orphans(self) -> None:
+        """Delete the blobs of attempts that crashed or lost (called every few seconds)."""
+        await orphans.sweep(self.rt.pool, self.blobs)

@@ -9,12 +9,12 @@ and no key anywhere can recover the ciphertext. No plaintext byte is written any
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from uuid import UUID
 
 from shared.errors import PermanentError
 from shared.vault import keyring
+from shared.vault.blob_key import blob_key
 from shared.vault.envelope import (
     data_key_context,
     new_data_key,
@@ -43,8 +43,9 @@ class SealedDocument:
 
     @property
     def blob_key(self) -> str:
-        """Content address of the ciphertext (SHA-256 hex): the blob-store key."""
-        return hashlib.sha256(self.ciphertext).hexdigest()
+        """Content address of the ciphertext (SHA-256 hex): the blob-store key, different
+        for every sealing (fresh data key), so no attempt ever overwrites another's blob."""
+        return blob_key(self.ciphertext)
 
     def __repr__(self) -> str:
         return (

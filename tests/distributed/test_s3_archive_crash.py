@@ -1,10 +1,9 @@
 """Archive SIGKILLed between the blob write and the catalogue commit, with its blobs on S3.
 
-On the local disk the redelivery rewrites the blob under its fixed per-invoice key (another
-data key, so other bytes) and archives the invoice once. On S3 the store never overwrites a
-different object, so the same redelivery meets ``blob-conflict`` — until archive keys its blobs
-by content (or guards duplicates in the database): the expected failure below records that gap
-and turns into an error (strict) the day archive no longer needs to overwrite.
+The S3 store never overwrites a different object (create-only put). Blob keys are the content
+address of the ciphertext, a fresh data key per attempt: the redelivery writes a blob under a
+new key, commits it (one row, one leaf, one ``archived`` event, no dead letter), and sweeps the
+crashed attempt's blob, so the store holds exactly the key the catalogue row names.
 """
 
 from __future__ import annotations
@@ -14,13 +13,13 @@ import uuid
 from collections.abc import Iterator
 
 import pika
+import psycopg
 import pytest
 
 from efacture.cli.submit import Submitter
 from shared.messages.base import derived_id
 from shared.topology import dlq_name
 from shared.vault.blob_factory import blob_store_for_env
-from shared.vault.blob_key import blob_key
 from tests.distributed.node import Node
 from tests.distributed.seaweed import SeaweedFS
 from tests.support.infra import Infra
@@ -57,8 +56,6 @@ def _dead_letters(amqp_url: str) -> int:
         conn.close()
 
 
-@pytest.mark.xfail(strict=True, reason="archive rewrites its fixed per-invoice blob key after a "
-                   "crash; the S3 store refuses to overwrite other bytes (blob-conflict)")
 def test_a_crash_after_the_blob_write_archives_once_on_s3(node: Node, infra: Infra) -> None:
     listener = StatusListener(infra.amqp_url)
     try:
@@ -70,7 +67,8 @@ def test_a_crash_after_the_blob_write_archives_once_on_s3(node: Node, infra: Inf
                     content_type="application/xml", transmit=False)
         sub.close()
         assert doomed.wait(timeout=60) == -9, "archive did not die at the fault point"
-        assert blob_store_for_env(node.env).exists(blob_key(TENANT, invoice_id))
+        store = blob_store_for_env(node.env)
+        [crashed] = set(store.keys())  # this module's prefix: the crashed attempt's blob only
         node.serve("archive")
         deadline = time.monotonic() + WAIT
         while time.monotonic() < deadline:
@@ -80,7 +78,18 @@ def test_a_crash_after_the_blob_write_archives_once_on_s3(node: Node, infra: Inf
                 break
             time.sleep(0.2)
         assert _dead_letters(infra.amqp_url) == 0, "the redelivery was dead-lettered"
-        assert any(e["event"] == "archived" and e["submission_id"] == mid
-                   for e in listener.snapshot())
+        events = [e for e in listener.snapshot()
+                  if e["event"] == "archived" and e["submission_id"] == mid]
+        assert len({e["event_id"] for e in events}) == 1
+        with psycopg.connect(infra.database_url, autocommit=True) as conn:
+            rows = conn.execute("SELECT blob_key FROM archive.invoice WHERE invoice_id = %s",
+                                (invoice_id,)).fetchall()
+            leaves = conn.execute("SELECT count(*) FROM archive.log_leaf").fetchone()
+        assert len(rows) == 1
+        assert leaves == (1,)
+        [(committed,)] = rows
+        assert committed != crashed
+        # The sweep runs before the event is published: the orphan is already gone.
+        assert set(store.keys()) == {committed}, "the crashed attempt's blob was not swept"
     finally:
         listener.close()
