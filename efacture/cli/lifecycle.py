@@ -22,9 +22,13 @@ def _decimal(value: str | None, name: str) -> Decimal | None:
     if value is None:
         return None
     try:
-        return Decimal(value.replace(",", "."))
+        number = Decimal(value.replace(",", "."))
     except InvalidOperation:
         fail(f"{name} {value!r} is not a number.", 2)
+    # NaN, Infinity and 1e999999 parse, then raise in the comparisons and quantize below.
+    if not number.is_finite() or number.adjusted() > 15:
+        fail(f"{name} {value!r} is not a number.", 2)
+    return number
 
 
 def _check_usage(code: int, amount: Decimal | None, vat_rate: Decimal | None,
