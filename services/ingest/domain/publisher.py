@@ -50,3 +50,24 @@ def authenticated(
         return None, [Reason(code="unknown-tenant", path="routing_key",
                              message="The routing key must be invoice.submit.<SIRET>.")]
     return (erp.group(1) if erp else None), []
+
+
+# Headers only the broker writes (dead-lettering). A submission never carries them: RabbitMQ
+# 3.x keeps a publisher's own x-death entry when it dead-letters a message whose entry names
+# the same queue and reason, routing keys included, and `efacture dlq replay` takes the
+# routing key (the authenticated tenant) from that entry. Forged, it would replay an ERP's
+# message on another tenant's key.
+BROKER_ONLY_HEADERS = frozenset({
+    "x-death", "x-first-death-exchange", "x-first-death-queue", "x-first-death-reason",
+    "x-last-death-exchange", "x-last-death-queue", "x-last-death-reason",
+})
+BROKER_HEADER_PATH = "headers.x-death"
+
+
+def broker_headers(headers: Collection[str]) -> list[Reason]:
+    """``tenant-forged`` when the publisher set a header only the broker may set."""
+    found = sorted(str(k) for k in headers if str(k).lower() in BROKER_ONLY_HEADERS)
+    if not found:
+        return []
+    return [Reason(code="tenant-forged", path=BROKER_HEADER_PATH,
+                   message=f"The headers {', '.join(found)} are set by RabbitMQ only.")]

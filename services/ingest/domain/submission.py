@@ -13,7 +13,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from services.ingest.domain.publisher import authenticated, forged
+from services.ingest.domain.publisher import (
+    BROKER_HEADER_PATH,
+    authenticated,
+    broker_headers,
+    forged,
+)
 from services.ingest.domain.reasons import Reason
 
 MAX_MESSAGE_ID = 128
@@ -40,6 +45,11 @@ class Submission:
     def forged(self) -> bool:
         """True when an ERP user claimed another tenant: answered to the user's own tenant."""
         return any(e.code == "tenant-forged" for e in self.errors)
+
+    @property
+    def broker_headers_forged(self) -> bool:
+        """True when the publisher set x-death or its kin: never to be dead-lettered."""
+        return any(e.path == BROKER_HEADER_PATH for e in self.errors)
 
 
 def _text(value: Any, limit: int = 512) -> str | None:
@@ -95,6 +105,7 @@ def decode(
         user = ""  # set but blank: no operator and no ERP user has that name
     rk = _text(routing_key, 256)
     bound, refused = authenticated(rk, user, operators)
+    refused += broker_headers(h)
     claimed = _text(h.get("tenant"), 64)
     if claimed is None and bound is not None:
         claimed = bound
