@@ -107,12 +107,13 @@ class TransmitService:
                 await self._park(msg, min(max(row.round_attempts, 1), last), None, delivery,
                                  spend=False)
                 return
-            delivered_before = row.attempts > 0
             # Counted before the search too: a search the PA fails must spend an attempt,
             # or a PA that is down would keep the message circling the same delay queue.
             async with self.rt.pool.connection() as conn, conn.transaction():
                 row = await repo.start_attempt(conn, msg.invoice_id, delivery.replays)
-            if delivered_before:
+            # From the counter just incremented under the row's lock, not from the read
+            # before it: of two copies of the message handled at once, the second searches.
+            if row.attempts > 1:
                 held = await self.pa.find_by_tracking_id(creds, str(msg.invoice_id))
                 if held is not None:
                     log.info("flow-found-at-pa", flow_id=held.get("flowId"))
