@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,6 +111,7 @@ class Browser:
 
     def close(self) -> None:
         self.context.close()
+        shutil.rmtree(self.profile, ignore_errors=True)  # the user-data-dir is the test's own
 
     # -- every page -------------------------------------------------------------------------
     def check(self, name: str, response: Response | None = None) -> None:
