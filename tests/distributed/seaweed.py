@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.support.infra import answers, free_port
+from tests.support.infra import answers, listen_ports
 
 WEED = Path(sys.executable).parent / "weed"
 
@@ -29,15 +29,16 @@ class SeaweedFS:
         self.root = root
         self.access_key = f"efacture-{secrets.token_hex(4)}"
         self.secret_key = secrets.token_hex(16)
-        self.s3_port = free_port()
-        self.master_port = free_port()
-        self.master_grpc = free_port()
+        # One run of ten bindable ports below the ephemeral range: no two roles share one, and
+        # no outgoing connection takes one before SeaweedFS binds it.
+        base = listen_ports(10)
+        self.s3_port, self.master_port, self.master_grpc = base, base + 1, base + 2
         self.ports = {
             "master.port": self.master_port, "master.port.grpc": self.master_grpc,
-            "volume.port": free_port(), "volume.port.grpc": free_port(),
-            "filer.port": free_port(), "filer.port.grpc": free_port(),
-            "s3.port": self.s3_port, "s3.port.grpc": free_port(),
-            "admin.port": free_port(), "admin.port.grpc": free_port(),
+            "volume.port": base + 3, "volume.port.grpc": base + 4,
+            "filer.port": base + 5, "filer.port.grpc": base + 6,
+            "s3.port": self.s3_port, "s3.port.grpc": base + 7,
+            "admin.port": base + 8, "admin.port.grpc": base + 9,
         }
         self.proc: subprocess.Popen[bytes] | None = None
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import random
+import socket
 import subprocess
 from pathlib import Path
 
@@ -24,12 +26,21 @@ def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _free_run_of_ports() -> int:
-    """An S3 port whose followers (+1…+4 and +10000…+10004) are free too."""
-    for _ in range(50):
-        port = free_port()
-        if port + 10004 < 65536 and not any(
-                answers("127.0.0.1", port + d) for d in (*range(5), *range(10000, 10005))):
-            return port
+    """An S3 port whose followers (+1…+4 and +10000…+10004) can all be bound.
+
+    Below the ephemeral range (32768+), so that no outgoing connection takes one of them
+    between this check and SeaweedFS's bind; a bind, not a connect, is the check.
+    """
+    for _ in range(200):
+        port = random.randrange(12000, 22000)
+        try:
+            for d in (*range(5), *range(10000, 10005)):
+                with socket.socket() as s:
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    s.bind(("127.0.0.1", port + d))
+        except OSError:
+            continue
+        return port
     raise RuntimeError("no free run of ports")
 
 
