@@ -103,8 +103,8 @@ def test_keys_that_could_escape_are_refused(store: BlobStore, key: str) -> None:
 
 def test_other_bytes_under_a_stored_key_are_refused(store: BlobStore) -> None:
     if isinstance(store, FileBlobStore):
-        pytest.skip("FileBlobStore replaces atomically: archive's fixed per-invoice key "
-                    "relies on it to rewrite a blob after a crash")
+        pytest.skip("FileBlobStore replaces a key's file atomically instead of refusing; "
+                    "harmless now that archive's keys are content addresses")
     key = _key()
     store.put(key, b"first ciphertext")
     with pytest.raises(BlobConflictError):
