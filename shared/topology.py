@@ -6,6 +6,14 @@ poison message is never requeued forever and a dead letter is never lost.
 Transmit retries go through fixed-delay queues whose expired messages are
 dead-lettered back onto the transmit queue: no consumer ever sleeps.
 Declaring is idempotent: the same names and arguments every time.
+
+Every quorum queue is declared with ``x-quorum-initial-group-size`` = ``quorum_size`` (3 by
+default): three replicas on a cluster of three or more nodes, one member per node on a smaller
+one (RabbitMQ 3.10 caps the size at the cluster's node count; measured in
+``tests/distributed/test_rabbit_cluster.py``). The value must be the same in every process and
+must not change for an existing queue: RabbitMQ refuses a redeclaration with another value (or
+with none, for a queue declared before it was set) with ``PRECONDITION_FAILED``. ``0`` leaves
+the argument out (RabbitMQ's default: a member on every node of the cluster).
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the names below are imported by light CLI commands: faststream only on use
     from faststream.rabbit import RabbitExchange, RabbitQueue
+    from faststream.rabbit.schemas.queue import QuorumQueueArgs
 
 INBOUND = "efacture.inbound"       # contract: ERP → broker
 STATUS = "efacture.status"         # contract: broker → partners
@@ -42,6 +51,8 @@ Q_METERING = "efacture.metering"
 Q_PORTAL_NOTIFY = "efacture.portal.notify"
 
 POLL_DELAY_SECONDS = 1
+# Replicas of every quorum queue: survives the loss of one node of three (a majority stays).
+QUORUM_SIZE = 3
 
 
 def exchange(name: str) -> RabbitExchange:
@@ -60,7 +71,18 @@ def dlq_name(queue: str) -> str:
     return f"{queue}.dlq"
 
 
-def work_queue(name: str, routing_key: str, *, delivery_limit: int = 20) -> RabbitQueue:
+def replicated(arguments: QuorumQueueArgs, quorum_size: int) -> QuorumQueueArgs:
+    """``arguments`` with the group size of a quorum queue (left out when ``quorum_size`` is 0)."""
+    if quorum_size < 0:
+        raise ValueError(f"a quorum queue needs 0 (RabbitMQ's default) or more members, "
+                         f"not {quorum_size}")
+    if quorum_size:
+        arguments["x-quorum-initial-group-size"] = quorum_size
+    return arguments
+
+
+def work_queue(name: str, routing_key: str, *, delivery_limit: int = 20,
+               quorum_size: int = QUORUM_SIZE) -> RabbitQueue:
     """A quorum work queue bound to ``routing_key`` whose rejects go to its DLQ."""
     from faststream.rabbit import QueueType, RabbitQueue
 
@@ -69,13 +91,13 @@ def work_queue(name: str, routing_key: str, *, delivery_limit: int = 20) -> Rabb
         queue_type=QueueType.QUORUM,
         durable=True,
         routing_key=routing_key,
-        arguments={
+        arguments=replicated({
             "x-delivery-limit": delivery_limit,
             "x-dead-letter-exchange": DEAD,
             "x-dead-letter-routing-key": dlq_name(name),
             "x-dead-letter-strategy": "at-least-once",
             "x-overflow": "reject-publish",
-        },
+        }, quorum_size),
     )
 
 
@@ -83,7 +105,7 @@ def delay_queue_name(seconds: int, target: str) -> str:
     return f"efacture.delay.{target}.{seconds}s"
 
 
-def delay_queue(seconds: int, target_rk: str) -> RabbitQueue:
+def delay_queue(seconds: int, target_rk: str, quorum_size: int = QUORUM_SIZE) -> RabbitQueue:
     """Messages wait ``seconds`` here, then are dead-lettered to ``INTERNAL`` with ``target_rk``."""
     from faststream.rabbit import QueueType, RabbitQueue
 
@@ -92,21 +114,22 @@ def delay_queue(seconds: int, target_rk: str) -> RabbitQueue:
         queue_type=QueueType.QUORUM,
         durable=True,
         routing_key=delay_queue_name(seconds, target_rk),
-        arguments={
+        arguments=replicated({
             "x-message-ttl": seconds * 1000,
             "x-dead-letter-exchange": INTERNAL,
             "x-dead-letter-routing-key": target_rk,
             "x-dead-letter-strategy": "at-least-once",
             "x-overflow": "reject-publish",
-        },
+        }, quorum_size),
     )
 
 
-def dead_queue(work: str) -> RabbitQueue:
+def dead_queue(work: str, quorum_size: int = QUORUM_SIZE) -> RabbitQueue:
     from faststream.rabbit import QueueType, RabbitQueue
 
     return RabbitQueue(
-        dlq_name(work), queue_type=QueueType.QUORUM, durable=True, routing_key=dlq_name(work)
+        dlq_name(work), queue_type=QueueType.QUORUM, durable=True, routing_key=dlq_name(work),
+        arguments=replicated({}, quorum_size),
     )
 
 
@@ -123,32 +146,36 @@ class Topology:
 
     retry_delays: tuple[int, ...]
     delivery_limit: int = 20
+    quorum_size: int = QUORUM_SIZE
     bindings: list[Binding] = field(default_factory=list)
 
     @classmethod
-    def build(cls, retry_delays: tuple[int, ...], delivery_limit: int = 20) -> Topology:
-        t = cls(retry_delays=tuple(sorted(set(retry_delays))), delivery_limit=delivery_limit)
-        lim = delivery_limit
+    def build(cls, retry_delays: tuple[int, ...], delivery_limit: int = 20,
+              quorum_size: int = QUORUM_SIZE) -> Topology:
+        t = cls(retry_delays=tuple(sorted(set(retry_delays))), delivery_limit=delivery_limit,
+                quorum_size=quorum_size)
+        lim, size = delivery_limit, quorum_size
+
+        def work(name: str, routing_key: str) -> RabbitQueue:
+            return work_queue(name, routing_key, delivery_limit=lim, quorum_size=size)
+
         t.bindings.extend([
-            Binding(work_queue(Q_INGEST, RK_SUBMIT, delivery_limit=lim), INBOUND,
-                    (RK_SUBMIT, RK_SUBMIT_TENANT)),
-            Binding(work_queue(Q_ARCHIVE, RK_ACCEPTED, delivery_limit=lim), INTERNAL,
-                    (RK_ACCEPTED,)),
-            Binding(work_queue(Q_TRANSMIT, RK_ARCHIVED_TRANSMIT, delivery_limit=lim), INTERNAL,
+            Binding(work(Q_INGEST, RK_SUBMIT), INBOUND, (RK_SUBMIT, RK_SUBMIT_TENANT)),
+            Binding(work(Q_ARCHIVE, RK_ACCEPTED), INTERNAL, (RK_ACCEPTED,)),
+            Binding(work(Q_TRANSMIT, RK_ARCHIVED_TRANSMIT), INTERNAL,
                     (RK_ARCHIVED_TRANSMIT, RK_TRANSMIT_RETRY)),
-            Binding(work_queue(Q_TRANSMIT_POLL, RK_FLOW_POLL, delivery_limit=lim), INTERNAL,
-                    (RK_FLOW_POLL,)),
-            Binding(work_queue(Q_METERING, RK_ARCHIVED_TRANSMIT, delivery_limit=lim), INTERNAL,
+            Binding(work(Q_TRANSMIT_POLL, RK_FLOW_POLL), INTERNAL, (RK_FLOW_POLL,)),
+            Binding(work(Q_METERING, RK_ARCHIVED_TRANSMIT), INTERNAL,
                     (RK_ARCHIVED_TRANSMIT, RK_ARCHIVED_KEEP, RK_PURGED)),
-            Binding(work_queue(Q_PORTAL_NOTIFY, RK_ARCHIVED_TRANSMIT, delivery_limit=lim),
-                    INTERNAL, (RK_ARCHIVED_TRANSMIT, RK_ARCHIVED_KEEP, RK_PURGED)),
+            Binding(work(Q_PORTAL_NOTIFY, RK_ARCHIVED_TRANSMIT), INTERNAL,
+                    (RK_ARCHIVED_TRANSMIT, RK_ARCHIVED_KEEP, RK_PURGED)),
         ])
         for q in (Q_INGEST, Q_ARCHIVE, Q_TRANSMIT, Q_TRANSMIT_POLL, Q_METERING, Q_PORTAL_NOTIFY):
-            t.bindings.append(Binding(dead_queue(q), DEAD, (dlq_name(q),)))
+            t.bindings.append(Binding(dead_queue(q, size), DEAD, (dlq_name(q),)))
         for seconds in t.retry_delays:
-            dq = delay_queue(seconds, RK_TRANSMIT_RETRY)
+            dq = delay_queue(seconds, RK_TRANSMIT_RETRY, size)
             t.bindings.append(Binding(dq, RETRY, (dq.name,)))
-        poll = delay_queue(POLL_DELAY_SECONDS, RK_FLOW_POLL)
+        poll = delay_queue(POLL_DELAY_SECONDS, RK_FLOW_POLL, size)
         t.bindings.append(Binding(poll, RETRY, (poll.name,)))
         return t
 
