@@ -8,13 +8,13 @@ use ``asyncio.to_thread``. An S3-compatible store can implement the same Protoco
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
 from shared.errors import PermanentError
+from shared.vault.safe_files import fsync_dir, write_private
 
 _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{3,199}")
 _TMP_SUFFIX = ".tmp"
@@ -70,21 +70,8 @@ class FileBlobStore:
     def put(self, key: str, data: bytes) -> None:
         final = self.path(key)
         self._ensure_dir(final.parent)
-        tmp = final.with_name(f".{key}.{os.getpid()}.{os.urandom(6).hex()}{_TMP_SUFFIX}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, final)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        _fsync_dir(final.parent)
+        write_private(final, data)  # a fresh ".<key>.<pid>.<rand>.tmp", fsync'd, renamed
+        fsync_dir(final.parent)
 
     def get(self, key: str) -> bytes:
         try:
@@ -98,7 +85,7 @@ class FileBlobStore:
             final.unlink()
         except FileNotFoundError:
             return
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
 
     def exists(self, key: str) -> bool:
         return self.path(key).is_file()
@@ -134,7 +121,7 @@ class FileBlobStore:
             current = current.parent
         for path in reversed(missing):
             path.mkdir(mode=0o700, exist_ok=True)
-            _fsync_dir(path.parent)
+            fsync_dir(path.parent)
 
 
 class InMemoryBlobStore:
@@ -162,9 +149,3 @@ class InMemoryBlobStore:
         return iter(list(self._blobs))
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -31,6 +31,7 @@ import structlog
 from shared.errors import PermanentError
 from shared.settings import Settings
 from shared.vault.envelope import KEY_BYTES, new_data_key
+from shared.vault.safe_files import fsync_dir
 
 log = structlog.get_logger(__name__)
 
@@ -159,7 +160,7 @@ def finish_master_rotation(data_dir: Path) -> None:
     """Forget the previous master key; call only after the re-wrap has committed."""
     old_path = keys_dir(data_dir) / OLD_KEY_FILE
     old_path.unlink(missing_ok=True)
-    _fsync_dir(old_path.parent)
+    fsync_dir(old_path.parent)
 
 
 def _read_key_file(path: Path) -> MasterKey:
@@ -190,22 +191,14 @@ def _create_exclusive(path: Path, key: MasterKey) -> bool:
         return False
     finally:
         tmp.unlink(missing_ok=True)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     return True
 
 
 def _write_atomic(path: Path, key: MasterKey) -> None:
     tmp = _temp_file(path, key)
     os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_dir(path.parent)
 
 
 def _warn_generated(path: Path) -> None:

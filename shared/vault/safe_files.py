@@ -44,3 +44,12 @@ def write_private(path: Path | str, data: bytes, mode: int = PRIVATE) -> None:
     """Write ``data`` to ``path`` as described in the module docstring."""
     with open_private(path, mode) as fh:
         fh.write(data)
+
+
+def fsync_dir(directory: Path | str) -> None:
+    """Make a rename or unlink in ``directory`` durable (the entry, not only the data)."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

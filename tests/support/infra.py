@@ -19,6 +19,10 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
+# One copy of the port pickers: the installed package cannot import the tests, the tests can.
+from efacture.bench.infra import free_port as free_port
+from efacture.bench.infra import listen_ports as listen_ports
+
 LOCAL_AMQP = "amqp://guest:guest@127.0.0.1:5672/"
 LOCAL_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -29,35 +33,6 @@ def answers(host: str, port: int) -> bool:
             return True
     except OSError:
         return False
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def listen_ports(span: int = 1) -> int:
-    """The first of ``span`` consecutive ports free to listen on, below the ephemeral range.
-
-    ``efacture up`` refuses a port someone else holds (issue 10), and a port the kernel picks
-    for bind(0) sits in the ephemeral range, where any outgoing connection may take it (or
-    its neighbours, the metrics ports) before the service listens.
-    """
-    import random
-
-    for _ in range(200):
-        base = random.randrange(20000, 32000 - span)
-        try:
-            for port in range(base, base + span):
-                with socket.socket() as s:
-                    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                    s.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return base
-    raise RuntimeError(f"no {span} consecutive free ports found between 20000 and 32000")
 
 
 def _docker_answers() -> bool:

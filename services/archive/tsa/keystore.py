@@ -21,6 +21,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from shared.vault.safe_files import fsync_dir
+
 from .credentials import TsaCredentials, generate_authority
 
 CA_KEY = "ca-key.pem"  # only ever deleted: older versions kept the CA key here
@@ -72,15 +74,7 @@ def _forget_ca_key(directory: Path) -> None:
     path = directory / CA_KEY
     if path.exists():
         path.unlink()
-        _fsync_dir(directory)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        fsync_dir(directory)
 
 
 def _create(directory: Path, now: datetime) -> None:

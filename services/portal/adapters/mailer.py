@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import re
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -31,6 +30,7 @@ import aiosmtplib
 
 from shared.errors import PermanentError, RetryableError
 from shared.settings import Settings
+from shared.vault.safe_files import write_private
 
 SMTP_TIMEOUT_SECONDS = 30.0
 _HEADER_UNSAFE = re.compile(r"[\r\n]")
@@ -146,17 +146,4 @@ class Mailer:
         # Named after the Message-ID: a message sent twice lands in the same file.
         name = hashlib.sha256(str(msg["Message-ID"]).encode()).hexdigest()[:32] + ".eml"
         final = self._mail_dir / name
-        tmp = self._mail_dir / f".{name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            try:
-                view = memoryview(msg.as_bytes())
-                while view:
-                    view = view[os.write(fd, view) :]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, final)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        write_private(final, msg.as_bytes())  # 0600, fsync'd, renamed into place
