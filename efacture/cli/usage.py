@@ -91,14 +91,18 @@ def register(cli: click.Group) -> None:
     @click.argument("siret")
     @click.option("--period", "start", type=_DAY,
                   help="A day of the closed period (YYYY-MM-DD); default: the last closed one.")
+    @click.option("--as-of", "as_of", type=_DAY,
+                  help="Judge which periods are closed as of this day (YYYY-MM-DD, Europe/Paris);"
+                       " default: today. For re-issuing a statement as it stood on a past day.")
     @json_option
-    def statement_cmd(siret: str, start: datetime | None, as_json: bool) -> None:
+    def statement_cmd(siret: str, start: datetime | None, as_of: datetime | None,
+                      as_json: bool) -> None:
         """Count, plan, tranches and amount of a closed billing period of tenant SIRET."""
         from services.metering.closing import statement_of
         from services.metering.domain.period import period_containing, previous_period
         from shared import tenants
 
-        today = _today()
+        today = _as_day(as_of) or _today()
         tariff = _tariff()
         with connection() as conn:
             tenant = tenants.get_sync(conn, siret)

@@ -108,20 +108,20 @@ def test_two_concurrent_closers_then_a_restart_publish_each_period_once(infra, e
 
 @pytest.mark.parametrize("period", [["--period", "2026-10-15"], []])
 def test_statement_command_shows_a_closed_period(infra, env, period):
-    # Real today is after 2026-10-30 (the tenant row's registration is 2026-11-27).
-    res = subprocess.run([EFACTURE, "usage", "statement", TENANT, *period, "--json"], env=env,
+    # As of 2026-11-15 the last closed period is 2026-09-30..2026-10-30 (the clock is injected).
+    res = subprocess.run([EFACTURE, "usage", "statement", TENANT, *period, "--as-of",
+                          "2026-11-15", "--json"], env=env,
                          capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
     st = json.loads(res.stdout)
-    if not period and st["period_start"] != "2026-09-30":
-        pytest.skip("the machine's clock is past 2026-11-29: another period is the last closed")
     assert (st["period_start"], st["period_end"], st["count"]) == ("2026-09-30", "2026-10-30", 5)
     assert (st["previous_period_count"], st["plan"], st["tranches"]) == (11, "paid", 0)
     assert st["amount"] == "0.00"
 
 
 def test_statement_of_the_open_period_is_refused(infra, env):
-    res = subprocess.run([EFACTURE, "usage", "statement", TENANT, "--period", "2099-01-01"],
+    res = subprocess.run([EFACTURE, "usage", "statement", TENANT, "--period", "2026-11-10",
+                          "--as-of", "2026-11-15"],
                          env=env, capture_output=True, text=True, timeout=60)
     assert res.returncode == 1
     assert "not closed" in res.stderr
