@@ -7,6 +7,7 @@ import pika
 import pika.exceptions
 
 from efacture.cli.output import emit, fail, table
+from shared.amqp_nodes import pika_parameters
 from shared.settings import get_settings
 from shared.topology import Topology
 
@@ -15,7 +16,8 @@ def queue_stats() -> list[dict[str, object]]:
     s = get_settings()
     topo = Topology.build(s.transmit_retry_delays, s.delivery_limit)
     try:
-        conn = pika.BlockingConnection(pika.URLParameters(s.amqp_url))
+        # Every node of EFACTURE_AMQP_URL in turn: the first that answers shows the queues.
+        conn = pika.BlockingConnection(pika_parameters(s.amqp_url))
     except pika.exceptions.AMQPError:
         fail("cannot reach RabbitMQ at the configured EFACTURE_AMQP_URL.")
     out: list[dict[str, object]] = []

@@ -1,5 +1,6 @@
 """Fixtures of the distributed suite: one SeaweedFS S3 server per session (started and stopped
-here, on loopback), and a bucket of each test module's own, removed with its objects after."""
+here, on loopback), and a bucket of each test module's own, removed with its objects after;
+the three-node RabbitMQ cluster and its vhosts (``tests.distributed.rabbit_cluster``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from shared.vault.s3_blobstore import S3BlobStore, S3Location
+from tests.distributed.rabbit_cluster import cluster_infra, rabbit_cluster  # noqa: F401
 from tests.distributed.seaweed import SeaweedFS
 
 

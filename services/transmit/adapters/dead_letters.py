@@ -24,6 +24,7 @@ from typing import Any
 import pika
 from pika.adapters.blocking_connection import BlockingChannel
 
+from shared.amqp_nodes import pika_parameters
 from shared.topology import INBOUND, INTERNAL, Q_TRANSMIT, RK_SUBMIT, RK_TRANSMIT_RETRY, dlq_name
 
 REPLAY_HEADER = "x-efacture-replay-count"
@@ -136,7 +137,7 @@ class DeadLetterQueue:
 
     def __init__(self, amqp_url: str, queue: str = TRANSMIT_DLQ) -> None:
         self.queue = queue
-        self._conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
+        self._conn = pika.BlockingConnection(pika_parameters(amqp_url))  # first node answering
         self._ch: BlockingChannel = self._conn.channel()
         self._ch.confirm_delivery()
         self.letters: list[DeadLetter] = self._read()
