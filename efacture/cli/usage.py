@@ -29,7 +29,7 @@ class _UsageGroup(click.Group):
 
 
 def _today() -> date:
-    from services.metering.domain.period import day_of
+    from shared.billing import day_of
     from shared.messages.base import utcnow
 
     return day_of(utcnow())
@@ -63,9 +63,9 @@ def register(cli: click.Group) -> None:
     def show(siret: str, at: datetime | None, as_json: bool) -> None:
         """Counters and billing period of tenant SIRET."""
         from services.metering.adapters import counters
-        from services.metering.domain.period import period_containing, previous_period
         from services.metering.domain.usage import usage
         from shared import tenants
+        from shared.billing import period_containing, previous_period
 
         day = _as_day(at) or _today()
         tariff = _tariff()
@@ -99,8 +99,8 @@ def register(cli: click.Group) -> None:
                       as_json: bool) -> None:
         """Count, plan, tranches and amount of a closed billing period of tenant SIRET."""
         from services.metering.closing import statement_of
-        from services.metering.domain.period import period_containing, previous_period
         from shared import tenants
+        from shared.billing import period_containing, previous_period
 
         today = _as_day(as_of) or _today()
         tariff = _tariff()

@@ -30,10 +30,10 @@ from typing import Any, Literal
 import psycopg
 
 from services.metering.adapters import counters
-from services.metering.domain.period import Period, day_of, period_containing, previous_period
-from services.metering.domain.tariff import Plan, Tariff, load_tariff
+from services.metering.domain.tariff import Tariff, load_tariff
 from services.metering.domain.usage import Statement, statement
 from shared import outbox
+from shared.billing import Period, Plan, day_of, period_containing, previous_period
 from shared.logging import get_logger
 from shared.messages.base import Message, derived_id, utcnow
 from shared.runtime import Runtime

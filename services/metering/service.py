@@ -21,7 +21,7 @@ import psycopg
 
 from services.metering.adapters import counters
 from services.metering.adapters.counters import ArchivedRow, PurgedRow
-from services.metering.domain.period import Period, day_of, period_containing
+from shared.billing import Period, day_of, period_containing
 from shared.logging import get_logger
 from shared.messages.internal import InvoiceArchived, InvoicePurged
 from shared.runtime import Runtime

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import psycopg
 
-from services.metering.domain.period import Period
+from shared.billing import Period
 
 
 @dataclass(frozen=True)

@@ -19,16 +19,10 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-FREE_LIMIT = 10
-"""A period counting at most this many invoices is free (no tranche, no price)."""
-
-BLOCK_SIZE = 900
-"""Invoices per tranche; above this count, each started block is billed at the block price."""
+from shared.billing import BLOCK_SIZE, FREE_LIMIT, tranches
 
 CENT = Decimal("0.01")
 DEFAULT_TARIFF_PATH = Path(__file__).resolve().parent.parent / "tariff.toml"
-
-Plan = Literal["free", "paid"]
 
 
 def _exact_money(value: object) -> object:
@@ -118,29 +112,6 @@ class Tariff(BaseModel):
         if self.block_price < previous_price:
             raise ValueError("block_price is cheaper than the last tier")
         return self
-
-
-def tranches(count: int) -> int:
-    """Tranches of a period counting ``count`` invoices: 0 up to 10, else ``ceil(count / 900)``.
-
-    Raises ValueError for a negative count.
-    """
-    if count < 0:
-        raise ValueError(f"count must be >= 0, got {count}")
-    if count <= FREE_LIMIT:
-        return 0
-    return -(-count // BLOCK_SIZE)
-
-
-def plan(previous_count: int) -> Plan:
-    """The plan in force during a period, from the previous period's count (0 when none).
-
-    ``free`` while the previous period counted at most 10 invoices, ``paid`` otherwise.
-    Raises ValueError for a negative count.
-    """
-    if previous_count < 0:
-        raise ValueError(f"count must be >= 0, got {previous_count}")
-    return "free" if previous_count <= FREE_LIMIT else "paid"
 
 
 def amount(count: int, tariff: Tariff) -> Decimal:

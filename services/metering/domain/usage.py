@@ -1,8 +1,8 @@
 """What ``efacture usage`` reports, and the statement of a closed period (contract section 6).
 
 Both are computed from counts the caller has already read (pure: no database here). The caller
-finds the period with :func:`~services.metering.domain.period.period_containing` and its
-predecessor with :func:`~services.metering.domain.period.previous_period`, counts the invoices
+finds the period with :func:`~shared.billing.period_containing` and its
+predecessor with :func:`~shared.billing.previous_period`, counts the invoices
 archived in each, and passes the counts in.
 
 Billing is in arrears, like the seed's "relevé du mois précédent": the plan in force during a
@@ -19,8 +19,8 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.metering.domain.period import Period, period_containing, previous_period
-from services.metering.domain.tariff import Plan, Tariff, amount, plan, tranches
+from services.metering.domain.tariff import Tariff, amount
+from shared.billing import Period, Plan, period_containing, plan, previous_period, tranches
 
 
 class Usage(BaseModel):

@@ -1,4 +1,7 @@
-"""Reads metering's counters (``metering.period_count``, ``metering.tenant_count``)."""
+"""Reads metering's counters (``metering.period_count``, ``metering.tenant_count``).
+
+Periods, plan and tranches come from :mod:`shared.billing`, the rule metering counts with, so
+the portal shows the same figures as ``efacture usage``."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from typing import Any
 
 import psycopg
 
-from services.portal.domain import usage as rule
+from shared import billing
 
 Conn = psycopg.AsyncConnection[Any]
 
@@ -27,24 +30,25 @@ async def report(conn: Conn, tenant: str, now: datetime) -> dict[str, Any] | Non
     if row is None:
         return None
     subscribed_on: date = row[0]
-    day = max(rule.day_of(now), subscribed_on)
-    index = rule.period_index(subscribed_on, day)
-    start, end = rule.period(subscribed_on, index)
+    day = max(billing.day_of(now), subscribed_on)
+    index = billing.period_index(subscribed_on, day)
+    current = billing.period_at(subscribed_on, index)
+    start, end = current.start, current.end
     count = await _count(conn, tenant, start)
     previous: dict[str, Any] | None = None
     previous_count = 0
     if index > 0:
-        p_start, p_end = rule.period(subscribed_on, index - 1)
-        previous_count = await _count(conn, tenant, p_start)
-        before = await _count(conn, tenant, rule.period(subscribed_on, index - 2)[0]) \
+        last = billing.period_at(subscribed_on, index - 1)
+        previous_count = await _count(conn, tenant, last.start)
+        before = await _count(conn, tenant, billing.period_at(subscribed_on, index - 2).start) \
             if index > 1 else 0
-        previous = {"period_start": p_start, "period_end": p_end, "count": previous_count,
-                    "plan": rule.plan(before), "tranches": rule.tranches(previous_count)}
+        previous = {"period_start": last.start, "period_end": last.end, "count": previous_count,
+                    "plan": billing.plan(before), "tranches": billing.tranches(previous_count)}
     cur = await conn.execute("SELECT stored, cumulative FROM metering.tenant_count"
                              " WHERE tenant = %s", (tenant,))
     totals = await cur.fetchone()
     stored, cumulative = (int(totals[0]), int(totals[1])) if totals else (0, 0)
     return {"tenant": tenant, "subscribed_on": subscribed_on, "period_start": start,
             "period_end": end, "period_count": count, "previous_period_count": previous_count,
-            "stored": stored, "cumulative": cumulative, "plan": rule.plan(previous_count),
-            "tranches": rule.tranches(count), "previous_statement": previous}
+            "stored": stored, "cumulative": cumulative, "plan": billing.plan(previous_count),
+            "tranches": billing.tranches(count), "previous_statement": previous}

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.metering.domain.period import (
+from shared.billing import (
     Period,
     anniversary,
     day_of,

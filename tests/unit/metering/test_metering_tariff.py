@@ -10,14 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.metering.domain.tariff import (
-    Tariff,
-    amount,
-    load_tariff,
-    parse_tariff,
-    plan,
-    tranches,
-)
+from services.metering.domain.tariff import Tariff, amount, load_tariff, parse_tariff
+from shared.billing import plan, tranches
 
 pytestmark = pytest.mark.unit
 

@@ -8,9 +8,9 @@ from decimal import Decimal
 
 import pytest
 
-from services.metering.domain.period import Period, period_containing
 from services.metering.domain.tariff import Tariff, amount, load_tariff
 from services.metering.domain.usage import statement, usage
+from shared.billing import Period, period_containing
 
 pytestmark = pytest.mark.unit
 

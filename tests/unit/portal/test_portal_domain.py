@@ -1,49 +1,21 @@
-"""Portal pure parts: the billing-period rule agrees with metering's, TOTP reuse refusal,
-recovery codes, password rules, logo sanitising."""
+"""Portal pure parts: TOTP reuse refusal, recovery codes, password rules, logo sanitising.
+
+(The billing-period rule the portal shows is metering's own, ``shared.billing``.)"""
 
 from __future__ import annotations
 
 import base64
 import struct
 import zlib
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pyotp
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
-from services.metering.domain import period as metering_period
-from services.metering.domain import tariff as metering_tariff
 from services.portal.auth import passwords, recovery, totp
-from services.portal.domain import logo, usage
+from services.portal.domain import logo
 
 pytestmark = pytest.mark.unit
-
-
-@given(st.dates(date(2000, 1, 1), date(2090, 12, 31)), st.integers(0, 800))
-def test_period_rule_is_metering_s(subscribed_on: date, offset: int) -> None:
-    day = subscribed_on + timedelta(days=offset)
-    expected = metering_period.period_containing(subscribed_on, day)
-    index = usage.period_index(subscribed_on, day)
-    assert usage.period(subscribed_on, index) == (expected.start, expected.end)
-
-
-def test_contract_example_periods() -> None:
-    sub = date(2026, 1, 31)
-    assert [usage.period(sub, i) for i in range(3)] == [
-        (date(2026, 1, 31), date(2026, 2, 27)), (date(2026, 2, 28), date(2026, 3, 30)),
-        (date(2026, 3, 31), date(2026, 4, 29))]
-
-
-@given(st.integers(0, 10_000))
-def test_plan_and_tranches_are_metering_s(count: int) -> None:
-    assert usage.tranches(count) == metering_tariff.tranches(count)
-    assert usage.plan(count) == metering_tariff.plan(count)
-
-
-def test_paris_day() -> None:
-    assert usage.day_of(datetime(2026, 11, 30, 23, 30, tzinfo=UTC)) == date(2026, 12, 1)
 
 
 NOW = datetime(2026, 11, 20, 9, 0, 10, tzinfo=UTC)

@@ -1,4 +1,7 @@
-"""Billing periods of a subscription (contract section 6).
+"""Billing periods and plan rule of a subscription (contract section 6), pure.
+
+Shared by metering (which counts and closes periods) and the portal (which shows the same
+figures): one statement of the contract's rule, so the two can never disagree.
 
 A tenant's periods run from one monthly anniversary of its subscription date to the day before
 the next. The anniversary in a given month is the subscription's day of the month, or the month's
@@ -19,13 +22,21 @@ from __future__ import annotations
 
 import calendar
 from datetime import date, datetime, timedelta
-from typing import Self
+from typing import Literal, Self
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
 PARIS = ZoneInfo("Europe/Paris")
 _ONE_DAY = timedelta(days=1)
+
+FREE_LIMIT = 10
+"""A period counting at most this many invoices is free (no tranche, no price)."""
+
+BLOCK_SIZE = 900
+"""Invoices per tranche; above this count, each started block is billed at the block price."""
+
+Plan = Literal["free", "paid"]
 
 
 class Period(BaseModel):
@@ -147,3 +158,26 @@ def period_of_instant(subscribed_on: date, instant: datetime) -> Period:
     Raises ValueError for a naive instant or one whose Paris date precedes ``subscribed_on``.
     """
     return period_containing(subscribed_on, day_of(instant))
+
+
+def tranches(count: int) -> int:
+    """Tranches of a period counting ``count`` invoices: 0 up to 10, else ``ceil(count / 900)``.
+
+    Raises ValueError for a negative count.
+    """
+    if count < 0:
+        raise ValueError(f"count must be >= 0, got {count}")
+    if count <= FREE_LIMIT:
+        return 0
+    return -(-count // BLOCK_SIZE)
+
+
+def plan(previous_count: int) -> Plan:
+    """The plan in force during a period, from the previous period's count (0 when none).
+
+    ``free`` while the previous period counted at most 10 invoices, ``paid`` otherwise.
+    Raises ValueError for a negative count.
+    """
+    if previous_count < 0:
+        raise ValueError(f"count must be >= 0, got {previous_count}")
+    return "free" if previous_count <= FREE_LIMIT else "paid"
