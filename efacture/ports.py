@@ -11,10 +11,11 @@ import contextlib
 import errno
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from efacture.replicas import child_key
 from shared.metrics import service_port
 from shared.settings import Settings
 
@@ -26,16 +27,18 @@ def label(name: str) -> str:
     return LABELS.get(name, f"the {name} metrics and health endpoint")
 
 
-def planned_ports(settings: Settings, aux: Sequence[str], services: Sequence[str]
-                  ) -> dict[str, int]:
-    """Which port each helper and service ``up`` runs will listen on (``settings.bind_host``)."""
+def planned_ports(settings: Settings, aux: Sequence[str], services: Sequence[str],
+                  replicas: Mapping[str, int] | None = None) -> dict[str, int]:
+    """Which port each helper and service process ``up`` runs will listen on
+    (``settings.bind_host``); replica ``i`` of a service is keyed ``NAME#i`` (0: ``NAME``)."""
     ports: dict[str, int] = {}
     if "pa-sim" in aux:
         ports["pa-sim"] = settings.pa_sim_port
     if "tsa" in aux:
         ports["tsa"] = settings.tsa_port
     for name in services:
-        ports[name] = service_port(settings.metrics_port_base, name)
+        for i in range((replicas or {}).get(name, 1)):
+            ports[child_key(name, i)] = service_port(settings.metrics_port_base, name, i)
     if "portal" in (*aux, *services):  # it listens on its public URL's port (contract section 1)
         ports["portal-web"] = urlsplit(settings.portal_url).port or 443
     return ports
@@ -72,11 +75,11 @@ def bind_problem(host: str, port: int) -> str | None:
     return None
 
 
-def first_conflict(settings: Settings, aux: Sequence[str], services: Sequence[str]
-                   ) -> str | None:
+def first_conflict(settings: Settings, aux: Sequence[str], services: Sequence[str],
+                   replicas: Mapping[str, int] | None = None) -> str | None:
     """One sentence naming the first port ``up`` could not own, or None when all are free."""
     seen: dict[int, str] = {}
-    for name, port in planned_ports(settings, aux, services).items():
+    for name, port in planned_ports(settings, aux, services, replicas).items():
         if port in seen:
             return (f"port {port} is configured for both {label(seen[port])} and {label(name)};"
                     " give each its own port.")

@@ -1,10 +1,12 @@
 """``efacture up``: declare the topology, run every service as a child process, keep them alive.
 
-Children are ``efacture serve NAME``. Each service prints ``READY NAME`` on its
-stdout once it consumes; when all have, the supervisor prints ``ready``. A
-child that dies is started again (with a short back-off). SIGTERM or Ctrl-C
-sends SIGTERM to every child, which stops consuming and finishes in-flight
-messages (FastStream's graceful shutdown), then the supervisor exits.
+Children are ``efacture serve NAME``, several of a service with ``--replicas``
+(``EFACTURE_REPLICAS``, :mod:`efacture.replicas`): replica ``i`` gets ``EFACTURE_REPLICA=i``
+and its own health/metrics port. Each service process prints ``READY NAME`` on its
+stdout once it consumes; when all have, the supervisor lists the processes (stderr) and
+prints ``ready``. A child that dies is started again on its own (with a short
+back-off). SIGTERM or Ctrl-C sends SIGTERM to every child, which stops consuming and
+finishes in-flight messages (FastStream's graceful shutdown), then the supervisor exits.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from efacture import ports
+from efacture.replicas import child_key, parse_replicas, plan
 from shared import db
 from shared.logging import get_logger
 from shared.settings import Settings
@@ -40,15 +43,23 @@ def serve_command(name: str) -> list[str]:
 @dataclass
 class Child:
     name: str
+    replica: int = 0
     proc: asyncio.subprocess.Process | None = None
     restarts: int = 0
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     reader: asyncio.Task[None] | None = None
 
+    @property
+    def key(self) -> str:
+        """``archive`` for replica 0, ``archive#1`` for the next (as in the port plan)."""
+        return child_key(self.name, self.replica)
+
 
 class Supervisor:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, replicas: dict[str, int] | None = None) -> None:
+        """``replicas``: processes per service (default: ``EFACTURE_REPLICAS``, else one)."""
         self.settings = settings
+        self.replicas = replicas if replicas is not None else parse_replicas(settings.replicas)
         self.children: list[Child] = []
         self.stopping = False
         self.fatal: str | None = None  # why `up` stopped by itself (exit 1)
@@ -63,7 +74,7 @@ class Supervisor:
         stop = self._stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        conflict = ports.first_conflict(self.settings, self.aux, SERVICES)
+        conflict = ports.first_conflict(self.settings, self.aux, SERVICES, self.replicas)
         if conflict:  # someone else would answer in a helper's place: refuse to start
             print(f"efacture: {conflict}", file=sys.stderr, flush=True)
             return 1
@@ -73,7 +84,8 @@ class Supervisor:
         # Migrate here, as the migration role, so each service can be given only its own role.
         await asyncio.to_thread(db.migrate, self.settings.database_url,
                                 passwords=db.role_passwords(self.settings) or None)
-        self.children = [Child(n) for n in [*self.aux, *SERVICES]]
+        self.children = [Child(n) for n in self.aux]
+        self.children += [Child(n, i) for n, i in plan(SERVICES, self.replicas)]
         for c in self.children:
             await self._spawn(c)
         problem = await self._wait_http_ready()
@@ -99,22 +111,32 @@ class Supervisor:
         child.ready.clear()
         child.proc = await asyncio.create_subprocess_exec(
             *serve_command(child.name),
-            env=self._child_env(child.name),
+            env=self._child_env(child),
             stdout=asyncio.subprocess.PIPE,
             stderr=None,
             start_new_session=True,  # Ctrl-C reaches the supervisor only; it stops children itself
         )
         child.reader = asyncio.create_task(self._read_stdout(child, child.proc))
-        log.info("child-started", child=child.name, pid=child.proc.pid)
+        log.info("child-started", child=child.key, pid=child.proc.pid)
 
-    def _child_env(self, name: str) -> dict[str, str]:
-        """The environment of a child: a service sees its own role's URL, not the admin's."""
+    def _child_env(self, child: Child) -> dict[str, str]:
+        """The environment of a child: a service sees its own role's URL, not the admin's,
+        and its replica index (which gives it its own health/metrics port)."""
         env = dict(os.environ)
-        if name in SERVICES:
-            url = db.service_url(self.settings, name)
+        if child.name in SERVICES:
+            url = db.service_url(self.settings, child.name)
             env["EFACTURE_DATABASE_URL"] = url
-            env[f"EFACTURE_{name.upper()}_DATABASE_URL"] = url
+            env[f"EFACTURE_{child.name.upper()}_DATABASE_URL"] = url
+            env["EFACTURE_REPLICA"] = str(child.replica)
+            env.pop("EFACTURE_METRICS_PORT", None)  # one fixed port would be fought over
         return env
+
+    def processes(self) -> list[dict[str, object]]:
+        """What runs now: one entry per child (service, replica, pid, port, restarts)."""
+        planned = ports.planned_ports(self.settings, self.aux, SERVICES, self.replicas)
+        return [{"child": c.key, "service": c.name, "replica": c.replica,
+                 "pid": c.proc.pid if c.proc else None, "port": planned.get(c.key),
+                 "restarts": c.restarts} for c in self.children]
 
     async def _read_stdout(self, child: Child, proc: asyncio.subprocess.Process) -> None:
         assert proc.stdout is not None
@@ -132,11 +154,11 @@ class Supervisor:
             if self.stopping:
                 return
             child.restarts += 1
-            log.warning("child-died", child=child.name, returncode=rc, restarts=child.restarts)
+            log.warning("child-died", child=child.key, returncode=rc, restarts=child.restarts)
             await asyncio.sleep(min(0.5 * child.restarts, 5.0))
             if self.stopping:
                 return
-            taken = self._port_taken(child.name)
+            taken = self._port_taken(child.key)
             if taken:  # another process took the dead child's port: stop, do not trust it
                 self.fatal = taken
                 self._stop.set()
@@ -144,7 +166,7 @@ class Supervisor:
             await self._spawn(child)
 
     def _port_taken(self, name: str) -> str | None:
-        planned = ports.planned_ports(self.settings, self.aux, SERVICES)
+        planned = ports.planned_ports(self.settings, self.aux, SERVICES, self.replicas)
         for key, port in ports.of_child(name, planned).items():
             problem = ports.bind_problem(ports.listen_host(self.settings, key), port)
             if problem:
@@ -189,6 +211,11 @@ class Supervisor:
 
     async def _announce_ready(self) -> None:
         await asyncio.gather(*(c.ready.wait() for c in self.children))
+        for p in self.processes():
+            port = f", health http://{self.settings.bind_host}:{p['port']}/health" if (
+                p["port"] and p["service"] in SERVICES) else ""
+            print(f"efacture up: {p['child']} pid {p['pid']}{port}", file=sys.stderr,
+                  flush=True)
         print("ready", flush=True)
 
     async def _terminate(self) -> None:

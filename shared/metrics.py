@@ -36,11 +36,13 @@ HANDLER_SECONDS = Histogram("efacture_handler_seconds", "Handler latency", ["ser
 BREAKER_OPEN = Gauge("efacture_breaker_open", "PA circuit breaker open", ["endpoint"])
 
 SERVICE_PORT_OFFSET = {"ingest": 0, "archive": 1, "transmit": 2, "metering": 3}
+REPLICA_PORT_STEP = 10  # replica i of a service listens REPLICA_PORT_STEP * i above replica 0
 
 
-def service_port(metrics_port_base: int, service: str) -> int:
-    """A service's health/metrics port: ``EFACTURE_METRICS_PORT_BASE`` + its offset."""
-    return metrics_port_base + SERVICE_PORT_OFFSET.get(service, 9)
+def service_port(metrics_port_base: int, service: str, replica: int = 0) -> int:
+    """A service's health/metrics port: ``EFACTURE_METRICS_PORT_BASE`` + its offset, plus
+    ``REPLICA_PORT_STEP`` per replica index (several processes of a service on one host)."""
+    return metrics_port_base + SERVICE_PORT_OFFSET.get(service, 9) + REPLICA_PORT_STEP * replica
 
 
 # The endpoint reads one request line and answers; anything else is refused cheaply. A request

@@ -23,6 +23,7 @@ from psycopg_pool import AsyncConnectionPool
 from shared import db, metrics, outbox
 from shared.amqp_nodes import rabbit_broker
 from shared.consumer import raw_body
+from shared.leadership import Leadership
 from shared.logging import configure, get_logger
 from shared.settings import Settings
 from shared.topology import Topology, declare
@@ -54,7 +55,8 @@ class Runtime:
         )
         self._pool: AsyncConnectionPool | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._periodic: list[tuple[float, Callable[[], Awaitable[Any]]]] = []
+        self._periodic: list[tuple[float, Callable[[], Awaitable[Any]], bool]] = []
+        self._leadership: Leadership | None = None
         self._ready = False
         self._http: asyncio.AbstractServer | None = None
 
@@ -64,9 +66,13 @@ class Runtime:
             raise RuntimeError("runtime not started")
         return self._pool
 
-    def every(self, seconds: float, job: Callable[[], Awaitable[Any]]) -> None:
-        """Run ``job`` every ``seconds`` while the service runs; failures are logged, not fatal."""
-        self._periodic.append((seconds, job))
+    def every(self, seconds: float, job: Callable[[], Awaitable[Any]], *,
+              leader: bool = False) -> None:
+        """Run ``job`` every ``seconds`` while the service runs; failures are logged, not fatal.
+
+        ``leader``: only in the one process of this service that holds its leadership lock
+        (:mod:`shared.leadership`), for jobs that must not run in every replica at once."""
+        self._periodic.append((seconds, job, leader))
 
     def consume(
         self, queue: str, handler: Callable[..., Awaitable[None]], *, title: str,
@@ -122,6 +128,7 @@ class Runtime:
             mandatory=mandatory,
             headers=headers,
         )
+        metrics.AMQP_PUBLISHED.labels(self.service).inc()
 
     async def start(self) -> None:
         configure(self.service, self.settings.log_level)
@@ -132,12 +139,18 @@ class Runtime:
         )
         await self.broker.connect()
         await declare(self.broker, self.topology)
-        self.every(5.0, self._sweep)
-        for seconds, job in self._periodic:
-            self._tasks.append(asyncio.create_task(self._loop(seconds, job)))
+        self.every(5.0, self._sweep)  # every replica: SKIP LOCKED shares the rows out
+        if any(leader for _, _, leader in self._periodic):
+            self._leadership = Leadership(db.service_url(self.settings, self.service),
+                                          self.service)
+        for seconds, job, leader in self._periodic:
+            self._tasks.append(asyncio.create_task(self._loop(seconds, job, leader)))
         port = settings_port(self.settings, self.service)
         self._http = await metrics.serve(self.settings.bind_host, port, lambda: self._ready)
-        log.info("service-started", metrics_port=port)
+        sockets = getattr(self._http, "sockets", None)  # an asyncio.Server's listeners
+        if sockets:
+            port = int(sockets[0].getsockname()[1])  # the OS's choice for port 0
+        log.info("service-started", metrics_port=port, replica=self.settings.replica)
 
     async def announce_ready(self) -> None:
         """Tell a supervising ``efacture up`` that this service consumes (one stdout line);
@@ -155,6 +168,8 @@ class Runtime:
         for t in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
+        if self._leadership is not None:
+            await self._leadership.close()
         if self._pool is not None:
             await self._pool.close()
         log.info("service-stopped")
@@ -164,10 +179,13 @@ class Runtime:
         if n:
             log.warning("outbox-swept", published=n)
 
-    async def _loop(self, seconds: float, job: Callable[[], Awaitable[Any]]) -> None:
+    async def _loop(self, seconds: float, job: Callable[[], Awaitable[Any]],
+                    leader: bool) -> None:
         while True:
             await asyncio.sleep(seconds)
             try:
+                if leader and self._leadership is not None and not await self._leadership.held():
+                    continue
                 await job()
             except Exception as exc:  # a periodic job must not kill the service
                 log.warning(
@@ -176,5 +194,9 @@ class Runtime:
 
 
 def settings_port(settings: Settings, service: str) -> int:
-    """The service's health/metrics port: ``EFACTURE_METRICS_PORT_BASE`` + its offset."""
-    return metrics.service_port(settings.metrics_port_base, service)
+    """This process's health/metrics port: ``EFACTURE_METRICS_PORT`` when set (0: the OS
+    chooses, the log says which), else ``EFACTURE_METRICS_PORT_BASE`` + the service's offset
+    + 10 × ``EFACTURE_REPLICA``."""
+    if settings.metrics_port is not None:
+        return settings.metrics_port
+    return metrics.service_port(settings.metrics_port_base, service, settings.replica)

@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     tsa_ca: Path | None = None  # PEM root certificate of an external TSA: archive's trust anchor
     tsa_port: int = 8471
     metrics_port_base: int = 9470
+    # Several processes of a service (efacture/replicas.py): `efacture up` runs COUNT of each
+    # named service ("ingest=2,archive=2"); each child gets its index in EFACTURE_REPLICA.
+    replicas: str = ""
+    replica: int = 0  # this process's index among its service's processes (its port offset)
+    metrics_port: int | None = None  # this process's health/metrics port; 0 → the OS picks one
     prefetch: int = 32
     db_pool_size: int = 12  # connections per service process
     delivery_limit: int = 20

@@ -50,12 +50,21 @@ def serve_service(name: str, settings: Settings) -> None:
 
 def register(cli: click.Group) -> None:
     @cli.command()
+    @click.option("--replicas", metavar="SERVICE=N,…", default=None,
+                  help="Processes per service, e.g. ingest=2,archive=2,transmit=2,metering=2"
+                       " (default EFACTURE_REPLICAS, else one each).")
     @json_option
-    def up(as_json: bool) -> None:
+    def up(replicas: str | None, as_json: bool) -> None:
         """Run every service, the PA simulator and the TSA; print `ready` once all consume."""
+        from efacture.replicas import ReplicasError, parse_replicas
         from efacture.supervisor import Supervisor
 
-        raise SystemExit(asyncio.run(Supervisor(get_settings()).run()))
+        settings = get_settings()
+        try:
+            counts = parse_replicas(settings.replicas if replicas is None else replicas)
+        except ReplicasError as exc:
+            raise click.BadParameter(str(exc), param_hint="--replicas") from exc
+        raise SystemExit(asyncio.run(Supervisor(settings, counts).run()))
 
     @cli.command()
     @click.argument("name", type=click.Choice(SERVABLE))

@@ -13,10 +13,14 @@ blob (S3 puts are create-only), and the catalogue row names the key it
 committed. A crash between the blob write and the commit leaves that attempt's
 blob; the redelivery writes its own, commits, and sweeps the crashed one
 (:mod:`services.archive.orphans`) before publishing. Two copies handled by two
-processes meet at the commit (the catalogue's key, under the log's lock): the
-loser deletes its own blob and publishes nothing new. A TSA or database outage
-raises and is retried. Batching is what keeps the log (one writer at a time) off the
-critical path: appends cost three round trips per batch, whatever its size.
+processes (or hosts) meet at the commit: each batch first takes a transaction-scoped
+advisory lock per invoice id (:func:`catalogue.lock_and_find`), so the second waits for
+the first's commit and finds the row; that loser deletes its own blob and publishes
+nothing new. Only the log append, the catalogue and outbox inserts and the commit run
+under the log's global lock (sealing, blob writes and the TSA run before,
+concurrently). A TSA or database outage raises and is retried. Batching is what keeps
+the log (one writer at a time) off the critical path: appends cost three round trips per
+batch, whatever its size.
 
 Poison stays alone: each invoice is checked before it joins a batch
 (:mod:`services.archive.domain.admission`), and a batch whose transaction still fails on a
@@ -216,27 +220,25 @@ class ArchiveService:
     async def _commit_once(self, batch: Sequence[Prepared]) -> tuple[list[int], list[Prepared]]:
         """One transaction for the batch; returns its outbox ids and the rows it inserted."""
         async with self.rt.pool.connection() as conn, conn.transaction():
-            # The log's lock first: every batch of every process is then serialised, so the
-            # existence check below cannot race another batch holding the same invoice.
-            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (merkle_store.LOG_LOCK,))
-            cur = await conn.execute(
-                "SELECT invoice_id FROM archive.invoice WHERE invoice_id = ANY(%s)",
-                ([p.msg.invoice_id for p in batch],))
-            seen = {row[0] for row in await cur.fetchall()}
+            # Each invoice's own lock first (any process, any host): a batch holding the same
+            # invoice waits here until this one commits, then finds it catalogued below. Other
+            # batches go on; only the log's append is serialised (merkle_store.append).
+            seen = await catalogue.lock_and_find(conn, [p.msg.invoice_id for p in batch])
             fresh: list[Prepared] = []
             for p in batch:
                 if p.msg.invoice_id not in seen:
                     seen.add(p.msg.invoice_id)
                     fresh.append(p)
+            if not fresh:
+                return [], []
+            await pending_blobs.forget(conn, [p.blob_key for p in fresh])
             leaves = [invoice_leaf_data(p.msg.invoice_id, p.msg.tenant, p.msg.sha256,
                                         p.token.gen_time) for p in fresh]
-            indexes = await merkle_store.append(conn, leaves) if leaves else []
-            items: list[Outgoing] = []
-            for p, index in zip(fresh, indexes, strict=True):
-                row = self._row(p, index)
-                await catalogue.insert(conn, row)
-                items += self._messages(p, row)
-            await pending_blobs.forget(conn, [p.blob_key for p in fresh])
+            # From here to the commit the log's lock is held: three statements and the commit.
+            indexes = await merkle_store.append(conn, leaves)
+            rows = [self._row(p, index) for p, index in zip(fresh, indexes, strict=True)]
+            await catalogue.insert_many(conn, rows)
+            items = [m for p, row in zip(fresh, rows, strict=True) for m in self._messages(p, row)]
             ids = await outbox.add(conn, items)
         return ids, fresh
 

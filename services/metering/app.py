@@ -30,7 +30,7 @@ def create_app(settings: Settings) -> FastStream:
     batcher: Batcher[MeteringEvent] = Batcher(
         service.count, max_size=BATCH_SIZE, max_delay=BATCH_LINGER_S, workers=2)
     closer = PeriodCloser(rt)
-    rt.every(CLOSE_EVERY_S, closer.run)
+    rt.every(CLOSE_EVERY_S, closer.run, leader=True)
     rt.consume(Q_METERING, make_handler(batcher), title="metering",
                description="archived and purged invoices",
                prefetch=max(settings.prefetch, PREFETCH))

@@ -22,8 +22,8 @@ def create_app(settings: Settings) -> FastStream:
     on_archived, on_poll = make_handlers(service, LifecycleService(service))
     follower = LifecycleFollower(service)
     hooks = WebhookManager(service, follower)
-    rt.every(2.0, follower.follow)
-    rt.every(5.0, hooks.reconcile)
+    rt.every(2.0, follower.follow, leader=True)  # one follower per deployment reads the PA
+    rt.every(5.0, hooks.reconcile, leader=True)
     rt.every(2.0, BreakerReport(service).report)
     rt.consume(Q_TRANSMIT, on_archived, title="transmit",
                description="archived invoices to upload")

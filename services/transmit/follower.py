@@ -101,7 +101,11 @@ class LifecycleFollower:
             ids = await outbox.add(conn, items)
             await conn.execute(
                 "INSERT INTO transmit.lifecycle_cursor (tenant, updated_after) VALUES (%s, %s)"
-                " ON CONFLICT (tenant) DO UPDATE SET updated_after = EXCLUDED.updated_after",
+                " ON CONFLICT (tenant) DO UPDATE SET updated_after = EXCLUDED.updated_after"
+                # Never backwards: a pass that read an older cursor (a follower that lost its
+                # leadership mid-pass) leaves a newer one as it is. Compared as Python does.
+                ' WHERE transmit.lifecycle_cursor.updated_after COLLATE "C"'
+                ' < EXCLUDED.updated_after COLLATE "C"',
                 (tenant, newest),
             )
         # Each invoice's pending rows in id order, not just the new ones: a pass killed

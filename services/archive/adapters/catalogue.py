@@ -64,6 +64,39 @@ async def insert(conn: psycopg.AsyncConnection[Any], row: CatalogueRow) -> bool:
     return cur.rowcount == 1
 
 
+INVOICE_LOCK_SPACE = 7_420_021
+"""Seed of the invoice-id advisory lock keys (``hashtextextended``), distinct from the log's."""
+
+
+async def lock_and_find(conn: psycopg.AsyncConnection[Any],
+                        invoice_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """Take a transaction-scoped advisory lock on each invoice id (in key order, so two
+    batches sharing invoices cannot deadlock), then return those already catalogued.
+
+    Held until the caller's transaction ends: another process committing the same invoice
+    commits before this check reads, or waits for this transaction. READ COMMITTED needed.
+    """
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(i::text, %s)"
+        " AS k FROM unnest(%s::uuid[]) AS i ORDER BY k) AS keys",
+        (INVOICE_LOCK_SPACE, invoice_ids))
+    cur = await conn.execute(
+        "SELECT invoice_id FROM archive.invoice WHERE invoice_id = ANY(%s)", (invoice_ids,))
+    return {row[0] for row in await cur.fetchall()}
+
+
+async def insert_many(conn: psycopg.AsyncConnection[Any], rows: list[CatalogueRow]) -> None:
+    """Insert ``rows`` in the caller's transaction, pipelined (one round trip); an invoice
+    already catalogued is left as it is (callers hold its lock and checked first)."""
+    names = [c.strip() for c in COLUMNS.split(",")]
+    placeholders = ",".join(["%s"] * len(names))
+    async with conn.cursor() as cur:
+        await cur.executemany(
+            f"INSERT INTO archive.invoice ({COLUMNS}) VALUES ({placeholders})"  # noqa: S608
+            " ON CONFLICT (invoice_id) DO NOTHING",
+            [[getattr(row, n) for n in names] for row in rows])
+
+
 def fetch_sync(conn: psycopg.Connection[Any], invoice_id: uuid.UUID) -> dict[str, Any] | None:
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(
