@@ -34,7 +34,7 @@ ensure_services() {
     local rabbit_pw pg_pw
     rabbit_pw=$(sed -n 's/^RABBITMQ_PASSWORD=//p' .env)
     pg_pw=$(sed -n 's/^PG_ADMIN_PASSWORD=//p' .env)
-    docker compose up -d --wait rabbitmq postgres
+    docker compose up -d --wait rabbitmq-1 rabbitmq-2 rabbitmq-3 postgres
     export EFACTURE_AMQP_URL="amqp://efacture:${rabbit_pw}@127.0.0.1:5672/"
     export EFACTURE_DATABASE_URL="postgresql://postgres:${pg_pw}@127.0.0.1:5432/efacture"
     return 0

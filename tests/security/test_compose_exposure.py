@@ -91,8 +91,8 @@ def test_no_password_is_written_in_the_file(services: dict[str, dict[str, Any]])
         for key, value in _environment(service).items():
             if SECRET_KEYS.search(key) and not key.endswith("_FILE"):
                 _password_variable(value)
-            if "://" in value:
-                userinfo = value.partition("://")[2].rpartition("@")[0]
+            for url in value.split(",") if "://" in value else []:  # one URL per node
+                userinfo = url.partition("://")[2].rpartition("@")[0]
                 if ":" in userinfo:
                     _password_variable(userinfo.partition(":")[2])
         assert name  # every service was read
@@ -167,7 +167,14 @@ def test_compose_secrets_gives_every_account_its_own_password(
     assert amqp_user in users
     assert users[amqp_user]["tags"] == "", "the services use the broker's administrator"
     assert _rabbit_hash_matches(secrets["RABBITMQ_PASSWORD"], users[amqp_user]["password_hash"])
-    rabbit = services["rabbitmq"]
-    assert "RABBITMQ_DEFAULT_PASS" not in _environment(rabbit)
-    mounts = [str(v).split(":")[:2] for v in rabbit.get("volumes", [])]
-    assert ["./var/compose/rabbitmq-definitions.json", "/etc/rabbitmq/definitions.json"] in mounts
+    for node in ("rabbitmq-1", "rabbitmq-2", "rabbitmq-3"):  # every node loads the same users
+        rabbit = services[node]
+        assert "RABBITMQ_DEFAULT_PASS" not in _environment(rabbit)
+        mounts = [str(v).split(":")[:2] for v in rabbit.get("volumes", [])]
+        assert ["./var/compose/rabbitmq-definitions.json",
+                "/etc/rabbitmq/definitions.json"] in mounts
+    # SeaweedFS's identities: the services' S3 credentials, in a 0600 file, never in compose.
+    s3 = json.loads((tmp_path / "seaweedfs-s3.json").read_text())
+    assert stat.S_IMODE((tmp_path / "seaweedfs-s3.json").stat().st_mode) == 0o600
+    assert s3["identities"][0]["credentials"] == [
+        {"accessKey": secrets["S3_ACCESS_KEY_ID"], "secretKey": secrets["S3_SECRET_ACCESS_KEY"]}]

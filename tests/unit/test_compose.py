@@ -22,7 +22,8 @@ pytestmark = pytest.mark.unit
 REPO = Path(__file__).resolve().parents[2]
 SERVE_TARGETS = {"ingest", "archive", "transmit", "metering", "pa-sim", "tsa"}
 CONSUMERS = ("ingest", "archive", "transmit", "metering")
-INFRASTRUCTURE = {"rabbitmq", "postgres"}
+RABBIT_NODES = ("rabbitmq-1", "rabbitmq-2", "rabbitmq-3")
+INFRASTRUCTURE = {*RABBIT_NODES, "seaweedfs", "postgres"}
 MIGRATE = ["efacture", "db", "migrate"]
 # ${NAME}, ${NAME:?message}, ${NAME:-default}: compose fills these in from .env.
 INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?[?-][^}]*)?\}")
@@ -62,13 +63,14 @@ def _environment(service: dict[str, Any]) -> dict[str, str]:
 
 def _efacture_services(services: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """The long-running ``efacture serve NAME`` containers."""
-    return {name: svc for name, svc in services.items()
-            if "command" in svc and _argv(svc["command"]) != MIGRATE}
+    return {name: svc for name, svc in _efacture_containers(services).items()
+            if _argv(svc["command"]) != MIGRATE}
 
 
 def _efacture_containers(services: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Every container running the efacture image (the services and the one-shot migration)."""
-    return {name: svc for name, svc in services.items() if "command" in svc}
+    return {name: svc for name, svc in services.items()
+            if "command" in svc and _argv(svc["command"])[0] == "efacture"}
 
 
 def _depends_on(service: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -132,8 +134,11 @@ def test_urls_point_at_services_of_this_file(services: dict[str, dict[str, Any]]
     for name, service in _efacture_containers(services).items():
         for key, value in _environment(service).items():
             if key.endswith("_URL"):
-                host = urlsplit(value).hostname
-                assert host in services, f"{name}: {key}={value} names no service"
+                for url in value.split(","):  # EFACTURE_AMQP_URL lists every node
+                    if url.startswith("s3://"):
+                        continue  # s3://BUCKET/prefix: a bucket, reached at EFACTURE_S3_ENDPOINT
+                    host = urlsplit(url).hostname
+                    assert host in services, f"{name}: {key}={url} names no service"
 
 
 def test_pa_and_tsa_urls_use_the_ports_their_simulators_listen_on(
@@ -172,10 +177,11 @@ def test_consumers_wait_for_healthy_broker_and_database(
 def test_rabbitmq_and_postgres_have_their_readiness_checks(
     services: dict[str, dict[str, Any]],
 ) -> None:
-    rabbit = _argv(services["rabbitmq"]["healthcheck"]["test"])
-    assert "rabbitmq-diagnostics" in rabbit
-    assert "ping" in rabbit
-    assert re.match(r"rabbitmq:(3\.13|4\.\d+)[.\w-]*-management", services["rabbitmq"]["image"])
+    for node in RABBIT_NODES:
+        rabbit = _argv(services[node]["healthcheck"]["test"])
+        assert "rabbitmq-diagnostics" in rabbit
+        assert "ping" in rabbit
+        assert re.match(r"rabbitmq:(3\.13|4\.\d+)[.\w-]*-management", services[node]["image"])
     postgres = _argv(services["postgres"]["healthcheck"]["test"])
     assert "pg_isready" in postgres
     assert re.match(r"postgres:1[67]\b", services["postgres"]["image"])
