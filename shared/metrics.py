@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
-from typing import Literal
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
@@ -24,6 +24,8 @@ MetricName = Literal[
     "efacture_messages_dead_lettered_total",  # messages sent to a dead-letter queue
     "efacture_handler_seconds",            # handler latency, receive to ack
     "efacture_breaker_open",               # 1 while a PA's circuit breaker is open
+    "efacture_amqp_published_total",       # confirmed AMQP publishes, per service
+    "efacture_http_requests_total",        # HTTP requests sent, per peer (pa, tsa)
 ]
 
 PROCESSED = Counter("efacture_messages_processed_total", "Messages acked", ["service"])
@@ -34,6 +36,19 @@ DEAD_LETTERED = Counter("efacture_messages_dead_lettered_total", "Messages dead-
 HANDLER_SECONDS = Histogram("efacture_handler_seconds", "Handler latency", ["service"],
                             buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10))
 BREAKER_OPEN = Gauge("efacture_breaker_open", "PA circuit breaker open", ["endpoint"])
+AMQP_PUBLISHED = Counter("efacture_amqp_published_total", "Confirmed AMQP publishes", ["service"])
+HTTP_REQUESTS = Counter("efacture_http_requests_total", "HTTP requests sent", ["peer"])
+
+
+def http_request_counter(peer: str) -> Callable[[Any], Awaitable[None]]:
+    """An httpx ``event_hooks["request"]`` hook counting each request sent to ``peer``
+    (retries and token fetches included: what the benchmark's requests per invoice count)."""
+    child = HTTP_REQUESTS.labels(peer)
+
+    async def count(_request: Any) -> None:
+        child.inc()
+
+    return count
 
 SERVICE_PORT_OFFSET = {"ingest": 0, "archive": 1, "transmit": 2, "metering": 3}
 REPLICA_PORT_STEP = 10  # replica i of a service listens REPLICA_PORT_STEP * i above replica 0

@@ -65,3 +65,27 @@ def render(result: dict[str, Any], console: Console | None = None) -> None:
         t.add_row("rejected / missing / transmitted twice",
                   f"{checks['rejected']} / {checks['missing']} / {checks['duplicates']}")
     console.print(t)
+    if result.get("cost"):
+        console.print(cost_table(result["cost"]))
+
+
+def cost_table(cost: dict[str, Any]) -> Table:
+    """The throughput phase's cost per invoice: CPU per process, then the counts."""
+    load = cost["load_average"]
+    begin, end = load.get("begin"), load.get("end")
+    loads = " → ".join(f"{v[0]:.2f}" for v in (begin, end) if v)
+    t = Table(title=f"cost per invoice, throughput phase ({cost['invoices']} invoices, "
+                    f"load average {loads})")
+    t.add_column("process")
+    t.add_column("CPU per invoice", justify="right")
+    cpu = cost["cpu_ms_per_invoice"]
+    for name, ms in sorted(cpu.items(), key=lambda kv: -kv[1]):
+        shared = " (shared server)" if name in cost.get("shared_processes", ()) else ""
+        t.add_row(name + shared, f"{ms:,.2f} ms")
+    t.add_row("sum", f"{cost['cpu_ms_per_invoice_sum']:,.2f} ms", style="bold")
+    t.add_section()
+    t.add_row("AMQP publishes", f"{cost['amqp_publishes_per_invoice']:.2f}")
+    t.add_row("database transactions", f"{cost['db_transactions_per_invoice']:.2f}")
+    for peer, count in cost["http_requests_per_invoice"].items():
+        t.add_row(f"HTTP requests to {peer}", f"{count:.2f}")
+    return t

@@ -5,6 +5,8 @@ Phases, in order, on one fresh vhost and database:
 2. ``efacture up`` (PA simulator latency ``latency_ms``), sandbox tenants registered;
 3. throughput: ``n`` invoices published as fast as confirms allow; rate = n / (last
    ``transmitted`` − first submit);
+   its cost is metered (``efacture.bench.usage``): CPU per process, publishes, transactions
+   and HTTP requests, per invoice;
 4. latency: open loop at half that rate for ``latency_seconds`` (at most ``n`` invoices);
    latency = event arrival − due time of the submit;
 5. peak RSS (VmHWM) of every ``efacture serve NAME``; checks: every invoice transmitted once.
@@ -32,8 +34,9 @@ from efacture.bench.events import Events
 from efacture.bench.publisher import Publisher
 from efacture.bench.report import latency_ms
 from efacture.bench.system import Up, self_peak_rss_kb
+from efacture.bench.usage import CpuSampler, Usage, discoverer
 from efacture.bench.workload import Workload
-from shared import tenants
+from shared import metrics, tenants
 from shared.topology import INBOUND, RK_SUBMIT
 
 Progress = Callable[[str, int, int], None]
@@ -53,6 +56,7 @@ class BenchConfig:
     ceiling: bool = True
     stall_s: float = 90.0
     corpus: Path = field(default_factory=default_corpus)
+    replicas: str = ""  # `efacture up --replicas` (e.g. "ingest=2,archive=2"); "" = one each
 
 
 def machine() -> dict[str, Any]:
@@ -82,6 +86,17 @@ def _phase(pub: Publisher, events: Events, ids: list[str], send: Callable[[], No
     return ok and not pub.errors
 
 
+def _usage(up: Up, made: infra.Infra) -> Usage:
+    """The cost meter of the throughput phase (see ``efacture.bench.usage``)."""
+    assert up.proc is not None
+    base = int(up.env["EFACTURE_METRICS_PORT_BASE"])
+    # Up to four replicas of each service (a port nobody listens on counts nothing).
+    ports = {f"{name}/{r}": metrics.service_port(base, name, r)
+             for name in metrics.SERVICE_PORT_OFFSET for r in range(4)}
+    sampler = CpuSampler(discoverer(up.proc.pid, made.admin_pg, made.name))
+    return Usage(sampler, ports, made.admin_pg, made.name)
+
+
 def run(config: BenchConfig, progress: Progress | None = None) -> dict[str, Any]:
     """Run the benchmark; returns the result document (see ``efacture.bench.report``).
     Raises ``RuntimeError`` when the system cannot start; the infrastructure is removed anyway."""
@@ -106,7 +121,7 @@ def run(config: BenchConfig, progress: Progress | None = None) -> dict[str, Any]
             ceil["duplicates"] = dup1 + dup2
             if progress:
                 progress("ceiling", 2, 2)
-        up = Up(made.env(data_dir / "data", config.latency_ms), data_dir)
+        up = Up(made.env(data_dir / "data", config.latency_ms), data_dir, config.replicas)
         up.start()
         _register(made.database_url, workload.tenants())
         events = Events(made.amqp_url)
@@ -114,8 +129,11 @@ def run(config: BenchConfig, progress: Progress | None = None) -> dict[str, Any]
                         threads=config.threads)
 
         ids = [workload.message_id(i) for i in range(n)]
+        cost = _usage(up, made)
+        cost.begin()
         complete = _phase(pub, events, ids, lambda: pub.burst(n, workload.item),
                           config.stall_s, progress, "throughput")
+        cost.end()
         if not pub.submitted:
             raise RuntimeError(f"no invoice could be published: {pub.errors[:3]}")
         start = min(pub.submitted.values())
@@ -173,6 +191,7 @@ def run(config: BenchConfig, progress: Progress | None = None) -> dict[str, Any]
             "workload": {"templates": len(workload.slots), "skipped": workload.skipped,
                          "tenants": len(workload.tenants()), "pdf_pool": len(workload.pdf_pool)},
             "throughput": throughput,
+            "cost": cost.result(events.finished(ids), len(pub.submitted)),
             "ceiling": ceil,
             "ratio": (throughput["invoices_per_s"] / chain
                       if chain and throughput["invoices_per_s"] else None),

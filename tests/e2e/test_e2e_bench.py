@@ -48,6 +48,23 @@ def test_bench_reports_every_figure_of_the_issue(result):
     assert all(kb and kb > 0 for kb in result["peak_rss_kb"].values())
 
 
+def test_bench_reports_what_an_invoice_costs(result):
+    cost = result["cost"]
+    assert cost["invoices"] == result["n"]
+    cpu = cost["cpu_ms_per_invoice"]
+    # Every process the run started, plus the servers it used, spent some CPU.
+    assert {"ingest", "archive", "transmit", "metering", "tsa", "pa-sim", "bench",
+            "rabbitmq", "postgres backends"} <= set(cpu)
+    assert all(ms > 0 for name, ms in cpu.items() if name != "postgres server")
+    assert cost["cpu_ms_per_invoice_sum"] == pytest.approx(sum(cpu.values()), abs=0.05)
+    # At least: the submit, ingest's verdict and forward, archive's events, transmit's.
+    assert cost["amqp_publishes_per_invoice"] >= 4
+    assert cost["db_transactions_per_invoice"] >= 3
+    # An upload per invoice at least; RFC 3161 tokens (perhaps batched) too.
+    assert cost["http_requests_per_invoice"]["tsa"] > 0
+    assert cost["http_requests_per_invoice"]["pa"] >= 1
+
+
 def test_bench_transmits_every_invoice_exactly_once(result):
     checks = result["checks"]
     assert checks["expected"] >= 100

@@ -29,6 +29,7 @@ from services.archive.tsa.protocol import (
     build_request,
 )
 from shared.errors import PermanentError, RetryableError
+from shared.metrics import http_request_counter
 from shared.settings import Settings
 
 
@@ -64,6 +65,7 @@ class TsaClient:
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
             limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
             transport=transport,
+            event_hooks={"request": [http_request_counter("tsa")]},
         )
 
     @classmethod

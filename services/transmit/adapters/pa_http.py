@@ -34,6 +34,7 @@ from services.transmit.domain.failure import (
 )
 from shared.errors import PermanentError, RetryableError
 from shared.logging import get_logger
+from shared.metrics import http_request_counter
 
 log = get_logger(__name__)
 
@@ -55,6 +56,7 @@ class PaTransport:
             timeout=timeout or httpx.Timeout(10.0, connect=5.0),
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=50),
             transport=transport,
+            event_hooks={"request": [http_request_counter("pa")]},
         )
         self._margin = token_margin_s
         self._breaker_factory = breaker_factory
