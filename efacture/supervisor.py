@@ -164,6 +164,9 @@ class Supervisor:
                 self._stop.set()
                 return
             await self._spawn(child)
+            assert child.proc is not None
+            print(f"efacture up: {child.key} exited (code {rc}), restarted as pid "
+                  f"{child.proc.pid}", file=sys.stderr, flush=True)
 
     def _port_taken(self, name: str) -> str | None:
         planned = ports.planned_ports(self.settings, self.aux, SERVICES, self.replicas)

@@ -16,6 +16,7 @@ jobs guarded by it must still be idempotent (they are: derived event ids, monoto
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 from typing import Any
@@ -42,6 +43,8 @@ class Leadership:
         self.key = lock_key(name)
         self._conn: psycopg.AsyncConnection[Any] | None = None
         self._leader = False
+        # Several periodic jobs of a process ask at once: one connection, one question at a time.
+        self._asking = asyncio.Lock()
 
     @property
     def leader(self) -> bool:
@@ -50,6 +53,10 @@ class Leadership:
 
     async def held(self) -> bool:
         """Whether this process leads now (taking the lock when it is free)."""
+        async with self._asking:
+            return await self._ask()
+
+    async def _ask(self) -> bool:
         try:
             if self._conn is None or self._conn.closed:
                 self._conn = await psycopg.AsyncConnection.connect(

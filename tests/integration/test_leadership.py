@@ -10,20 +10,9 @@ import psycopg
 import pytest
 
 from shared.leadership import Leadership
+from tests.support.leaders import lock_holders
 
 pytestmark = pytest.mark.integration
-
-
-def _backend_of_lock(url: str, leadership: Leadership) -> int | None:
-    key = leadership.key & 0xFFFFFFFFFFFFFFFF
-    with psycopg.connect(url, autocommit=True) as conn:
-        row = conn.execute(
-            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
-            " AND classid::bigint = %s AND objid::bigint = %s AND objsubid = 1"
-            # advisory locks are per database: never another test's (or helper's) backend
-            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-            (key >> 32, key & 0xFFFFFFFF)).fetchone()
-    return int(row[0]) if row else None
 
 
 def test_one_leader_at_a_time_and_a_dead_leaders_lock_passes_on(infra: Any) -> None:
@@ -33,12 +22,14 @@ def test_one_leader_at_a_time_and_a_dead_leaders_lock_passes_on(infra: Any) -> N
         a, b, other = (Leadership(url, "transmit"), Leadership(url, "transmit"),
                        Leadership(url, "archive"))
         try:
-            assert await a.held()
+            # Several periodic jobs of one process ask at once: still one session, one leader.
+            assert await asyncio.gather(a.held(), a.held(), a.held()) == [True, True, True]
             assert not await b.held(), "two processes led the same jobs"
             assert await a.held(), "the leader lost its lock while alive"
             assert await other.held(), "another service's leadership is independent"
-            backend = _backend_of_lock(url, a)
-            assert backend is not None
+            holders = lock_holders(url, "transmit")
+            assert len(holders) == 1
+            backend = holders[0]
             with psycopg.connect(url, autocommit=True) as conn:  # the leader's session dies
                 conn.execute("SELECT pg_terminate_backend(%s)", (backend,))
             for _ in range(50):
