@@ -28,8 +28,16 @@ MAX_FINDINGS = 50
 
 
 def _reasons(hits: list[sch_engine.Hit]) -> list[Reason]:
-    found = [Reason(code=h.rule, message=h.message, path=h.location) for h in hits]
-    return list(dict.fromkeys(found))[:MAX_FINDINGS]
+    found = list(dict.fromkeys(Reason(code=h.rule, message=h.message, path=h.location)
+                               for h in hits))
+    # The first finding of each rule first, so the cap never hides a rule that fired
+    # (whatever order the engine found them in).
+    firsts: dict[str, Reason] = {}
+    for r in found:
+        firsts.setdefault(r.code, r)
+    head = list(firsts.values())
+    chosen = set(head)
+    return (head + [r for r in found if r not in chosen])[:MAX_FINDINGS]
 
 
 @cache

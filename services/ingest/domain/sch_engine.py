@@ -24,14 +24,14 @@ from typing import Any
 
 from lxml import etree
 
+from services.ingest.domain import sch_match, sch_xpath
 from services.ingest.domain.sch_functions import FUNCTIONS, UBL_FUNCTIONS, _s
+from services.ingest.domain.sch_match import Chain, Indexed, Plan
+from services.ingest.domain.sch_xpath import Compiled, Document
 
 _STEP = re.compile(r"(?:^|/)@?(?:[\w.-]+:)?([\w.-]+)$")
-_NAME = re.compile(r"^(?:([\w.-]+):)?([\w.-]+)$")
+_NAME = re.compile(r"^(?:([\w.-]+):)?([\w.-]+|\*)$")
 _POSITIONAL = re.compile(r"^\s*\d|position\(|last\(")
-# (absolute, steps root-most first as (Clark name, predicate test or None))
-Chain = tuple[bool, tuple[tuple[str, etree.XPath | None], ...]]
-Indexed = tuple[set[str], dict[str, list[etree._Element]]]
 Message = tuple[tuple[str, Any], ...]
 
 
@@ -45,24 +45,26 @@ class Hit:
     location: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Rule:
-    chains: tuple[Chain, ...]
-    selectors: tuple[tuple[str | None, etree.XPath], ...]
     lets: tuple[tuple[str, etree.XPath], ...]
-    all_hold: etree.XPath
+    all_hold: Compiled
     conjunction: str  # the text of all_hold
     # All assertions in Python when each is a simple shape (None otherwise); only a False
     # answer goes on to the XPath evaluation, which builds the messages.
     fast: Callable[[etree._Element], bool] | None
     current: bool  # some expression of the rule reads current()
-    names: frozenset[str]  # what a node must be called to match (empty: anything)
-    asserts: tuple[tuple[str, str, bool, etree.XPath, Message], ...]
+    simple: bool  # no lets and no current(): judged with the element's other plain rules
+    asserts: tuple[tuple[str, str, bool, Compiled, Message], ...]
 
 
 def _xpath(expr: str, ns: dict[str, str], ubl: bool, smart: bool = False) -> etree.XPath:
     # One compiled object per distinct expression: the sets repeat many (memory).
     return _compiled(expr, tuple(sorted(ns.items())), ubl, smart)
+
+
+def _rule_xpath(expr: str, ns: dict[str, str], ubl: bool) -> Compiled:
+    return sch_xpath.compiled(expr, tuple(sorted(ns.items())), ubl)
 
 
 @cache
@@ -133,22 +135,47 @@ def _fast(lets: Any, asserts: Any, ns: dict[str, str]) -> Callable[[etree._Eleme
     return lambda e: all(c(e) for c in checks)
 
 
-def _split(path: str) -> list[str] | None:
-    steps, depth, current = [], 0, ""
-    for char in path:
-        depth += char == "["
-        depth -= char == "]"
-        if char == "/" and depth == 0:
+def _split(path: str, sep: str = "/") -> list[str] | None:
+    steps, depth, quote, current = [], 0, "", ""
+    i = 0
+    while i < len(path):
+        char = path[i]
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        else:
+            depth += char in "[("
+            depth -= char in "])"
+        if not quote and depth == 0 and path.startswith(sep, i):
             steps.append(current)
             current = ""
-        else:
-            current += char
+            i += len(sep)
+            continue
+        current += char
+        i += 1
     steps.append(current)
-    return None if any(not step for step in steps) else steps
+    return None if any(not step.strip() for step in steps) else steps
+
+
+_ENDS = re.compile(r"^fn:ends-with\(name\(\),\s*'([\w.-]+)'\)$")
+_NOT_ENDS = re.compile(r"^not\s*\(fn:ends-with\(name\(\),\s*'([\w.-]+)'\)\)$")
+_NOT_SELF = re.compile(r"^not\s*\(self::([\w.-]+):([\w.-]+)\)$")
+
+
+def _static(conjunct: str, ns: dict[str, str]) -> tuple[str, str] | None:
+    """A predicate on the element's name only, decided from its tag."""
+    if m := _ENDS.match(conjunct):
+        return "suffix", m.group(1)
+    if m := _NOT_ENDS.match(conjunct):
+        return "!suffix", m.group(1)
+    if (m := _NOT_SELF.match(conjunct)) and m.group(1) in ns:
+        return "!tag", f"{{{ns[m.group(1)]}}}{m.group(2)}"
+    return None
 
 
 def _chain(alt: str, ns: dict[str, str], ubl: bool) -> Chain | None:
-    """Named steps with optional (non-positional) predicates, else ``None``."""
+    """Named (or ``*``) steps with optional (non-positional) predicates, else ``None``."""
     absolute = not alt.startswith("//")
     steps = _split(alt[1:] if absolute else alt[2:])
     if steps is None:
@@ -159,14 +186,28 @@ def _chain(alt: str, ns: dict[str, str], ubl: bool) -> Chain | None:
         match = _NAME.match(name.strip())
         if not match or (match.group(1) and match.group(1) not in ns):
             return None
+        static: list[tuple[str, str]] = []
         test = None
         if predicate:
             body = predicate[:-1].replace("][", ") and (")
             if not predicate.endswith("]") or _POSITIONAL.search(body) or "$" in body:
                 return None
-            test = _xpath(f"boolean(({body}))", ns, ubl)
+            rest = []
+            for conjunct in _split(predicate[:-1], " and ") or [predicate[:-1]]:
+                fixed = _static(conjunct.strip(), ns) if "][" not in predicate else None
+                if fixed is None:
+                    rest.append(conjunct.strip())
+                else:
+                    static.append(fixed)
+            if rest:
+                body = " and ".join(f"({c})" for c in rest) if static else body
+                test = _rule_xpath(f"boolean(({body}))", ns, ubl)
         prefix, local = match.groups()
-        chain.append((f"{{{ns[prefix]}}}{local}" if prefix else local, test))
+        if local == "*":
+            tag = f"{{{ns[prefix]}}}*" if prefix else "*"
+        else:
+            tag = f"{{{ns[prefix]}}}{local}" if prefix else local
+        chain.append((tag, tuple(static), test))
     return absolute, tuple(chain)
 
 
@@ -177,88 +218,57 @@ def _last_name(selector: str) -> str | None:
 
 
 @cache
-def compiled_set(name: str) -> tuple[tuple[_Rule, ...], ...]:
-    """The rules of set ``name`` grouped by mode, each mode's by decreasing priority."""
+def compiled_set(name: str) -> Plan:
+    """The rules of set ``name``: per mode by decreasing priority, as a matching plan."""
     from services.ingest.domain import sch_rules
     from services.ingest.domain.sch_build import selectors
 
     ns = sch_rules.NAMESPACES[name]
     ubl = name == "BR-FR-UBL"
-    modes: dict[str, list[tuple[float, int, _Rule]]] = {}
+    modes: dict[str, list[tuple[float, int, _Rule, tuple[Chain, ...], list[str]]]] = {}
     for index, (mode, priority, match, lets, asserts) in enumerate(sch_rules.RULES[name]):
         alternatives = selectors(match)
-        chains = [_chain(alt, ns, ubl) for alt in alternatives]
+        found = [_chain(alt, ns, ubl) for alt in alternatives]
         conjunction = " and ".join(f"not({t})" if report else f"boolean({t})"
                                    for _, _, report, t, _ in asserts)
         texts = [match, *(e for _, e in lets), *(a[3] for a in asserts),
                  *(t for a in asserts for k, t in a[4] if k == "x")]
+        current = any("current()" in t for t in texts)
         rule = _Rule(
             conjunction=conjunction,
             fast=_fast(lets, asserts, ns),
-            names=frozenset() if any(_last_name(a) is None for a, c in
-                                     zip(alternatives, chains, strict=True) if c is None)
-            else frozenset([c[1][-1][0] for c in chains if c is not None]
-                           + [_last_name(a) or "" for a, c in
-                              zip(alternatives, chains, strict=True) if c is None]),
-            current=any("current()" in t for t in texts),
-            chains=tuple(c for c in chains if c is not None),
-            selectors=tuple((_last_name(alt), _xpath(alt, ns, ubl, smart=True))
-                            for alt, c in zip(alternatives, chains, strict=True) if c is None),
-            lets=tuple((var.replace(":", "_"), _xpath(f"({expr})", ns, ubl))
+            simple=not lets and not current,
+            current=current,
+            lets=tuple((var.replace(":", "_"), _rule_xpath(f"({expr})", ns, ubl))
                        for var, expr in lets),
-            all_hold=_xpath(conjunction, ns, ubl),
+            all_hold=_rule_xpath(conjunction, ns, ubl),
             asserts=tuple(
-                (rid, flag, report, _xpath(f"boolean({test})", ns, ubl),
-                 tuple((kind, _xpath(text, ns, ubl) if kind == "x" else text)
+                (rid, flag, report, _rule_xpath(f"boolean({test})", ns, ubl),
+                 tuple((kind, _rule_xpath(text, ns, ubl) if kind == "x" else text)
                        for kind, text in message))
                 for rid, flag, report, test, message in asserts),
         )
-        modes.setdefault(mode, []).append((-priority, index, rule))
-    return tuple(tuple(r for _, _, r in sorted(rules, key=lambda x: x[:2]))
-                 for rules in modes.values())
+        others = [alt for alt, c in zip(alternatives, found, strict=True) if c is None]
+        modes.setdefault(mode, []).append(
+            (-priority, index, rule, tuple(c for c in found if c is not None), others))
+    plan = Plan(rules=[], selectors=[])
+    for number, rules in enumerate(modes.values()):
+        for rank, (_, _, rule, chains, others) in enumerate(sorted(rules, key=lambda x: x[:2])):
+            slots = []
+            for alt in others:
+                plan.selectors.append((_last_name(alt), _xpath(alt, ns, ubl, smart=True)))
+                slots.append((len(plan.selectors) - 1, _last_name(alt)))
+            plan.rules.append((number, rank, rule, chains, tuple(slots)))
+    return plan
 
 
 def index_document(root: etree._Element) -> Indexed:
-    """Names present (Clark and local) and elements by Clark name, in document order."""
-    names: set[str] = set()
-    index: dict[str, list[etree._Element]] = {}
-    for element in root.iter():
-        tag = element.tag
-        if isinstance(tag, str):
-            index.setdefault(tag, []).append(element)
-            names.add(tag)
-            names.add(tag.rpartition("}")[2])
-            for attribute in element.attrib:
-                names.add(attribute.rpartition("}")[2])
-    return names, index
+    """The document's elements with their paths, shared by the sets judging it."""
+    return sch_match.index_document(root)
 
 
-def _chain_nodes(chain: Chain, index: dict[str, list[etree._Element]]) -> list[etree._Element]:
-    absolute, steps = chain
-    found = []
-    last_name, last_test = steps[-1]
-    for element in index.get(last_name, ()):
-        if last_test is not None and not last_test(element):
-            continue
-        node: etree._Element | None = element
-        for name, test in reversed(steps[:-1]):
-            node = node.getparent() if node is not None else None
-            if node is None or node.tag != name or (test is not None and not test(node)):
-                break
-        else:
-            if not absolute or (node is not None and node.getparent() is None):
-                found.append(element)
-    return found
-
-
-def _key(node: Any) -> Any:
-    if isinstance(node, etree._Element):
-        return node
-    return (getattr(node, "getparent", lambda: None)(), getattr(node, "attrname", None))
-
-
-def _where(root: etree._Element, node: Any) -> str:
-    tree = root.getroottree()
+def _where(doc: Document, node: Any) -> str:
+    tree = doc.root.getroottree()
     if isinstance(node, etree._Element):
         return tree.getpath(node)
     parent = getattr(node, "getparent", lambda: None)()
@@ -268,14 +278,15 @@ def _where(root: etree._Element, node: Any) -> str:
     return "/"
 
 
-def _message(parts: Message, node: etree._Element, variables: dict[str, Any]) -> str:
+def _message(parts: Message, node: etree._Element, variables: dict[str, Any],
+             doc: Document) -> str:
     out = []
     for kind, value in parts:
         if kind == "t":
             out.append(value)
             continue
         try:
-            out.append(_s(value(node, **variables)))
+            out.append(_s(value(node, doc, **variables)))
         except etree.XPathError:
             out.append("?")
     text = " ".join("".join(out).split())
@@ -285,74 +296,57 @@ def _message(parts: Message, node: etree._Element, variables: dict[str, Any]) ->
 def run(name: str, root: etree._Element, indexed: Indexed | None = None) -> list[Hit]:
     """Every failed fatal assertion of set ``name`` on ``root``. ``indexed`` is
     :func:`index_document`'s result when several sets judge one document."""
-    present, index = indexed or index_document(root)
+    indexed = indexed or index_document(root)
+    doc = indexed.document
+    plan = compiled_set(name)
     hits: list[Hit] = []
-    chained: dict[Chain, list[etree._Element]] = {}
     # Plain rules (no lets, no current()) claiming each element, over every mode: their
     # assertions are then checked in one evaluation per element.
     plain: dict[etree._Element, list[_Rule]] = {}
+
+    def visit(rule: _Rule, element: etree._Element) -> None:
+        if rule.simple:
+            plain.setdefault(element, []).append(rule)
+        else:
+            hits.extend(_judge(rule, doc, element))
+
+    chosen = sch_match.selected(plan, root, indexed)
+    sch_match.judged_by(plan, indexed, chosen, visit)
     ubl = name == "BR-FR-UBL"
-    for rules in compiled_set(name):
-        claimed: set[Any] = set()
-        for rule in rules:
-            if rule.names and rule.names.isdisjoint(present):
-                continue
-            nodes: list[Any] = []
-            for chain in rule.chains:
-                if chain not in chained:
-                    chained[chain] = _chain_nodes(chain, index)
-                nodes += chained[chain]
-            for last, selector in rule.selectors:
-                if last is None or last in present:
-                    try:
-                        found = selector(root)
-                    except etree.XPathError:
-                        continue
-                    nodes += found if isinstance(found, list) else []
-            simple = not rule.lets and not rule.current
-            for node in nodes:
-                key = node if isinstance(node, etree._Element) else _key(node)
-                if key in claimed:
-                    continue
-                claimed.add(key)
-                if simple and isinstance(node, etree._Element):
-                    plain.setdefault(node, []).append(rule)
-                else:
-                    hits += _judge(rule, root, node)
     for node, claiming in plain.items():
         rules_of = []
         for rule in claiming:
             if rule.fast is None:
                 rules_of.append(rule)
             elif not rule.fast(node):
-                hits += _judge(rule, root, node)
+                hits += _judge(rule, doc, node)
         if len(rules_of) > 1:
             with contextlib.suppress(etree.XPathError):
-                if _together(tuple(rules_of), name, ubl)(node):
+                if _together(tuple(rules_of), name, ubl)(node, doc):
                     continue
         for rule in rules_of:
-            hits += _judge(rule, root, node)
+            hits += _judge(rule, doc, node)
     return hits
 
 
-_TOGETHER: dict[tuple[int, ...], etree.XPath] = {}
+_TOGETHER: dict[tuple[int, ...], Compiled] = {}
 
 
-def _together(rules: tuple[_Rule, ...], name: str, ubl: bool) -> etree.XPath:
+def _together(rules: tuple[_Rule, ...], name: str, ubl: bool) -> Compiled:
     """One XPath checking every assertion of ``rules`` (compiled once per combination)."""
     key = tuple(id(r) for r in rules)
     found = _TOGETHER.get(key)
     if found is None:
         from services.ingest.domain import sch_rules
 
-        found = _xpath(" and ".join(f"({r.conjunction})" for r in rules),
+        found = _rule_xpath(" and ".join(f"({r.conjunction})" for r in rules),
                        sch_rules.NAMESPACES[name], ubl)
         if len(_TOGETHER) < 20_000:
             _TOGETHER[key] = found
     return found
 
 
-def _judge(rule: _Rule, root: etree._Element, node: Any) -> list[Hit]:
+def _judge(rule: _Rule, doc: Document, node: Any) -> list[Hit]:
     context = node if isinstance(node, etree._Element) else node.getparent()
     if not isinstance(context, etree._Element):
         return []
@@ -360,26 +354,26 @@ def _judge(rule: _Rule, root: etree._Element, node: Any) -> list[Hit]:
         return []
     variables: dict[str, Any] = {"current": [context]} if rule.current else {}
     try:
-        if not rule.lets and rule.all_hold(context, **variables):
+        if not rule.lets and rule.all_hold(context, doc, **variables):
             return []
         for var, expr in rule.lets:
-            value = expr(context, **variables)
+            value = expr(context, doc, **variables)
             # lxml passes node-sets of elements only: attribute and text values become strings.
             if isinstance(value, list) and value and not isinstance(value[0], etree._Element):
                 value = _s(value)
             variables[var] = value
-        if rule.lets and rule.all_hold(context, **variables):
+        if rule.lets and rule.all_hold(context, doc, **variables):
             return []
     except etree.XPathError:
         pass
     hits = []
     for rid, flag, report, test, message in rule.asserts:
         try:
-            outcome = bool(test(context, **variables))
+            outcome = bool(test(context, doc, **variables))
         except etree.XPathError as exc:
-            hits.append(Hit(rid, flag, f"evaluation error: {exc}", _where(root, node)))
+            hits.append(Hit(rid, flag, f"evaluation error: {exc}", _where(doc, node)))
             continue
         if outcome == report:
-            hits.append(Hit(rid, flag, _message(message, context, variables),
-                            _where(root, node)))
+            hits.append(Hit(rid, flag, _message(message, context, variables, doc),
+                            _where(doc, node)))
     return hits
