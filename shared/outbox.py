@@ -23,6 +23,7 @@ from psycopg_pool import AsyncConnectionPool
 from shared.logging import get_logger
 from shared.messages.base import Message
 from shared.messages.status import StatusEvent
+from shared.pooled import autocommit
 from shared.topology import STATUS
 
 log = get_logger(__name__)
@@ -89,32 +90,39 @@ class Publisher(Protocol):
     ) -> None: ...
 
 
-async def add(conn: psycopg.AsyncConnection[Any], items: Sequence[Outgoing]) -> list[int]:
-    """Insert ``items`` in the caller's transaction; an event already stored is kept as is."""
-    ids: list[int] = []
+class Added(list[int]):
+    """The ids :func:`add` inserted, each with the message it holds: :func:`flush` publishes
+    these from memory, without reading the rows back."""
+
+    def __init__(self, rows: Sequence[tuple[int, Outgoing]] = ()) -> None:
+        super().__init__(i for i, _ in rows)
+        self.items: dict[int, Outgoing] = dict(rows)
+
+
+_INSERT = (
+    "INSERT INTO core.outbox (event_id, exchange, routing_key, body, content_type,"
+    " headers, tenant, submission_id, invoice_id)"
+    " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+    " ON CONFLICT (event_id) DO NOTHING RETURNING id"
+)
+
+
+async def add(conn: psycopg.AsyncConnection[Any], items: Sequence[Outgoing]) -> Added:
+    """Insert ``items`` in the caller's transaction; an event already stored is kept as is
+    (and is not among the returned ids). One round trip for all of them (pipelined)."""
+    if not items:
+        return Added()
+    params = [(m.event_id, m.exchange, m.routing_key, m.body, m.content_type, Jsonb(m.headers),
+               m.tenant, m.submission_id, m.invoice_id) for m in items]
+    rows: list[tuple[int, Outgoing]] = []
     async with conn.cursor() as cur:
+        await cur.executemany(_INSERT, params, returning=True)
         for m in items:
-            await cur.execute(
-                "INSERT INTO core.outbox (event_id, exchange, routing_key, body, content_type,"
-                " headers, tenant, submission_id, invoice_id)"
-                " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)"
-                " ON CONFLICT (event_id) DO NOTHING RETURNING id",
-                (
-                    m.event_id,
-                    m.exchange,
-                    m.routing_key,
-                    m.body,
-                    m.content_type,
-                    Jsonb(m.headers),
-                    m.tenant,
-                    m.submission_id,
-                    m.invoice_id,
-                ),
-            )
             row = await cur.fetchone()
             if row:
-                ids.append(row[0])
-    return ids
+                rows.append((row[0], m))
+            cur.nextset()
+    return Added(rows)
 
 
 _SELECT = (
@@ -180,11 +188,37 @@ async def flush(
 ) -> int:
     """Publish the pending rows among ``ids`` in order, with confirms; returns how many.
 
-    ``pipelined`` sends them all before awaiting the confirms (a batch's messages).
+    ``pipelined`` sends them all before awaiting the confirms (a batch's messages). With the
+    :class:`Added` that :func:`add` returned, the messages are published from memory and then
+    marked in one autocommit statement; a row the sweep (or a redelivery's :func:`flush_for`)
+    publishes meanwhile goes out twice with the same ``event_id``, which every consumer
+    already tolerates (at least once). A failed publish raises and leaves the rows pending.
     """
     if not ids:
         return 0
+    if isinstance(ids, Added) and all(i in ids.items for i in ids):
+        return await _publish_known(pool, publish, [(i, ids.items[i]) for i in ids],
+                                    pipelined=pipelined)
     return await _publish_rows(pool, publish, "id = ANY(%s)", (list(ids),), pipelined=pipelined)
+
+
+async def _publish_known(pool: AsyncConnectionPool, publish: Publisher,
+                         rows: Sequence[tuple[int, Outgoing]], *, pipelined: bool) -> int:
+    sends = [
+        publish(exchange=m.exchange, routing_key=m.routing_key, body=m.body,
+                message_id=str(m.event_id), content_type=m.content_type,
+                mandatory=m.exchange != STATUS, headers=m.headers or None)
+        for _id, m in rows
+    ]
+    if pipelined:
+        await asyncio.gather(*sends)
+    else:
+        for send in sends:
+            await send
+    async with autocommit(pool) as conn:  # one statement: no BEGIN / COMMIT round trips
+        await conn.execute("UPDATE core.outbox SET published_at = now()"
+                           " WHERE id = ANY(%s) AND published_at IS NULL", ([i for i, _ in rows],))
+    return len(rows)
 
 
 async def flush_for(

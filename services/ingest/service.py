@@ -36,6 +36,7 @@ from shared.messages.internal import InvoiceAccepted
 from shared.messages.status import EventReason, make_event
 from shared.metrics import REJECTED
 from shared.outbox import Outgoing
+from shared.pooled import autocommit
 from shared.runtime import Runtime
 from shared.settings import Settings
 from shared.topology import INTERNAL, RK_ACCEPTED
@@ -82,7 +83,7 @@ class IngestService:
         sha = hashlib.sha256(body).hexdigest()
         if sub.message_id is None or sub.tenant == "unknown" or sub.forged:
             return await self._reject_unidentified(sub, sha)
-        async with self.rt.pool.connection() as conn:
+        async with autocommit(self.rt.pool) as conn:  # two reads
             existing = await repo.find(conn, sub.tenant, sub.message_id)
             tenant = await tenants.get(conn, sub.tenant)
         if existing is not None:
@@ -243,7 +244,7 @@ class IngestService:
             body=msg.model_dump_json().encode(),
             message_id=str(invoice_id),
         )
-        async with self.rt.pool.connection() as conn:
+        async with autocommit(self.rt.pool) as conn:  # one statement
             await repo.mark_forwarded(conn, invoice_id)
 
     async def _reject_unidentified(self, sub: Submission, sha: str) -> Verdict:

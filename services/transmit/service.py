@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from pydantic import SecretStr
 
 from services.transmit.adapters import repository as repo
@@ -34,6 +35,7 @@ from shared.messages.base import derived_id, utcnow
 from shared.messages.internal import FlowPoll, InvoiceArchived
 from shared.messages.status import EventReason, make_event
 from shared.outbox import Outgoing
+from shared.pooled import autocommit
 from shared.runtime import Runtime
 from shared.topology import DEAD, Q_TRANSMIT, RETRY, dlq_name
 from shared.vault.reader import Vault
@@ -69,7 +71,13 @@ class TransmitService:
 
     async def credentials(self, tenant_siret: str) -> PaCredentials:
         async with self.rt.pool.connection() as conn:
-            tenant = await tenants.get(conn, tenant_siret, with_secret=True)
+            return await self.credentials_in(conn, tenant_siret)
+
+    async def credentials_in(self, conn: psycopg.AsyncConnection[Any],
+                             tenant_siret: str) -> PaCredentials:
+        """The tenant's PA credentials, read on ``conn`` (in the caller's transaction).
+        Raises ``PermanentError`` for an unknown tenant or a tenant without credentials."""
+        tenant = await tenants.get(conn, tenant_siret, with_secret=True)
         if tenant is None:
             raise PermanentError(f"tenant {tenant_siret} is not registered", code="unknown-tenant")
         endpoint = PaEndpoint.for_tenant(self.rt.settings, sandbox=tenant.sandbox)
@@ -84,33 +92,49 @@ class TransmitService:
                              client_secret=SecretStr(secret))
 
     async def handle(self, msg: InvoiceArchived, delivery: Delivery) -> None:
+        wait = (delivery.not_before - time.time()) if delivery.not_before else 0.0
+        creds: PaCredentials | None = None
+        refused: PermanentError | None = None
+        started = False
+        # One transaction claims the row, reads the credentials and counts the attempt (the
+        # usual path): the count is committed before the upload, as before, in fewer trips.
         async with self.rt.pool.connection() as conn, conn.transaction():
             row = await repo.claim(conn, msg.invoice_id, msg.tenant)
-        if row.state in ("uploaded", "accepted", "rejected") or (
-            row.state == "failed" and delivery.replays <= row.replays
-        ):
+            repeated = row.state in ("uploaded", "accepted", "rejected") or (
+                row.state == "failed" and delivery.replays <= row.replays)
+            if not repeated and wait <= 0:
+                try:
+                    creds = await self.credentials_in(conn, msg.tenant)
+                except PermanentError as exc:
+                    refused = exc
+                if creds is not None and (
+                        self.pa.breaker_state(creds.endpoint) is not BreakerState.OPEN):
+                    # Counted before the search too: a search the PA fails must spend an
+                    # attempt, or a PA that is down would keep the message circling the same
+                    # delay queue.
+                    row = await repo.start_attempt(conn, msg.invoice_id, delivery.replays)
+                    started = True
+        if repeated:
             await outbox.flush_for(self.rt.pool, self.rt.publish, invoice_id=msg.invoice_id)
             log.info("transmit-repeated", state=row.state)
             return
-        wait = (delivery.not_before - time.time()) if delivery.not_before else 0.0
+        last = len(self.rt.topology.retry_delays)
         if wait > 0:
             # The PA asked for more time (Retry-After) than the delay queue gave: wait on.
-            last = len(self.rt.topology.retry_delays)
             await self._park(msg, min(max(row.round_attempts, 1), last), None, delivery,
                              spend=False, wait=wait)
             return
+        if refused is not None:
+            await self._dead_letter(msg, row.attempts, refused, permanent=True, delivery=delivery)
+            return
+        if not started:
+            # The breaker is open. Clamped: a replayed letter's round_attempts may already be
+            # past the last delay.
+            await self._park(msg, min(max(row.round_attempts, 1), last), None, delivery,
+                             spend=False)
+            return
+        assert creds is not None
         try:
-            creds = await self.credentials(msg.tenant)
-            if self.pa.breaker_state(creds.endpoint) is BreakerState.OPEN:
-                # Clamped: a replayed letter's round_attempts may already be past the last delay.
-                last = len(self.rt.topology.retry_delays)
-                await self._park(msg, min(max(row.round_attempts, 1), last), None, delivery,
-                                 spend=False)
-                return
-            # Counted before the search too: a search the PA fails must spend an attempt,
-            # or a PA that is down would keep the message circling the same delay queue.
-            async with self.rt.pool.connection() as conn, conn.transaction():
-                row = await repo.start_attempt(conn, msg.invoice_id, delivery.replays)
             # From the counter just incremented under the row's lock, not from the read
             # before it: of two copies of the message handled at once, the second searches.
             if row.attempts > 1:
@@ -119,7 +143,7 @@ class TransmitService:
                     log.info("flow-found-at-pa", flow_id=held.get("flowId"))
                     await self._succeeded(msg, str(held["flowId"]), row.attempts - 1)
                     return
-            async with self.rt.pool.connection() as conn:
+            async with autocommit(self.rt.pool) as conn:  # reads only
                 document, cat = await self.vault.original(conn, msg.invoice_id)
             info = flow_info(tracking_id=msg.invoice_id, name=_filename(msg, cat),
                              syntax=msg.syntax or "", profile=msg.profile or "",
@@ -144,7 +168,8 @@ class TransmitService:
                                   derived_id(msg.invoice_id, "poll", flow_id), tenant=msg.tenant,
                                   invoice_id=msg.invoice_id),
             ])
-        await outbox.flush(self.rt.pool, self.rt.publish, ids)
+        # Two independent messages: both sent, then both confirms awaited.
+        await outbox.flush(self.rt.pool, self.rt.publish, ids, pipelined=True)
         log.info("invoice-transmitted", flow_id=flow_id, attempts=attempts)
 
     async def _park(self, msg: InvoiceArchived, attempt: int, exc: RetryableError | None,
