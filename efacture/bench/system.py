@@ -33,10 +33,22 @@ def _status_kb(pid: int, key: str) -> int | None:
 
 
 class Up:
-    """One ``efacture up``; :meth:`start` returns once it printed ``ready``."""
+    """One ``efacture up``; :meth:`start` returns once it printed ``ready``.
 
-    def __init__(self, env: dict[str, str], data_dir: Path) -> None:
-        self.env = env
+    ``replicas`` (``"ingest=2,archive=2"``) runs several processes of those services: their
+    health/metrics ports then need ``REPLICA_PORT_STEP`` × count consecutive ports from
+    ``EFACTURE_METRICS_PORT_BASE``, so a free run of that many is taken for the base."""
+
+    def __init__(self, env: dict[str, str], data_dir: Path, replicas: str = "") -> None:
+        self.env = dict(env)
+        if replicas:
+            from efacture.bench.infra import listen_ports
+            from efacture.replicas import parse_replicas
+            from shared.metrics import REPLICA_PORT_STEP
+
+            most = max(parse_replicas(replicas).values(), default=1)
+            self.env["EFACTURE_REPLICAS"] = replicas
+            self.env["EFACTURE_METRICS_PORT_BASE"] = str(listen_ports(REPLICA_PORT_STEP * most))
         self.data_dir = data_dir
         self.log = data_dir / "up.log"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -78,7 +90,8 @@ class Up:
         return res.stdout
 
     def service_pids(self) -> dict[str, int]:
-        """PID of each running ``efacture serve NAME`` child of this supervisor."""
+        """PID of each running ``efacture serve NAME`` child of this supervisor; a second
+        process of a service is keyed ``NAME#1`` (and so on), in no particular order."""
         if self.proc is None:
             return {}
         found: dict[str, int] = {}
@@ -95,14 +108,18 @@ class Up:
                 continue
             words = [a.decode(errors="replace") for a in argv if a]
             if len(words) >= 2 and words[-2] == "serve":
-                found[words[-1]] = int(entry.name)
+                name, k = words[-1], 0
+                while (name if k == 0 else f"{name}#{k}") in found:
+                    k += 1
+                found[name if k == 0 else f"{name}#{k}"] = int(entry.name)
         return found
 
     def peak_rss_kb(self) -> dict[str, int | None]:
         """VmHWM (peak resident set, KiB) of each service child; None when not running."""
         pids = self.service_pids()
+        names = [*SERVICES, *sorted(k for k in pids if k.split("#")[0] in SERVICES and "#" in k)]
         return {name: (_status_kb(pids[name], "VmHWM") if name in pids else None)
-                for name in SERVICES}
+                for name in names}
 
 
 def self_peak_rss_kb() -> int | None:

@@ -18,7 +18,9 @@ def health_url(name: str) -> str:
         return f"http://127.0.0.1:{s.pa_sim_port}/health"
     if name == "tsa":
         return f"http://127.0.0.1:{s.tsa_port}/health"
-    return f"http://127.0.0.1:{service_port(s.metrics_port_base, name)}/health"
+    # The port of this environment's replica (EFACTURE_REPLICA / EFACTURE_METRICS_PORT).
+    port = s.metrics_port or service_port(s.metrics_port_base, name, s.replica)
+    return f"http://127.0.0.1:{port}/health"
 
 
 def register(cli: click.Group) -> None:

@@ -33,18 +33,27 @@ def register(cli: click.Group) -> None:
     @click.option("--no-ceiling", is_flag=True, help="Skip the broker ceiling measurements.")
     @click.option("--corpus", type=click.Path(exists=True, file_okay=False, path_type=Path),
                   help="The test corpus (default: ../shared/corpus beside the repository).")
+    @click.option("--replicas", metavar="SERVICE=N,…", default="",
+                  help="Processes per service for `efacture up`, e.g."
+                       " ingest=2,archive=2,transmit=2,metering=2 (default: one each).")
     @json_option
     def bench(n: int, mix: str, latency_ms: int, latency_seconds: float, threads: int,
-              no_ceiling: bool, corpus: Path | None, as_json: bool) -> None:
+              no_ceiling: bool, corpus: Path | None, replicas: str, as_json: bool) -> None:
         """Drive N invoices through the four services; print throughput, latency, RSS, ceiling."""
         from efacture.bench.report import render
         from efacture.bench.runner import BenchConfig, default_corpus, run
+        from efacture.replicas import ReplicasError, parse_replicas
 
+        try:
+            parse_replicas(replicas)
+        except ReplicasError as exc:
+            raise click.BadParameter(str(exc), param_hint="--replicas") from exc
         corpus = corpus or default_corpus()
         if not (corpus / "MANIFEST.tsv").exists():
             fail(f"no corpus at {corpus}: give --corpus PATH.", 2)
         config = BenchConfig(n=n, mix=mix, latency_ms=latency_ms, latency_seconds=latency_seconds,
-                             threads=threads, ceiling=not no_ceiling, corpus=corpus)
+                             threads=threads, ceiling=not no_ceiling, corpus=corpus,
+                             replicas=replicas)
         console = Console(stderr=True)
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=console, transient=True) as bar:

@@ -8,7 +8,9 @@ status code (``ram:ProcessConditionCode``), the referenced invoice (its number, 
 tenant) and the reasons. Each becomes a ``lifecycle`` status event; the cursor moves in
 the same transaction. Event ids are derived from (invoice, code) and the outbox keeps one
 row per id, so re-reading a flow publishes nothing twice; the cursor survives restarts
-(``transmit.lifecycle_cursor``).
+(``transmit.lifecycle_cursor``) and only moves forward. With several transmit processes, only
+the leader (``shared/leadership.py``, wired in ``app.py``) follows; a pass that lost its
+leadership mid-way cannot move the cursor back.
 
 Causal order: a pass stops before the first flow about an invoice whose acknowledgement
 (200/213) is not yet published (it reads that acknowledgement itself first, since the
