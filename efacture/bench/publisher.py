@@ -5,20 +5,30 @@ A confirmed ``basic_publish`` on a ``BlockingConnection`` waits for its confirm,
 :meth:`Publisher.burst` (as fast as confirms allow) and :meth:`Publisher.paced` (open loop:
 item ``i`` is due at ``start + i / rate`` whatever the earlier ones did; its submit time
 is the due time, so a publisher falling behind shows as latency, not hides it).
+
+``amqp_url`` may list several nodes (comma-separated): each thread connects to the first that
+answers, and a publish that gets no confirm (its node died, or the broker nacked it) is sent
+again under the same ``message_id`` on a fresh connection, as an ERP should (ingest treats
+the repeat as the same submission); only after ``REPUBLISH_S`` of failures is it an error.
 """
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pika
+import pika.exceptions
 
 from efacture.bench.workload import Item
+from shared.amqp_nodes import pika_parameters
 
 ItemSource = Callable[[int], Item]
+REPUBLISH_S = 120.0  # how long a publish is retried through node failures
 
 
 class Publisher:
@@ -34,28 +44,50 @@ class Publisher:
         self.errors: list[str] = []
         self._lock = threading.Lock()
 
+    def _connect(self) -> tuple[pika.BlockingConnection, Any]:
+        conn = pika.BlockingConnection(pika_parameters(self.amqp_url))
+        ch = conn.channel()
+        ch.confirm_delivery()
+        return conn, ch
+
     def _worker(self, work: queue.Queue[tuple[Item, float] | None]) -> None:
-        conn = pika.BlockingConnection(pika.URLParameters(self.amqp_url))
+        conn, ch = self._connect()
         try:
-            ch = conn.channel()
-            ch.confirm_delivery()
             while (job := work.get()) is not None:
                 item, due = job
                 with self._lock:
                     self.submitted[item.message_id] = due if due else time.perf_counter()
-                try:
-                    ch.basic_publish(
-                        self.exchange, self.routing_key, item.body,
-                        pika.BasicProperties(
-                            message_id=item.message_id, content_type=item.content_type,
-                            delivery_mode=2, headers={"tenant": item.tenant, "transmit": True}),
-                        mandatory=True)
-                except pika.exceptions.AMQPError as exc:
-                    with self._lock:
-                        self.errors.append(f"{item.message_id}: {type(exc).__name__}")
+                deadline = time.monotonic() + REPUBLISH_S
+                while True:
+                    try:
+                        if not conn.is_open:
+                            conn, ch = self._connect()
+                        ch.basic_publish(
+                            self.exchange, self.routing_key, item.body,
+                            pika.BasicProperties(
+                                message_id=item.message_id, content_type=item.content_type,
+                                delivery_mode=2,
+                                headers={"tenant": item.tenant, "transmit": True}),
+                            mandatory=True)
+                        break
+                    except pika.exceptions.UnroutableError as exc:  # permanent: no queue bound
+                        self._failed(item, exc)
+                        break
+                    except pika.exceptions.AMQPError as exc:  # no confirm: send it again
+                        if time.monotonic() > deadline:
+                            self._failed(item, exc)
+                            break
+                        with contextlib.suppress(pika.exceptions.AMQPError):
+                            if conn.is_open:
+                                conn.close()
+                        time.sleep(0.5)
         finally:
             if conn.is_open:
                 conn.close()
+
+    def _failed(self, item: Item, exc: Exception) -> None:
+        with self._lock:
+            self.errors.append(f"{item.message_id}: {type(exc).__name__}")
 
     def _run(self, count: int, source: ItemSource, due: Callable[[int], float] | None,
              on_sent: Callable[[], None] | None) -> None:
