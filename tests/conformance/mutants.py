@@ -3,11 +3,13 @@ breakdowns, code lists, dates, identifiers, mandatory fields, French BR-FR requi
 
 A mutation is an XPath (CII and UBL spellings) and an action on the first node it selects:
 ``inc`` adds 1.00 to an amount, ``set:V`` replaces the text, ``attr:NAME=V`` sets an attribute,
-``drop`` removes the element. A mutation that selects nothing in a base is not generated.
+``drop`` removes the element, ``dup`` repeats it, ``sibling:NAME`` adds a ``NAME`` element of
+the same namespace and text after it. A mutation that selects nothing in a base is not generated.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -125,6 +127,14 @@ MUTATIONS: tuple[tuple[str, str, str | None, str | None, str], ...] = (
      f"{_U}/cbc:InvoiceTypeCode", "set:325"),
     ("BR-FR", "buyer-endpoint", f"{_AGR}/ram:BuyerTradeParty/ram:URIUniversalCommunication",
      f"{_U}/cac:AccountingCustomerParty/cac:Party/cbc:EndpointID", "drop"),
+    ("VAT", "line-category-dropped", f"{_LINE}/ram:SpecifiedLineTradeSettlement/ram:Applicable"
+     "TradeTax/ram:CategoryCode", f"{_U}/cac:InvoiceLine/cac:Item/cac:ClassifiedTaxCategory",
+     "drop"),
+    ("identifiers", "seller-vat-twice", f"{_AGR}/ram:SellerTradeParty/ram:SpecifiedTax"
+     "Registration", f"{_U}/cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme", "dup"),
+    ("identifiers", "iban-and-proprietary", f"/rsm:CrossIndustryInvoice/{_H}/ram:Specified"
+     "TradeSettlementPaymentMeans/ram:PayeePartyCreditorFinancialAccount/ram:IBANID",
+     None, "sibling:ProprietaryID"),
     ("BR-FR", "seller-siret-mismatch", f"{_AGR}/ram:SellerTradeParty/ram:GlobalID",
      f"{_U}/cac:AccountingSupplierParty/cac:Party/cac:PartyIdentification/cbc:ID",
      "siret"),
@@ -183,6 +193,12 @@ def _apply(node: etree._Element, action: str) -> bool:
     elif action == "siret":
         node.set("schemeID", "0009")
         node.text = "11122233300011"
+    elif action == "dup":
+        node.addnext(copy.deepcopy(node))
+    elif action.startswith("sibling:"):
+        twin = etree.Element(etree.QName(etree.QName(node).namespace, action[8:]))
+        twin.text = text or "X"
+        node.addnext(twin)
     elif action == "drop":
         parent = node.getparent()
         if parent is None:
@@ -194,15 +210,19 @@ def _apply(node: etree._Element, action: str) -> bool:
 def mutants(corpus: Path) -> Iterator[Mutant]:
     """Every applicable mutation of every base."""
     for path, fix in BASES:
-        xml = base_xml(corpus, path, fix)
-        cii = b"CrossIndustryInvoice" in xml[:400]
-        for family, name, cii_path, ubl_path, action in MUTATIONS:
-            where = cii_path if cii else ubl_path
-            if where is None:
-                continue
-            root = etree.fromstring(xml, etree.XMLParser(resolve_entities=False))
-            nodes = root.xpath(where, namespaces=NS)
-            if not nodes or not _apply(nodes[0], action):
-                continue
-            yield Mutant(path, family, name, etree.tostring(root, xml_declaration=True,
-                                                            encoding="UTF-8"))
+        yield from mutate(path, base_xml(corpus, path, fix))
+
+
+def mutate(path: str, xml: bytes, only: frozenset[str] | None = None) -> Iterator[Mutant]:
+    """The mutations (those named in ``only``, or all) that apply to the invoice ``xml``."""
+    cii = b"CrossIndustryInvoice" in xml[:400]
+    for family, name, cii_path, ubl_path, action in MUTATIONS:
+        where = cii_path if cii else ubl_path
+        if where is None or (only is not None and name not in only):
+            continue
+        root = etree.fromstring(xml, etree.XMLParser(resolve_entities=False))
+        nodes = root.xpath(where, namespaces=NS)
+        if not nodes or not _apply(nodes[0], action):
+            continue
+        yield Mutant(path, family, name, etree.tostring(root, xml_declaration=True,
+                                                        encoding="UTF-8"))

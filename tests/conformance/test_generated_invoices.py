@@ -9,6 +9,14 @@ from services.ingest.domain.official import Oracle
 from tests.conformance.agreement import Compared, rule_disagreements
 from tests.conformance.conftest import CORPUS, compare, corpus_rows, record
 from tests.conformance.generated import SCENARIOS, generated
+from tests.conformance.mutants import mutate
+
+# Broken versions of the generated invoices with document level allowances and charges and
+# several rates (the corpus bases have few): the VAT category rules on allowances and
+# charges (BR-S-03/04 …), the breakdown and the totals.
+_ON_GENERATED = frozenset({"vat-id-dropped", "breakdown-tax", "breakdown-basis", "tax-basis",
+                           "line-category-dropped", "breakdown-category-Z",
+                           "breakdown-category-E", "no-breakdown"})
 
 pytestmark = [pytest.mark.conformance,
               pytest.mark.skipif(not corpus_rows(), reason="corpus not available")]
@@ -18,6 +26,15 @@ pytestmark = [pytest.mark.conformance,
 def judged(oracle: Oracle) -> list[Compared]:
     results = [compare(g.label, g.body, oracle) for g in generated(CORPUS)]
     record("generated invoices", results)
+    return results
+
+
+@pytest.fixture(scope="module")
+def broken(oracle: Oracle) -> list[Compared]:
+    results = [compare(f"{m.label}@{g.scenario}", m.body, oracle)
+               for g in generated(CORPUS) if g.scenario == "S-charge-allowance"
+               for m in mutate(g.base, g.body, _ON_GENERATED)]
+    record("mutants of generated invoices", results)
     return results
 
 
@@ -36,3 +53,10 @@ def test_ingest_gives_the_same_verdict_on_every_generated_invoice(
         judged: list[Compared]) -> None:
     assert {r.name: sorted(r.ingest.rules) for r in judged if not r.agrees} == {}
     assert rule_disagreements(judged) == {}
+
+
+def test_mutants_of_generated_invoices_agree_rule_by_rule(broken: list[Compared]) -> None:
+    fired = {rule for r in broken for rule in r.official.rules}
+    assert {"BR-S-02", "BR-S-03", "BR-S-04", "BR-CO-17", "BR-CO-04"} <= fired
+    assert {r.name: sorted(r.ingest.rules) for r in broken if not r.agrees} == {}
+    assert rule_disagreements(broken) == {}

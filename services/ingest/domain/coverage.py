@@ -12,7 +12,7 @@ _CATEGORIES = ("BR-S", "BR-Z", "BR-E", "BR-AE", "BR-IC", "BR-G", "BR-O")
 
 HAND_WRITTEN: frozenset[str] = frozenset(
     [f"BR-{n:02d}" for n in range(2, 17)]
-    + [f"BR-CO-{n}" for n in (10, 11, 12, 13, 14, 15, 16, 18, 26)]
+    + [f"BR-CO-{n}" for n in (10, 11, 12, 13, 14, 15, 16, 17, 18, 26)]
     + [f"BR-DEC-{n:02d}" for n in (9, 10, 11, 12, 13, 14, 16, 18, 23)]
     + [f"{p}-{n:02d}" for p in _CATEGORIES for n in (1, 2, 5, 8, 9, 10)]
     + ["BR-IC-11", "BR-IC-12"]

@@ -76,7 +76,35 @@ def rewrite(expr: str, stylesheet: Path) -> str:
     expr = re.sub(r"\s(le|ge|lt|gt|eq|ne)\s",
                   lambda m: f" {_VALUE_OPS[m.group(1)]} ", expr)
     expr = _IN_SEQUENCE.sub(_in_sequence, expr)
+    expr = _steps_2(expr)
     return _CALL2.sub(lambda m: f"fn:{m.group(1)}(", expr)
+
+
+_NAMES = r"[\w.-]+:[\w.-]+(?:/[\w.-]+:[\w.-]+)*"
+_BALANCED = r"[^()]*(?:\([^()]*(?:\([^()]*\)[^()]*)*\)[^()]*)*"
+_SOME_TOKENS = re.compile(r"some\s+\$([\w-]+)\s+in\s+tokenize\('([\w ]+)',\s*'\\s'\)\s+"
+                          r"satisfies\s+(normalize-space\([\w:@./-]+\))\s*=\s*\$\1")
+
+
+def _steps_2(expr: str) -> str:
+    """XPath 2.0 steps with XPath 1.0 spellings of the same value (single-valued contexts).
+
+    * ``.[p]`` (a predicate on the context item) is ``self::node()[p]``;
+    * ``[a/b/(test)]`` (a parenthesized step as a whole predicate: true when some ``a/b``
+      passes ``test``) is ``[a/b[test]]``;
+    * ``a/b/upper-case(c)`` is ``upper-case(a/b/c)`` (as the ``normalize-space`` steps are);
+    * ``some $v in tokenize('x y', '\\s') satisfies normalize-space(p) = $v`` is the
+      disjunction over the listed codes.
+    """
+    expr = "".join(part if part[:1] in "'\"" else
+                   re.sub(r"(?<![\w.:/-])\.\[", "self::node()[", part)
+                   for part in re.split(r"('[^']*'|\"[^\"]*\")", expr))
+    expr = re.sub(rf"\[\s*({_NAMES})/\(({_BALANCED})\)\s*\]", r"[\1[\2]]", expr)
+    expr = re.sub(rf"(?<![\w:/$@.-])({_NAMES})/upper-case\(([\w:@.-]+)\)",
+                  r"upper-case(\1/\2)", expr)
+    return _SOME_TOKENS.sub(
+        lambda m: "(" + " or ".join(f"{m.group(3)} = '{code}'"
+                                    for code in m.group(2).split()) + ")", expr)
 
 
 _VALUE_OPS = {"le": "<=", "ge": ">=", "lt": "<", "gt": ">", "eq": "=", "ne": "!="}

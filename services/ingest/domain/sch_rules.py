@@ -4386,6 +4386,64 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                   'code (BT-151, BT-95 or BT-102) is "Reverse charge" shall contain in the VAT '
                   'Breakdown (BG-23) exactly one VAT category code (BT-118) equal with "VAT '
                   'reverse charge".'),)),
+               ('BR-AE-02', 'fatal', False,
+                '(fn:exists(//cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                "'AE'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) and "
+                '(fn:exists(//cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme/cbc:CompanyID) '
+                'or '
+                'fn:exists(//cac:TaxRepresentativeParty/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                "= 'VAT']]/cbc:CompanyID)) and "
+                '(fn:exists(//cac:AccountingCustomerParty/cac:Party/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                "= 'VAT']]/cbc:CompanyID) or "
+                'fn:exists(//cac:AccountingCustomerParty/cac:Party/cac:PartyLegalEntity/cbc:CompanyID))) '
+                'or not(fn:exists(//cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                "'AE'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']))",
+                (('t',
+                  '[BR-AE-02]-An Invoice that contains an Invoice line (BG-25) where the Invoiced '
+                  'item VAT category code (BT-151) is "Reverse charge" shall contain the Seller '
+                  'VAT Identifier (BT-31), the Seller Tax registration identifier (BT-32) and/or '
+                  'the Seller tax representative VAT identifier (BT-63) and the Buyer VAT '
+                  'identifier (BT-48) and/or the Buyer legal registration identifier (BT-47).'),)),
+               ('BR-AE-03', 'fatal', False,
+                '(fn:exists(//cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID) '
+                "= 'AE'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) and "
+                '(fn:exists(//cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme/cbc:CompanyID) '
+                'or '
+                'fn:exists(//cac:TaxRepresentativeParty/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                "= 'VAT']]/cbc:CompanyID)) and "
+                '(fn:exists(//cac:AccountingCustomerParty/cac:Party/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                "= 'VAT']]/cbc:CompanyID) or "
+                'fn:exists(//cac:AccountingCustomerParty/cac:Party/cac:PartyLegalEntity/cbc:CompanyID))) '
+                'or '
+                'not(fn:exists(//cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID) '
+                "= 'AE'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']))",
+                (('t',
+                  '[BR-AE-03]-An Invoice that contains a Document level allowance (BG-20) where '
+                  'the Document level allowance VAT category code (BT-95) is "Reverse charge" '
+                  'shall contain the Seller VAT Identifier (BT-31), the Seller tax registration '
+                  'identifier (BT-32) and/or the Seller tax representative VAT identifier (BT-63) '
+                  'and the Buyer VAT identifier (BT-48) and/or the Buyer legal registration '
+                  'identifier (BT-47).'),)),
+               ('BR-AE-04', 'fatal', False,
+                '(fn:exists(//cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID) '
+                "= 'AE'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) and "
+                '(fn:exists(//cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme/cbc:CompanyID) '
+                'or '
+                'fn:exists(//cac:TaxRepresentativeParty/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                "= 'VAT']]/cbc:CompanyID)) and "
+                '(fn:exists(//cac:AccountingCustomerParty/cac:Party/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                "= 'VAT']]/cbc:CompanyID) or "
+                'fn:exists(//cac:AccountingCustomerParty/cac:Party/cac:PartyLegalEntity/cbc:CompanyID))) '
+                'or '
+                'not(fn:exists(//cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID) '
+                "= 'AE'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']))",
+                (('t',
+                  '[BR-AE-04]-An Invoice that contains a Document level charge (BG-21) where the '
+                  'Document level charge VAT category code (BT-102) is "Reverse charge" shall '
+                  'contain the Seller VAT Identifier (BT-31), the Seller tax registration '
+                  'identifier (BT-32) and/or the Seller tax representative VAT identifier (BT-63) '
+                  'and the Buyer VAT identifier (BT-48) and/or the Buyer legal registration '
+                  'identifier (BT-47).'),)),
                ('BR-CO-03', 'fatal', False,
                 '(fn:exists(cbc:TaxPointDate) and not(cac:InvoicePeriod/cbc:DescriptionCode)) or '
                 '(not(cbc:TaxPointDate) and fn:exists(cac:InvoicePeriod/cbc:DescriptionCode)) or '
@@ -4429,6 +4487,48 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                   'code (BT-151, BT-95 or BT-102) is "Exempt from VAT" shall contain exactly one '
                   'VAT breakdown (BG-23) with the VAT category code (BT-118) equal to "Exempt from '
                   'VAT".'),)),
+               ('BR-E-02', 'fatal', False,
+                '(fn:exists(//cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                "'E'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) and "
+                '(fn:exists(//cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme/cbc:CompanyID) '
+                'or '
+                'fn:exists(//cac:TaxRepresentativeParty/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                "= 'VAT']]/cbc:CompanyID))) or "
+                'not(fn:exists(//cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                "'E'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']))",
+                (('t',
+                  '[BR-E-02]-An Invoice that contains an Invoice line (BG-25) where the Invoiced '
+                  'item VAT category code (BT-151) is "Exempt from VAT" shall contain the Seller '
+                  'VAT Identifier (BT-31), the Seller tax registration identifier (BT-32) and/or '
+                  'the Seller tax representative VAT identifier (BT-63).'),)),
+               ('BR-E-03', 'fatal', False,
+                "(fn:exists(//cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='E'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) "
+                'and '
+                '(fn:exists(//cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme/cbc:CompanyID) '
+                'or '
+                'fn:exists(//cac:TaxRepresentativeParty/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                "= 'VAT']]/cbc:CompanyID))) or "
+                "not(fn:exists(//cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='E'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']))",
+                (('t',
+                  '[BR-E-03]-An Invoice that contains a Document level allowance (BG-20) where the '
+                  'Document level allowance VAT category code (BT-95) is "Exempt from VAT" shall '
+                  'contain the Seller VAT Identifier (BT-31), the Seller tax registration '
+                  'identifier (BT-32) and/or the Seller tax representative VAT identifier '
+                  '(BT-63).'),)),
+               ('BR-E-04', 'fatal', False,
+                "(fn:exists(//cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='E'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) "
+                'and '
+                '(fn:exists(//cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme/cbc:CompanyID) '
+                'or '
+                'fn:exists(//cac:TaxRepresentativeParty/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                "= 'VAT']]/cbc:CompanyID))) or "
+                "not(fn:exists(//cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='E'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']))",
+                (('t',
+                  '[BR-E-04]-An Invoice that contains a Document level charge (BG-21) where the '
+                  'Document level charge VAT category code (BT-102) is "Exempt from VAT" shall '
+                  'contain the Seller VAT Identifier (BT-31), the Seller tax registration '
+                  'identifier (BT-32) and/or the Seller tax representative VAT identifier '
+                  '(BT-63).'),)),
                ('BR-G-01', 'fatal', False,
                 "((fn:exists(//cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
                 "= 'G']) or "
@@ -4446,6 +4546,46 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                   'code (BT-151, BT-95 or BT-102) is "Export outside the EU" shall contain in the '
                   'VAT breakdown (BG-23) exactly one VAT category code (BT-118) equal with "Export '
                   'outside the EU".'),)),
+               ('BR-G-02', 'fatal', False,
+                '(fn:exists(//cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                "'G'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) and "
+                '(fn:exists(//cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                "= 'VAT']]/cbc:CompanyID) or "
+                'fn:exists(//cac:TaxRepresentativeParty/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                "= 'VAT']]/cbc:CompanyID))) or "
+                'not(fn:exists(//cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                "'G'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']))",
+                (('t',
+                  '[BR-G-02]-An Invoice that contains an Invoice line (BG-25) where the Invoiced '
+                  'item VAT category code (BT-151) is "Export outside the EU" shall contain the '
+                  'Seller VAT Identifier (BT-31) or the Seller tax representative VAT identifier '
+                  '(BT-63).'),)),
+               ('BR-G-03', 'fatal', False,
+                "(fn:exists(//cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='G']) "
+                'and '
+                '(fn:exists(//cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                "= 'VAT']]/cbc:CompanyID) or "
+                'fn:exists(//cac:TaxRepresentativeParty/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                "= 'VAT']]/cbc:CompanyID))) or "
+                "not(fn:exists(//cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='G'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']))",
+                (('t',
+                  '[BR-G-03]-An Invoice that contains a Document level allowance (BG-20) where the '
+                  'Document level allowance VAT category code (BT-95) is "Export outside the EU" '
+                  'shall contain the Seller VAT Identifier (BT-31) or the Seller tax '
+                  'representative VAT identifier (BT-63).'),)),
+               ('BR-G-04', 'fatal', False,
+                "(fn:exists(//cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='G']) "
+                'and '
+                '(fn:exists(//cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                "= 'VAT']]/cbc:CompanyID) or "
+                'fn:exists(//cac:TaxRepresentativeParty/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                "= 'VAT']]/cbc:CompanyID))) or "
+                "not(fn:exists(//cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='G'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']))",
+                (('t',
+                  '[BR-G-04]-An Invoice that contains a Document level charge (BG-21) where the '
+                  'Document level charge VAT category code (BT-102) is "Export outside the EU" '
+                  'shall contain the Seller VAT Identifier (BT-31) or the Seller tax '
+                  'representative VAT identifier (BT-63).'),)),
                ('BR-IC-01', 'fatal', False,
                 "((fn:exists(//cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
                 "= 'K']) or "
@@ -4463,6 +4603,54 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                   'code (BT-151, BT-95 or BT-102) is "Intra-community supply" shall contain in the '
                   'VAT breakdown (BG-23) exactly one VAT category code (BT-118) equal with '
                   '"Intra-community supply".'),)),
+               ('BR-IC-02', 'fatal', False,
+                '(fn:exists(//cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                "'K'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) and "
+                '(fn:exists(//cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                "= 'VAT']]/cbc:CompanyID) or "
+                'fn:exists(//cac:TaxRepresentativeParty/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                "= 'VAT']]/cbc:CompanyID)) and "
+                '(fn:exists(//cac:AccountingCustomerParty/cac:Party/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                "= 'VAT']]/cbc:CompanyID))) or "
+                'not(//cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                "'K'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT'])",
+                (('t',
+                  '[BR-IC-02]-An Invoice that contains an Invoice line (BG-25) where the Invoiced '
+                  'item VAT category code (BT-151) is "Intra-community supply" shall contain the '
+                  'Seller VAT Identifier (BT-31) or the Seller tax representative VAT identifier '
+                  '(BT-63) and the Buyer VAT identifier (BT-48).'),)),
+               ('BR-IC-03', 'fatal', False,
+                '(fn:exists(//cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID) '
+                "= 'K'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) and "
+                '(fn:exists(//cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                "= 'VAT']]/cbc:CompanyID) or "
+                'fn:exists(//cac:TaxRepresentativeParty/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                "= 'VAT']]/cbc:CompanyID)) and "
+                '(fn:exists(//cac:AccountingCustomerParty/cac:Party/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                "= 'VAT']]/cbc:CompanyID))) or "
+                'not(fn:exists(//cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID) '
+                "= 'K'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']))",
+                (('t',
+                  '[BR-IC-03]-An Invoice that contains a Document level allowance (BG-20) where '
+                  'the Document level allowance VAT category code (BT-95) is "Intra-community '
+                  'supply" shall contain the Seller VAT Identifier (BT-31) or the Seller tax '
+                  'representative VAT identifier (BT-63) and the Buyer VAT identifier (BT-48).'),)),
+               ('BR-IC-04', 'fatal', False,
+                '(fn:exists(//cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID) '
+                "= 'K'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) and "
+                '(fn:exists(//cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                "= 'VAT']]/cbc:CompanyID) or "
+                'fn:exists(//cac:TaxRepresentativeParty/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                "= 'VAT']]/cbc:CompanyID)) and "
+                '(fn:exists(//cac:AccountingCustomerParty/cac:Party/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                "= 'VAT']]/cbc:CompanyID))) or "
+                'not(fn:exists(//cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID) '
+                "= 'K'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']))",
+                (('t',
+                  '[BR-IC-04]-An Invoice that contains a Document level charge (BG-21) where the '
+                  'Document level charge VAT category code (BT-102) is "Intra-community supply" '
+                  'shall contain the Seller VAT Identifier (BT-31) or the Seller tax '
+                  'representative VAT identifier (BT-63) and the Buyer VAT identifier (BT-48).'),)),
                ('BR-IC-11', 'fatal', False,
                 "(fn:exists(cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
                 "= 'K']) and (string-length(cac:Delivery/cbc:ActualDeliveryDate) > 1 or "
@@ -4501,6 +4689,46 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                   'allowance (BG-20) or a Document level charge (BG-21) where the VAT category '
                   'code (BT-151, BT-95 or BT-102) is "IGIC" shall contain in the VAT breakdown '
                   '(BG-23) at least one VAT category code (BT-118) equal with "IGIC".'),)),
+               ('BR-AF-02', 'fatal', False,
+                '(fn:exists(//cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                "'L'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) and "
+                '(fn:exists(//cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme/cbc:CompanyID) '
+                'or '
+                'fn:exists(//cac:TaxRepresentativeParty/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                "= 'VAT']]/cbc:CompanyID))) or "
+                'not(fn:exists(//cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                "'L'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']))",
+                (('t',
+                  '[BR-AF-02]-An Invoice that contains an Invoice line (BG-25) where the Invoiced '
+                  'item VAT category code (BT-151) is "IGIC" shall contain the Seller VAT '
+                  'Identifier (BT-31), the Seller tax registration identifier (BT-32) and/or the '
+                  'Seller tax representative VAT identifier (BT-63).'),)),
+               ('BR-AF-03', 'fatal', False,
+                "(fn:exists(//cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='L'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) "
+                'and '
+                '(fn:exists(//cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme/cbc:CompanyID) '
+                'or '
+                'fn:exists(//cac:TaxRepresentativeParty/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                "= 'VAT']]/cbc:CompanyID))) or "
+                "not(fn:exists(//cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='L'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']))",
+                (('t',
+                  '[BR-AF-03]-An Invoice that contains a Document level allowance (BG-20) where '
+                  'the Document level allowance VAT category code (BT-95) is "IGIC" shall contain '
+                  'the Seller VAT Identifier (BT-31), the Seller tax registration identifier '
+                  '(BT-32) and/or the Seller tax representative VAT identifier (BT-63).'),)),
+               ('BR-AF-04', 'fatal', False,
+                "(fn:exists(//cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='L'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) "
+                'and '
+                '(fn:exists(//cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme/cbc:CompanyID) '
+                'or '
+                'fn:exists(//cac:TaxRepresentativeParty/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                "= 'VAT']]/cbc:CompanyID))) or "
+                "not(fn:exists(//cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cac:TaxCategory[cbc:ID='L'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']))",
+                (('t',
+                  '[BR-AF-04]-An Invoice that contains a Document level charge (BG-21) where the '
+                  'Document level charge VAT category code (BT-102) is "IGIC" shall contain the '
+                  'Seller VAT Identifier (BT-31), the Seller Tax registration identifier (BT-32) '
+                  'and/or the Seller tax representative VAT identifier (BT-63).'),)),
                ('BR-AG-01', 'fatal', False,
                 '((count(//cac:AllowanceCharge/cac:TaxCategory[normalize-space(cbc:ID) = '
                 "'M'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) + "
@@ -4519,6 +4747,46 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                   'allowance (BG-20) or a Document level charge (BG-21) where the VAT category '
                   'code (BT-151, BT-95 or BT-102) is "IPSI" shall contain in the VAT breakdown '
                   '(BG-23) at least one VAT category code (BT-118) equal with "IPSI".'),)),
+               ('BR-AG-02', 'fatal', False,
+                '(fn:exists(//cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                "'M'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) and "
+                '(fn:exists(//cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme/cbc:CompanyID) '
+                'or '
+                'fn:exists(//cac:TaxRepresentativeParty/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                "= 'VAT']]/cbc:CompanyID))) or "
+                'not(fn:exists(//cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                "'M'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']))",
+                (('t',
+                  '[BR-AG-02]-An Invoice that contains an Invoice line (BG-25) where the Invoiced '
+                  'item VAT category code (BT-151) is "IPSI" shall contain the Seller VAT '
+                  'Identifier (BT-31), the Seller tax registration identifier (BT-32) and/or the '
+                  'Seller tax representative VAT identifier (BT-63).'),)),
+               ('BR-AG-03', 'fatal', False,
+                "(fn:exists(//cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='M'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) "
+                'and '
+                '(fn:exists(//cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme/cbc:CompanyID) '
+                'or '
+                'fn:exists(//cac:TaxRepresentativeParty/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                "= 'VAT']]/cbc:CompanyID))) or "
+                "not(fn:exists(//cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='M'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']))",
+                (('t',
+                  '[BR-AG-03]-An Invoice that contains a Document level allowance (BG-20) where '
+                  'the Document level allowance VAT category code (BT-95) is "IPSI" shall contain '
+                  'the Seller VAT Identifier (BT-31), the Seller Tax registration identifier '
+                  '(BT-32) and/or the Seller tax representative VAT identifier (BT-63).'),)),
+               ('BR-AG-04', 'fatal', False,
+                "(fn:exists(//cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='M'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) "
+                'and '
+                '(fn:exists(//cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme/cbc:CompanyID) '
+                'or '
+                'fn:exists(//cac:TaxRepresentativeParty/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                "= 'VAT']]/cbc:CompanyID))) or "
+                "not(fn:exists(//cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='M'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']))",
+                (('t',
+                  '[BR-AG-04]-An Invoice that contains a Document level charge (BG-21) where the '
+                  'Document level charge VAT category code (BT-102) is "IPSI" shall contain the '
+                  'Seller VAT Identifier (BT-31), the Seller Tax registration identifier (BT-32) '
+                  'and/or the Seller tax representative VAT identifier (BT-63).'),)),
                ('BR-O-01', 'fatal', False,
                 "((fn:exists(//cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
                 "= 'O']) or "
@@ -4536,6 +4804,54 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                   'code (BT-151, BT-95 or BT-102) is "Not subject to VAT" shall contain exactly '
                   'one VAT breakdown group (BG-23) with the VAT category code (BT-118) equal to '
                   '"Not subject to VAT".'),)),
+               ('BR-O-02', 'fatal', False,
+                '(fn:exists(//cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                "'O'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) and "
+                '(not(//cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                "= 'VAT']]/cbc:CompanyID) and "
+                'not(//cac:TaxRepresentativeParty/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                "= 'VAT']]/cbc:CompanyID) and "
+                'not(//cac:AccountingCustomerParty/cac:Party/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                "= 'VAT']]/cbc:CompanyID))) or "
+                'not(//cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                "'O'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT'])",
+                (('t',
+                  '[BR-O-02]-An Invoice that contains an Invoice line (BG-25) where the Invoiced '
+                  'item VAT category code (BT-151) is "Not subject to VAT" shall not contain the '
+                  'Seller VAT identifier (BT-31), the Seller tax representative VAT identifier '
+                  '(BT-63) or the Buyer VAT identifier (BT-48).'),)),
+               ('BR-O-03', 'fatal', False,
+                '(fn:exists((/ubl:Invoice|/cn:CreditNote)/cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID) '
+                "= 'O'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) and "
+                '(not(//cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                "= 'VAT']]/cbc:CompanyID) and "
+                'not(//cac:TaxRepresentativeParty/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                "= 'VAT']]/cbc:CompanyID) and "
+                'not(//cac:AccountingCustomerParty/cac:Party/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                "= 'VAT']]/cbc:CompanyID))) or "
+                'not(fn:exists((/ubl:Invoice|/cn:CreditNote)/cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID) '
+                "= 'O'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']))",
+                (('t',
+                  '[BR-O-03]-An Invoice that contains a Document level allowance (BG-20) where the '
+                  'Document level allowance VAT category code (BT-95) is "Not subject to VAT" '
+                  'shall not contain the Seller VAT identifier (BT-31), the Seller tax '
+                  'representative VAT identifier (BT-63) or the Buyer VAT identifier (BT-48).'),)),
+               ('BR-O-04', 'fatal', False,
+                '(fn:exists((/ubl:Invoice|/cn:CreditNote)/cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID) '
+                "= 'O'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) and "
+                '(not(//cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                "= 'VAT']]/cbc:CompanyID) and "
+                'not(//cac:TaxRepresentativeParty/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                "= 'VAT']]/cbc:CompanyID) and "
+                'not(//cac:AccountingCustomerParty/cac:Party/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                "= 'VAT']]/cbc:CompanyID))) or "
+                'not(fn:exists((/ubl:Invoice|/cn:CreditNote)/cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID) '
+                "= 'O'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']))",
+                (('t',
+                  '[BR-O-04]-An Invoice that contains a Document level charge (BG-21) where the '
+                  'Document level charge VAT category code (BT-102) is "Not subject to VAT" shall '
+                  'not contain the Seller VAT identifier (BT-31), the Seller tax representative '
+                  'VAT identifier (BT-63) or the Buyer VAT identifier (BT-48).'),)),
                ('BR-O-11', 'fatal', False,
                 "(fn:exists(cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
                 "= 'O']) and "
@@ -4597,6 +4913,47 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                   'code (BT-151, BT-95 or BT-102) is "Standard rated" shall contain in the VAT '
                   'breakdown (BG-23) at least one VAT category code (BT-118) equal with "Standard '
                   'rated".'),)),
+               ('BR-S-02', 'fatal', False,
+                '(fn:exists(//cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                "'S'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) and "
+                '(fn:exists(//cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme/cbc:CompanyID) '
+                'or '
+                'fn:exists(//cac:TaxRepresentativeParty/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                "= 'VAT']]/cbc:CompanyID))) or "
+                "not(fn:exists(//cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = 'S']))",
+                (('t',
+                  '[BR-S-02]-An Invoice that contains an Invoice line (BG-25) where the Invoiced '
+                  'item VAT category code (BT-151) is "Standard rated" shall contain the Seller '
+                  'VAT Identifier (BT-31), the Seller tax registration identifier (BT-32) and/or '
+                  'the Seller tax representative VAT identifier (BT-63).'),)),
+               ('BR-S-03', 'fatal', False,
+                "(fn:exists(//cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='S'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) "
+                'and '
+                '(fn:exists(//cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme/cbc:CompanyID) '
+                'or '
+                'fn:exists(//cac:TaxRepresentativeParty/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                "= 'VAT']]/cbc:CompanyID))) or "
+                "not(fn:exists(//cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='S'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']))",
+                (('t',
+                  '[BR-S-03]-An Invoice that contains a Document level allowance (BG-20) where the '
+                  'Document level allowance VAT category code (BT-95) is "Standard rated" shall '
+                  'contain the Seller VAT Identifier (BT-31), the Seller tax registration '
+                  'identifier (BT-32) and/or the Seller tax representative VAT identifier '
+                  '(BT-63).'),)),
+               ('BR-S-04', 'fatal', False,
+                "(fn:exists(//cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='S'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) "
+                'and '
+                '(fn:exists(//cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme/cbc:CompanyID) '
+                'or '
+                'fn:exists(//cac:TaxRepresentativeParty/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                "= 'VAT']]/cbc:CompanyID))) or "
+                "not(fn:exists(//cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='S'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']))",
+                (('t',
+                  '[BR-S-04]-An Invoice that contains a Document level charge (BG-21) where the '
+                  'Document level charge VAT category code (BT-102) is "Standard rated" shall '
+                  'contain the Seller VAT Identifier (BT-31), the Seller tax registration '
+                  'identifier (BT-32) and/or the Seller tax representative VAT identifier '
+                  '(BT-63).'),)),
                ('BR-Z-01', 'fatal', False,
                 "((fn:exists(//cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
                 "= 'Z']) or "
@@ -4614,6 +4971,48 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                   'code (BT-151, BT-95 or BT-102) is "Zero rated" shall contain in the VAT '
                   'breakdown (BG-23) exactly one VAT category code (BT-118) equal with "Zero '
                   'rated".'),)),
+               ('BR-Z-02', 'fatal', False,
+                '(fn:exists(//cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                "'Z'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) and "
+                '(fn:exists(//cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme/cbc:CompanyID) '
+                'or '
+                'fn:exists(//cac:TaxRepresentativeParty/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                "= 'VAT']]/cbc:CompanyID))) or "
+                'not(fn:exists(//cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                "'Z'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']))",
+                (('t',
+                  '[BR-Z-02]-An Invoice that contains an Invoice line where the Invoiced item VAT '
+                  'category code (BT-151) is "Zero rated" shall contain the Seller VAT Identifier '
+                  '(BT-31), the Seller tax registration identifier (BT-32) and/or the Seller tax '
+                  'representative VAT identifier (BT-63).'),)),
+               ('BR-Z-03', 'fatal', False,
+                "(fn:exists(//cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='Z'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) "
+                'and '
+                '(fn:exists(//cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme/cbc:CompanyID) '
+                'or '
+                'fn:exists(//cac:TaxRepresentativeParty/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                "= 'VAT']]/cbc:CompanyID))) or "
+                'not(fn:exists(//cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID) '
+                "= 'Z'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']))",
+                (('t',
+                  '[BR-Z-03]-An Invoice that contains a Document level allowance (BG-20) where the '
+                  'Document level allowance VAT category code (BT-95) is "Zero rated" shall '
+                  'contain the Seller VAT Identifier (BT-31), the Seller tax registration '
+                  'identifier (BT-32) and/or the Seller tax representative VAT identifier '
+                  '(BT-63).'),)),
+               ('BR-Z-04', 'fatal', False,
+                "(fn:exists(//cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='Z'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) "
+                'and '
+                '(fn:exists(//cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme/cbc:CompanyID)or '
+                'fn:exists(//cac:TaxRepresentativeParty/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                "= 'VAT']]/cbc:CompanyID))) or "
+                'not(fn:exists(//cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID) '
+                "= 'Z'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']))",
+                (('t',
+                  '[BR-Z-04]-An Invoice that contains a Document level charge where the Document '
+                  'level charge VAT category code (BT-102) is "Zero rated" shall contain the '
+                  'Seller VAT Identifier (BT-31), the Seller tax registration identifier (BT-32) '
+                  'and/or the Seller tax representative VAT identifier (BT-63).'),)),
                ('BR-B-01', 'fatal', False,
                 "(not(//cbc:IdentificationCode != 'IT') and (//cac:TaxCategory/cbc:ID ='B' or "
                 "//cac:ClassifiedTaxCategory/cbc:ID = 'B')) or (not(//cac:TaxCategory/cbc:ID ='B' "
@@ -4670,6 +5069,11 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                 '(cac:Price/cac:AllowanceCharge/cbc:BaseAmount) >= 0 or '
                 'not(fn:exists(cac:Price/cac:AllowanceCharge/cbc:BaseAmount))',
                 (('t', '[BR-28]-The Item gross price (BT-148) shall NOT be negative.'),)),
+               ('BR-CO-04', 'fatal', False,
+                "(cac:Item/cac:ClassifiedTaxCategory[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID))='VAT']]/cbc:ID)",
+                (('t',
+                  '[BR-CO-04]-Each Invoice line (BG-25) shall be categorized with an Invoiced item '
+                  'VAT category code (BT-151).'),)),
                ('BR-DEC-23', 'fatal', False,
                 "string-length(substring-after(cbc:LineExtensionAmount,'.'))<=2",
                 (('t',
@@ -4886,7 +5290,13 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                 (('t',
                   '[BR-19]-The Seller tax representative postal address (BG-12) shall be provided '
                   'in the Invoice, if the Seller (BG-4) has a Seller tax representative party '
-                  '(BG-11).'),)))),
+                  '(BG-11).'),)),
+               ('BR-56', 'fatal', False,
+                'fn:exists(cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                "= 'VAT']]/cbc:CompanyID)",
+                (('t',
+                  '[BR-56]-Each Seller tax representative party (BG-11) shall have a Seller tax '
+                  'representative VAT identifier (BT-63).'),)))),
              ('M11', 1039.0, 'cac:TaxRepresentativeParty/cac:PostalAddress', (),
               (('BR-20', 'fatal', False,
                 "normalize-space(cac:Country/cbc:IdentificationCode) != ''",
@@ -5440,6 +5850,14 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                 '<= 1)',
                 (('t',
                   '[UBL-SR-11]-Seller legal registration identifier shall occur maximum once'),)),
+               ('UBL-SR-12', 'fatal', False,
+                "(count(cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme[fn:upper-case(cac:TaxScheme/cbc:ID)='VAT']/cbc:CompanyID) "
+                '<= 1)',
+                (('t', '[UBL-SR-12]-Seller VAT identifier shall occur maximum once'),)),
+               ('UBL-SR-13', 'fatal', False,
+                "(count(cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme[fn:upper-case(cac:TaxScheme/cbc:ID)!='VAT']/cbc:CompanyID) "
+                '<= 1)',
+                (('t', '[UBL-SR-13]-Seller tax registration shall occur maximum once'),)),
                ('UBL-SR-14', 'fatal', False,
                 '(count(cac:AccountingSupplierParty/cac:Party/cac:PartyLegalEntity/cbc:CompanyLegalForm) '
                 '<= 1)',
@@ -5458,6 +5876,10 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                 '<= 1)',
                 (('t',
                   '[UBL-SR-17]-Buyer legal registration identifier shall occur maximum once'),)),
+               ('UBL-SR-18', 'fatal', False,
+                "(count(cac:AccountingCustomerParty/cac:Party/cac:PartyTaxScheme[fn:upper-case(cac:TaxScheme/cbc:ID)='VAT']/cbc:CompanyID) "
+                '<= 1)',
+                (('t', '[UBL-SR-18]-Buyer VAT identifier shall occur maximum once'),)),
                ('UBL-SR-24', 'fatal', False, '(count(cac:Delivery) <= 1)',
                 (('t', '[UBL-SR-24]-Deliver to information shall occur maximum once'),)),
                ('UBL-SR-29', 'fatal', False,
@@ -8664,6 +9086,17 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                    (('t',
                      '[BR-46]-Each VAT breakdown (BG-23) shall have a VAT category tax amount '
                      '(BT-117).'),)),
+                  ('BR-47', 'fatal', False,
+                   "(self::node()[fn:upper-case(ram:TypeCode) = 'VAT']/ram:CategoryCode)",
+                   (('t',
+                     '[BR-47]-Each VAT breakdown (BG-23) shall be defined through a VAT category '
+                     'code (BT-118).'),)),
+                  ('BR-48', 'fatal', False,
+                   "(self::node()[fn:upper-case(ram:TypeCode) = 'VAT']/ram:RateApplicablePercent) "
+                   "or (self::node()[fn:upper-case(ram:TypeCode) = 'VAT']/ram:CategoryCode = 'O')",
+                   (('t',
+                     '[BR-48]-Each VAT breakdown (BG-23) shall have a VAT category rate (BT-119), '
+                     'except if the Invoice is not subject to VAT.'),)),
                   ('BR-CO-03', 'fatal', False,
                    '((//ram:TaxPointDate) and not(//ram:DueDateTypeCode)) or (not '
                    '(//ram:TaxPointDate) and (//ram:DueDateTypeCode)) or (not (//ram:TaxPointDate) '
@@ -10019,6 +10452,65 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      'category code (BT-151, BT-95 or BT-102) is "Reverse charge" shall contain in '
                      'the VAT Breakdown (BG-23) exactly one VAT category code (BT-118) equal with '
                      '"VAT reverse charge".'),)),
+                  ('BR-AE-02', 'fatal', False,
+                   '(fn:exists(//cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                   "'AE'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) and "
+                   '(fn:exists(//cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme/cbc:CompanyID) '
+                   'or '
+                   'fn:exists(//cac:TaxRepresentativeParty/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                   "= 'VAT']]/cbc:CompanyID)) and "
+                   '(fn:exists(//cac:AccountingCustomerParty/cac:Party/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                   "= 'VAT']]/cbc:CompanyID) or "
+                   'fn:exists(//cac:AccountingCustomerParty/cac:Party/cac:PartyLegalEntity/cbc:CompanyID))) '
+                   'or not(fn:exists(//cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                   "'AE'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']))",
+                   (('t',
+                     '[BR-AE-02]-An Invoice that contains an Invoice line (BG-25) where the '
+                     'Invoiced item VAT category code (BT-151) is "Reverse charge" shall contain '
+                     'the Seller VAT Identifier (BT-31), the Seller Tax registration identifier '
+                     '(BT-32) and/or the Seller tax representative VAT identifier (BT-63) and the '
+                     'Buyer VAT identifier (BT-48) and/or the Buyer legal registration identifier '
+                     '(BT-47).'),)),
+                  ('BR-AE-03', 'fatal', False,
+                   '(fn:exists(//cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID) '
+                   "= 'AE'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) and "
+                   '(fn:exists(//cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme/cbc:CompanyID) '
+                   'or '
+                   'fn:exists(//cac:TaxRepresentativeParty/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                   "= 'VAT']]/cbc:CompanyID)) and "
+                   '(fn:exists(//cac:AccountingCustomerParty/cac:Party/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                   "= 'VAT']]/cbc:CompanyID) or "
+                   'fn:exists(//cac:AccountingCustomerParty/cac:Party/cac:PartyLegalEntity/cbc:CompanyID))) '
+                   'or '
+                   'not(fn:exists(//cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID) '
+                   "= 'AE'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']))",
+                   (('t',
+                     '[BR-AE-03]-An Invoice that contains a Document level allowance (BG-20) where '
+                     'the Document level allowance VAT category code (BT-95) is "Reverse charge" '
+                     'shall contain the Seller VAT Identifier (BT-31), the Seller tax registration '
+                     'identifier (BT-32) and/or the Seller tax representative VAT identifier '
+                     '(BT-63) and the Buyer VAT identifier (BT-48) and/or the Buyer legal '
+                     'registration identifier (BT-47).'),)),
+                  ('BR-AE-04', 'fatal', False,
+                   '(fn:exists(//cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID) '
+                   "= 'AE'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) and "
+                   '(fn:exists(//cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme/cbc:CompanyID) '
+                   'or '
+                   'fn:exists(//cac:TaxRepresentativeParty/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                   "= 'VAT']]/cbc:CompanyID)) and "
+                   '(fn:exists(//cac:AccountingCustomerParty/cac:Party/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                   "= 'VAT']]/cbc:CompanyID) or "
+                   'fn:exists(//cac:AccountingCustomerParty/cac:Party/cac:PartyLegalEntity/cbc:CompanyID))) '
+                   'or '
+                   'not(fn:exists(//cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID) '
+                   "= 'AE'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']))",
+                   (('t',
+                     '[BR-AE-04]-An Invoice that contains a Document level charge (BG-21) where '
+                     'the Document level charge VAT category code (BT-102) is "Reverse charge" '
+                     'shall contain the Seller VAT Identifier (BT-31), the Seller tax registration '
+                     'identifier (BT-32) and/or the Seller tax representative VAT identifier '
+                     '(BT-63) and the Buyer VAT identifier (BT-48) and/or the Buyer legal '
+                     'registration identifier (BT-47).'),)),
                   ('BR-CO-03', 'fatal', False,
                    '(fn:exists(cbc:TaxPointDate) and not(cac:InvoicePeriod/cbc:DescriptionCode)) '
                    'or (not(cbc:TaxPointDate) and '
@@ -10047,6 +10539,138 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                    (('t',
                      '[BR-DEC-15]-The allowed maximum number of decimals for the Invoice total VAT '
                      'amount in accounting currency (BT-111) is 2.'),)),
+                  ('BR-E-02', 'fatal', False,
+                   '(fn:exists(//cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                   "'E'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) and "
+                   '(fn:exists(//cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme/cbc:CompanyID) '
+                   'or '
+                   'fn:exists(//cac:TaxRepresentativeParty/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                   "= 'VAT']]/cbc:CompanyID))) or "
+                   'not(fn:exists(//cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                   "'E'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']))",
+                   (('t',
+                     '[BR-E-02]-An Invoice that contains an Invoice line (BG-25) where the '
+                     'Invoiced item VAT category code (BT-151) is "Exempt from VAT" shall contain '
+                     'the Seller VAT Identifier (BT-31), the Seller tax registration identifier '
+                     '(BT-32) and/or the Seller tax representative VAT identifier (BT-63).'),)),
+                  ('BR-E-03', 'fatal', False,
+                   "(fn:exists(//cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='E'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) "
+                   'and '
+                   '(fn:exists(//cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme/cbc:CompanyID) '
+                   'or '
+                   'fn:exists(//cac:TaxRepresentativeParty/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                   "= 'VAT']]/cbc:CompanyID))) or "
+                   "not(fn:exists(//cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='E'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']))",
+                   (('t',
+                     '[BR-E-03]-An Invoice that contains a Document level allowance (BG-20) where '
+                     'the Document level allowance VAT category code (BT-95) is "Exempt from VAT" '
+                     'shall contain the Seller VAT Identifier (BT-31), the Seller tax registration '
+                     'identifier (BT-32) and/or the Seller tax representative VAT identifier '
+                     '(BT-63).'),)),
+                  ('BR-E-04', 'fatal', False,
+                   "(fn:exists(//cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='E'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) "
+                   'and '
+                   '(fn:exists(//cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme/cbc:CompanyID) '
+                   'or '
+                   'fn:exists(//cac:TaxRepresentativeParty/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                   "= 'VAT']]/cbc:CompanyID))) or "
+                   "not(fn:exists(//cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='E'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']))",
+                   (('t',
+                     '[BR-E-04]-An Invoice that contains a Document level charge (BG-21) where the '
+                     'Document level charge VAT category code (BT-102) is "Exempt from VAT" shall '
+                     'contain the Seller VAT Identifier (BT-31), the Seller tax registration '
+                     'identifier (BT-32) and/or the Seller tax representative VAT identifier '
+                     '(BT-63).'),)),
+                  ('BR-G-02', 'fatal', False,
+                   '(fn:exists(//cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                   "'G'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) and "
+                   '(fn:exists(//cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                   "= 'VAT']]/cbc:CompanyID) or "
+                   'fn:exists(//cac:TaxRepresentativeParty/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                   "= 'VAT']]/cbc:CompanyID))) or "
+                   'not(fn:exists(//cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                   "'G'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']))",
+                   (('t',
+                     '[BR-G-02]-An Invoice that contains an Invoice line (BG-25) where the '
+                     'Invoiced item VAT category code (BT-151) is "Export outside the EU" shall '
+                     'contain the Seller VAT Identifier (BT-31) or the Seller tax representative '
+                     'VAT identifier (BT-63).'),)),
+                  ('BR-G-03', 'fatal', False,
+                   "(fn:exists(//cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='G']) "
+                   'and '
+                   '(fn:exists(//cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                   "= 'VAT']]/cbc:CompanyID) or "
+                   'fn:exists(//cac:TaxRepresentativeParty/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                   "= 'VAT']]/cbc:CompanyID))) or "
+                   "not(fn:exists(//cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='G'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']))",
+                   (('t',
+                     '[BR-G-03]-An Invoice that contains a Document level allowance (BG-20) where '
+                     'the Document level allowance VAT category code (BT-95) is "Export outside '
+                     'the EU" shall contain the Seller VAT Identifier (BT-31) or the Seller tax '
+                     'representative VAT identifier (BT-63).'),)),
+                  ('BR-G-04', 'fatal', False,
+                   "(fn:exists(//cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='G']) "
+                   'and '
+                   '(fn:exists(//cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                   "= 'VAT']]/cbc:CompanyID) or "
+                   'fn:exists(//cac:TaxRepresentativeParty/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                   "= 'VAT']]/cbc:CompanyID))) or "
+                   "not(fn:exists(//cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='G'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']))",
+                   (('t',
+                     '[BR-G-04]-An Invoice that contains a Document level charge (BG-21) where the '
+                     'Document level charge VAT category code (BT-102) is "Export outside the EU" '
+                     'shall contain the Seller VAT Identifier (BT-31) or the Seller tax '
+                     'representative VAT identifier (BT-63).'),)),
+                  ('BR-IC-02', 'fatal', False,
+                   '(fn:exists(//cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                   "'K'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) and "
+                   '(fn:exists(//cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                   "= 'VAT']]/cbc:CompanyID) or "
+                   'fn:exists(//cac:TaxRepresentativeParty/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                   "= 'VAT']]/cbc:CompanyID)) and "
+                   '(fn:exists(//cac:AccountingCustomerParty/cac:Party/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                   "= 'VAT']]/cbc:CompanyID))) or "
+                   'not(//cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                   "'K'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT'])",
+                   (('t',
+                     '[BR-IC-02]-An Invoice that contains an Invoice line (BG-25) where the '
+                     'Invoiced item VAT category code (BT-151) is "Intra-community supply" shall '
+                     'contain the Seller VAT Identifier (BT-31) or the Seller tax representative '
+                     'VAT identifier (BT-63) and the Buyer VAT identifier (BT-48).'),)),
+                  ('BR-IC-03', 'fatal', False,
+                   '(fn:exists(//cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID) '
+                   "= 'K'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) and "
+                   '(fn:exists(//cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                   "= 'VAT']]/cbc:CompanyID) or "
+                   'fn:exists(//cac:TaxRepresentativeParty/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                   "= 'VAT']]/cbc:CompanyID)) and "
+                   '(fn:exists(//cac:AccountingCustomerParty/cac:Party/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                   "= 'VAT']]/cbc:CompanyID))) or "
+                   'not(fn:exists(//cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID) '
+                   "= 'K'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']))",
+                   (('t',
+                     '[BR-IC-03]-An Invoice that contains a Document level allowance (BG-20) where '
+                     'the Document level allowance VAT category code (BT-95) is "Intra-community '
+                     'supply" shall contain the Seller VAT Identifier (BT-31) or the Seller tax '
+                     'representative VAT identifier (BT-63) and the Buyer VAT identifier '
+                     '(BT-48).'),)),
+                  ('BR-IC-04', 'fatal', False,
+                   '(fn:exists(//cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID) '
+                   "= 'K'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) and "
+                   '(fn:exists(//cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                   "= 'VAT']]/cbc:CompanyID) or "
+                   'fn:exists(//cac:TaxRepresentativeParty/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                   "= 'VAT']]/cbc:CompanyID)) and "
+                   '(fn:exists(//cac:AccountingCustomerParty/cac:Party/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                   "= 'VAT']]/cbc:CompanyID))) or "
+                   'not(fn:exists(//cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID) '
+                   "= 'K'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']))",
+                   (('t',
+                     '[BR-IC-04]-An Invoice that contains a Document level charge (BG-21) where '
+                     'the Document level charge VAT category code (BT-102) is "Intra-community '
+                     'supply" shall contain the Seller VAT Identifier (BT-31) or the Seller tax '
+                     'representative VAT identifier (BT-63) and the Buyer VAT identifier '
+                     '(BT-48).'),)),
                   ('BR-IC-11', 'fatal', False,
                    "(fn:exists(cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:ID[normalize-space(.) "
                    "= 'K']) and (string-length(cac:Delivery/cbc:ActualDeliveryDate) > 1 or "
@@ -10068,6 +10692,47 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      '[BR-IC-12]-In an Invoice with a VAT breakdown (BG-23) where the VAT category '
                      'code (BT-118) is "Intra-community supply" the Deliver to country code '
                      '(BT-80) shall not be blank.'),)),
+                  ('BR-AF-02', 'fatal', False,
+                   '(fn:exists(//cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                   "'L'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) and "
+                   '(fn:exists(//cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme/cbc:CompanyID) '
+                   'or '
+                   'fn:exists(//cac:TaxRepresentativeParty/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                   "= 'VAT']]/cbc:CompanyID))) or "
+                   'not(fn:exists(//cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                   "'L'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']))",
+                   (('t',
+                     '[BR-AF-02]-An Invoice that contains an Invoice line (BG-25) where the '
+                     'Invoiced item VAT category code (BT-151) is "IGIC" shall contain the Seller '
+                     'VAT Identifier (BT-31), the Seller tax registration identifier (BT-32) '
+                     'and/or the Seller tax representative VAT identifier (BT-63).'),)),
+                  ('BR-AF-03', 'fatal', False,
+                   "(fn:exists(//cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='L'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) "
+                   'and '
+                   '(fn:exists(//cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme/cbc:CompanyID) '
+                   'or '
+                   'fn:exists(//cac:TaxRepresentativeParty/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                   "= 'VAT']]/cbc:CompanyID))) or "
+                   "not(fn:exists(//cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='L'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']))",
+                   (('t',
+                     '[BR-AF-03]-An Invoice that contains a Document level allowance (BG-20) where '
+                     'the Document level allowance VAT category code (BT-95) is "IGIC" shall '
+                     'contain the Seller VAT Identifier (BT-31), the Seller tax registration '
+                     'identifier (BT-32) and/or the Seller tax representative VAT identifier '
+                     '(BT-63).'),)),
+                  ('BR-AF-04', 'fatal', False,
+                   "(fn:exists(//cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='L'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) "
+                   'and '
+                   '(fn:exists(//cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme/cbc:CompanyID) '
+                   'or '
+                   'fn:exists(//cac:TaxRepresentativeParty/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                   "= 'VAT']]/cbc:CompanyID))) or "
+                   "not(fn:exists(//cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cac:TaxCategory[cbc:ID='L'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']))",
+                   (('t',
+                     '[BR-AF-04]-An Invoice that contains a Document level charge (BG-21) where '
+                     'the Document level charge VAT category code (BT-102) is "IGIC" shall contain '
+                     'the Seller VAT Identifier (BT-31), the Seller Tax registration identifier '
+                     '(BT-32) and/or the Seller tax representative VAT identifier (BT-63).'),)),
                   ('BR-AG-01', 'fatal', False,
                    '((count(//cac:AllowanceCharge/cac:TaxCategory[normalize-space(cbc:ID) = '
                    "'M'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) + "
@@ -10087,6 +10752,131 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      'category code (BT-151, BT-95 or BT-102) is "IPSI" shall contain in the VAT '
                      'breakdown (BG-23) at least one VAT category code (BT-118) equal with '
                      '"IPSI".'),)),
+                  ('BR-AG-02', 'fatal', False,
+                   '(fn:exists(//cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                   "'M'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) and "
+                   '(fn:exists(//cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme/cbc:CompanyID) '
+                   'or '
+                   'fn:exists(//cac:TaxRepresentativeParty/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                   "= 'VAT']]/cbc:CompanyID))) or "
+                   'not(fn:exists(//cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                   "'M'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']))",
+                   (('t',
+                     '[BR-AG-02]-An Invoice that contains an Invoice line (BG-25) where the '
+                     'Invoiced item VAT category code (BT-151) is "IPSI" shall contain the Seller '
+                     'VAT Identifier (BT-31), the Seller tax registration identifier (BT-32) '
+                     'and/or the Seller tax representative VAT identifier (BT-63).'),)),
+                  ('BR-AG-03', 'fatal', False,
+                   "(fn:exists(//cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='M'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) "
+                   'and '
+                   '(fn:exists(//cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme/cbc:CompanyID) '
+                   'or '
+                   'fn:exists(//cac:TaxRepresentativeParty/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                   "= 'VAT']]/cbc:CompanyID))) or "
+                   "not(fn:exists(//cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='M'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']))",
+                   (('t',
+                     '[BR-AG-03]-An Invoice that contains a Document level allowance (BG-20) where '
+                     'the Document level allowance VAT category code (BT-95) is "IPSI" shall '
+                     'contain the Seller VAT Identifier (BT-31), the Seller Tax registration '
+                     'identifier (BT-32) and/or the Seller tax representative VAT identifier '
+                     '(BT-63).'),)),
+                  ('BR-AG-04', 'fatal', False,
+                   "(fn:exists(//cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='M'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) "
+                   'and '
+                   '(fn:exists(//cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme/cbc:CompanyID) '
+                   'or '
+                   'fn:exists(//cac:TaxRepresentativeParty/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                   "= 'VAT']]/cbc:CompanyID))) or "
+                   "not(fn:exists(//cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='M'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']))",
+                   (('t',
+                     '[BR-AG-04]-An Invoice that contains a Document level charge (BG-21) where '
+                     'the Document level charge VAT category code (BT-102) is "IPSI" shall contain '
+                     'the Seller VAT Identifier (BT-31), the Seller Tax registration identifier '
+                     '(BT-32) and/or the Seller tax representative VAT identifier (BT-63).'),)),
+                  ('BR-S-02', 'fatal', False,
+                   '(fn:exists(//cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                   "'S'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) and "
+                   '(fn:exists(//cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme/cbc:CompanyID) '
+                   'or '
+                   'fn:exists(//cac:TaxRepresentativeParty/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                   "= 'VAT']]/cbc:CompanyID))) or "
+                   "not(fn:exists(//cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = 'S']))",
+                   (('t',
+                     '[BR-S-02]-An Invoice that contains an Invoice line (BG-25) where the '
+                     'Invoiced item VAT category code (BT-151) is "Standard rated" shall contain '
+                     'the Seller VAT Identifier (BT-31), the Seller tax registration identifier '
+                     '(BT-32) and/or the Seller tax representative VAT identifier (BT-63).'),)),
+                  ('BR-S-03', 'fatal', False,
+                   "(fn:exists(//cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='S'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) "
+                   'and '
+                   '(fn:exists(//cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme/cbc:CompanyID) '
+                   'or '
+                   'fn:exists(//cac:TaxRepresentativeParty/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                   "= 'VAT']]/cbc:CompanyID))) or "
+                   "not(fn:exists(//cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='S'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']))",
+                   (('t',
+                     '[BR-S-03]-An Invoice that contains a Document level allowance (BG-20) where '
+                     'the Document level allowance VAT category code (BT-95) is "Standard rated" '
+                     'shall contain the Seller VAT Identifier (BT-31), the Seller tax registration '
+                     'identifier (BT-32) and/or the Seller tax representative VAT identifier '
+                     '(BT-63).'),)),
+                  ('BR-S-04', 'fatal', False,
+                   "(fn:exists(//cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='S'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) "
+                   'and '
+                   '(fn:exists(//cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme/cbc:CompanyID) '
+                   'or '
+                   'fn:exists(//cac:TaxRepresentativeParty/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                   "= 'VAT']]/cbc:CompanyID))) or "
+                   "not(fn:exists(//cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='S'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']))",
+                   (('t',
+                     '[BR-S-04]-An Invoice that contains a Document level charge (BG-21) where the '
+                     'Document level charge VAT category code (BT-102) is "Standard rated" shall '
+                     'contain the Seller VAT Identifier (BT-31), the Seller tax registration '
+                     'identifier (BT-32) and/or the Seller tax representative VAT identifier '
+                     '(BT-63).'),)),
+                  ('BR-Z-02', 'fatal', False,
+                   '(fn:exists(//cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                   "'Z'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) and "
+                   '(fn:exists(//cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme/cbc:CompanyID) '
+                   'or '
+                   'fn:exists(//cac:TaxRepresentativeParty/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                   "= 'VAT']]/cbc:CompanyID))) or "
+                   'not(fn:exists(//cac:ClassifiedTaxCategory[normalize-space(cbc:ID) = '
+                   "'Z'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']))",
+                   (('t',
+                     '[BR-Z-02]-An Invoice that contains an Invoice line where the Invoiced item '
+                     'VAT category code (BT-151) is "Zero rated" shall contain the Seller VAT '
+                     'Identifier (BT-31), the Seller tax registration identifier (BT-32) and/or '
+                     'the Seller tax representative VAT identifier (BT-63).'),)),
+                  ('BR-Z-03', 'fatal', False,
+                   "(fn:exists(//cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='Z'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) "
+                   'and '
+                   '(fn:exists(//cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme/cbc:CompanyID) '
+                   'or '
+                   'fn:exists(//cac:TaxRepresentativeParty/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                   "= 'VAT']]/cbc:CompanyID))) or "
+                   'not(fn:exists(//cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID) '
+                   "= 'Z'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']))",
+                   (('t',
+                     '[BR-Z-03]-An Invoice that contains a Document level allowance (BG-20) where '
+                     'the Document level allowance VAT category code (BT-95) is "Zero rated" shall '
+                     'contain the Seller VAT Identifier (BT-31), the Seller tax registration '
+                     'identifier (BT-32) and/or the Seller tax representative VAT identifier '
+                     '(BT-63).'),)),
+                  ('BR-Z-04', 'fatal', False,
+                   "(fn:exists(//cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID)='Z'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']) "
+                   'and '
+                   '(fn:exists(//cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme/cbc:CompanyID)or '
+                   'fn:exists(//cac:TaxRepresentativeParty/cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                   "= 'VAT']]/cbc:CompanyID))) or "
+                   'not(fn:exists(//cac:AllowanceCharge[fn:any-true(cbc:ChargeIndicator)]/cac:TaxCategory[normalize-space(cbc:ID) '
+                   "= 'Z'][normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']))",
+                   (('t',
+                     '[BR-Z-04]-An Invoice that contains a Document level charge where the '
+                     'Document level charge VAT category code (BT-102) is "Zero rated" shall '
+                     'contain the Seller VAT Identifier (BT-31), the Seller tax registration '
+                     'identifier (BT-32) and/or the Seller tax representative VAT identifier '
+                     '(BT-63).'),)),
                   ('BR-B-01', 'fatal', False,
                    "(not(//cbc:IdentificationCode != 'IT') and (//cac:TaxCategory/cbc:ID ='B' or "
                    "//cac:ClassifiedTaxCategory/cbc:ID = 'B')) or (not(//cac:TaxCategory/cbc:ID "
@@ -10406,7 +11196,15 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                    (('t',
                      '[BR-26]-Each Invoice line (BG-25) shall contain the Item net price (BT-146), '
                      'if the "Subtype of invoice line item" (EXT-FR-FE-163 / BT-X-8) has the value '
-                     '"DETAIL" or is not specified.'),)))),
+                     '"DETAIL" or is not specified.'),)),
+                  ('BR-FREXT-CO-04', 'fatal', False,
+                   'not($lineInCalul) or '
+                   "(fn:exists(cac:Item/cac:ClassifiedTaxCategory[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID))='VAT']]/cbc:ID))",
+                   (('t',
+                     '[BR-FREXT-CO-04]-Each Invoice line (BG-25) shall be categorized with an '
+                     'Invoiced item VAT category code (BT-151), if the "Subtype of invoice line '
+                     'item" (EXT-FR-FE-163 / BT-X-8) has the value "DETAIL" or is not '
+                     'specified.'),)))),
                 ('M11', 1055.0,
                  '//cac:InvoiceLine/cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)] | '
                  '//cac:CreditNoteLine/cac:AllowanceCharge[fn:any-false(cbc:ChargeIndicator)]',
@@ -10630,7 +11428,13 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                    (('t',
                      '[BR-19]-The Seller tax representative postal address (BG-12) shall be '
                      'provided in the Invoice, if the Seller (BG-4) has a Seller tax '
-                     'representative party (BG-11).'),)))),
+                     'representative party (BG-11).'),)),
+                  ('BR-56', 'fatal', False,
+                   'fn:exists(cac:PartyTaxScheme[cac:TaxScheme[normalize-space(fn:upper-case(cbc:ID)) '
+                   "= 'VAT']]/cbc:CompanyID)",
+                   (('t',
+                     '[BR-56]-Each Seller tax representative party (BG-11) shall have a Seller tax '
+                     'representative VAT identifier (BT-63).'),)))),
                 ('M11', 1039.0, 'cac:TaxRepresentativeParty/cac:PostalAddress', (),
                  (('BR-20', 'fatal', False,
                    "normalize-space(cac:Country/cbc:IdentificationCode) != ''",
@@ -12163,6 +12967,14 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                    (('t',
                      '[UBL-SR-11]-Seller legal registration identifier shall occur maximum '
                      'once'),)),
+                  ('UBL-SR-12', 'fatal', False,
+                   "(count(cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme[fn:upper-case(cac:TaxScheme/cbc:ID)='VAT']/cbc:CompanyID) "
+                   '<= 1)',
+                   (('t', '[UBL-SR-12]-Seller VAT identifier shall occur maximum once'),)),
+                  ('UBL-SR-13', 'fatal', False,
+                   "(count(cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme[fn:upper-case(cac:TaxScheme/cbc:ID)!='VAT']/cbc:CompanyID) "
+                   '<= 1)',
+                   (('t', '[UBL-SR-13]-Seller tax registration shall occur maximum once'),)),
                   ('UBL-SR-14', 'fatal', False,
                    '(count(cac:AccountingSupplierParty/cac:Party/cac:PartyLegalEntity/cbc:CompanyLegalForm) '
                    '<= 1)',
@@ -12177,6 +12989,10 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                    '<= 1)',
                    (('t',
                      '[UBL-SR-17]-Buyer legal registration identifier shall occur maximum once'),)),
+                  ('UBL-SR-18', 'fatal', False,
+                   "(count(cac:AccountingCustomerParty/cac:Party/cac:PartyTaxScheme[fn:upper-case(cac:TaxScheme/cbc:ID)='VAT']/cbc:CompanyID) "
+                   '<= 1)',
+                   (('t', '[UBL-SR-18]-Buyer VAT identifier shall occur maximum once'),)),
                   ('UBL-SR-24', 'fatal', False, '(count(cac:Delivery) <= 1)',
                    (('t', '[UBL-SR-24]-Deliver to information shall occur maximum once'),)),
                   ('UBL-SR-29', 'fatal', False,
@@ -12820,6 +13636,26 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                    '\n'
                    '\t[BR-CO-03]-Value added tax point date (BT-7) and Value added tax point date '
                    'code (BT-8) are mutually exclusive.'),)),
+                ('BR-CO-17', 'fatal', False,
+                 '(round(self::node()[normalize-space(fn:upper-case(ram:TypeCode)) = '
+                 "'VAT']/ram:RateApplicablePercent) = 0 and "
+                 '(round(xs:decimal(ram:CalculatedAmount)) = 0)) or '
+                 '(round(self::node()[normalize-space(fn:upper-case(ram:TypeCode)) = '
+                 "'VAT']/ram:RateApplicablePercent) != 0 and "
+                 '((fn:abs(xs:decimal(ram:CalculatedAmount)) - 1 <= '
+                 'round(fn:abs(xs:decimal(ram:BasisAmount)) * '
+                 '(self::node()[normalize-space(fn:upper-case(ram:TypeCode)) = '
+                 "'VAT']/ram:RateApplicablePercent div 100) * 10 * 10) div 100 ) and "
+                 '(fn:abs(xs:decimal(ram:CalculatedAmount)) + 1 >= '
+                 'round(fn:abs(xs:decimal(ram:BasisAmount)) * '
+                 '(self::node()[normalize-space(fn:upper-case(ram:TypeCode)) = '
+                 "'VAT']/ram:RateApplicablePercent div 100) * 10 * 10) div 100 ))) or "
+                 "(not(fn:exists(self::node()[normalize-space(fn:upper-case(ram:TypeCode))='VAT']/ram:RateApplicablePercent)) "
+                 'and (round(xs:decimal(ram:CalculatedAmount)) = 0))',
+                 (('t',
+                   '\n'
+                   '\t[BR-CO-17]-VAT category tax amount (BT-117) = VAT category taxable amount '
+                   '(BT-116) x (VAT category rate (BT-119) / 100), rounded to two decimals.'),)),
                 ('BR-DEC-19', 'fatal', False,
                  "string-length(substring-after(ram:BasisAmount,'.'))<=2",
                  (('t',
@@ -13792,6 +14628,18 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                    '\t[BR-61]-If the Payment means type code (BT-81) means SEPA credit transfer, '
                    'Local credit transfer or Non-SEPA international credit transfer, the Payment '
                    'account identifier (BT-84) shall be present.'),)))),
+              ('M47', 1000.0,
+               "//ram:SpecifiedTradeSettlementPaymentMeans[(normalize-space(ram:TypeCode) = '30' "
+               "or normalize-space(ram:TypeCode) = '58')]",
+               (),
+               (('BR-CO-27', 'fatal', False,
+                 '(ram:PayeePartyCreditorFinancialAccount/ram:IBANID or '
+                 'ram:PayeePartyCreditorFinancialAccount/ram:ProprietaryID) and '
+                 'not(ram:PayeePartyCreditorFinancialAccount/ram:IBANID and '
+                 'ram:PayeePartyCreditorFinancialAccount/ram:ProprietaryID)',
+                 (('t',
+                   '\n'
+                   '\t[BR-CO-27]-Either the IBAN or a Proprietary ID (BT-84) shall be used.'),)),)),
               ('M48', 1000.0,
                '//rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement', (),
                (('BR-CO-18', 'fatal', False, 'ram:ApplicableTradeTax',
@@ -16407,6 +17255,26 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                       '\n'
                       '\t[BR-CO-03]-Value added tax point date (BT-7) and Value added tax point '
                       'date code (BT-8) are mutually exclusive.'),)),
+                   ('BR-CO-17', 'fatal', False,
+                    '(round(self::node()[normalize-space(fn:upper-case(ram:TypeCode)) = '
+                    "'VAT']/ram:RateApplicablePercent) = 0 and "
+                    '(round(xs:decimal(ram:CalculatedAmount)) = 0)) or '
+                    '(round(self::node()[normalize-space(fn:upper-case(ram:TypeCode)) = '
+                    "'VAT']/ram:RateApplicablePercent) != 0 and "
+                    '((fn:abs(xs:decimal(ram:CalculatedAmount)) - 1 <= '
+                    'round(fn:abs(xs:decimal(ram:BasisAmount)) * '
+                    '(self::node()[normalize-space(fn:upper-case(ram:TypeCode)) = '
+                    "'VAT']/ram:RateApplicablePercent div 100) * 10 * 10) div 100 ) and "
+                    '(fn:abs(xs:decimal(ram:CalculatedAmount)) + 1 >= '
+                    'round(fn:abs(xs:decimal(ram:BasisAmount)) * '
+                    '(self::node()[normalize-space(fn:upper-case(ram:TypeCode)) = '
+                    "'VAT']/ram:RateApplicablePercent div 100) * 10 * 10) div 100 ))) or "
+                    "(not(fn:exists(self::node()[normalize-space(fn:upper-case(ram:TypeCode))='VAT']/ram:RateApplicablePercent)) "
+                    'and (round(xs:decimal(ram:CalculatedAmount)) = 0))',
+                    (('t',
+                      '\n'
+                      '\t[BR-CO-17]-VAT category tax amount (BT-117) = VAT category taxable amount '
+                      '(BT-116) x (VAT category rate (BT-119) / 100), rounded to two decimals.'),)),
                    ('BR-DEC-19', 'fatal', False,
                     "string-length(substring-after(ram:BasisAmount,'.'))<=2",
                     (('t',
@@ -17230,6 +18098,19 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                       '\t[BR-61]-If the Payment means type code (BT-81) means SEPA credit '
                       'transfer, Local credit transfer or Non-SEPA international credit transfer, '
                       'the Payment account identifier (BT-84) shall be present.'),)))),
+                 ('M38', 1000.0,
+                  '//ram:SpecifiedTradeSettlementPaymentMeans[(normalize-space(ram:TypeCode) = '
+                  "'30' or normalize-space(ram:TypeCode) = '58')]",
+                  (),
+                  (('CII-SR-470', 'fatal', False,
+                    '(ram:PayeePartyCreditorFinancialAccount/ram:IBANID or '
+                    'ram:PayeePartyCreditorFinancialAccount/ram:ProprietaryID) and '
+                    'not(ram:PayeePartyCreditorFinancialAccount/ram:IBANID and '
+                    'ram:PayeePartyCreditorFinancialAccount/ram:ProprietaryID)',
+                    (('t',
+                      '\n'
+                      '\t[CII-SR-470]-Either the IBAN or a Proprietary ID (BT-84) shall be '
+                      'used.'),)),)),
                  ('M39', 1000.0,
                   '//rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement', (),
                   (('BR-CO-18', 'fatal', False, 'ram:ApplicableTradeTax',
@@ -18843,6 +19724,26 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      '\n'
                      '\t[BR-CO-03]-Value added tax point date (BT-7) and Value added tax point '
                      'date code (BT-8) are mutually exclusive.'),)),
+                  ('BR-CO-17', 'fatal', False,
+                   '(round(self::node()[normalize-space(fn:upper-case(ram:TypeCode)) = '
+                   "'VAT']/ram:RateApplicablePercent) = 0 and "
+                   '(round(xs:decimal(ram:CalculatedAmount)) = 0)) or '
+                   '(round(self::node()[normalize-space(fn:upper-case(ram:TypeCode)) = '
+                   "'VAT']/ram:RateApplicablePercent) != 0 and "
+                   '((fn:abs(xs:decimal(ram:CalculatedAmount)) - 1 <= '
+                   'round(fn:abs(xs:decimal(ram:BasisAmount)) * '
+                   '(self::node()[normalize-space(fn:upper-case(ram:TypeCode)) = '
+                   "'VAT']/ram:RateApplicablePercent div 100) * 10 * 10) div 100 ) and "
+                   '(fn:abs(xs:decimal(ram:CalculatedAmount)) + 1 >= '
+                   'round(fn:abs(xs:decimal(ram:BasisAmount)) * '
+                   '(self::node()[normalize-space(fn:upper-case(ram:TypeCode)) = '
+                   "'VAT']/ram:RateApplicablePercent div 100) * 10 * 10) div 100 ))) or "
+                   "(not(fn:exists(self::node()[normalize-space(fn:upper-case(ram:TypeCode))='VAT']/ram:RateApplicablePercent)) "
+                   'and (round(xs:decimal(ram:CalculatedAmount)) = 0))',
+                   (('t',
+                     '\n'
+                     '\t[BR-CO-17]-VAT category tax amount (BT-117) = VAT category taxable amount '
+                     '(BT-116) x (VAT category rate (BT-119) / 100), rounded to two decimals.'),)),
                   ('BR-DEC-19', 'fatal', False,
                    "string-length(substring-after(ram:BasisAmount,'.'))<=2",
                    (('t',
@@ -19851,6 +20752,19 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      '\t[BR-61]-If the Payment means type code (BT-81) means SEPA credit transfer, '
                      'Local credit transfer or Non-SEPA international credit transfer, the Payment '
                      'account identifier (BT-84) shall be present.'),)))),
+                ('M47', 1000.0,
+                 "//ram:SpecifiedTradeSettlementPaymentMeans[(normalize-space(ram:TypeCode) = '30' "
+                 "or normalize-space(ram:TypeCode) = '58')]",
+                 (),
+                 (('CII-SR-470', 'fatal', False,
+                   '(ram:PayeePartyCreditorFinancialAccount/ram:IBANID or '
+                   'ram:PayeePartyCreditorFinancialAccount/ram:ProprietaryID) and '
+                   'not(ram:PayeePartyCreditorFinancialAccount/ram:IBANID and '
+                   'ram:PayeePartyCreditorFinancialAccount/ram:ProprietaryID)',
+                   (('t',
+                     '\n'
+                     '\t[CII-SR-470]-Either the IBAN or a Proprietary ID (BT-84) shall be '
+                     'used.'),)),)),
                 ('M48', 1000.0,
                  '//rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement', (),
                  (('BR-CO-18', 'fatal', False, 'ram:ApplicableTradeTax',
@@ -35343,81 +36257,42 @@ SKIPPED: dict[str, Any] = {'BR-FR-CII': (('BR-FR-09', 'calls if()'), ('BR-FR-BD-
                ('BR-FR-MV-11', 'XPath 2.0 syntax'), ('BR-FR-MV-13', 'XPath 2.0 syntax'),
                ('BR-FR-MV-14', 'XPath 2.0 syntax'), ('BR-FR-MV-BD_BT-3', 'XPath 2.0 syntax')),
  'CEN-UBL': (('BR-48', 'XPath 2.0 syntax'), ('BR-53', 'XPath 2.0 syntax'),
-             ('BR-56', 'XPath 2.0 syntax'), ('BR-AE-02', 'XPath 2.0 syntax'),
-             ('BR-AE-03', 'XPath 2.0 syntax'), ('BR-AE-04', 'XPath 2.0 syntax'),
              ('BR-AE-08', 'sums compared exactly: doubles in XPath 1.0, decimals in 2.0'),
-             ('BR-AF-02', 'XPath 2.0 syntax'), ('BR-AF-03', 'XPath 2.0 syntax'),
-             ('BR-AF-04', 'XPath 2.0 syntax'), ('BR-AF-08', 'calls satisfies()'),
-             ('BR-AG-02', 'XPath 2.0 syntax'), ('BR-AG-03', 'XPath 2.0 syntax'),
-             ('BR-AG-04', 'XPath 2.0 syntax'), ('BR-AG-08', 'calls satisfies()'),
-             ('BR-CO-04', 'XPath 2.0 syntax'), ('BR-CO-10', 'XPath 2.0 syntax'),
-             ('BR-CO-15', 'calls satisfies()'),
+             ('BR-AF-08', 'calls satisfies()'), ('BR-AG-08', 'calls satisfies()'),
+             ('BR-CO-10', 'XPath 2.0 syntax'), ('BR-CO-15', 'calls satisfies()'),
              ('BR-CO-16', 'sums compared exactly: doubles in XPath 1.0, decimals in 2.0'),
-             ('BR-E-02', 'XPath 2.0 syntax'), ('BR-E-03', 'XPath 2.0 syntax'),
-             ('BR-E-04', 'XPath 2.0 syntax'),
              ('BR-E-08', 'sums compared exactly: doubles in XPath 1.0, decimals in 2.0'),
-             ('BR-G-02', 'XPath 2.0 syntax'), ('BR-G-03', 'XPath 2.0 syntax'),
-             ('BR-G-04', 'XPath 2.0 syntax'),
              ('BR-G-08', 'sums compared exactly: doubles in XPath 1.0, decimals in 2.0'),
-             ('BR-IC-02', 'XPath 2.0 syntax'), ('BR-IC-03', 'XPath 2.0 syntax'),
-             ('BR-IC-04', 'XPath 2.0 syntax'),
              ('BR-IC-08', 'sums compared exactly: doubles in XPath 1.0, decimals in 2.0'),
-             ('BR-O-02', 'XPath 2.0 syntax'), ('BR-O-03', 'XPath 2.0 syntax'),
-             ('BR-O-04', 'XPath 2.0 syntax'),
              ('BR-O-08', 'sums compared exactly: doubles in XPath 1.0, decimals in 2.0'),
-             ('BR-S-02', 'XPath 2.0 syntax'), ('BR-S-03', 'XPath 2.0 syntax'),
-             ('BR-S-04', 'XPath 2.0 syntax'),
              ('BR-S-08', 'sums compared exactly: doubles in XPath 1.0, decimals in 2.0'),
-             ('BR-Z-02', 'XPath 2.0 syntax'), ('BR-Z-03', 'XPath 2.0 syntax'),
-             ('BR-Z-04', 'XPath 2.0 syntax'),
-             ('BR-Z-08', 'sums compared exactly: doubles in XPath 1.0, decimals in 2.0'),
-             ('UBL-SR-12', 'XPath 2.0 syntax'), ('UBL-SR-13', 'XPath 2.0 syntax'),
-             ('UBL-SR-18', 'XPath 2.0 syntax')),
- 'CTC-FR-CII': (('BR-47', 'XPath 2.0 syntax'), ('BR-48', 'XPath 2.0 syntax'),
-                ('BR-CO-16', 'sums compared exactly: doubles in XPath 1.0, decimals in 2.0'),
+             ('BR-Z-08', 'sums compared exactly: doubles in XPath 1.0, decimals in 2.0')),
+ 'CTC-FR-CII': (('BR-CO-16', 'sums compared exactly: doubles in XPath 1.0, decimals in 2.0'),
                 ('BR-FREXT-CO-10', 'XPath 2.0 syntax'), ('BR-FREXT-CO-11', 'XPath 2.0 syntax'),
                 ('BR-FREXT-CO-12', 'XPath 2.0 syntax'), ('BR-FREXT-CO-13', 'XPath 2.0 syntax'),
                 ('BR-FREXT-CO-15', 'calls return()')),
  'CTC-FR-UBL': (('BR-48', 'XPath 2.0 syntax'), ('BR-53', 'XPath 2.0 syntax'),
-                ('BR-55', 'XPath 2.0 syntax'), ('BR-56', 'XPath 2.0 syntax'),
-                ('BR-AE-02', 'XPath 2.0 syntax'), ('BR-AE-03', 'XPath 2.0 syntax'),
-                ('BR-AE-04', 'XPath 2.0 syntax'), ('BR-AF-02', 'XPath 2.0 syntax'),
-                ('BR-AF-03', 'XPath 2.0 syntax'), ('BR-AF-04', 'XPath 2.0 syntax'),
-                ('BR-AG-02', 'XPath 2.0 syntax'), ('BR-AG-03', 'XPath 2.0 syntax'),
-                ('BR-AG-04', 'XPath 2.0 syntax'),
+                ('BR-55', 'XPath 2.0 syntax'),
                 ('BR-CO-16', 'sums compared exactly: doubles in XPath 1.0, decimals in 2.0'),
-                ('BR-E-02', 'XPath 2.0 syntax'), ('BR-E-03', 'XPath 2.0 syntax'),
-                ('BR-E-04', 'XPath 2.0 syntax'), ('BR-FREXT-04', 'XPath 2.0 syntax'),
-                ('BR-FREXT-05', 'XPath 2.0 syntax'), ('BR-FREXT-06', 'XPath 2.0 syntax'),
-                ('BR-FREXT-08', 'XPath 2.0 syntax'), ('BR-FREXT-11', 'XPath 2.0 syntax'),
-                ('BR-FREXT-12', 'XPath 2.0 syntax'), ('BR-FREXT-CO-04', 'XPath 2.0 syntax'),
-                ('BR-G-02', 'XPath 2.0 syntax'), ('BR-G-03', 'XPath 2.0 syntax'),
-                ('BR-G-04', 'XPath 2.0 syntax'), ('BR-IC-02', 'XPath 2.0 syntax'),
-                ('BR-IC-03', 'XPath 2.0 syntax'), ('BR-IC-04', 'XPath 2.0 syntax'),
-                ('BR-S-02', 'XPath 2.0 syntax'), ('BR-S-03', 'XPath 2.0 syntax'),
-                ('BR-S-04', 'XPath 2.0 syntax'), ('BR-Z-02', 'XPath 2.0 syntax'),
-                ('BR-Z-03', 'XPath 2.0 syntax'), ('BR-Z-04', 'XPath 2.0 syntax'),
-                ('UBL-SR-06', 'XPath 2.0 syntax'), ('UBL-SR-07', 'XPath 2.0 syntax'),
-                ('UBL-SR-12', 'XPath 2.0 syntax'), ('UBL-SR-13', 'XPath 2.0 syntax'),
-                ('UBL-SR-18', 'XPath 2.0 syntax')),
+                ('BR-FREXT-04', 'XPath 2.0 syntax'), ('BR-FREXT-05', 'XPath 2.0 syntax'),
+                ('BR-FREXT-06', 'XPath 2.0 syntax'), ('BR-FREXT-08', 'XPath 2.0 syntax'),
+                ('BR-FREXT-11', 'XPath 2.0 syntax'), ('BR-FREXT-12', 'XPath 2.0 syntax'),
+                ('UBL-SR-06', 'XPath 2.0 syntax'), ('UBL-SR-07', 'XPath 2.0 syntax')),
  'FX-BASIC': (('BR-AE-08', 'XPath 2.0 syntax'), ('BR-AF-08', 'calls satisfies()'),
               ('BR-AG-08', 'calls satisfies()'), ('BR-CO-15', 'calls satisfies()'),
               ('BR-CO-16', 'sums compared exactly: doubles in XPath 1.0, decimals in 2.0'),
-              ('BR-CO-17', 'XPath 2.0 syntax'), ('BR-CO-27', 'XPath 2.0 syntax'),
               ('BR-E-08', 'XPath 2.0 syntax'), ('BR-FXEXT-12', 'calls return()'),
               ('BR-G-08', 'XPath 2.0 syntax'), ('BR-IC-08', 'XPath 2.0 syntax'),
               ('BR-O-08', 'XPath 2.0 syntax'), ('BR-S-08', 'calls satisfies()'),
               ('BR-Z-08', 'XPath 2.0 syntax')),
  'FX-BASIC-WL': (('BR-CO-15', 'calls satisfies()'),
-                 ('BR-CO-16', 'sums compared exactly: doubles in XPath 1.0, decimals in 2.0'),
-                 ('BR-CO-17', 'XPath 2.0 syntax'), ('CII-SR-470', 'XPath 2.0 syntax')),
+                 ('BR-CO-16', 'sums compared exactly: doubles in XPath 1.0, decimals in 2.0')),
  'FX-EN16931': (('BR-AE-08', 'XPath 2.0 syntax'), ('BR-AF-08', 'calls satisfies()'),
                 ('BR-AG-08', 'calls satisfies()'), ('BR-CO-15', 'calls satisfies()'),
                 ('BR-CO-16', 'sums compared exactly: doubles in XPath 1.0, decimals in 2.0'),
-                ('BR-CO-17', 'XPath 2.0 syntax'), ('BR-E-08', 'XPath 2.0 syntax'),
-                ('BR-G-08', 'XPath 2.0 syntax'), ('BR-IC-08', 'XPath 2.0 syntax'),
-                ('BR-O-08', 'XPath 2.0 syntax'), ('BR-S-08', 'calls satisfies()'),
-                ('BR-Z-08', 'XPath 2.0 syntax'), ('CII-SR-470', 'XPath 2.0 syntax')),
+                ('BR-E-08', 'XPath 2.0 syntax'), ('BR-G-08', 'XPath 2.0 syntax'),
+                ('BR-IC-08', 'XPath 2.0 syntax'), ('BR-O-08', 'XPath 2.0 syntax'),
+                ('BR-S-08', 'calls satisfies()'), ('BR-Z-08', 'XPath 2.0 syntax')),
  'FX-EXTENDED': (('BR-FXEXT-08', 'XPath 2.0 syntax'), ('BR-FXEXT-11', 'XPath 2.0 syntax'),
                  ('BR-FXEXT-12', 'calls return()'), ('BR-FXEXT-AE-08b', 'calls return()'),
                  ('BR-FXEXT-AF-08b', 'calls return()'), ('BR-FXEXT-AG-08b', 'calls return()'),
@@ -35560,46 +36435,12 @@ SKIPPED_MESSAGES: dict[str, Any] = {'BR-FR-CII': {'BR-FR-09': 'BR-FR-09/BT-60 : 
                       'except if the Invoice is not subject to VAT.',
              'BR-53': '[BR-53]-If the VAT accounting currency code (BT-6) is present, then the '
                       'Invoice total VAT amount in accounting currency (BT-111) shall be provided.',
-             'BR-56': '[BR-56]-Each Seller tax representative party (BG-11) shall have a Seller '
-                      'tax representative VAT identifier (BT-63).',
-             'BR-AE-02': '[BR-AE-02]-An Invoice that contains an Invoice line (BG-25) where the '
-                         'Invoiced item VAT category code (BT-151) is "Reverse charge" shall '
-                         'contain the Seller VAT Identifier (BT-31), the Seller Tax registration '
-                         'identifier (BT-32) and/or the Seller tax representative VAT identifier '
-                         '(BT-63) and the Buyer VAT identifier (BT-48) and/or the Buyer legal '
-                         'registration identifier (BT-47).',
-             'BR-AE-03': '[BR-AE-03]-An Invoice that contains a Document level allowance (BG-20) '
-                         'where the Document level allowance VAT category code (BT-95) is "Reverse '
-                         'charge" shall contain the Seller VAT Identifier (BT-31), the Seller tax '
-                         'registration identifier (BT-32) and/or the Seller tax representative VAT '
-                         'identifier (BT-63) and the Buyer VAT identifier (BT-48) and/or the Buyer '
-                         'legal registration identifier (BT-47).',
-             'BR-AE-04': '[BR-AE-04]-An Invoice that contains a Document level charge (BG-21) '
-                         'where the Document level charge VAT category code (BT-102) is "Reverse '
-                         'charge" shall contain the Seller VAT Identifier (BT-31), the Seller tax '
-                         'registration identifier (BT-32) and/or the Seller tax representative VAT '
-                         'identifier (BT-63) and the Buyer VAT identifier (BT-48) and/or the Buyer '
-                         'legal registration identifier (BT-47).',
              'BR-AE-08': '[BR-AE-08]-In a VAT breakdown (BG-23) where the VAT category code '
                          '(BT-118) is "Reverse charge" the VAT category taxable amount (BT-116) '
                          'shall equal the sum of Invoice line net amounts (BT-131) minus the sum '
                          'of Document level allowance amounts (BT-92) plus the sum of Document '
                          'level charge amounts (BT-99) where the VAT category codes (BT-151, '
                          'BT-95, BT-102) are "Reverse charge".',
-             'BR-AF-02': '[BR-AF-02]-An Invoice that contains an Invoice line (BG-25) where the '
-                         'Invoiced item VAT category code (BT-151) is "IGIC" shall contain the '
-                         'Seller VAT Identifier (BT-31), the Seller tax registration identifier '
-                         '(BT-32) and/or the Seller tax representative VAT identifier (BT-63).',
-             'BR-AF-03': '[BR-AF-03]-An Invoice that contains a Document level allowance (BG-20) '
-                         'where the Document level allowance VAT category code (BT-95) is "IGIC" '
-                         'shall contain the Seller VAT Identifier (BT-31), the Seller tax '
-                         'registration identifier (BT-32) and/or the Seller tax representative VAT '
-                         'identifier (BT-63).',
-             'BR-AF-04': '[BR-AF-04]-An Invoice that contains a Document level charge (BG-21) '
-                         'where the Document level charge VAT category code (BT-102) is "IGIC" '
-                         'shall contain the Seller VAT Identifier (BT-31), the Seller Tax '
-                         'registration identifier (BT-32) and/or the Seller tax representative VAT '
-                         'identifier (BT-63).',
              'BR-AF-08': '[BR-AF-08]-For each different value of VAT category rate (BT-119) where '
                          'the VAT category code (BT-118) is "IGIC", the VAT category taxable '
                          'amount (BT-116) in a VAT breakdown (BG-23) shall equal the sum of '
@@ -35608,20 +36449,6 @@ SKIPPED_MESSAGES: dict[str, Any] = {'BR-FR-CII': {'BR-FR-09': 'BR-FR-09/BT-60 : 
                          '(BT-92) where the VAT category code (BT-151, BT-102, BT-95) is "IGIC" '
                          'and the VAT rate (BT-152, BT-103, BT-96) equals the VAT category rate '
                          '(BT-119).',
-             'BR-AG-02': '[BR-AG-02]-An Invoice that contains an Invoice line (BG-25) where the '
-                         'Invoiced item VAT category code (BT-151) is "IPSI" shall contain the '
-                         'Seller VAT Identifier (BT-31), the Seller tax registration identifier '
-                         '(BT-32) and/or the Seller tax representative VAT identifier (BT-63).',
-             'BR-AG-03': '[BR-AG-03]-An Invoice that contains a Document level allowance (BG-20) '
-                         'where the Document level allowance VAT category code (BT-95) is "IPSI" '
-                         'shall contain the Seller VAT Identifier (BT-31), the Seller Tax '
-                         'registration identifier (BT-32) and/or the Seller tax representative VAT '
-                         'identifier (BT-63).',
-             'BR-AG-04': '[BR-AG-04]-An Invoice that contains a Document level charge (BG-21) '
-                         'where the Document level charge VAT category code (BT-102) is "IPSI" '
-                         'shall contain the Seller VAT Identifier (BT-31), the Seller Tax '
-                         'registration identifier (BT-32) and/or the Seller tax representative VAT '
-                         'identifier (BT-63).',
              'BR-AG-08': '[BR-AG-08]-For each different value of VAT category rate (BT-119) where '
                          'the VAT category code (BT-118) is "IPSI", the VAT category taxable '
                          'amount (BT-116) in a VAT breakdown (BG-23) shall equal the sum of '
@@ -35630,110 +36457,36 @@ SKIPPED_MESSAGES: dict[str, Any] = {'BR-FR-CII': {'BR-FR-09': 'BR-FR-09/BT-60 : 
                          '(BT-92) where the VAT category code (BT-151, BT-102, BT-95) is "IPSI" '
                          'and the VAT rate (BT-152, BT-103, BT-96) equals the VAT category rate '
                          '(BT-119).',
-             'BR-CO-04': '[BR-CO-04]-Each Invoice line (BG-25) shall be categorized with an '
-                         'Invoiced item VAT category code (BT-151).',
              'BR-CO-10': '[BR-CO-10]-Sum of Invoice line net amount (BT-106) = Σ Invoice line net '
                          'amount (BT-131).',
              'BR-CO-15': '[BR-CO-15]-Invoice total amount with VAT (BT-112) = Invoice total amount '
                          'without VAT (BT-109) + Invoice total VAT amount (BT-110).',
              'BR-CO-16': '[BR-CO-16]-Amount due for payment (BT-115) = Invoice total amount with '
                          'VAT (BT-112) -Paid amount (BT-113) +Rounding amount (BT-114).',
-             'BR-E-02': '[BR-E-02]-An Invoice that contains an Invoice line (BG-25) where the '
-                        'Invoiced item VAT category code (BT-151) is "Exempt from VAT" shall '
-                        'contain the Seller VAT Identifier (BT-31), the Seller tax registration '
-                        'identifier (BT-32) and/or the Seller tax representative VAT identifier '
-                        '(BT-63).',
-             'BR-E-03': '[BR-E-03]-An Invoice that contains a Document level allowance (BG-20) '
-                        'where the Document level allowance VAT category code (BT-95) is "Exempt '
-                        'from VAT" shall contain the Seller VAT Identifier (BT-31), the Seller tax '
-                        'registration identifier (BT-32) and/or the Seller tax representative VAT '
-                        'identifier (BT-63).',
-             'BR-E-04': '[BR-E-04]-An Invoice that contains a Document level charge (BG-21) where '
-                        'the Document level charge VAT category code (BT-102) is "Exempt from VAT" '
-                        'shall contain the Seller VAT Identifier (BT-31), the Seller tax '
-                        'registration identifier (BT-32) and/or the Seller tax representative VAT '
-                        'identifier (BT-63).',
              'BR-E-08': '[BR-E-08]-In a VAT breakdown (BG-23) where the VAT category code (BT-118) '
                         'is "Exempt from VAT" the VAT category taxable amount (BT-116) shall equal '
                         'the sum of Invoice line net amounts (BT-131) minus the sum of Document '
                         'level allowance amounts (BT-92) plus the sum of Document level charge '
                         'amounts (BT-99) where the VAT category codes (BT-151, BT-95, BT-102) are '
                         '"Exempt from VAT".',
-             'BR-G-02': '[BR-G-02]-An Invoice that contains an Invoice line (BG-25) where the '
-                        'Invoiced item VAT category code (BT-151) is "Export outside the EU" shall '
-                        'contain the Seller VAT Identifier (BT-31) or the Seller tax '
-                        'representative VAT identifier (BT-63).',
-             'BR-G-03': '[BR-G-03]-An Invoice that contains a Document level allowance (BG-20) '
-                        'where the Document level allowance VAT category code (BT-95) is "Export '
-                        'outside the EU" shall contain the Seller VAT Identifier (BT-31) or the '
-                        'Seller tax representative VAT identifier (BT-63).',
-             'BR-G-04': '[BR-G-04]-An Invoice that contains a Document level charge (BG-21) where '
-                        'the Document level charge VAT category code (BT-102) is "Export outside '
-                        'the EU" shall contain the Seller VAT Identifier (BT-31) or the Seller tax '
-                        'representative VAT identifier (BT-63).',
              'BR-G-08': '[BR-G-08]-In a VAT breakdown (BG-23) where the VAT category code (BT-118) '
                         'is "Export outside the EU" the VAT category taxable amount (BT-116) shall '
                         'equal the sum of Invoice line net amounts (BT-131) minus the sum of '
                         'Document level allowance amounts (BT-92) plus the sum of Document level '
                         'charge amounts (BT-99) where the VAT category codes (BT-151, BT-95, '
                         'BT-102) are "Export outside the EU".',
-             'BR-IC-02': '[BR-IC-02]-An Invoice that contains an Invoice line (BG-25) where the '
-                         'Invoiced item VAT category code (BT-151) is "Intra-community supply" '
-                         'shall contain the Seller VAT Identifier (BT-31) or the Seller tax '
-                         'representative VAT identifier (BT-63) and the Buyer VAT identifier '
-                         '(BT-48).',
-             'BR-IC-03': '[BR-IC-03]-An Invoice that contains a Document level allowance (BG-20) '
-                         'where the Document level allowance VAT category code (BT-95) is '
-                         '"Intra-community supply" shall contain the Seller VAT Identifier (BT-31) '
-                         'or the Seller tax representative VAT identifier (BT-63) and the Buyer '
-                         'VAT identifier (BT-48).',
-             'BR-IC-04': '[BR-IC-04]-An Invoice that contains a Document level charge (BG-21) '
-                         'where the Document level charge VAT category code (BT-102) is '
-                         '"Intra-community supply" shall contain the Seller VAT Identifier (BT-31) '
-                         'or the Seller tax representative VAT identifier (BT-63) and the Buyer '
-                         'VAT identifier (BT-48).',
              'BR-IC-08': '[BR-IC-08]-In a VAT breakdown (BG-23) where the VAT category code '
                          '(BT-118) is "Intra-community supply" the VAT category taxable amount '
                          '(BT-116) shall equal the sum of Invoice line net amounts (BT-131) minus '
                          'the sum of Document level allowance amounts (BT-92) plus the sum of '
                          'Document level charge amounts (BT-99) where the VAT category codes '
                          '(BT-151, BT-95, BT-102) are "Intra-community supply".',
-             'BR-O-02': '[BR-O-02]-An Invoice that contains an Invoice line (BG-25) where the '
-                        'Invoiced item VAT category code (BT-151) is "Not subject to VAT" shall '
-                        'not contain the Seller VAT identifier (BT-31), the Seller tax '
-                        'representative VAT identifier (BT-63) or the Buyer VAT identifier '
-                        '(BT-48).',
-             'BR-O-03': '[BR-O-03]-An Invoice that contains a Document level allowance (BG-20) '
-                        'where the Document level allowance VAT category code (BT-95) is "Not '
-                        'subject to VAT" shall not contain the Seller VAT identifier (BT-31), the '
-                        'Seller tax representative VAT identifier (BT-63) or the Buyer VAT '
-                        'identifier (BT-48).',
-             'BR-O-04': '[BR-O-04]-An Invoice that contains a Document level charge (BG-21) where '
-                        'the Document level charge VAT category code (BT-102) is "Not subject to '
-                        'VAT" shall not contain the Seller VAT identifier (BT-31), the Seller tax '
-                        'representative VAT identifier (BT-63) or the Buyer VAT identifier '
-                        '(BT-48).',
              'BR-O-08': '[BR-O-08]-In a VAT breakdown (BG-23) where the VAT category code (BT-118) '
                         'is " Not subject to VAT" the VAT category taxable amount (BT-116) shall '
                         'equal the sum of Invoice line net amounts (BT-131) minus the sum of '
                         'Document level allowance amounts (BT-92) plus the sum of Document level '
                         'charge amounts (BT-99) where the VAT category codes (BT-151, BT-95, '
                         'BT-102) are "Not subject to VAT".',
-             'BR-S-02': '[BR-S-02]-An Invoice that contains an Invoice line (BG-25) where the '
-                        'Invoiced item VAT category code (BT-151) is "Standard rated" shall '
-                        'contain the Seller VAT Identifier (BT-31), the Seller tax registration '
-                        'identifier (BT-32) and/or the Seller tax representative VAT identifier '
-                        '(BT-63).',
-             'BR-S-03': '[BR-S-03]-An Invoice that contains a Document level allowance (BG-20) '
-                        'where the Document level allowance VAT category code (BT-95) is "Standard '
-                        'rated" shall contain the Seller VAT Identifier (BT-31), the Seller tax '
-                        'registration identifier (BT-32) and/or the Seller tax representative VAT '
-                        'identifier (BT-63).',
-             'BR-S-04': '[BR-S-04]-An Invoice that contains a Document level charge (BG-21) where '
-                        'the Document level charge VAT category code (BT-102) is "Standard rated" '
-                        'shall contain the Seller VAT Identifier (BT-31), the Seller tax '
-                        'registration identifier (BT-32) and/or the Seller tax representative VAT '
-                        'identifier (BT-63).',
              'BR-S-08': '[BR-S-08]-For each different value of VAT category rate (BT-119) where '
                         'the VAT category code (BT-118) is "Standard rated", the VAT category '
                         'taxable amount (BT-116) in a VAT breakdown (BG-23) shall equal the sum of '
@@ -35742,34 +36495,13 @@ SKIPPED_MESSAGES: dict[str, Any] = {'BR-FR-CII': {'BR-FR-09': 'BR-FR-09/BT-60 : 
                         'where the VAT category code (BT-151, BT-102, BT-95) is "Standard rated" '
                         'and the VAT rate (BT-152, BT-103, BT-96) equals the VAT category rate '
                         '(BT-119).',
-             'BR-Z-02': '[BR-Z-02]-An Invoice that contains an Invoice line where the Invoiced '
-                        'item VAT category code (BT-151) is "Zero rated" shall contain the Seller '
-                        'VAT Identifier (BT-31), the Seller tax registration identifier (BT-32) '
-                        'and/or the Seller tax representative VAT identifier (BT-63).',
-             'BR-Z-03': '[BR-Z-03]-An Invoice that contains a Document level allowance (BG-20) '
-                        'where the Document level allowance VAT category code (BT-95) is "Zero '
-                        'rated" shall contain the Seller VAT Identifier (BT-31), the Seller tax '
-                        'registration identifier (BT-32) and/or the Seller tax representative VAT '
-                        'identifier (BT-63).',
-             'BR-Z-04': '[BR-Z-04]-An Invoice that contains a Document level charge where the '
-                        'Document level charge VAT category code (BT-102) is "Zero rated" shall '
-                        'contain the Seller VAT Identifier (BT-31), the Seller tax registration '
-                        'identifier (BT-32) and/or the Seller tax representative VAT identifier '
-                        '(BT-63).',
              'BR-Z-08': '[BR-Z-08]-In a VAT breakdown (BG-23) where VAT category code (BT-118) is '
                         '"Zero rated" the VAT category taxable amount (BT-116) shall equal the sum '
                         'of Invoice line net amount (BT-131) minus the sum of Document level '
                         'allowance amounts (BT-92) plus the sum of Document level charge amounts '
                         '(BT-99) where the VAT category codes (BT-151, BT-95, BT-102) are "Zero '
-                        'rated".',
-             'UBL-SR-12': '[UBL-SR-12]-Seller VAT identifier shall occur maximum once',
-             'UBL-SR-13': '[UBL-SR-13]-Seller tax registration shall occur maximum once',
-             'UBL-SR-18': '[UBL-SR-18]-Buyer VAT identifier shall occur maximum once'},
- 'CTC-FR-CII': {'BR-47': '[BR-47]-Each VAT breakdown (BG-23) shall be defined through a VAT '
-                         'category code (BT-118).',
-                'BR-48': '[BR-48]-Each VAT breakdown (BG-23) shall have a VAT category rate '
-                         '(BT-119), except if the Invoice is not subject to VAT.',
-                'BR-CO-16': '[BR-CO-16]-Amount due for payment (BT-115) = Invoice total amount '
+                        'rated".'},
+ 'CTC-FR-CII': {'BR-CO-16': '[BR-CO-16]-Amount due for payment (BT-115) = Invoice total amount '
                             'with VAT (BT-112) -Paid amount (BT-113) +Rounding amount (BT-114).',
                 'BR-FREXT-CO-10': '[BR-FREXT-CO-10]-Absolute Value of (Sum of Invoice line net '
                                   'amount (BT-106) - Σ Invoice line net amounts (BT-131))<= 0,01 * '
@@ -35815,71 +36547,8 @@ SKIPPED_MESSAGES: dict[str, Any] = {'BR-FR-CII': {'BR-FR-09': 'BR-FR-09/BT-60 : 
                          'provided.',
                 'BR-55': '[BR-55]-Each Preceding Invoice reference (BG-3) shall contain a '
                          'Preceding Invoice reference (BT-25).',
-                'BR-56': '[BR-56]-Each Seller tax representative party (BG-11) shall have a Seller '
-                         'tax representative VAT identifier (BT-63).',
-                'BR-AE-02': '[BR-AE-02]-An Invoice that contains an Invoice line (BG-25) where the '
-                            'Invoiced item VAT category code (BT-151) is "Reverse charge" shall '
-                            'contain the Seller VAT Identifier (BT-31), the Seller Tax '
-                            'registration identifier (BT-32) and/or the Seller tax representative '
-                            'VAT identifier (BT-63) and the Buyer VAT identifier (BT-48) and/or '
-                            'the Buyer legal registration identifier (BT-47).',
-                'BR-AE-03': '[BR-AE-03]-An Invoice that contains a Document level allowance '
-                            '(BG-20) where the Document level allowance VAT category code (BT-95) '
-                            'is "Reverse charge" shall contain the Seller VAT Identifier (BT-31), '
-                            'the Seller tax registration identifier (BT-32) and/or the Seller tax '
-                            'representative VAT identifier (BT-63) and the Buyer VAT identifier '
-                            '(BT-48) and/or the Buyer legal registration identifier (BT-47).',
-                'BR-AE-04': '[BR-AE-04]-An Invoice that contains a Document level charge (BG-21) '
-                            'where the Document level charge VAT category code (BT-102) is '
-                            '"Reverse charge" shall contain the Seller VAT Identifier (BT-31), the '
-                            'Seller tax registration identifier (BT-32) and/or the Seller tax '
-                            'representative VAT identifier (BT-63) and the Buyer VAT identifier '
-                            '(BT-48) and/or the Buyer legal registration identifier (BT-47).',
-                'BR-AF-02': '[BR-AF-02]-An Invoice that contains an Invoice line (BG-25) where the '
-                            'Invoiced item VAT category code (BT-151) is "IGIC" shall contain the '
-                            'Seller VAT Identifier (BT-31), the Seller tax registration identifier '
-                            '(BT-32) and/or the Seller tax representative VAT identifier (BT-63).',
-                'BR-AF-03': '[BR-AF-03]-An Invoice that contains a Document level allowance '
-                            '(BG-20) where the Document level allowance VAT category code (BT-95) '
-                            'is "IGIC" shall contain the Seller VAT Identifier (BT-31), the Seller '
-                            'tax registration identifier (BT-32) and/or the Seller tax '
-                            'representative VAT identifier (BT-63).',
-                'BR-AF-04': '[BR-AF-04]-An Invoice that contains a Document level charge (BG-21) '
-                            'where the Document level charge VAT category code (BT-102) is "IGIC" '
-                            'shall contain the Seller VAT Identifier (BT-31), the Seller Tax '
-                            'registration identifier (BT-32) and/or the Seller tax representative '
-                            'VAT identifier (BT-63).',
-                'BR-AG-02': '[BR-AG-02]-An Invoice that contains an Invoice line (BG-25) where the '
-                            'Invoiced item VAT category code (BT-151) is "IPSI" shall contain the '
-                            'Seller VAT Identifier (BT-31), the Seller tax registration identifier '
-                            '(BT-32) and/or the Seller tax representative VAT identifier (BT-63).',
-                'BR-AG-03': '[BR-AG-03]-An Invoice that contains a Document level allowance '
-                            '(BG-20) where the Document level allowance VAT category code (BT-95) '
-                            'is "IPSI" shall contain the Seller VAT Identifier (BT-31), the Seller '
-                            'Tax registration identifier (BT-32) and/or the Seller tax '
-                            'representative VAT identifier (BT-63).',
-                'BR-AG-04': '[BR-AG-04]-An Invoice that contains a Document level charge (BG-21) '
-                            'where the Document level charge VAT category code (BT-102) is "IPSI" '
-                            'shall contain the Seller VAT Identifier (BT-31), the Seller Tax '
-                            'registration identifier (BT-32) and/or the Seller tax representative '
-                            'VAT identifier (BT-63).',
                 'BR-CO-16': '[BR-CO-16]-Amount due for payment (BT-115) = Invoice total amount '
                             'with VAT (BT-112) -Paid amount (BT-113) +Rounding amount (BT-114).',
-                'BR-E-02': '[BR-E-02]-An Invoice that contains an Invoice line (BG-25) where the '
-                           'Invoiced item VAT category code (BT-151) is "Exempt from VAT" shall '
-                           'contain the Seller VAT Identifier (BT-31), the Seller tax registration '
-                           'identifier (BT-32) and/or the Seller tax representative VAT identifier '
-                           '(BT-63).',
-                'BR-E-03': '[BR-E-03]-An Invoice that contains a Document level allowance (BG-20) '
-                           'where the Document level allowance VAT category code (BT-95) is '
-                           '"Exempt from VAT" shall contain the Seller VAT Identifier (BT-31), the '
-                           'Seller tax registration identifier (BT-32) and/or the Seller tax '
-                           'representative VAT identifier (BT-63).',
-                'BR-E-04': '[BR-E-04]-An Invoice that contains a Document level charge (BG-21) '
-                           'where the Document level charge VAT category code (BT-102) is "Exempt '
-                           'from VAT" shall contain the Seller VAT Identifier (BT-31), the Seller '
-                           'tax registration identifier (BT-32) and/or the Seller tax '
-                           'representative VAT identifier (BT-63).',
                 'BR-FREXT-04': '[BR-FREXT-04]-only values from the code list UNTDID '
                                '6313+Factur-X-Extension should be used on Item attribute code',
                 'BR-FREXT-05': 'Num Fact : , Code : - [BR-FREXT-05]-The code for the subtype of '
@@ -35906,72 +36575,9 @@ SKIPPED_MESSAGES: dict[str, Any] = {'BR-FR-CII': {'BR-FR-09': 'BR-FR-09/BT-60 : 
                                'levels which has "Subtype of invoice line item" (EXT-FR-FE-163) '
                                'equal to "GROUP" MUST contain a "Invoice line net amount" (BT-131) '
                                'value.',
-                'BR-FREXT-CO-04': '[BR-FREXT-CO-04]-Each Invoice line (BG-25) shall be categorized '
-                                  'with an Invoiced item VAT category code (BT-151), if the '
-                                  '"Subtype of invoice line item" (EXT-FR-FE-163 / BT-X-8) has the '
-                                  'value "DETAIL" or is not specified.',
-                'BR-G-02': '[BR-G-02]-An Invoice that contains an Invoice line (BG-25) where the '
-                           'Invoiced item VAT category code (BT-151) is "Export outside the EU" '
-                           'shall contain the Seller VAT Identifier (BT-31) or the Seller tax '
-                           'representative VAT identifier (BT-63).',
-                'BR-G-03': '[BR-G-03]-An Invoice that contains a Document level allowance (BG-20) '
-                           'where the Document level allowance VAT category code (BT-95) is '
-                           '"Export outside the EU" shall contain the Seller VAT Identifier '
-                           '(BT-31) or the Seller tax representative VAT identifier (BT-63).',
-                'BR-G-04': '[BR-G-04]-An Invoice that contains a Document level charge (BG-21) '
-                           'where the Document level charge VAT category code (BT-102) is "Export '
-                           'outside the EU" shall contain the Seller VAT Identifier (BT-31) or the '
-                           'Seller tax representative VAT identifier (BT-63).',
-                'BR-IC-02': '[BR-IC-02]-An Invoice that contains an Invoice line (BG-25) where the '
-                            'Invoiced item VAT category code (BT-151) is "Intra-community supply" '
-                            'shall contain the Seller VAT Identifier (BT-31) or the Seller tax '
-                            'representative VAT identifier (BT-63) and the Buyer VAT identifier '
-                            '(BT-48).',
-                'BR-IC-03': '[BR-IC-03]-An Invoice that contains a Document level allowance '
-                            '(BG-20) where the Document level allowance VAT category code (BT-95) '
-                            'is "Intra-community supply" shall contain the Seller VAT Identifier '
-                            '(BT-31) or the Seller tax representative VAT identifier (BT-63) and '
-                            'the Buyer VAT identifier (BT-48).',
-                'BR-IC-04': '[BR-IC-04]-An Invoice that contains a Document level charge (BG-21) '
-                            'where the Document level charge VAT category code (BT-102) is '
-                            '"Intra-community supply" shall contain the Seller VAT Identifier '
-                            '(BT-31) or the Seller tax representative VAT identifier (BT-63) and '
-                            'the Buyer VAT identifier (BT-48).',
-                'BR-S-02': '[BR-S-02]-An Invoice that contains an Invoice line (BG-25) where the '
-                           'Invoiced item VAT category code (BT-151) is "Standard rated" shall '
-                           'contain the Seller VAT Identifier (BT-31), the Seller tax registration '
-                           'identifier (BT-32) and/or the Seller tax representative VAT identifier '
-                           '(BT-63).',
-                'BR-S-03': '[BR-S-03]-An Invoice that contains a Document level allowance (BG-20) '
-                           'where the Document level allowance VAT category code (BT-95) is '
-                           '"Standard rated" shall contain the Seller VAT Identifier (BT-31), the '
-                           'Seller tax registration identifier (BT-32) and/or the Seller tax '
-                           'representative VAT identifier (BT-63).',
-                'BR-S-04': '[BR-S-04]-An Invoice that contains a Document level charge (BG-21) '
-                           'where the Document level charge VAT category code (BT-102) is '
-                           '"Standard rated" shall contain the Seller VAT Identifier (BT-31), the '
-                           'Seller tax registration identifier (BT-32) and/or the Seller tax '
-                           'representative VAT identifier (BT-63).',
-                'BR-Z-02': '[BR-Z-02]-An Invoice that contains an Invoice line where the Invoiced '
-                           'item VAT category code (BT-151) is "Zero rated" shall contain the '
-                           'Seller VAT Identifier (BT-31), the Seller tax registration identifier '
-                           '(BT-32) and/or the Seller tax representative VAT identifier (BT-63).',
-                'BR-Z-03': '[BR-Z-03]-An Invoice that contains a Document level allowance (BG-20) '
-                           'where the Document level allowance VAT category code (BT-95) is "Zero '
-                           'rated" shall contain the Seller VAT Identifier (BT-31), the Seller tax '
-                           'registration identifier (BT-32) and/or the Seller tax representative '
-                           'VAT identifier (BT-63).',
-                'BR-Z-04': '[BR-Z-04]-An Invoice that contains a Document level charge where the '
-                           'Document level charge VAT category code (BT-102) is "Zero rated" shall '
-                           'contain the Seller VAT Identifier (BT-31), the Seller tax registration '
-                           'identifier (BT-32) and/or the Seller tax representative VAT identifier '
-                           '(BT-63).',
                 'UBL-SR-06': '[UBL-SR-06]-Preceding invoice reference shall occur maximum once',
                 'UBL-SR-07': '[UBL-SR-07]-If there is a preceding invoice reference, the preceding '
-                             'invoice number shall be present',
-                'UBL-SR-12': '[UBL-SR-12]-Seller VAT identifier shall occur maximum once',
-                'UBL-SR-13': '[UBL-SR-13]-Seller tax registration shall occur maximum once',
-                'UBL-SR-18': '[UBL-SR-18]-Buyer VAT identifier shall occur maximum once'},
+                             'invoice number shall be present'},
  'FX-BASIC': {'BR-AE-08': '[BR-AE-08]-In a VAT breakdown (BG-23) where the VAT category code '
                           '(BT-118) is "Reverse charge" the VAT category taxable amount (BT-116) '
                           'shall equal the sum of Invoice line net amounts (BT-131) minus the sum '
@@ -35998,10 +36604,6 @@ SKIPPED_MESSAGES: dict[str, Any] = {'BR-FR-CII': {'BR-FR-09': 'BR-FR-09/BT-60 : 
                           'amount without VAT (BT-109) + Invoice total VAT amount (BT-110).',
               'BR-CO-16': '[BR-CO-16]-Amount due for payment (BT-115) = Invoice total amount with '
                           'VAT (BT-112) -Paid amount (BT-113) +Rounding amount (BT-114).',
-              'BR-CO-17': '[BR-CO-17]-VAT category tax amount (BT-117) = VAT category taxable '
-                          'amount (BT-116) x (VAT category rate (BT-119) / 100), rounded to two '
-                          'decimals.',
-              'BR-CO-27': '[BR-CO-27]-Either the IBAN or a Proprietary ID (BT-84) shall be used.',
               'BR-E-08': '[BR-E-08]-In a VAT breakdown (BG-23) where the VAT category code '
                          '(BT-118) is "Exempt from VAT" the VAT category taxable amount (BT-116) '
                          'shall equal the sum of Invoice line net amounts (BT-131) minus the sum '
@@ -36048,12 +36650,7 @@ SKIPPED_MESSAGES: dict[str, Any] = {'BR-FR-CII': {'BR-FR-09': 'BR-FR-09/BT-60 : 
  'FX-BASIC-WL': {'BR-CO-15': '[BR-CO-15]-Invoice total amount with VAT (BT-112) = Invoice total '
                              'amount without VAT (BT-109) + Invoice total VAT amount (BT-110).',
                  'BR-CO-16': '[BR-CO-16]-Amount due for payment (BT-115) = Invoice total amount '
-                             'with VAT (BT-112) -Paid amount (BT-113) +Rounding amount (BT-114).',
-                 'BR-CO-17': '[BR-CO-17]-VAT category tax amount (BT-117) = VAT category taxable '
-                             'amount (BT-116) x (VAT category rate (BT-119) / 100), rounded to two '
-                             'decimals.',
-                 'CII-SR-470': '[CII-SR-470]-Either the IBAN or a Proprietary ID (BT-84) shall be '
-                               'used.'},
+                             'with VAT (BT-112) -Paid amount (BT-113) +Rounding amount (BT-114).'},
  'FX-EN16931': {'BR-AE-08': '[BR-AE-08]-In a VAT breakdown (BG-23) where the VAT category code '
                             '(BT-118) is "Reverse charge" the VAT category taxable amount (BT-116) '
                             'shall equal the sum of Invoice line net amounts (BT-131) minus the '
@@ -36080,9 +36677,6 @@ SKIPPED_MESSAGES: dict[str, Any] = {'BR-FR-CII': {'BR-FR-09': 'BR-FR-09/BT-60 : 
                             'amount without VAT (BT-109) + Invoice total VAT amount (BT-110).',
                 'BR-CO-16': '[BR-CO-16]-Amount due for payment (BT-115) = Invoice total amount '
                             'with VAT (BT-112) -Paid amount (BT-113) +Rounding amount (BT-114).',
-                'BR-CO-17': '[BR-CO-17]-VAT category tax amount (BT-117) = VAT category taxable '
-                            'amount (BT-116) x (VAT category rate (BT-119) / 100), rounded to two '
-                            'decimals.',
                 'BR-E-08': '[BR-E-08]-In a VAT breakdown (BG-23) where the VAT category code '
                            '(BT-118) is "Exempt from VAT" the VAT category taxable amount (BT-116) '
                            'shall equal the sum of Invoice line net amounts (BT-131) minus the sum '
@@ -36120,9 +36714,7 @@ SKIPPED_MESSAGES: dict[str, Any] = {'BR-FR-CII': {'BR-FR-09': 'BR-FR-09/BT-60 : 
                            'the sum of Invoice line net amount (BT-131) minus the sum of Document '
                            'level allowance amounts (BT-92) plus the sum of Document level charge '
                            'amounts (BT-99) where the VAT category codes (BT-151, BT-95, BT-102) '
-                           'are "Zero rated".',
-                'CII-SR-470': '[CII-SR-470]-Either the IBAN or a Proprietary ID (BT-84) shall be '
-                              'used.'},
+                           'are "Zero rated".'},
  'FX-EXTENDED': {'BR-FXEXT-08': '[BR-FXEXT-08]-If the "Subtype of invoice item" (BT-X-8) has the '
                                 'value "Subtotal" (GROUP) and the "Net amount of the invoice item" '
                                 '(BT-131) is specified, it must correspond to the sum of the '
