@@ -43,7 +43,8 @@ class Runtime:
     def __init__(self, settings: Settings, service: str) -> None:
         self.settings = settings
         self.service = service
-        self.topology = Topology.build(settings.transmit_retry_delays, settings.delivery_limit)
+        self.topology = Topology.build(settings.transmit_retry_delays, settings.delivery_limit,
+                                       settings.quorum_size)
         self.broker = rabbit_broker(
             settings.amqp_url,
             default_channel=Channel(prefetch_count=settings.prefetch, on_return_raises=True),

@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     prefetch: int = 32
     db_pool_size: int = 12  # connections per service process
     delivery_limit: int = 20
+    # Replicas of each quorum queue (x-quorum-initial-group-size; RabbitMQ caps it at the node
+    # count). Fixed per deployment: a queue refuses redeclaration with another value; 0 = unset.
+    quorum_size: int = 3
     purge_max_share: float = 0.5
     tariff_file: Path | None = None
     checkpoint_interval_seconds: float = 2.0

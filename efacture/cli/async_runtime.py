@@ -65,7 +65,8 @@ async def cli_runtime(settings: Settings, *, broker: bool = False,
                 logger=None,
             )
             await rabbit.connect()
-            topology = Topology.build(settings.transmit_retry_delays, settings.delivery_limit)
+            topology = Topology.build(settings.transmit_retry_delays, settings.delivery_limit,
+                                      settings.quorum_size)
             await declare(rabbit, topology)
         yield CliRuntime(settings, pool, rabbit)
     finally:

@@ -14,7 +14,7 @@ from shared.topology import Topology
 
 def queue_stats() -> list[dict[str, object]]:
     s = get_settings()
-    topo = Topology.build(s.transmit_retry_delays, s.delivery_limit)
+    topo = Topology.build(s.transmit_retry_delays, s.delivery_limit, s.quorum_size)
     try:
         # Every node of EFACTURE_AMQP_URL in turn: the first that answers shows the queues.
         conn = pika.BlockingConnection(pika_parameters(s.amqp_url))

@@ -17,7 +17,8 @@ def apply_topology(settings: Settings) -> list[str]:
     from shared.amqp_nodes import rabbit_broker
     from shared.topology import Topology, declare
 
-    topology = Topology.build(settings.transmit_retry_delays, settings.delivery_limit)
+    topology = Topology.build(settings.transmit_retry_delays, settings.delivery_limit,
+                              settings.quorum_size)
 
     async def run() -> None:
         broker = rabbit_broker(settings.amqp_url, logger=None)
