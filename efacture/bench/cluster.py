@@ -16,7 +16,6 @@ happen. Reaching the nodes: :meth:`amqp_url` (comma-separated, as ``EFACTURE_AMQ
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import secrets
@@ -30,51 +29,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from efacture.bench.cluster_node import ClusterNode, kill_group, runs
 from efacture.bench.infra import listen_ports
 
 RABBIT_BIN = Path(os.environ.get("EFACTURE_RABBITMQ_BIN", "/usr/lib/rabbitmq/bin"))
 EPMD = shutil.which("epmd") or "/usr/lib/erlang/bin/epmd"
+STATE = "cluster.json"
+DLX_CONFIRM_TIMEOUT_MS = 5000
 START_TIMEOUT = 240.0  # seconds: three Erlang VMs booting on a loaded 2-core machine
 
 
 class ClusterError(RuntimeError):
     """The cluster (or one node) did not do what was asked in time; the message says which."""
-
-
-@dataclass
-class ClusterNode:
-    """One node: its names, ports and directory; ``proc`` once started."""
-
-    short: str
-    amqp_port: int
-    dist_port: int
-    home: Path
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def name(self) -> str:
-        return f"{self.short}@localhost"
-
-    @property
-    def pid_file(self) -> Path:
-        return self.home / "beam.pid"
-
-    def os_pid(self) -> int | None:
-        """The Erlang VM's pid (the node writes it once booted)."""
-        try:
-            return int(self.pid_file.read_text().strip())
-        except (OSError, ValueError):
-            return None
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def log_tail(self, chars: int = 3000) -> str:
-        parts = []
-        for path in (self.home / "stdout.log", self.home / "log" / f"{self.name}.log"):
-            if path.exists():
-                parts.append(f"--- {path}\n{path.read_text(errors='replace')[-chars:]}")
-        return "\n".join(parts) or "(no log written)"
 
 
 @dataclass
@@ -88,6 +54,8 @@ class RabbitCluster:
     nodes: list[ClusterNode] = field(default_factory=list)
     epmd_port: int = 0
     start_seconds: float = 0.0
+    epmd_pid: int = 0
+    dlx_confirm_timeout_ms: int = DLX_CONFIRM_TIMEOUT_MS
     _made_base: bool = False
     _epmd: subprocess.Popen[bytes] | None = None
 
@@ -95,6 +63,8 @@ class RabbitCluster:
         if self.base is None:
             self.base = Path(tempfile.mkdtemp(prefix="efacture-rabbit-"))
             self._made_base = True
+        if self.nodes:  # attached (see attach): ports as saved
+            return
         self.epmd_port = listen_ports()
         for i in range(self.size):
             short = f"{self.prefix}-{chr(ord('a') + i)}"
@@ -128,6 +98,7 @@ class RabbitCluster:
             "RABBITMQ_MNESIA_BASE": str(node.home / "mnesia"),
             "RABBITMQ_LOG_BASE": str(node.home / "log"),
             "RABBITMQ_CONFIG_FILE": str(node.home / "rabbitmq.conf"),
+            "RABBITMQ_ADVANCED_CONFIG_FILE": str(self.root / "advanced.config"),
             "RABBITMQ_PID_FILE": str(node.pid_file),
             "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS":
                 "-kernel inet_dist_use_interface {127,0,0,1}",
@@ -142,6 +113,12 @@ class RabbitCluster:
         cookie.chmod(0o400)
         (self.root / "rabbitmq-env.conf").write_text("# the cluster's own: nothing inherited\n")
         (self.root / "enabled_plugins").write_text("[].\n")
+        # At-least-once dead-lettering (the delay queues) re-sends an unconfirmed dead letter
+        # after this long; 3.10's default (3 min) leaves delayed messages whose target queue's
+        # leader died waiting that long (see docs/deployment.md).
+        (self.root / "advanced.config").write_text(
+            f"[{{rabbit, [{{dead_letter_worker_publisher_confirm_timeout, "
+            f"{self.dlx_confirm_timeout_ms}}}]}}].\n")
         for node in self.nodes:
             (node.home / "log").mkdir(parents=True, exist_ok=True)
             (node.home / "rabbitmq.conf").write_text(
@@ -241,17 +218,49 @@ class RabbitCluster:
         for node in self.nodes:
             if node.alive():
                 self._run(node, "stop", timeout=90)
+            pid = node.os_pid()
+            if node.proc is None and pid is not None and runs(pid, str(node.home)):
+                os.kill(pid, signal.SIGKILL)  # attached, and `rabbitmqctl stop` failed
             if node.proc is not None:
                 try:
                     node.proc.wait(timeout=30)
                 except subprocess.TimeoutExpired:
-                    _kill_group(node.proc)
-            _kill_group(node.proc)  # erl_child_setup and friends, if any outlived the VM
+                    kill_group(node.proc)
+            kill_group(node.proc)  # erl_child_setup and friends, if any outlived the VM
         if self._epmd is not None:
-            _kill_group(self._epmd)
+            kill_group(self._epmd)
             self._epmd = None
+        elif self.epmd_pid and runs(self.epmd_pid, str(self.epmd_port)):
+            os.kill(self.epmd_pid, signal.SIGKILL)  # attached: the epmd that start() ran
         if self._made_base and self.base is not None:
             shutil.rmtree(self.base, ignore_errors=True)
+
+    # -- another process: scripts/rabbitmq-cluster ---------------------------------------------
+    def save(self) -> Path:
+        """Write what :meth:`attach` needs into ``base/cluster.json``; returns its path."""
+        path = self.root / STATE
+        path.write_text(json.dumps({
+            "size": self.size, "prefix": self.prefix, "epmd_port": self.epmd_port,
+            "epmd_pid": self._epmd.pid if self._epmd else self.epmd_pid,
+            "start_seconds": self.start_seconds, "remove_base": self._made_base,
+            "nodes": [[n.short, n.amqp_port, n.dist_port] for n in self.nodes]}, indent=1))
+        return path
+
+    @classmethod
+    def attach(cls, base: Path) -> RabbitCluster:
+        """The cluster a previous :meth:`start` + :meth:`save` left running under ``base``."""
+        try:
+            state = json.loads((base / STATE).read_text())
+        except (OSError, ValueError) as exc:
+            raise ClusterError(f"no cluster was started under {base} ({exc})") from exc
+        cookie = (base / "home" / ".erlang.cookie").read_text()
+        nodes = [ClusterNode(short, amqp, dist, base / short)
+                 for short, amqp, dist in state["nodes"]]
+        cluster = cls(base=base, size=state["size"], prefix=state["prefix"], cookie=cookie,
+                      nodes=nodes, epmd_port=state["epmd_port"],
+                      start_seconds=state["start_seconds"], epmd_pid=state["epmd_pid"])
+        cluster._made_base = bool(state.get("remove_base"))
+        return cluster
 
     # -- operations --------------------------------------------------------------------------
     def _run(self, node: ClusterNode, *args: str, timeout: float = 120,
@@ -291,14 +300,9 @@ class RabbitCluster:
     def node_url(self, node: ClusterNode, vhost: str = "/") -> str:
         return f"amqp://guest:guest@127.0.0.1:{node.amqp_port}/{quote(vhost, safe='')}"
 
+    def port_node(self, amqp_port: int) -> str:
+        """The name of the node listening on ``amqp_port`` (the port itself when none is)."""
+        return next((n.name for n in self.nodes if n.amqp_port == amqp_port), str(amqp_port))
+
     def node_named(self, name: str) -> ClusterNode:
         return next(n for n in self.nodes if n.name == name or n.short == name)
-
-
-def _kill_group(proc: subprocess.Popen[bytes] | None) -> None:
-    if proc is None:
-        return
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)  # start_new_session: the group is the node's own
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=30)
