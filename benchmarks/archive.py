@@ -1,10 +1,12 @@
 """Archive-step throughput, set against the broker's single-hop rate measured in the same run.
 
-Usage: ``python benchmarks/archive.py [--count N] [--hops N] [--size BYTES] [--json]``
+Usage: ``python benchmarks/archive.py [--count N] [--hops N] [--size BYTES] [--processes P]
+[--json]``
 
 Self-contained: makes a fresh RabbitMQ vhost and PostgreSQL database (the servers of the test
 suite: ``EFACTURE_AMQP_URL`` / ``EFACTURE_DATABASE_URL`` or the local ones), starts
-``efacture serve tsa`` and ``efacture serve archive`` on them, and removes everything after.
+``efacture serve tsa`` and ``--processes`` × ``efacture serve archive`` (competing consumers,
+default 1) on them, and removes everything after.
 With ``--running`` it uses the ``EFACTURE_*`` environment of an ``efacture up`` (or
 ``serve archive`` + ``serve tsa``) already running instead.
 
@@ -179,6 +181,8 @@ def main() -> None:
     parser.add_argument("--hops", type=int, default=5000, help="messages for the broker hop")
     parser.add_argument("--size", type=int, default=30_000, help="document size in bytes")
     parser.add_argument("--warmup", type=int, default=50)
+    parser.add_argument("--processes", type=int, default=1,
+                        help="archive processes consuming the same queue (self-contained only)")
     parser.add_argument("--running", action="store_true",
                         help="use the EFACTURE_* environment of services already running")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
@@ -202,10 +206,12 @@ def self_contained(args: argparse.Namespace) -> dict[str, Any]:
             log = Path(data_dir) / "services.log"
             procs.append(_start("tsa", env, log))
             _wait_tsa(env["EFACTURE_TSA_PORT"])
-            procs.append(_start("archive", env, log))
-            _wait_ready(procs[-1], b"READY archive")
+            for replica in range(args.processes):  # each its own metrics port (+10 per replica)
+                procs.append(_start("archive", {**env, "EFACTURE_REPLICA": str(replica)}, log))
+                _wait_ready(procs[-1], b"READY archive")
             try:
-                return asyncio.run(measure(args, made.amqp_url))
+                return {**asyncio.run(measure(args, made.amqp_url)),
+                        "archive_processes": args.processes}
             finally:
                 for proc in procs:
                     proc.terminate()
