@@ -24,7 +24,7 @@ from typing import Any
 
 from lxml import etree
 
-from services.ingest.domain import sch_match, sch_xpath
+from services.ingest.domain import sch_match, sch_pred, sch_xpath
 from services.ingest.domain.sch_functions import FUNCTIONS, UBL_FUNCTIONS, _s
 from services.ingest.domain.sch_match import Chain, Indexed, Plan
 from services.ingest.domain.sch_xpath import Compiled, Document
@@ -174,6 +174,16 @@ def _static(conjunct: str, ns: dict[str, str]) -> tuple[str, str] | None:
     return None
 
 
+def _conjuncts(predicates: str) -> list[str]:
+    """The conjuncts of ``a and b][c`` (one or more predicates of a step)."""
+    out: list[str] = []
+    for part in predicates.split("]["):
+        if part.count("[") != part.count("]") or part.count("(") != part.count(")"):
+            return [predicates]  # nested brackets: kept whole (the XPath decides)
+        out += [c.strip() for c in (_split(part, " and ") or [part])]
+    return out
+
+
 def _chain(alt: str, ns: dict[str, str], ubl: bool) -> Chain | None:
     """Named (or ``*``) steps with optional (non-positional) predicates, else ``None``."""
     absolute = not alt.startswith("//")
@@ -201,7 +211,8 @@ def _chain(alt: str, ns: dict[str, str], ubl: bool) -> Chain | None:
                     static.append(fixed)
             if rest:
                 body = " and ".join(f"({c})" for c in rest) if static else body
-                test = _rule_xpath(f"boolean(({body}))", ns, ubl)
+                test = sch_pred.predicate(_conjuncts(predicate[:-1]), ns) \
+                    or _rule_xpath(f"boolean(({body}))", ns, ubl)
         prefix, local = match.groups()
         if local == "*":
             tag = f"{{{ns[prefix]}}}*" if prefix else "*"

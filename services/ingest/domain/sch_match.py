@@ -9,8 +9,10 @@ predicates of the candidates. The predicates a pattern states on the element's n
 (``fn:ends-with(name(), 'Amount')``, ``not(self::ram:X)``) are decided on the path too.
 
 Patterns that are not chains (a variable or a position in a predicate) stay XPath
-selectors, evaluated once per document. Semantics kept: per mode, an element is judged by
-the highest-priority rule that matches it (first in each mode's list), once.
+selectors, evaluated once per document. The interned paths and plans are per process and not
+locked: one analysis at a time per process (ingest's analysis workers are processes).
+Semantics kept: per mode, an element is judged by the highest-priority rule that matches it
+(first in each mode's list), once.
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ from typing import Any
 
 from lxml import etree
 
-from services.ingest.domain.sch_xpath import Compiled, Document
+from services.ingest.domain.sch_xpath import Document
 
 # A step: (tag test, runtime predicate or None). The tag test is a Clark name, "*" (any
 # element), "{ns}*", or a local name; plus static name checks ("suffix", "!suffix", "!tag").
-Step = tuple[str, tuple[tuple[str, str], ...], Compiled | None]
+# A predicate test on an element: a compiled XPath or a Python one (sch_pred).
+Test = Callable[[etree._Element, Document], Any]
+Step = tuple[str, tuple[tuple[str, str], ...], Test | None]
 # (absolute, steps root-most first)
 Chain = tuple[bool, tuple[Step, ...]]
 
@@ -43,6 +47,10 @@ def path_id(parent: int, tag: str) -> int:
         _PATH_IDS[key] = found
         _PATH_TAGS.append((*_PATH_TAGS[parent], tag))
     return found
+
+
+def _tags(pid: int) -> tuple[str, ...]:
+    return _PATH_TAGS[pid]
 
 
 def reset_paths_if_full() -> bool:
@@ -77,7 +85,7 @@ def index_document(root: etree._Element) -> Indexed:
         pid = path_id(ids[parent] if parent is not None and parent in ids else 0, element.tag)
         ids[element] = pid
         elements.append((element, pid))
-    return Indexed(elements, _GENERATION[0], Document(root, [e for e, _ in elements]))
+    return Indexed(elements, _GENERATION[0], Document(root, elements, _tags))
 
 
 def local_names(indexed: Indexed) -> set[str]:
@@ -105,7 +113,7 @@ def _tag_ok(tag: str, test: str, static: tuple[tuple[str, str], ...]) -> bool:
 
 
 def chain_on_path(chain: Chain, tags: tuple[str, ...],
-                  ) -> tuple[tuple[int, Compiled], ...] | None:
+                  ) -> tuple[tuple[int, Test], ...] | None:
     """The runtime predicates ``(ancestor distance, test)`` if ``chain`` can match an
     element at path ``tags``, else ``None``."""
     absolute, steps = chain
@@ -121,7 +129,7 @@ def chain_on_path(chain: Chain, tags: tuple[str, ...],
 
 
 # One candidate of a path: (mode index, rule, chain predicates, selector slot or -1).
-Entry = tuple[int, Any, tuple[tuple[int, Compiled], ...], int]
+Entry = tuple[int, Any, tuple[tuple[int, Test], ...], int]
 
 
 @dataclass
@@ -207,7 +215,7 @@ def judged_by(plan: Plan, indexed: Indexed, chosen: list[set[Any] | None],
             visit(rule, element)
 
 
-def _holds(element: etree._Element, tests: tuple[tuple[int, Compiled], ...],
+def _holds(element: etree._Element, tests: tuple[tuple[int, Test], ...],
            doc: Document) -> bool:
     for distance, test in tests:
         node = _ancestor(element, distance)

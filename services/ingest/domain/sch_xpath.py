@@ -21,6 +21,7 @@ Compiled once per distinct expression and process (:func:`compiled`).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -58,23 +59,33 @@ class PathQuery:
 
     xpath: etree.XPath
     head: str | None
+    # A path of plain child steps from the root (``/p:A/p:B``): the elements at that path.
+    steps: tuple[str, ...] | None = None
 
 
 class Document:
     """Per-document values the rewritten expressions read (absolute paths, once each)."""
 
-    def __init__(self, root: etree._Element, elements: list[etree._Element]) -> None:
+    def __init__(self, root: etree._Element, elements: list[tuple[etree._Element, int]],
+                 tags: Callable[[int], tuple[str, ...]]) -> None:
         self.root = root
         self._elements = elements
-        self._by_tag: dict[str, list[etree._Element]] | None = None
+        self._tags = tags
+        self._by_tag: dict[str, list[etree._Element]] = {}
+        self._by_path: dict[tuple[str, ...], list[etree._Element]] | None = None
         self._paths: dict[PathQuery, list[etree._Element]] = {}
+
+    def _index(self) -> dict[tuple[str, ...], list[etree._Element]]:
+        if self._by_path is None:
+            self._by_path = {}
+            for element, pid in self._elements:
+                self._by_tag.setdefault(element.tag, []).append(element)
+                self._by_path.setdefault(self._tags(pid), []).append(element)
+        return self._by_path
 
     def by_tag(self, tag: str) -> list[etree._Element]:
         """The document's ``tag`` elements in document order (one pass, on first use)."""
-        if self._by_tag is None:
-            self._by_tag = {}
-            for element in self._elements:
-                self._by_tag.setdefault(element.tag, []).append(element)
+        self._index()
         return self._by_tag.get(tag, [])
 
     def nodes(self, path: PathQuery) -> list[etree._Element]:
@@ -82,7 +93,9 @@ class Document:
         found = self._paths.get(path)
         if found is None:
             try:
-                if path.head is None:
+                if path.steps is not None:
+                    value = self._index().get(path.steps, [])
+                elif path.head is None:
                     value = path.xpath(self.root)
                 else:
                     heads = self.by_tag(path.head)
@@ -154,6 +167,7 @@ def _element_path(path: str) -> bool:
             and "::" not in last and last not in (".", ".."))
 
 
+_CHILDREN = re.compile(r"^(/[\w.-]+:[\w.-]+)+$")
 _HEAD = re.compile(r"^//([\w.-]+):([\w.-]+)(?![\w.:(-])")
 
 
@@ -162,6 +176,10 @@ def _path_xpath(path: str, items: tuple[tuple[str, str], ...], ubl: bool) -> Pat
     ns = dict(items)
     calls = any(f"{p}:" in path for p in ("fn", "xs", "custom"))
     extensions = (UBL_FUNCTIONS if ubl else FUNCTIONS) if calls else None
+    if _CHILDREN.match(path) and all(step.split(":")[0] in ns for step in path[1:].split("/")):
+        steps = tuple(f"{{{ns[p]}}}{local}" for p, local in
+                      (step.split(":") for step in path[1:].split("/")))
+        return PathQuery(etree.XPath(path, namespaces=ns), None, steps)
     head = _HEAD.match(path)
     if head and head.group(1) in ns:
         rest = path[head.end():]
