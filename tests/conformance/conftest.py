@@ -45,3 +45,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for title, results in _TABLES.items():
         for line in table(title, results):
             terminalreporter.write_line(line)
+    if len(_TABLES) > 1:
+        every = [r for results in _TABLES.values() for r in results]
+        agree = sum(r.agrees for r in every)
+        terminalreporter.write_line(
+            f"== all judged documents: {len(every)}, same verdict: {agree} "
+            f"({100 * agree / len(every):.1f} %) ==")
