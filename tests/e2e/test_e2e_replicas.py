@@ -29,7 +29,9 @@ N = 60
 
 @pytest.fixture(scope="module")
 def system(infra: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
-    sys_ = System(infra, tmp_path_factory.mktemp("efacture-replicas"), EFACTURE_REPLICAS=REPLICAS)
+    # Small pools: eight service processes share the machine's PostgreSQL with other suites.
+    sys_ = System(infra, tmp_path_factory.mktemp("efacture-replicas"), EFACTURE_REPLICAS=REPLICAS,
+                  EFACTURE_DB_POOL_SIZE="4")
     sys_.start()
     try:
         yield sys_
