@@ -135,29 +135,6 @@ def _fast(lets: Any, asserts: Any, ns: dict[str, str]) -> Callable[[etree._Eleme
     return lambda e: all(c(e) for c in checks)
 
 
-def _split(path: str, sep: str = "/") -> list[str] | None:
-    steps, depth, quote, current = [], 0, "", ""
-    i = 0
-    while i < len(path):
-        char = path[i]
-        if quote:
-            quote = "" if char == quote else quote
-        elif char in "'\"":
-            quote = char
-        else:
-            depth += char in "[("
-            depth -= char in "])"
-        if not quote and depth == 0 and path.startswith(sep, i):
-            steps.append(current)
-            current = ""
-            i += len(sep)
-            continue
-        current += char
-        i += 1
-    steps.append(current)
-    return None if any(not step.strip() for step in steps) else steps
-
-
 _ENDS = re.compile(r"^fn:ends-with\(name\(\),\s*'([\w.-]+)'\)$")
 _NOT_ENDS = re.compile(r"^not\s*\(fn:ends-with\(name\(\),\s*'([\w.-]+)'\)\)$")
 _NOT_SELF = re.compile(r"^not\s*\(self::([\w.-]+):([\w.-]+)\)$")
@@ -174,20 +151,10 @@ def _static(conjunct: str, ns: dict[str, str]) -> tuple[str, str] | None:
     return None
 
 
-def _conjuncts(predicates: str) -> list[str]:
-    """The conjuncts of ``a and b][c`` (one or more predicates of a step)."""
-    out: list[str] = []
-    for part in predicates.split("]["):
-        if part.count("[") != part.count("]") or part.count("(") != part.count(")"):
-            return [predicates]  # nested brackets: kept whole (the XPath decides)
-        out += [c.strip() for c in (_split(part, " and ") or [part])]
-    return out
-
-
 def _chain(alt: str, ns: dict[str, str], ubl: bool) -> Chain | None:
     """Named (or ``*``) steps with optional (non-positional) predicates, else ``None``."""
     absolute = not alt.startswith("//")
-    steps = _split(alt[1:] if absolute else alt[2:])
+    steps = sch_pred.split(alt[1:] if absolute else alt[2:])
     if steps is None:
         return None
     chain = []
@@ -203,7 +170,7 @@ def _chain(alt: str, ns: dict[str, str], ubl: bool) -> Chain | None:
             if not predicate.endswith("]") or _POSITIONAL.search(body) or "$" in body:
                 return None
             rest = []
-            for conjunct in _split(predicate[:-1], " and ") or [predicate[:-1]]:
+            for conjunct in sch_pred.split(predicate[:-1], " and ") or [predicate[:-1]]:
                 fixed = _static(conjunct.strip(), ns) if "][" not in predicate else None
                 if fixed is None:
                     rest.append(conjunct.strip())
@@ -211,7 +178,7 @@ def _chain(alt: str, ns: dict[str, str], ubl: bool) -> Chain | None:
                     static.append(fixed)
             if rest:
                 body = " and ".join(f"({c})" for c in rest) if static else body
-                test = sch_pred.predicate(_conjuncts(predicate[:-1]), ns) \
+                test = sch_pred.predicate(sch_pred.conjuncts(predicate[:-1]), ns) \
                     or _rule_xpath(f"boolean(({body}))", ns, ubl)
         prefix, local = match.groups()
         if local == "*":

@@ -34,7 +34,8 @@ _LITERAL = r"(?:'([^']*)'|\"([^\"]*)\")"
 _COMPARE = re.compile(rf"^({_PATH})\s*(!?=)\s*{_LITERAL}$")
 _NORMALIZED = re.compile(
     rf"^(?:normalize-space\((?P<n>{_PATH})\)|normalize-space\(fn:upper-case\((?P<nu>{_PATH})\)\)"
-    rf"|fn:upper-case\((?P<u>{_PATH})\))\s*=\s*{_LITERAL}$")
+    rf"|fn:upper-case\((?P<u>{_PATH})\)"
+    rf"|normalize-space\(translate\((?P<t>{_PATH}),\s*'vat',\s*'VAT'\)\))\s*=\s*{_LITERAL}$")
 _ANY = re.compile(rf"^fn:any-(true|false)\(({_PATH})\)$")
 _EXISTS = re.compile(rf"^({_PATH})$")
 _NOT_EXISTS = re.compile(rf"^not\s*\(({_PATH})\)$")
@@ -112,10 +113,11 @@ def _one(conjunct: str, ns: dict[str, str]) -> Check | None:
         value = m.group(3) if m.group(3) is not None else m.group(4)
         return None if path is None else _compare(path, value, m.group(2) == "=")
     if m := _NORMALIZED.match(conjunct):
-        path = _path(m.group("n") or m.group("nu") or m.group("u"), ns)
-        value = m.group(4) if m.group(4) is not None else m.group(5)
-        return None if path is None else _first(path, value, m.group("n") is None,
-                                                 m.group("u") is None)
+        path = _path(m.group("n") or m.group("nu") or m.group("u") or m.group("t"), ns)
+        value = m.group(5) if m.group(5) is not None else m.group(6)
+        if path is None or (m.group("t") and value != "VAT"):
+            return None  # translate(x, 'vat', 'VAT') is upper-case(x) only against 'VAT'
+        return _first(path, value, m.group("n") is None, m.group("u") is None)
     if m := _ANY.match(conjunct):
         path = _path(m.group(2), ns)
         accepted = ("true", "1") if m.group(1) == "true" else ("false", "0")
@@ -124,6 +126,40 @@ def _one(conjunct: str, ns: dict[str, str]) -> Check | None:
         path = _path(m.group(1), ns)
         return None if path is None else _existence(path, not conjunct.startswith("not"))
     return None
+
+
+def split(path: str, sep: str = "/") -> list[str] | None:
+    """``path`` cut at each top-level ``sep`` (outside brackets, parentheses, strings)."""
+    steps, depth, quote, current = [], 0, "", ""
+    i = 0
+    while i < len(path):
+        char = path[i]
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        else:
+            depth += char in "[("
+            depth -= char in "])"
+        if not quote and depth == 0 and path.startswith(sep, i):
+            steps.append(current)
+            current = ""
+            i += len(sep)
+            continue
+        current += char
+        i += 1
+    steps.append(current)
+    return None if any(not step.strip() for step in steps) else steps
+
+
+def conjuncts(predicates: str) -> list[str]:
+    """The conjuncts of ``a and b][c`` (one or more predicates of a step)."""
+    out: list[str] = []
+    for part in predicates.split("]["):
+        if part.count("[") != part.count("]") or part.count("(") != part.count(")"):
+            return [predicates]  # nested brackets: kept whole (the XPath decides)
+        out += [c.strip() for c in (split(part, " and ") or [part])]
+    return out
 
 
 class Predicate:

@@ -28,7 +28,9 @@ from typing import Any
 
 from lxml import etree
 
+from services.ingest.domain import sch_pred
 from services.ingest.domain.sch_functions import FUNCTIONS, UBL_FUNCTIONS
+from services.ingest.domain.sch_pred import Predicate
 
 _STRING = re.compile(r"'[^']*'|\"[^\"]*\"")
 _PATH_START = re.compile(r"(?<![\w.)\]*@:/\x00$-])/")
@@ -61,6 +63,11 @@ class PathQuery:
     head: str | None
     # A path of plain child steps from the root (``/p:A/p:B``): the elements at that path.
     steps: tuple[str, ...] | None = None
+    # The first step's predicates decided in Python (shared by the paths that start alike);
+    # ``rest`` False: the path ends there (no XPath to run).
+    head_filter: Predicate | None = None
+    filter_key: str = ""
+    rest: bool = True
 
 
 class Document:
@@ -74,6 +81,19 @@ class Document:
         self._by_tag: dict[str, list[etree._Element]] = {}
         self._by_path: dict[tuple[str, ...], list[etree._Element]] | None = None
         self._paths: dict[PathQuery, list[etree._Element]] = {}
+        self._filtered: dict[tuple[str, str], list[etree._Element]] = {}
+
+    def heads(self, path: PathQuery) -> list[etree._Element]:
+        """The ``head`` elements of ``path``, filtered by its Python predicates (cached)."""
+        assert path.head is not None
+        if path.head_filter is None:
+            return self.by_tag(path.head)
+        key = (path.head, path.filter_key)
+        found = self._filtered.get(key)
+        if found is None:
+            check = path.head_filter
+            found = self._filtered[key] = [e for e in self.by_tag(path.head) if check(e)]
+        return found
 
     def _index(self) -> dict[tuple[str, ...], list[etree._Element]]:
         if self._by_path is None:
@@ -98,8 +118,9 @@ class Document:
                 elif path.head is None:
                     value = path.xpath(self.root)
                 else:
-                    heads = self.by_tag(path.head)
-                    value = path.xpath(self.root, __head=heads) if heads else []
+                    heads = self.heads(path)
+                    value = (path.xpath(self.root, __head=heads) if path.rest else heads) \
+                        if heads else []
             except etree.XPathError:
                 value = []
             found = [v for v in value if isinstance(v, etree._Element)] \
@@ -187,9 +208,14 @@ def _path_xpath(path: str, items: tuple[tuple[str, str], ...], ubl: bool) -> Pat
         predicates = first.group(0) if first else ""
         # A position on the first step counts among siblings, not among all p:Name.
         if not re.search(r"\[\s*[\d(]|position\(|last\(|\[[^\]]*\[", predicates):
-            return PathQuery(etree.XPath(f"$__head{rest}", namespaces=ns, smart_strings=False,
+            tag = f"{{{ns[head.group(1)]}}}{head.group(2)}"
+            python = sch_pred.predicate(sch_pred.conjuncts(predicates[1:-1]), ns) \
+                if predicates else None
+            after = rest[len(predicates):] if python is not None else rest
+            return PathQuery(etree.XPath(f"$__head{after}", namespaces=ns, smart_strings=False,
                                          extensions=extensions),
-                             f"{{{ns[head.group(1)]}}}{head.group(2)}")
+                             tag, head_filter=python, filter_key=predicates,
+                             rest=bool(after))
     return PathQuery(etree.XPath(path, namespaces=ns, smart_strings=False,
                                  extensions=extensions), None)
 
