@@ -116,6 +116,10 @@ async def add(conn: psycopg.AsyncConnection[Any], items: Sequence[Outgoing]) -> 
                m.tenant, m.submission_id, m.invoice_id) for m in items]
     rows: list[tuple[int, Outgoing]] = []
     async with conn.cursor() as cur:
+        if len(items) == 1:  # pipeline mode costs more than it saves for one row
+            await cur.execute(_INSERT, params[0])
+            row = await cur.fetchone()
+            return Added([(row[0], items[0])] if row else [])
         await cur.executemany(_INSERT, params, returning=True)
         for m in items:
             row = await cur.fetchone()

@@ -72,6 +72,8 @@ class Infra:
             "EFACTURE_PA_SIM_PORT": str(listen_ports()),
             "EFACTURE_TSA_PORT": str(listen_ports()),
             "EFACTURE_METRICS_PORT_BASE": str(listen_ports(10)),  # base + 0..9
+            # The portal listens on its public URL's port: one of the run's own, not 8443.
+            "EFACTURE_PORTAL_URL": f"https://127.0.0.1:{listen_ports()}",
             "EFACTURE_PA_SIM_LATENCY_MS": str(latency_ms),
             "EFACTURE_LOG_LEVEL": "WARNING",
         })

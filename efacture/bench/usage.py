@@ -5,8 +5,9 @@ thread that samples every ``interval`` seconds while the phase runs, so processe
 during the phase (a new pool connection's PostgreSQL backend) are counted from their birth and
 ones that end keep their last sample. Processes, grouped by name:
 
-- every ``efacture serve NAME`` child of ``efacture up`` (services, ``tsa``, ``pa-sim``;
-  replicas of one service are summed under its name);
+- every ``efacture serve NAME`` child of ``efacture up`` (services, ``tsa``, ``pa-sim``) with
+  its own children (ingest's analysis workers); replicas of one service are summed under its
+  name;
 - ``bench``: this process (the confirming publisher and the status-event listener);
 - ``rabbitmq``: the broker's ``beam.smp`` (shared with anyone else using the node);
 - ``postgres backends``: the backends connected to the run's database (``pg_stat_activity``);
@@ -133,19 +134,30 @@ class CpuSampler:
 
 
 def serve_children(parent: int) -> dict[str, set[int]]:
-    """{NAME: pids} of the ``efacture serve NAME`` children of ``parent`` (replicas together)."""
-    found: dict[str, set[int]] = {}
+    """{NAME: pids} of the ``efacture serve NAME`` children of ``parent`` and all their
+    descendants (ingest's analysis workers), replicas of one service together."""
+    parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or _ppid(int(entry.name)) != parent:
+        if entry.name.isdigit():
+            ppid = _ppid(int(entry.name))
+            if ppid is not None:
+                parents[int(entry.name)] = ppid
+    found: dict[str, set[int]] = {}
+    for pid, ppid in parents.items():
+        if ppid != parent:
             continue
         try:
             words = [a.decode(errors="replace")
-                     for a in (entry / "cmdline").read_bytes().split(b"\0") if a]
+                     for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if a]
         except OSError:
             continue
         if "serve" in words[:-1]:
-            name = words[words.index("serve") + 1]
-            found.setdefault(name, set()).add(int(entry.name))
+            found.setdefault(words[words.index("serve") + 1], set()).add(pid)
+    for pids in found.values():
+        frontier = set(pids)
+        while frontier:
+            frontier = {pid for pid, ppid in parents.items() if ppid in frontier} - pids
+            pids |= frontier
     return found
 
 
