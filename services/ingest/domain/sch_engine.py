@@ -6,11 +6,15 @@ variables are evaluated on its context node before its assertions; a failed ``as
 true ``report``) yields one :class:`Hit` with the official message (the stylesheet's
 ``svrl:text`` and ``value-of`` parts) and the node's XPath as location.
 
-Speed: patterns made of named steps are matched from an element index by walking up the
-parents (no tree scan); a rule's assertions are first evaluated together; extension
-functions are bound only to the expressions that call them (lxml re-registers them on every
-call). Pure and total: an assertion that errors at run time is reported as failed, with the
-error, rather than raised. Tables compile once per process and set, on first use.
+Speed: patterns made of named steps are matched by element path, with the candidate rules
+of each path worked out once per process (:mod:`sch_match`) and simple pattern predicates
+decided in Python (:mod:`sch_pred`); expressions are rewritten into cheaper equivalents
+(:mod:`sch_xpath`: absolute paths once per document, ``fn:exists`` as ``boolean`` …); the
+assertions of the plain rules judging one element are evaluated together, and simple
+assertion shapes in Python (:func:`_fast`); extension functions are bound only to the
+expressions that call them (lxml re-registers them on every call). Pure and total: an
+assertion that errors at run time is reported as failed, with the error, rather than raised.
+Tables compile once per process and set, on first use.
 """
 
 from __future__ import annotations

@@ -1,13 +1,16 @@
 """Compiled XPath of the rule tables, rewritten to cost less on lxml with the same value.
 
 The generated tables (:mod:`sch_rules`) keep the official expressions; before compiling,
-three rewrites that do not change any result are applied:
+rewrites that do not change any result are applied:
 
-* ``//p:Name`` at the start of a path becomes a variable bound to the document's ``p:Name``
-  elements (collected once per document with ``iter``): libxml2 would walk the whole tree for
-  every occurrence, and the root rules of the official sets have dozens. Not done when the
-  step carries a positional predicate (``[1]``, ``last()``, ``position()``), whose meaning
-  depends on the child axis;
+* every absolute location path selecting elements (``//cac:TaxCategory[…]/cbc:ID``,
+  ``/rsm:CrossIndustryInvoice/…``; no variable inside) becomes a variable, evaluated once per
+  document (:class:`Document`) instead of once per context node: the root rules of the
+  official sets have dozens, and libxml2 builds the node-set of every node for each ``//``.
+  ``//p:Name…`` starts from the document's ``p:Name`` elements (the element index) unless its
+  first step has a positional predicate (``[1]``, ``last()``, ``position()``: relative to
+  the siblings), with that step's simple predicates decided in Python (:mod:`sch_pred`) once
+  per document; plain child paths (``/a:B/a:C``) are read from the index;
 * ``fn:exists(path)`` is ``boolean(path)`` and ``fn:empty(path)`` is ``not(path)`` for a
   node-set argument: no call into Python;
 * ``fn:any-true(path)``/``fn:any-false(path)`` (a node compared with ``true()``, cast as
