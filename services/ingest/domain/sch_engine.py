@@ -136,7 +136,12 @@ def _fast(lets: Any, asserts: Any, ns: dict[str, str]) -> Callable[[etree._Eleme
         if one is None:
             return None
         checks.append(one)
-    return lambda e: all(c(e) for c in checks)
+    if len(checks) == 1:
+        return checks[0]
+
+    def every(e: etree._Element) -> bool:
+        return all(check(e) for check in checks)
+    return every
 
 
 _ENDS = re.compile(r"^fn:ends-with\(name\(\),\s*'([\w.-]+)'\)$")

@@ -148,7 +148,9 @@ def _absolute_paths(text: str, strings: list[str], ns: dict[str, str], ubl: bool
             continue
         source = _restore(path, strings)
         name = _ABSOLUTE.setdefault(source, f"__p{len(_ABSOLUTE)}")
-        needs[name] = _path_xpath(source, tuple(sorted(ns.items())), ubl)
+        # Only the prefixes the path uses: the sets judging one document share it.
+        used = sorted((p, u) for p, u in ns.items() if f"{p}:" in source)
+        needs[name] = _path_xpath(source, tuple(used), ubl)
         out.append(text[at:match.start()] + f"${name}")
         at = end
     out.append(text[at:])
