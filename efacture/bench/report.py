@@ -42,6 +42,13 @@ def render(result: dict[str, Any], console: Console | None = None) -> None:
                     f"PA latency={result['latency_ms']} ms")
     t.add_column("measure")
     t.add_column("value", justify="right")
+    if result.get("blob_store"):
+        t.add_row("blob store", result["blob_store"]["label"])
+    if result.get("archive_before"):
+        before = result["archive_before"]
+        t.add_row("archive entries before the run",
+                  f"{before['entries']:,}" + (f" (filled in {before['fill_seconds']:.1f} s)"
+                                              if before.get("fill_seconds") else ""))
     tp = result["throughput"]
     t.add_row("pipeline throughput, submitted → transmitted", _fmt(tp["invoices_per_s"], " inv/s"))
     t.add_row("pipeline throughput, submitted → archived", _fmt(tp["archived_per_s"], " inv/s"))

@@ -29,7 +29,7 @@ from typing import Any
 import httpx
 import psycopg
 
-from efacture.bench import ceiling, infra
+from efacture.bench import blobs, ceiling, infra
 from efacture.bench.events import Events
 from efacture.bench.publisher import Publisher
 from efacture.bench.report import latency_ms
@@ -57,6 +57,8 @@ class BenchConfig:
     stall_s: float = 90.0
     corpus: Path = field(default_factory=default_corpus)
     replicas: str = ""  # `efacture up --replicas` (e.g. "ingest=2,archive=2"); "" = one each
+    blob_url: str = ""  # `--blob-url` (efacture.bench.blobs): "" = local disk, "s3" = SeaweedFS
+    archive_entries: int = 0  # entries of a big archive filled before the run (big_archive)
 
 
 def machine() -> dict[str, Any]:
@@ -97,6 +99,18 @@ def _usage(up: Up, made: infra.Infra) -> Usage:
     return Usage(sampler, ports, made.admin_pg, made.name)
 
 
+def _big_archive(up: Up, made: infra.Infra, sirets: list[str], entries: int,
+                 progress: Progress | None) -> dict[str, Any]:
+    """Migrate the run's database (``efacture db migrate`` in the environment of ``up``), then
+    fill ``entries`` archived invoices (``efacture.bench.big_archive``) before ``up`` starts."""
+    from efacture.bench import big_archive
+
+    up.data_dir.mkdir(parents=True, exist_ok=True)
+    up.cli("db", "migrate")
+    return big_archive.fill(made.database_url, Path(up.env["EFACTURE_DATA_DIR"]), sirets,
+                            entries, progress=progress).as_dict()
+
+
 def run(config: BenchConfig, progress: Progress | None = None) -> dict[str, Any]:
     """Run the benchmark; returns the result document (see ``efacture.bench.report``).
     Raises ``RuntimeError`` when the system cannot start; the infrastructure is removed anyway."""
@@ -106,6 +120,8 @@ def run(config: BenchConfig, progress: Progress | None = None) -> dict[str, Any]
     data_dir = Path(tempfile.mkdtemp(prefix="efacture-bench-"))
     up: Up | None = None
     events: Events | None = None
+    store: blobs.RunStore | None = None
+    archive: dict[str, Any] = {"entries": 0}
     try:
         ceil: dict[str, Any] = {"hops": len(ceiling.CHAIN), "chain_per_s": None,
                                 "single_hop_per_s": None, "duplicates": 0}
@@ -121,7 +137,13 @@ def run(config: BenchConfig, progress: Progress | None = None) -> dict[str, Any]
             ceil["duplicates"] = dup1 + dup2
             if progress:
                 progress("ceiling", 2, 2)
-        up = Up(made.env(data_dir / "data", config.latency_ms), data_dir, config.replicas)
+        store = blobs.prepare(config.blob_url, made.name, data_dir)
+        up = Up({**made.env(data_dir / "data", config.latency_ms), **store.env,
+                 **({"EFACTURE_BLOB_URL": store.url} if store.url else {})},
+                data_dir, config.replicas)
+        if config.archive_entries:
+            archive = _big_archive(up, made, workload.tenants(), config.archive_entries,
+                                   progress)
         up.start()
         _register(made.database_url, workload.tenants())
         events = Events(made.amqp_url)
@@ -202,11 +224,17 @@ def run(config: BenchConfig, progress: Progress | None = None) -> dict[str, Any]
             "bench_process_peak_rss_kb": self_peak_rss_kb(),
             "events": dict(events.kinds),
             "checks": checks,
+            "blob_store": {**store.describe(), "blobs_at_end": store.count_and_clear(up.env)},
+            "archive_before": archive,
         }
     finally:
         if events is not None:
             events.close()
         if up is not None:
             up.stop()
+        if store is not None:  # after a failure too (a second call finds nothing left)
+            store.count_and_clear(up.env if up is not None
+                                  else {"EFACTURE_DATA_DIR": str(data_dir / "data")})
+            store.stop()
         infra.destroy(made)
         shutil.rmtree(data_dir, ignore_errors=True)

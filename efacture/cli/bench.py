@@ -36,9 +36,18 @@ def register(cli: click.Group) -> None:
     @click.option("--replicas", metavar="SERVICE=N,…", default="",
                   help="Processes per service for `efacture up`, e.g."
                        " ingest=2,archive=2,transmit=2,metering=2 (default: one each).")
+    @click.option("--blob-url", default="", metavar="URL",
+                  help="Where the documents go: file (local disk, the default), s3 (a SeaweedFS"
+                       " started for the run), file:///path, or s3://bucket/prefix (the store"
+                       " of EFACTURE_S3_ENDPOINT and AWS_*; SeaweedFS started there if it is a"
+                       " silent loopback address).")
+    @click.option("--archive-entries", type=click.IntRange(min=0), default=0, show_default=True,
+                  help="Fill the archive with this many entries directly in PostgreSQL before"
+                       " the run (see benchmarks/big_archive.py).")
     @json_option
     def bench(n: int, mix: str, latency_ms: int, latency_seconds: float, threads: int,
-              no_ceiling: bool, corpus: Path | None, replicas: str, as_json: bool) -> None:
+              no_ceiling: bool, corpus: Path | None, replicas: str, blob_url: str,
+              archive_entries: int, as_json: bool) -> None:
         """Drive N invoices through the four services; print throughput, latency, RSS, ceiling."""
         from efacture.bench.report import render
         from efacture.bench.runner import BenchConfig, default_corpus, run
@@ -48,12 +57,16 @@ def register(cli: click.Group) -> None:
             parse_replicas(replicas)
         except ReplicasError as exc:
             raise click.BadParameter(str(exc), param_hint="--replicas") from exc
+        if blob_url not in ("", "file", "s3") and not blob_url.startswith(("file:///", "s3://")):
+            raise click.BadParameter("use file, s3, file:///path or s3://bucket/prefix",
+                                     param_hint="--blob-url")
         corpus = corpus or default_corpus()
         if not (corpus / "MANIFEST.tsv").exists():
             fail(f"no corpus at {corpus}: give --corpus PATH.", 2)
         config = BenchConfig(n=n, mix=mix, latency_ms=latency_ms, latency_seconds=latency_seconds,
                              threads=threads, ceiling=not no_ceiling, corpus=corpus,
-                             replicas=replicas)
+                             replicas=replicas, blob_url=blob_url,
+                             archive_entries=archive_entries)
         console = Console(stderr=True)
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=console, transient=True) as bar:
@@ -66,6 +79,6 @@ def register(cli: click.Group) -> None:
 
             try:
                 result = run(config, progress)
-            except RuntimeError as exc:
+            except (RuntimeError, ValueError) as exc:
                 fail(str(exc).splitlines()[0] if str(exc) else "the benchmark failed.")
         emit(result, as_json, lambda: render(result))
