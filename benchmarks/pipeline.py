@@ -1,7 +1,12 @@
 """End-to-end pipeline benchmark (issue 7): the same as ``efacture bench``.
 
 Usage: ``python benchmarks/pipeline.py [--n N] [--mix corpus|synthetic|both]
-[--latency-ms 20] [--latency-seconds 30] [--json]``
+[--latency-ms 20] [--latency-seconds 30] [--replicas SERVICE=N,…] [--blob-url file|s3|URL]
+[--archive-entries N] [--json]``
+
+``--blob-url s3`` keeps the documents in a SeaweedFS S3 store started for the run (its own
+bucket, removed after); ``--archive-entries N`` first fills the archive with N entries directly
+in PostgreSQL (``efacture.bench.big_archive``; ``benchmarks/big_archive.py`` runs the pair).
 
 Creates its own RabbitMQ vhost and PostgreSQL database, runs ``efacture up`` against them,
 measures the broker ceiling (empty FastStream handlers over as many quorum queues as the
