@@ -28,11 +28,12 @@ from services.transmit.adapters.credentials import SANDBOX_SECRET, open_secret
 from services.transmit.adapters.pa_client import PaClient, PaCredentials, PaEndpoint
 from services.transmit.domain.breaker import BreakerState, CircuitBreaker
 from services.transmit.domain.flow import flow_info
+from services.transmit.uploads import Uploaded, Uploads
 from shared import outbox, tenants
 from shared.errors import PermanentError, RetryableError
 from shared.logging import get_logger
 from shared.messages.base import derived_id, utcnow
-from shared.messages.internal import FlowPoll, InvoiceArchived
+from shared.messages.internal import InvoiceArchived
 from shared.messages.status import EventReason, make_event
 from shared.outbox import Outgoing
 from shared.pooled import autocommit
@@ -60,6 +61,7 @@ class TransmitService:
 
     pa: PaClient
     vault: Vault
+    uploads: Uploads
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
@@ -69,8 +71,10 @@ class TransmitService:
         cooldown = self.rt.settings.breaker_cooldown_seconds
         self.pa = PaClient(breaker_factory=lambda: CircuitBreaker(cooldown_s=cooldown))
         self.vault = Vault(self.rt.settings)
+        self.uploads = Uploads(self.rt)
 
     async def close(self) -> None:
+        await self.uploads.close()
         await self.pa.aclose()
 
     async def credentials(self, tenant_siret: str) -> PaCredentials:
@@ -180,20 +184,9 @@ class TransmitService:
             await self._park(msg, row.round_attempts, exc, delivery, spend=True)
 
     async def _succeeded(self, msg: InvoiceArchived, flow_id: str, attempts: int) -> None:
-        event = make_event("transmitted", tenant=msg.tenant, submission_id=msg.submission_id,
-                           invoice_id=msg.invoice_id, invoice_number=msg.invoice_number,
-                           detail={"flow_id": flow_id, "attempts": attempts})
-        poll = FlowPoll(invoice_id=msg.invoice_id, tenant=msg.tenant, flow_id=flow_id)
-        async with self.rt.pool.connection() as conn, conn.transaction():
-            await repo.set_state(conn, msg.invoice_id, "uploaded", flow_id=flow_id)
-            ids = await outbox.add(conn, [
-                Outgoing.status(event),
-                Outgoing.internal(RETRY, self.rt.topology.poll_queue, poll,
-                                  derived_id(msg.invoice_id, "poll", flow_id), tenant=msg.tenant,
-                                  invoice_id=msg.invoice_id),
-            ])
-        # Two independent messages: both sent, then both confirms awaited.
-        await outbox.flush(self.rt.pool, self.rt.publish, ids, pipelined=True)
+        # Group commit with the other uploads that finished meanwhile (services/transmit/
+        # uploads.py): returns once the state and its messages are durable and confirmed.
+        await self.uploads.record(Uploaded(msg, flow_id, attempts))
         log.info("invoice-transmitted", flow_id=flow_id, attempts=attempts)
 
     async def _park(self, msg: InvoiceArchived, attempt: int, exc: RetryableError | None,

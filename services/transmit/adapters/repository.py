@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,6 +74,21 @@ async def set_state(
         " first_failed_at = CASE WHEN %s = 'failed' THEN COALESCE(first_failed_at, now())"
         " ELSE first_failed_at END, updated_at = now() WHERE invoice_id = %s",
         (state, flow_id, error, permanent, state, invoice_id),
+    )
+
+
+async def set_uploaded(
+    conn: psycopg.AsyncConnection[Any], uploads: Sequence[tuple[uuid.UUID, str]]
+) -> None:
+    """Mark each (invoice_id, flow_id) ``uploaded`` in one statement (``set_state`` for many)."""
+    if not uploads:
+        return
+    await conn.execute(
+        "UPDATE transmit.transmission t SET state = 'uploaded', flow_id = v.flow_id,"
+        " updated_at = now()"
+        " FROM unnest(%s::uuid[], %s::text[]) AS v(invoice_id, flow_id)"
+        " WHERE t.invoice_id = v.invoice_id",
+        ([i for i, _ in uploads], [f for _, f in uploads]),
     )
 
 
