@@ -31,6 +31,7 @@ class Scenario:
     name: str
     lines: tuple[tuple[str, str, str, str], ...]
     adjustments: tuple[tuple[bool, str, str, str], ...] = ()
+    foreign: bool = False  # only on bases with a foreign seller (no BR-FR)
 
 
 def _money(value: Decimal) -> str:

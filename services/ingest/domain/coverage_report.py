@@ -11,7 +11,7 @@ from __future__ import annotations
 from lxml import etree
 
 from services.ingest.domain import sch_rules
-from services.ingest.domain.coverage import HAND_WRITTEN
+from services.ingest.domain.coverage import HAND_WRITTEN, UBL_ONLY
 from services.ingest.domain.official import SETS, SVRL, stylesheet_path
 from services.ingest.domain.sch_build import _rule_of
 
@@ -37,7 +37,8 @@ def rows() -> list[tuple[str, int, int, int, list[str], list[str]]]:
         fatal, every = _artefact_rules(name)
         run = {rule for *_, asserts in sch_rules.RULES[name] for rule, *_ in asserts}
         skipped = {rule for rule, _ in sch_rules.SKIPPED[name]} - run
-        hand = sorted(r for r in skipped if r in HAND_WRITTEN or r in _FRENCH)
+        hand = sorted(r for r in skipped if (r in HAND_WRITTEN or r in _FRENCH)
+                      and (r not in UBL_ONLY or name.endswith("UBL")))
         out.append((name, len(every), len(run & fatal), len(skipped), hand,
                     sorted(skipped - set(hand))))
     return out

@@ -1,7 +1,8 @@
 """EN 16931 VAT rules: breakdown consistency (BR-CO-17) and per-category rules.
 
 Categories: S (standard, BR-S-*), Z (zero, BR-Z-*), E (exempt, BR-E-*), AE (reverse charge,
-BR-AE-*), K (intra-community, BR-IC-*), G (export, BR-G-*), O (not subject, BR-O-*).
+BR-AE-*), K (intra-community, BR-IC-*), G (export, BR-G-*), O (not subject, BR-O-*); for
+L (IGIC, BR-AF-*) and M (IPSI, BR-AG-*) the category sums only.
 """
 
 from __future__ import annotations
@@ -15,6 +16,11 @@ from services.ingest.domain.rules import NO_LINES, ZERO, r2
 
 _PREFIX = {"S": "BR-S", "Z": "BR-Z", "E": "BR-E", "AE": "BR-AE", "K": "BR-IC", "G": "BR-G",
            "O": "BR-O"}
+# IGIC (L) and IPSI (M): only their category sums (BR-AF-08, BR-AG-08) are written here, for
+# UBL (the CEN rules check them; the Factur-X CII ones, measured by the conformance tests, do
+# not); the other BR-AF/BR-AG rules run from the generated tables.
+_SUMMED = {**_PREFIX, "L": "BR-AF", "M": "BR-AG"}
+_PER_RATE = {"S", "L", "M"}
 _ZERO_RATED = {"Z", "E", "AE", "K", "G"}
 _NEEDS_EXEMPTION = {"E", "AE", "K", "G", "O"}
 _NO_EXEMPTION = {"S", "Z"}
@@ -69,17 +75,18 @@ def _outside(total: Decimal, taxable: Decimal, slack: Decimal) -> bool:
     return not (low < total < high)
 
 
-def _category_sums(facts: Facts, profile: str, slack: Decimal) -> Iterable[Reason]:
+def _category_sums(facts: Facts, profile: str, slack: Decimal,
+                   ubl: bool) -> Iterable[Reason]:
     if profile in NO_LINES:
         return
     for vat in facts.vat:
-        prefix = _PREFIX.get(vat.category or "")
+        prefix = (_SUMMED if ubl else _PREFIX).get(vat.category or "")
         if prefix is None or vat.taxable is None:
             continue
-        # S is summed per rate; the other categories have one breakdown each.
+        # S, L and M are summed per rate; the other categories have one breakdown each.
         def same(category: str | None, rate: Decimal | None, c: str | None = vat.category,
                  r: Decimal | None = vat.rate) -> bool:
-            return category == c and (c != "S" or (rate or ZERO) == (r or ZERO))
+            return category == c and (c not in _PER_RATE or (rate or ZERO) == (r or ZERO))
         total = sum((ln.net or ZERO for ln in facts.lines if same(ln.category, ln.rate)), ZERO)
         for ac in facts.allowances_charges:
             if same(ac.category, ac.rate):
@@ -128,6 +135,6 @@ def _per_category(facts: Facts) -> Iterable[Reason]:
 def vat_reasons(facts: Facts, profile: str, syntax: str = "CII") -> list[Reason]:
     """All VAT rule violations of ``facts`` (deduplicated, in a stable order)."""
     slack = _TOLERANCE if syntax == "UBL" else ZERO
-    found = [*_breakdowns(facts), *_category_sums(facts, profile, slack),
+    found = [*_breakdowns(facts), *_category_sums(facts, profile, slack, syntax == "UBL"),
              *_per_category(facts)]
     return list(dict.fromkeys(found))
