@@ -13,6 +13,11 @@ v2 section 5), a status the document does not list. Schema-valid requests the si
 refuses on the document's own prose (``where: {}`` — "Need at least one criterion" — or a
 ``sha256`` that does not match the file) are answered with documented 400/422, so the
 ``positive_data_acceptance`` check is not run; the figures count them.
+
+One reading of the document is corrected before it checks anything: ``ReasonCode`` is
+``oneOf: [ReasonCodeEnum, {type: string}]``, so every predefined code (``FlowTypeError``…)
+matches both branches and would be invalid; its description ("a predefined set of reason code
+values + ability to extend") means ``anyOf``, which is what the check uses.
 """
 
 from __future__ import annotations
@@ -113,8 +118,15 @@ def _run_operation(op: Any, sim: SimServer, auth: dict[str, str], flow_ids: list
     return count[0]
 
 
+def _official_document() -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(SPEC.read_text())
+    reason = document["components"]["schemas"]["ReasonCode"]
+    reason["anyOf"] = reason.pop("oneOf")  # see the module docstring
+    return document
+
+
 def test_every_operation_conforms_to_the_official_document(sim: SimServer) -> None:
-    schema = schemathesis.openapi.from_path(str(SPEC))
+    schema = schemathesis.openapi.from_dict(_official_document())
     operations = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]
     auth = {"Authorization": f"Bearer {_token(sim)}"}
     flow_ids = _seed_flows(sim, auth)

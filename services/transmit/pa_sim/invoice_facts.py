@@ -60,9 +60,15 @@ def _date(value: str | None) -> date | None:
     return None
 
 
+def _printable(text: str) -> str:
+    # The flow's name comes off the wire: control characters and lone surrogates cannot go
+    # into the CDAR's XML.
+    return "".join(ch for ch in text if ch.isprintable())
+
+
 def read_facts(content: bytes, name: str, uploaded: date) -> InvoiceFacts:
     """The invoice's number, date and seller SIREN, or the fallbacks described above."""
-    fallback = InvoiceFacts(number=(name.rsplit(".", 1)[0] or "UNKNOWN")[:64],
+    fallback = InvoiceFacts(number=(_printable(name.rsplit(".", 1)[0]) or "UNKNOWN")[:64],
                             issue_date=uploaded, seller_siren=FALLBACK_SIREN)
     xml = _xml_of(content)
     if not xml:

@@ -146,3 +146,17 @@ def test_config_reads_the_environment() -> None:
     assert config.down is True
     assert config.lifecycle_codes == (202, 205)
     assert config.ack_delay_s == 0
+
+
+def test_a_flow_name_with_control_characters_still_gets_its_lifecycle_cdar() -> None:
+    # Found by schemathesis: a 500 when the name (the number's fallback) held a control char.
+    clock = Clock()
+    store = FlowStore(now=clock)
+    store.add_outbound("A", {**info("t1"), "name": "F\x00-\x1b2\ud800.xml"}, CONTENT, "0" * 64,
+                       SimConfig(ack_delay_s=0.2, lifecycle_codes=(202,)), ack_error=None)
+    clock.advance(1.2)
+    [flow] = found(store, IN)
+    cdar = store.get("A", flow["flowId"])
+    assert cdar is not None
+    [status] = read_statuses(cdar.content)
+    assert (status.code, status.invoice_number) == (202, "F-2")
