@@ -93,7 +93,7 @@ def _run_operation(op: Any, sim: SimServer, auth: dict[str, str], flow_ids: list
     count = [0]
 
     @given(case=op.as_strategy())
-    @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None,
+    @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, derandomize=True,
               phases=[Phase.generate], suppress_health_check=list(HealthCheck))
     def check(case: Any) -> None:
         count[0] += 1
