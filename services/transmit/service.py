@@ -44,7 +44,6 @@ from shared.vault.reader import Vault
 log = get_logger(__name__)
 # How long a tenant's PA credentials are kept in memory: one read per tenant and few seconds,
 # not one per upload and per poll.
-CREDENTIALS_TTL_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -65,7 +64,6 @@ class TransmitService:
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
-        self._credentials: dict[str, tuple[float, PaCredentials]] = {}  # siret -> (until, creds)
 
     async def open(self) -> None:
         cooldown = self.rt.settings.breaker_cooldown_seconds
@@ -78,33 +76,17 @@ class TransmitService:
         await self.pa.aclose()
 
     async def credentials(self, tenant_siret: str) -> PaCredentials:
-        cached = self._cached(tenant_siret)
-        if cached is not None:
-            return cached
         async with autocommit(self.rt.pool) as conn:
             return await self.credentials_in(conn, tenant_siret)
 
-    def _cached(self, tenant_siret: str) -> PaCredentials | None:
-        hit = self._credentials.get(tenant_siret)
-        return hit[1] if hit is not None and hit[0] > time.monotonic() else None
-
     async def credentials_in(self, conn: psycopg.AsyncConnection[Any],
                              tenant_siret: str) -> PaCredentials:
-        """The tenant's PA credentials, read on ``conn`` or kept from a read less than
-        :data:`CREDENTIALS_TTL_S` ago (a changed secret is used that much later at most; the
-        PA's 401 meanwhile is retried like any refusal of a token). Raises ``PermanentError``
-        for an unknown tenant or a tenant without credentials (never kept)."""
-        cached = self._cached(tenant_siret)
-        if cached is not None:
-            return cached
-        creds = await self._read_credentials(conn, tenant_siret)
-        if len(self._credentials) > 10_000:  # bounded: forget them all, re-read on demand
-            self._credentials.clear()
-        self._credentials[tenant_siret] = (time.monotonic() + CREDENTIALS_TTL_S, creds)
-        return creds
+        """The tenant's PA credentials and endpoint, read on ``conn`` for every upload and poll.
 
-    async def _read_credentials(self, conn: psycopg.AsyncConnection[Any],
-                                tenant_siret: str) -> PaCredentials:
+        Never kept in memory: a rotated secret or a sandbox/production switch takes effect on
+        the next message (a kept secret would meet the PA's 401, a permanent refusal, and a
+        kept endpoint would send a production invoice to the sandbox). Raises
+        ``PermanentError`` for an unknown tenant or a tenant without credentials."""
         tenant = await tenants.get(conn, tenant_siret, with_secret=True)
         if tenant is None:
             raise PermanentError(f"tenant {tenant_siret} is not registered", code="unknown-tenant")
