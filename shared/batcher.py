@@ -96,7 +96,13 @@ class Batcher(Generic[T]):
                 if not future.done():
                     future.set_exception(
                         exc if isinstance(exc, Exception) else RuntimeError("flush cancelled"))
-            if not isinstance(exc, Exception):
+            # Only the flusher's own cancellation (close) ends it; a CancelledError raised by a
+            # library inside the flush (a channel closed under it) must not leave every later
+            # caller waiting on a flusher that is gone.
+            task = asyncio.current_task()
+            if not isinstance(exc, Exception) and (
+                    not isinstance(exc, asyncio.CancelledError)
+                    or (task is not None and task.cancelling())):
                 raise
             return
         finally:
