@@ -27,6 +27,14 @@ from shared.logging import get_logger
 
 log = get_logger(__name__)
 
+ASK_TIMEOUT_S = 10.0
+# Both ends notice a dead peer in about 25 s instead of hours: the client stops leading, the
+# server ends the session and frees the lock for another replica (a partition, a dead host).
+_KEEPALIVE: dict[str, Any] = {
+    "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3,
+    "options": "-c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5"
+               " -c tcp_keepalives_count=3"}
+
 
 def lock_key(name: str) -> int:
     """A signed 64-bit advisory lock key for ``name`` (stable across processes and hosts)."""
@@ -54,13 +62,19 @@ class Leadership:
     async def held(self) -> bool:
         """Whether this process leads now (taking the lock when it is free)."""
         async with self._asking:
-            return await self._ask()
+            try:
+                return await asyncio.wait_for(self._ask(), ASK_TIMEOUT_S)
+            except TimeoutError:  # a half-open connection: give up leading, ask again later
+                if self._leader:
+                    log.warning("leader-lost", job=self.name, error="no answer")
+                await self._drop()
+                return False
 
     async def _ask(self) -> bool:
         try:
             if self._conn is None or self._conn.closed:
                 self._conn = await psycopg.AsyncConnection.connect(
-                    self.url, autocommit=True, connect_timeout=5)
+                    self.url, autocommit=True, connect_timeout=5, **_KEEPALIVE)
                 self._leader = False
             if self._leader:
                 await self._conn.execute("SELECT 1")  # the session, hence the lock, is alive
@@ -85,3 +99,11 @@ class Leadership:
         if conn is not None and not conn.closed:
             with contextlib.suppress(psycopg.Error):
                 await conn.close()
+
+    async def _drop(self) -> None:
+        # After a timeout the connection may be mid-query: close it without waiting on it.
+        conn, self._conn = self._conn, None
+        self._leader = False
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(conn.close(), 1.0)
