@@ -76,6 +76,17 @@ class RunStore:
         return {"kind": self.kind, "url": self.url or None, "label": self.label,
                 "endpoint": self.env.get("EFACTURE_S3_ENDPOINT")}
 
+    def server_cpu_seconds(self) -> float | None:
+        """CPU (user + system) the SeaweedFS this run started has used; None without one."""
+        if self.seaweed_home is None:
+            return None
+        try:
+            pid = int((self.seaweed_home / "seaweedfs" / "weed.pid").read_text())
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, ValueError, IndexError):
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def count_and_clear(self, run_env: dict[str, str]) -> int | None:
         """Delete the run's blobs (``run_env``: the env of ``efacture up``); returns how many
         there were, or None when the store could not be listed. Never raises."""

@@ -44,6 +44,9 @@ def render(result: dict[str, Any], console: Console | None = None) -> None:
     t.add_column("value", justify="right")
     if result.get("blob_store"):
         t.add_row("blob store", result["blob_store"]["label"])
+        if result["blob_store"].get("server_cpu_ms_per_invoice") is not None:
+            t.add_row("blob store server CPU per invoice (throughput phase)",
+                      f"{result['blob_store']['server_cpu_ms_per_invoice']:,.2f} ms")
     if result.get("archive_before"):
         before = result["archive_before"]
         t.add_row("archive entries before the run",

@@ -152,10 +152,16 @@ def run(config: BenchConfig, progress: Progress | None = None) -> dict[str, Any]
 
         ids = [workload.message_id(i) for i in range(n)]
         cost = _usage(up, made)
+        store_cpu = store.server_cpu_seconds()
         cost.begin()
         complete = _phase(pub, events, ids, lambda: pub.burst(n, workload.item),
                           config.stall_s, progress, "throughput")
         cost.end()
+        if store_cpu is not None and (store_end := store.server_cpu_seconds()) is not None:
+            # SeaweedFS is no child of `efacture up`: its CPU is reported beside the cost table.
+            store_cpu_ms: float | None = round((store_end - store_cpu) * 1000 / n, 2)
+        else:
+            store_cpu_ms = None
         if not pub.submitted:
             raise RuntimeError(f"no invoice could be published: {pub.errors[:3]}")
         start = min(pub.submitted.values())
@@ -224,7 +230,8 @@ def run(config: BenchConfig, progress: Progress | None = None) -> dict[str, Any]
             "bench_process_peak_rss_kb": self_peak_rss_kb(),
             "events": dict(events.kinds),
             "checks": checks,
-            "blob_store": {**store.describe(), "blobs_at_end": store.count_and_clear(up.env)},
+            "blob_store": {**store.describe(), "blobs_at_end": store.count_and_clear(up.env),
+                           "server_cpu_ms_per_invoice": store_cpu_ms},
             "archive_before": archive,
         }
     finally:

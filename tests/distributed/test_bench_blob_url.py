@@ -40,6 +40,7 @@ def test_bench_on_s3_stores_every_document_there_and_leaves_nothing(tmp_path):
     assert store["kind"] == "s3"
     assert store["endpoint"].startswith("http://127.0.0.1:")
     assert "SeaweedFS" in store["label"]
+    assert store["server_cpu_ms_per_invoice"] > 0  # the server's own cost is measured too
     # One encrypted document per archived invoice at least, all in the run's bucket.
     assert store["blobs_at_end"] >= result["checks"]["expected"]
     checks = result["checks"]
