@@ -147,10 +147,12 @@ class PeriodCloser:
             item = outbox.Outgoing.internal(INTERNAL, RK_PERIOD_CLOSED, event, event.event_id,
                                             tenant=tenant)
             ids = await outbox.add(conn, [item])
-            await self.rt.publish(exchange=INTERNAL, routing_key=RK_PERIOD_CLOSED,
-                                  body=item.body, message_id=str(event.event_id),
-                                  mandatory=False)
+        # After the commit: an event must never announce a close that was rolled back. A
+        # process dying here leaves the row pending for the outbox sweep.
+        await self.rt.publish(exchange=INTERNAL, routing_key=RK_PERIOD_CLOSED,
+                              body=item.body, message_id=str(event.event_id), mandatory=False)
+        async with self.rt.pool.connection() as conn:
             await conn.execute("UPDATE core.outbox SET published_at = now() WHERE id = ANY(%s)",
-                               (ids,))
+                               (list(ids),))
         log.info("period-closed", tenant=tenant, period_start=str(period.start), count=st.count)
         return 1
