@@ -61,6 +61,12 @@ class Settings(BaseSettings):
 
     # Internal knobs (not part of the external contract).
     master_key: str | None = Field(default=None, description="base64 32-byte master key")
+    master_key_file: Path | None = None  # a file holding that base64 (e.g. a docker secret)
+    # Archive's Ed25519 log signing key: PEM (or base64 of it) inline, or a file (e.g. a docker
+    # secret). Neither -> <data_dir>/keys/log.key, created on first use.
+    log_signing_key: SecretStr | None = None
+    log_signing_key_file: Path | None = None
+    tsa_key_dir: Path | None = None  # built-in TSA's keys and certificates; unset -> data_dir/tsa
     pa_sim_port: int = 8470
     pa_sim_url: str | None = None  # where the built-in simulator is reached (containers)
     bind_host: str = "127.0.0.1"  # where the built-in PA simulator, TSA and metrics listen

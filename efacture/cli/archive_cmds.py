@@ -8,13 +8,16 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
 from datetime import date
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.console import Console
 from rich.progress import Progress
 
 from efacture.cli.output import emit, fail, json_option, table
+
+if TYPE_CHECKING:
+    from shared.settings import Settings
 
 T = TypeVar("T")
 
@@ -26,15 +29,19 @@ def _progress(label: str, total: int) -> tuple[AbstractContextManager[Any], Call
     return bar, lambda: bar.advance(task)
 
 
-def _log_keys(data_dir: Path) -> tuple[Any, bytes]:
+def _log_keys(settings: Settings) -> tuple[Any, bytes]:
     """(log signing key, log.pub PEM); refuses to create a key that never signed anything."""
-    from services.archive.adapters.log_key import load_or_create_log_key, log_key_path
+    from services.archive.adapters.log_key import existing_log_key, log_key_path
     from services.archive.domain.checkpoint import public_key_pem
+    from shared.errors import PermanentError
 
-    if not log_key_path(data_dir).is_file():
-        fail(f"no log key at {log_key_path(data_dir)}: is EFACTURE_DATA_DIR the one the "
-             "services run with?")
-    key = load_or_create_log_key(data_dir)
+    try:
+        key = existing_log_key(settings)
+    except PermanentError as exc:  # a configured key that is unreadable or not Ed25519
+        fail(str(exc))
+    if key is None:
+        fail(f"no log key at {log_key_path(settings.data_dir)}: set EFACTURE_LOG_SIGNING_KEY"
+             "(_FILE) or the EFACTURE_DATA_DIR the archive runs with")
     return key, public_key_pem(key.public_key())
 
 
@@ -69,7 +76,7 @@ def run_export(siret: str, output: str, as_json: bool) -> dict[str, Any]:
     if not target.parent.is_dir():
         fail(f"cannot write {output}: its directory does not exist.")
     try:
-        signer, log_pub = _log_keys(settings.data_dir)
+        signer, log_pub = _log_keys(settings)
         keys = ExportKeys(signer=signer, log_pub=log_pub, tsa_pem=tsa_chain_pem(settings))
         sealer = DocumentSealer(load_master_key(settings, generate=False))
     except (ProofError, MasterKeyError) as exc:
@@ -109,7 +116,7 @@ def register(cli: click.Group) -> None:
         settings = get_settings()
         try:
             ident = parse_invoice_id(invoice_id)
-            _signer, log_pub = _log_keys(settings.data_dir)
+            _signer, log_pub = _log_keys(settings)
             tsa_pem = tsa_chain_pem(settings)
 
             async def go(rt: Any) -> Any:
@@ -171,7 +178,7 @@ def register(cli: click.Group) -> None:
         from shared.vault.safe_files import PUBLIC, write_private
 
         settings = get_settings()
-        _signer, log_pub = _log_keys(settings.data_dir)
+        _signer, log_pub = _log_keys(settings)
         try:
             ca = root_pem(settings)
         except TsaTrustError as exc:

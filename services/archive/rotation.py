@@ -66,10 +66,10 @@ async def rotate_master(
     ``after_pass`` (tests) runs after each re-wrap pass with the old key, as a service that
     has not noticed the rotation yet would.
     """
-    if settings.master_key:
+    if settings.master_key or settings.master_key_file:
         raise MasterKeyError(
-            "the master key comes from EFACTURE_MASTER_KEY, so only its operator can rotate "
-            "it; unset it to use a key file under EFACTURE_DATA_DIR/keys")
+            "the master key comes from EFACTURE_MASTER_KEY(_FILE), so only its operator can "
+            "rotate it; unset it to use a key file under EFACTURE_DATA_DIR/keys")
     load_master_key(settings, generate=False)  # refuses a missing key file, never makes one
     old, new = rotate_master_key(Path(settings.data_dir))
     keys = sealed = left = 0

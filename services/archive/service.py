@@ -43,7 +43,7 @@ import psycopg
 
 from services.archive import orphans
 from services.archive.adapters import catalogue, merkle_store, pending_blobs
-from services.archive.adapters.log_key import load_or_create_log_key
+from services.archive.adapters.log_key import load_log_key
 from services.archive.adapters.tsa_client import TimeStampToken, TsaClient
 from services.archive.adapters.tsa_trust import TrustedTokens
 from services.archive.domain.admission import ArchiveRefusal, admit, retention_date
@@ -110,7 +110,7 @@ class ArchiveService:
         self.sealer = DocumentSealer(MasterKeySource(s))
         self.blobs = blob_store_from_settings(s)
         self.tsa = TsaClient.from_settings(s)
-        self.signer = load_or_create_log_key(s.data_dir)
+        self.signer = load_log_key(s)
         self.trusted = TrustedTokens(s)
 
     async def close(self) -> None:

@@ -3,8 +3,10 @@
 Where it comes from, first match wins (:func:`load_master_key`):
 
 1. ``EFACTURE_MASTER_KEY`` (``Settings.master_key``): base64 of 32 bytes. Production.
-2. ``<data_dir>/keys/master.key``: the same base64 text in a file readable by its owner only.
-3. Neither: **dev mode**. A key is generated into that file on first start, with a loud
+2. ``EFACTURE_MASTER_KEY_FILE``: a file holding that base64 text (e.g. a docker secret), only
+   ever read; like the variable, it is fixed for the life of the process.
+3. ``<data_dir>/keys/master.key``: the same base64 text in a file readable by its owner only.
+4. None of these: **dev mode**. A key is generated into that file on first start, with a loud
    warning in the log and on stderr. Losing that file loses every archived document, so a
    production deployment sets ``EFACTURE_MASTER_KEY`` or provisions the file itself.
 
@@ -31,6 +33,7 @@ import structlog
 from shared.errors import PermanentError
 from shared.settings import Settings
 from shared.vault.envelope import KEY_BYTES, new_data_key
+from shared.vault.key_source import FileKeySource, KeySourceError
 from shared.vault.safe_files import fsync_dir
 
 log = structlog.get_logger(__name__)
@@ -119,6 +122,12 @@ def load_master_key(settings: Settings, *, generate: bool = True) -> MasterKey:
     """
     if settings.master_key:
         return MasterKey.from_base64(settings.master_key)
+    if settings.master_key_file is not None:
+        try:
+            text = FileKeySource(settings.master_key_file, "EFACTURE_MASTER_KEY_FILE").read()
+        except KeySourceError as exc:
+            raise MasterKeyError(str(exc)) from None
+        return MasterKey.from_base64((text or b"").decode("ascii", errors="replace"))
     directory = keys_dir(settings.data_dir)
     path = directory / KEY_FILE
     if not path.exists():

@@ -5,8 +5,8 @@ in ``master.key.old`` until every row is re-wrapped). A :class:`MasterKeySource`
 re-reads the key files when their identity (inode, size, mtime) changes — one ``stat`` per
 use, far cheaper than the database round trip beside it — and whenever a row names a key id
 it does not hold. So new material is wrapped under the new key as soon as it exists, and rows
-already re-wrapped open at once. With ``EFACTURE_MASTER_KEY`` the key is fixed for the life of
-the process (its operator rotates by restarting with both keys).
+already re-wrapped open at once. With ``EFACTURE_MASTER_KEY`` (or ``_FILE``) the key is fixed
+for the life of the process (its operator rotates by restarting with both keys).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class MasterKeySource:
         self._stamp = self._file_stamp()
 
     def _file_stamp(self) -> Stamp:
-        if self._settings.master_key:
+        if self._settings.master_key or self._settings.master_key_file:
             return ()
         directory = keys_dir(self._settings.data_dir)
         stamps: list[tuple[int, int, int] | None] = []

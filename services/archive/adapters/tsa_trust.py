@@ -18,7 +18,7 @@ from cryptography import x509
 from services.archive.domain.timestamp_check import check_timestamp
 from services.archive.domain.tsa_anchor import check_anchor, load_root
 from services.archive.domain.verify_report import CheckFailed
-from services.archive.tsa.keystore import CA_CERT, load_public_chain
+from services.archive.tsa.keystore import CA_CERT, load_public_chain, tsa_key_dir
 from shared.errors import RetryableError
 from shared.settings import Settings
 
@@ -54,7 +54,7 @@ def chain_pem(settings: Settings) -> bytes:
     """The TSA chain for bundles: TSA certificate first, CA last."""
     if settings.tsa_chain_file is not None:
         return _read(settings.tsa_chain_file, "EFACTURE_TSA_CHAIN_FILE")
-    directory = settings.data_dir / "tsa"
+    directory = tsa_key_dir(settings)
     found = load_public_chain(directory)
     if found is not None:
         return found
@@ -69,14 +69,14 @@ def root_pem(settings: Settings) -> bytes:
     """The TSA root certificate (PEM) the archive and auditors trust."""
     if settings.tsa_ca is not None:
         return _read(settings.tsa_ca, "EFACTURE_TSA_CA")
-    path = settings.data_dir / "tsa" / CA_CERT
+    path = tsa_key_dir(settings) / CA_CERT
     if path.is_file():
         return path.read_bytes()
     if settings.tsa_url:
         raise TsaTrustError("an external TSA is configured but EFACTURE_TSA_CA (its root "
                             "certificate) is not set, so its tokens cannot be trusted")
     raise TsaTrustError(f"the built-in TSA has no CA certificate in {path.parent}: is "
-                        "EFACTURE_DATA_DIR the one the services run with?")
+                        "EFACTURE_TSA_KEY_DIR (or EFACTURE_DATA_DIR) the one the TSA runs with?")
 
 
 def load(settings: Settings) -> TsaTrust:

@@ -21,6 +21,7 @@ from starlette.routing import Route
 from shared.settings import Settings
 
 from .authority import TimeStampAuthority
+from .keystore import tsa_key_dir
 from .protocol import REPLY_CONTENT_TYPE, REQUEST_CONTENT_TYPE
 
 # A TimeStampReq over SHA-512 with a nonce is about 100 bytes.
@@ -64,10 +65,10 @@ def create_app(authority: TimeStampAuthority) -> Starlette:
 def run(settings: Settings) -> None:
     """Serve the built-in TSA on 127.0.0.1:``settings.tsa_port`` until the process is stopped.
 
-    Keys live in ``<settings.data_dir>/tsa`` and are created on first start. Blocks; uvicorn
-    handles SIGINT/SIGTERM (in-flight requests finish, then it returns).
+    Keys live in ``EFACTURE_TSA_KEY_DIR`` (default ``<data_dir>/tsa``), created on first start.
+    Blocks; uvicorn handles SIGINT/SIGTERM (in-flight requests finish, then it returns).
     """
-    authority = TimeStampAuthority.load_or_create(settings.data_dir / "tsa")
+    authority = TimeStampAuthority.load_or_create(tsa_key_dir(settings))
     uvicorn.run(
         create_app(authority),
         host=settings.bind_host,

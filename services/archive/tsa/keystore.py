@@ -1,4 +1,7 @@
-"""The TSA's key material on disk: ``<data_dir>/tsa/`` (adapter: file I/O only).
+"""The TSA's key material on disk: ``EFACTURE_TSA_KEY_DIR``, by default ``<data_dir>/tsa/``
+(adapter: file I/O only; :func:`tsa_key_dir`). Only the TSA process needs the private key;
+the archive and the CLI read the certificates only (or ``EFACTURE_TSA_CA`` /
+``EFACTURE_TSA_CHAIN_FILE`` instead, so they need no access to this directory).
 
 Layout (PEM): ``tsa-key.pem`` (mode 0600, unencrypted PKCS#8), ``ca-cert.pem``,
 ``tsa-cert.pem``. The CA's private key is never written: it signs the TSA certificate once,
@@ -21,6 +24,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from shared.settings import Settings
 from shared.vault.safe_files import fsync_dir
 
 from .credentials import TsaCredentials, generate_authority
@@ -29,6 +33,11 @@ CA_KEY = "ca-key.pem"  # only ever deleted: older versions kept the CA key here
 CA_CERT = "ca-cert.pem"
 TSA_KEY = "tsa-key.pem"
 TSA_CERT = "tsa-cert.pem"
+
+
+def tsa_key_dir(settings: Settings) -> Path:
+    """Where the built-in TSA keeps its keys: ``EFACTURE_TSA_KEY_DIR``, else ``data_dir/tsa``."""
+    return settings.tsa_key_dir if settings.tsa_key_dir is not None else settings.data_dir / "tsa"
 
 
 class KeystoreError(RuntimeError):
