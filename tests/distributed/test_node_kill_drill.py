@@ -36,7 +36,7 @@ import pytest
 from efacture.bench.cluster import RabbitCluster
 from tests.distributed.rabbit_cluster import queues
 from tests.drill.drill_audit import audit, wait_settled
-from tests.support.drill import SCALE_ENV, Figures, Load, Sim
+from tests.support.drill import SCALE_ENV, Figures, Load, Sim, started
 from tests.support.infra import Infra
 from tests.support.invoices import TENANT
 from tests.support.system import System
@@ -133,15 +133,9 @@ def _archived(url: str) -> int:
 
 @pytest.fixture(scope="module")
 def system(cluster_infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
-    sys_ = System(cluster_infra, tmp_path_factory.mktemp("efacture-node-kill"),
-                  EFACTURE_LOG_LEVEL="INFO")
-    sys_.start(timeout=180)
-    try:
-        sys_.cli("tenant", "add", TENANT, "--name", "Drill", "--subscribed-on", "2026-01-01",
-                 "--sandbox")
+    with started(System(cluster_infra, tmp_path_factory.mktemp("efacture-node-kill"),
+                        EFACTURE_LOG_LEVEL="INFO"), TENANT, start_timeout=180) as sys_:
         yield sys_
-    finally:
-        sys_.stop()
 
 
 @pytest.fixture(scope="module")

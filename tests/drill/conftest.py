@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.drill import Sim
+from tests.support.drill import Sim, started
 from tests.support.invoices import TENANT
 from tests.support.system import System
 
@@ -24,14 +24,9 @@ def drill_env() -> dict[str, str]:
 @pytest.fixture(scope="module")
 def system(infra: Any, tmp_path_factory: pytest.TempPathFactory,
            drill_env: dict[str, str]) -> Iterator[System]:
-    sys_ = System(infra, tmp_path_factory.mktemp("efacture-drill"), **DRILL_ENV, **drill_env)
-    sys_.start()
-    try:
-        sys_.cli("tenant", "add", TENANT, "--name", "Drill", "--subscribed-on", "2026-01-01",
-                 "--sandbox")
+    with started(System(infra, tmp_path_factory.mktemp("efacture-drill"), **DRILL_ENV,
+                        **drill_env), TENANT) as sys_:
         yield sys_
-    finally:
-        sys_.stop()
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ goes away it reconnects and publishes the unconfirmed message again under the sa
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -17,7 +18,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,19 @@ def drill_n(share: float = 1.0) -> int:
 def outage_seconds(default: float) -> float:
     raw = os.environ.get(OUTAGE_ENV)
     return float(raw) if raw else default
+
+
+@contextlib.contextmanager
+def started(system: Any, tenant: str, start_timeout: float = 90) -> Iterator[Any]:
+    """``system`` (a ``tests.support.system.System``) started, with the drill's sandbox tenant
+    registered; stopped when the block ends, whatever happened in it."""
+    system.start(timeout=start_timeout)
+    try:
+        system.cli("tenant", "add", tenant, "--name", "Drill", "--subscribed-on", "2026-01-01",
+                   "--sandbox")
+        yield system
+    finally:
+        system.stop()
 
 
 class Sim:
