@@ -12,19 +12,15 @@ from __future__ import annotations
 import contextlib
 import uuid
 
+from services.transmit.acknowledgements import Acknowledged
 from services.transmit.adapters import repository as repo
 from services.transmit.adapters.pa_models import FlowStatus
 from services.transmit.domain.breaker import BreakerState
 from services.transmit.service import TransmitService
 from shared import outbox
 from shared.errors import RetryableError
-from shared.logging import get_logger
 from shared.messages.internal import FlowPoll
-from shared.messages.status import EventReason, make_event
-from shared.outbox import Outgoing
 from shared.topology import RETRY
-
-log = get_logger(__name__)
 
 # One hour of 1-second polls; after that the lifecycle follower reads the acknowledgement
 # when a later status about the invoice arrives (follower.py, ``_acknowledged``).
@@ -60,22 +56,7 @@ class LifecycleService:
     async def acknowledge(self, tenant: str, invoice_id: uuid.UUID, flow_id: str,
                           status: FlowStatus) -> None:
         """Record a final acknowledgement (``Ok`` → 200, ``Error`` → 213 with the PA's
-        reasons) and publish it. Idempotent: the event id is derived, the state the same."""
-        ok = status.ack_status == "Ok"
-        async with self.rt.pool.connection() as conn:
-            cur = await conn.execute(
-                "SELECT submission_id, invoice_number FROM archive.invoice WHERE invoice_id = %s",
-                (invoice_id,))
-            found = await cur.fetchone()
-        submission_id, number = found if found else (None, None)
-        event = make_event(
-            "lifecycle", tenant=tenant, submission_id=submission_id, invoice_id=invoice_id,
-            invoice_number=number, lifecycle_code=200 if ok else 213,
-            reasons=[EventReason(code=r.code, message=r.message) for r in status.reasons],
-            detail={"flow_id": flow_id, "ack_status": status.ack_status},
-        )
-        async with self.rt.pool.connection() as conn, conn.transaction():
-            await repo.set_state(conn, invoice_id, "accepted" if ok else "rejected")
-            ids = await outbox.add(conn, [Outgoing.status(event)])
-        await outbox.flush(self.rt.pool, self.rt.publish, ids)
-        log.info("flow-acknowledged", ack_status=status.ack_status)
+        reasons) and publish it, grouped with the others that arrive meanwhile
+        (:mod:`services.transmit.acknowledgements`). Idempotent: the event id is derived,
+        the state the same; raises when the batch failed (the caller retries)."""
+        await self.t.acks.record(Acknowledged(tenant, invoice_id, flow_id, status))

@@ -23,6 +23,7 @@ from typing import Any
 import psycopg
 from pydantic import SecretStr
 
+from services.transmit.acknowledgements import Acknowledgements
 from services.transmit.adapters import repository as repo
 from services.transmit.adapters.credentials import SANDBOX_SECRET, open_secret
 from services.transmit.adapters.pa_client import PaClient, PaCredentials, PaEndpoint
@@ -61,6 +62,7 @@ class TransmitService:
     pa: PaClient
     vault: Vault
     uploads: Uploads
+    acks: Acknowledgements
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
@@ -70,9 +72,11 @@ class TransmitService:
         self.pa = PaClient(breaker_factory=lambda: CircuitBreaker(cooldown_s=cooldown))
         self.vault = Vault(self.rt.settings)
         self.uploads = Uploads(self.rt)
+        self.acks = Acknowledgements(self.rt)
 
     async def close(self) -> None:
         await self.uploads.close()
+        await self.acks.close()
         await self.pa.aclose()
 
     async def credentials(self, tenant_siret: str) -> PaCredentials:

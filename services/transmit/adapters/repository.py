@@ -92,6 +92,20 @@ async def set_uploaded(
     )
 
 
+async def set_acknowledged(
+    conn: psycopg.AsyncConnection[Any], acks: Sequence[tuple[uuid.UUID, str]]
+) -> None:
+    """Set each (invoice_id, state) — ``accepted`` or ``rejected`` — in one statement."""
+    if not acks:
+        return
+    await conn.execute(
+        "UPDATE transmit.transmission t SET state = v.state, updated_at = now()"
+        " FROM unnest(%s::uuid[], %s::text[]) AS v(invoice_id, state)"
+        " WHERE t.invoice_id = v.invoice_id",
+        ([i for i, _ in acks], [s for _, s in acks]),
+    )
+
+
 async def get(conn: psycopg.AsyncConnection[Any], invoice_id: uuid.UUID) -> Transmission | None:
     cur = await conn.execute(
         "SELECT invoice_id, state, attempts, round_attempts, replays, flow_id"
