@@ -21,8 +21,10 @@ COPY services ./services
 RUN pip install . \
     && rm -rf /src/build /src/*.egg-info
 
-# An unprivileged user owns the data directory; a named volume mounted there starts with this
-# ownership, so every service can write the blob store and the dev-mode keys.
+# An unprivileged user (uid 10001) runs every process. In docker-compose.yml no service mounts
+# a volume at the data directory (the documents are in S3, the keys are docker secrets); the
+# key files made by scripts/compose-secrets are owned by this uid, because compose mounts file
+# secrets with their host owner and mode.
 RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/efacture efacture \
     && mkdir -p /var/lib/efacture \
     && chown efacture:efacture /var/lib/efacture

@@ -196,18 +196,32 @@ def test_each_efacture_service_checks_its_own_health(
         assert test[-3:] == ["efacture", "health", target], f"{name}: {test}"
 
 
-def test_efacture_services_share_one_data_volume_at_the_data_dir(
+def _mount_sources(service: dict[str, Any]) -> dict[str, str]:
+    """Mount target → source (a named volume or a host path), short and long syntax."""
+    found = {}
+    for volume in service.get("volumes") or []:
+        if isinstance(volume, dict):
+            found[str(volume["target"])] = str(volume.get("source", ""))
+        else:
+            source, target = str(volume).split(":")[:2]
+            found[target] = source
+    return found
+
+
+def test_no_two_efacture_containers_share_a_volume_and_none_mounts_the_data_dir(
     compose: dict[str, Any], services: dict[str, dict[str, Any]]
 ) -> None:
-    sources = set()
-    for name, service in _efacture_services(services).items():
+    """Issue 14, item 2: no service needs another's disk. The documents are in the object
+    store, the keys are docker secrets; what a service writes stays in its own container."""
+    owners: dict[str, str] = {}
+    for name, service in _efacture_containers(services).items():
+        mounts = _mount_sources(service)
         data_dir = _environment(service)["EFACTURE_DATA_DIR"]
-        mounts = [str(volume).split(":") for volume in service.get("volumes", [])]
-        at_data_dir = [mount[0] for mount in mounts if len(mount) > 1 and mount[1] == data_dir]
-        assert len(at_data_dir) == 1, f"{name} mounts nothing at {data_dir}"
-        sources.add(at_data_dir[0])
-    assert len(sources) == 1
-    assert sources <= set(compose.get("volumes") or {})
+        assert data_dir not in mounts, f"{name} mounts a volume at the data dir {data_dir}"
+        for source in mounts.values():
+            assert owners.setdefault(source, name) == name, (
+                f"{name} and {owners[source]} both mount {source}")
+    assert "efacture-data" not in (compose.get("volumes") or {}), "the shared volume is back"
 
 
 def test_efacture_services_build_from_the_repository_dockerfile(
