@@ -1,6 +1,7 @@
 """docker-compose.yml describes the distributed shape (issue 14, item 6): three RabbitMQ nodes
 forming one cluster, SeaweedFS as the S3 store of the documents, PostgreSQL, two processes of
-each consuming service; secrets only from ./.env or docker secrets; ports on loopback only.
+each consuming service; secrets only from ./.env or docker secrets; ports on loopback only;
+each key only in the services that use it (issue 14, item 2), none on a shared volume.
 
 Read as compose would (no Docker engine on this machine): what is checked is the file.
 """
@@ -8,6 +9,7 @@ Read as compose would (no Docker engine on this machine): what is checked is the
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,6 +26,16 @@ NODES = ("rabbitmq-1", "rabbitmq-2", "rabbitmq-3")
 CONSUMERS = ("ingest", "archive", "transmit", "metering")
 VARIABLE = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*:\?[^}]*\}$")
 LOOPBACK = ("127.0.0.1:", "[::1]:")
+EFACTURE = ("migrate", "pa-sim", "tsa", *CONSUMERS)
+# Who may hold each key (docker secret name → services). migrate is the operators' container
+# (`docker compose run --rm migrate efacture export|proof|tenant …`): it holds archive's keys.
+KEY_HOLDERS = {
+    "master_key": {"archive", "transmit", "migrate", "portal"},
+    "log_signing_key": {"archive", "migrate"},
+}
+# Settings that name a file with key material (none of them may hold the material inline).
+FILE_SETTINGS = ("EFACTURE_MASTER_KEY_FILE", "EFACTURE_LOG_SIGNING_KEY_FILE")
+INLINE_KEYS = ("EFACTURE_MASTER_KEY", "EFACTURE_LOG_SIGNING_KEY")
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +50,25 @@ def _env(service: dict[str, Any]) -> dict[str, str]:
 
 
 def _volumes(service: dict[str, Any]) -> dict[str, str]:
-    """Mount target → source."""
-    return {str(v).split(":")[1]: str(v).split(":")[0] for v in service.get("volumes", [])}
+    """Mount target → source, short (``src:dst[:ro]``) and long (``type: bind``) syntax."""
+    found = {}
+    for volume in service.get("volumes") or []:
+        if isinstance(volume, dict):
+            found[str(volume["target"])] = str(volume["source"])
+        else:
+            found[str(volume).split(":")[1]] = str(volume).split(":")[0]
+    return found
+
+
+def _names(entries: list[Any] | None, default_dir: str = "/run/secrets/") -> dict[str, str]:
+    """A service's ``secrets:`` (or, with ``default_dir="/"``, ``configs:``) as source → path in
+    the container: the target when it is absolute, else ``default_dir`` + target or name."""
+    found = {}
+    for entry in entries or []:
+        source = str(entry if isinstance(entry, str) else entry["source"])
+        target = source if isinstance(entry, str) else str(entry.get("target", source))
+        found[source] = target if target.startswith("/") else default_dir + target
+    return found
 
 
 def test_three_rabbitmq_nodes_form_one_cluster_with_a_cookie_from_the_env_file(
@@ -120,3 +149,98 @@ def test_every_published_port_is_on_loopback(compose: dict[str, Any]) -> None:
         assert port.startswith(LOOPBACK), f"{name} publishes {port} beyond this host"
     host_ports = [p.rsplit(":", 2)[-2] for _, p in published]
     assert len(host_ports) == len(set(host_ports)), "two containers publish one host port"
+
+
+def test_each_key_is_given_only_to_the_services_that_use_it(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    holders: dict[str, set[str]] = {}
+    for name, svc in services.items():
+        for secret in _names(svc.get("secrets")):
+            holders.setdefault(secret, set()).add(name)
+    assert holders["log_signing_key"] == {"archive", "migrate"}, "the log key left archive"
+    assert "archive" in holders["master_key"]
+    assert "transmit" in holders["master_key"]
+    for secret, allowed in KEY_HOLDERS.items():
+        assert holders[secret] <= allowed, f"{secret} given to {holders[secret] - allowed}"
+    for name in ("ingest", "metering", "pa-sim", "tsa"):
+        svc = services[name]
+        assert not svc.get("secrets"), f"{name} holds {svc.get('secrets')}"
+        env = _env(svc)
+        assert not {*FILE_SETTINGS, "EFACTURE_TSA_CA", "EFACTURE_TSA_CHAIN_FILE"} & env.keys(), (
+            f"{name} is pointed at a key it does not use")
+    assert holders["seaweedfs-s3"] == {"seaweedfs"}
+
+
+def test_key_settings_point_at_the_secrets_and_configs_each_service_mounts(
+        compose: dict[str, Any]) -> None:
+    for name in EFACTURE:
+        svc = compose["services"][name]
+        env = _env(svc)
+        secrets = _names(svc.get("secrets"))
+        configs = _names(svc.get("configs"), "/")
+        for key in INLINE_KEYS:
+            assert key not in env, f"{name}: {key} would put key material in the file"
+        for key in FILE_SETTINGS:
+            if key in env:
+                assert env[key] in secrets.values(), f"{name}: {key}={env[key]} is not mounted"
+                assert env[key].startswith("/run/secrets/")
+        # Every secret a service mounts is one its settings read (no key lying around unused).
+        wanted = {env.get(key) for key in FILE_SETTINGS}
+        assert set(secrets.values()) <= wanted, f"{name} mounts secrets it never reads"
+        for key in ("EFACTURE_TSA_CA", "EFACTURE_TSA_CHAIN_FILE"):
+            if key in env:
+                assert env[key] in configs.values(), f"{name}: {key}={env[key]} is not mounted"
+    archive = _env(compose["services"]["archive"])
+    assert archive["EFACTURE_MASTER_KEY_FILE"] == "/run/secrets/master_key"
+    assert archive["EFACTURE_LOG_SIGNING_KEY_FILE"] == "/run/secrets/log_signing_key"
+    # archive trusts the TSA through its public certificates, never through the key directory.
+    assert {"EFACTURE_TSA_CA", "EFACTURE_TSA_CHAIN_FILE"} <= archive.keys()
+    assert _env(compose["services"]["transmit"])["EFACTURE_MASTER_KEY_FILE"] == (
+        "/run/secrets/master_key")
+
+
+def test_the_tsa_key_directory_is_mounted_in_the_tsa_only(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    tsa = services["tsa"]
+    key_dir = _env(tsa)["EFACTURE_TSA_KEY_DIR"]
+    source = _volumes(tsa)[key_dir]
+    assert source == "./var/compose/tsa"
+    (bind,) = [v for v in tsa["volumes"] if isinstance(v, dict) and v["target"] == key_dir]
+    assert bind["type"] == "bind"
+    # compose must not create an empty directory where the TSA would invent an authority
+    # that archive's EFACTURE_TSA_CA does not name.
+    assert bind["bind"]["create_host_path"] is False
+    for name, svc in services.items():
+        if name != "tsa":
+            assert source not in _volumes(svc).values(), f"{name} mounts the TSA's keys"
+            assert "EFACTURE_TSA_KEY_DIR" not in _env(svc), name
+
+
+def test_the_public_tsa_certificates_are_configs_not_secrets(compose: dict[str, Any]) -> None:
+    """The only material two services both mount: the TSA's root and chain, public by nature
+    (auditors get the same from `efacture keys export-trust`), read-only as every config."""
+    configs = compose["configs"]
+    assert set(configs) == {"tsa_ca", "tsa_chain"}
+    for name, svc in compose["services"].items():
+        for source, target in _names(svc.get("configs"), "/").items():
+            assert source in configs, f"{name} mounts an undefined config {source}"
+            assert target.startswith("/etc/efacture/"), f"{name}: {target}"
+
+
+def test_every_secret_and_config_file_is_generated_under_the_ignored_var_compose(
+        compose: dict[str, Any]) -> None:
+    sources = [spec["file"] for section in ("secrets", "configs")
+               for spec in compose[section].values()]
+    sources += [src for svc in compose["services"].values()
+                for src in _volumes(svc).values() if src.startswith("./var/")]
+    assert {"./var/compose/master.key", "./var/compose/log.key", "./var/compose/tsa"} <= set(
+        sources)
+    for source in sources:
+        assert source.startswith("./var/compose/"), f"{source} is not a generated file"
+        ignored = subprocess.run(["git", "check-ignore", "-q", source.removeprefix("./")],
+                                 cwd=REPO, check=False, timeout=30)
+        assert ignored.returncode == 0, f"{source} is not git-ignored"
+    # And none of them is tracked (an ignored file can still have been added by hand).
+    tracked = subprocess.run(["git", "ls-files", "var/compose"], cwd=REPO, check=True,
+                             capture_output=True, text=True, timeout=30).stdout
+    assert not tracked.strip(), f"tracked under var/compose: {tracked.split()}"
