@@ -118,16 +118,25 @@ def test_efacture_services_get_broker_database_data_dir_pa_and_tsa(
     services: dict[str, dict[str, Any]],
 ) -> None:
     for name, service in _efacture_containers(services).items():
-        required = {"EFACTURE_AMQP_URL", "EFACTURE_DATA_DIR", "EFACTURE_PA_URL",
-                    "EFACTURE_TSA_URL"}
-        if name in (*CONSUMERS, "migrate"):  # the simulator and the TSA use no database
-            required.add("EFACTURE_DATABASE_URL")
+        required = {"EFACTURE_DATA_DIR", "EFACTURE_PA_URL", "EFACTURE_TSA_URL"}
+        if name in (*CONSUMERS, "migrate"):  # the simulator and the TSA use neither
+            required |= {"EFACTURE_AMQP_URL", "EFACTURE_DATABASE_URL"}
         environment = _environment(service)
         assert required <= environment.keys(), f"{name} misses {required - environment.keys()}"
         # The settings must parse: a bad value would only show when the container starts.
         Settings.model_validate(
             {key.removeprefix("EFACTURE_").lower(): environment[key] for key in required}
         )
+
+
+def test_the_simulator_and_the_tsa_hold_no_broker_database_or_store_credential(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    for name in ("pa-sim", "tsa"):
+        environment = _environment(services[name])
+        held = {key for key in environment if key in {"EFACTURE_AMQP_URL", "EFACTURE_BLOB_URL"}
+                or "DATABASE_URL" in key or key.startswith("AWS_")}
+        assert not held, f"{name} is given {sorted(held)} it never uses"
 
 
 def test_urls_point_at_services_of_this_file(services: dict[str, dict[str, Any]]) -> None:
