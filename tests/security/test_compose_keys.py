@@ -13,14 +13,11 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from services.archive.adapters.log_key import existing_log_key, load_log_key
 from services.archive.adapters.tsa_client import parse_response
@@ -31,12 +28,10 @@ from services.archive.tsa.protocol import build_request
 from shared.settings import Settings
 from shared.vault.master_key import MasterKey, load_master_key
 from shared.vault.master_source import MasterKeySource
+from tests.security.compose_support import key_env, load_compose, run_script
 
 pytestmark = pytest.mark.security
 
-REPO = Path(__file__).resolve().parents[2]
-SCRIPT = REPO / "scripts" / "compose-secrets"
-VAR_COMPOSE = "./var/compose/"
 CONTAINER_UID = 10001  # the Dockerfile's user
 # Derived from .env and written again on every run (same content); the lock file is the TSA's.
 REWRITTEN = {"rabbitmq-definitions.json", "seaweedfs-s3.json", ".lock"}
@@ -44,23 +39,13 @@ REWRITTEN = {"rabbitmq-definitions.json", "seaweedfs-s3.json", ".lock"}
 
 @pytest.fixture(scope="module")
 def compose() -> dict[str, Any]:
-    document = yaml.safe_load((REPO / "docker-compose.yml").read_text(encoding="utf-8"))
-    assert isinstance(document, dict)
-    return document
-
-
-def _run_script(root: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    """scripts/compose-secrets with ``root`` standing for the repository (.env, var/compose)."""
-    return subprocess.run(
-        [str(SCRIPT), str(root / ".env"), str(root / "var/compose/rabbitmq-definitions.json")],
-        env={**os.environ, "PYTHON": sys.executable, **env}, capture_output=True, text=True,
-        timeout=120, check=False)
+    return load_compose()
 
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     made = tmp_path_factory.mktemp("compose-root")
-    done = _run_script(made)
+    done = run_script(made)
     assert done.returncode == 0, done.stderr
     assert "made master.key, log.key, tsa/" in done.stdout
     return made
@@ -74,44 +59,11 @@ def _no_ambient_settings(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(key)
 
 
-def _mounts(compose: dict[str, Any], name: str, root: Path) -> dict[str, Path]:
-    """Container path → host file or directory, for one service, as compose mounts them."""
-    svc = compose["services"][name]
-    found: dict[str, Path] = {}
-    for kind, default_dir in (("secrets", "/run/secrets/"), ("configs", "/")):
-        for entry in svc.get(kind) or []:
-            source = entry if isinstance(entry, str) else entry["source"]
-            target = source if isinstance(entry, str) else entry.get("target", source)
-            path = target if target.startswith("/") else default_dir + target
-            found[path] = _host(compose[kind][source]["file"], root)
-    for volume in svc.get("volumes") or []:
-        if isinstance(volume, dict) and volume["type"] == "bind":
-            found[volume["target"]] = _host(volume["source"], root)
-    return found
-
-
-def _host(source: str, root: Path) -> Path:
-    assert source.startswith(VAR_COMPOSE), source
-    return root / source.removeprefix("./")
-
-
 def _settings(compose: dict[str, Any], name: str, root: Path, data_dir: Path) -> Settings:
-    """The service's settings with compose's environment, its mounts resolved to host paths."""
-    mounts = _mounts(compose, name, root)
-    values: dict[str, Any] = {}
-    for key, value in (compose["services"][name].get("environment") or {}).items():
-        if not key.startswith("EFACTURE_"):
-            continue
-        text = str(value)
-        if text.startswith("/run/secrets/") or text.startswith("/etc/efacture/") or (
-                key == "EFACTURE_TSA_KEY_DIR"):
-            assert text in mounts, f"{name}: {key}={text} is not mounted"
-            text = str(mounts[text])
-        values[key.removeprefix("EFACTURE_").lower()] = text
-    values["data_dir"] = data_dir
-    values["amqp_url"] = "amqp://stand-in/"  # holds ${PASSWORD}s; not what is tested here
-    values.pop("database_url", None)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    """The service's key settings as compose gives them (host paths), its own data dir."""
+    values: dict[str, Any] = {key.removeprefix("EFACTURE_").lower(): value
+                              for key, value in key_env(compose, name, root).items()}
+    return Settings(_env_file=None, data_dir=data_dir, **values)  # type: ignore[call-arg]
 
 
 @pytest.fixture
@@ -187,21 +139,21 @@ def _snapshot(directory: Path) -> dict[str, tuple[bytes, int, int]]:
 
 
 def test_a_second_run_overwrites_no_key(tmp_path: Path) -> None:
-    assert _run_script(tmp_path).returncode == 0
+    assert run_script(tmp_path).returncode == 0
     keys = tmp_path / "var/compose"
     before = _snapshot(keys)
     assert {"master.key", "log.key", "tsa/tsa-key.pem", "tsa-ca.pem"} <= before.keys()
-    again = _run_script(tmp_path)
+    again = run_script(tmp_path)
     assert again.returncode == 0, again.stderr
     assert "made none" in again.stdout
     assert _snapshot(keys) == before
 
 
 def test_a_public_copy_that_no_longer_matches_is_refused_not_replaced(tmp_path: Path) -> None:
-    assert _run_script(tmp_path).returncode == 0
+    assert run_script(tmp_path).returncode == 0
     copy = tmp_path / "var/compose/tsa-ca.pem"
     copy.write_bytes(b"not the authority's certificate\n")
-    again = _run_script(tmp_path)
+    again = run_script(tmp_path)
     assert again.returncode != 0
     assert "does not match" in again.stderr
     assert copy.read_bytes() == b"not the authority's certificate\n"
