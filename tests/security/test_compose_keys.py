@@ -4,8 +4,8 @@ Issue 14, item 2: each key lives only where it is used, from configuration, neve
 shared data directory. No Docker engine runs here, so the test does what compose would: it
 runs the script into a temporary directory, maps each service's ``secrets:``, ``configs:`` and
 bind mounts of docker-compose.yml onto the files written there, builds that service's
-:class:`Settings` from its ``environment:`` and calls the project's own loaders. Each service's
-data directory is an empty directory that must stay empty.
+:class:`Settings` from the key settings of its ``environment:`` and calls the project's own
+loaders. Each service's data directory is an empty directory that must stay empty.
 """
 
 from __future__ import annotations
