@@ -183,6 +183,8 @@ def test_key_settings_point_at_the_secrets_and_configs_each_service_mounts(
         env = _env(svc)
         secrets = _names(svc.get("secrets"))
         configs = _names(svc.get("configs"), "/")
+        assert secrets.keys() <= compose["secrets"].keys(), f"{name}: undefined secret"
+        assert configs.keys() <= compose["configs"].keys(), f"{name}: undefined config"
         for key in INLINE_KEYS:
             assert key not in env, f"{name}: {key} would put key material in the file"
         for key in FILE_SETTINGS:

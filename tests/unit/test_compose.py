@@ -262,3 +262,14 @@ def test_dockerfile_installs_the_project_from_pyproject_on_python_311_slim() -> 
         assert package in copied, package
         assert (REPO / package).is_dir(), package
     assert any(re.match(r"RUN pip install (--\S+ )*\.(\s|$)", line) for line in instructions)
+
+
+def test_the_file_is_a_valid_compose_document(compose: dict[str, Any]) -> None:
+    """The Compose Specification's own parser (Rust ``compose_spec``, PyPI ``compose-spec``)
+    on the file with its YAML merge keys resolved, as compose resolves them: it refuses an
+    unknown key anywhere (a misspelt ``create_host_path`` would be ignored by the tests
+    above). Skipped where the package is not installed."""
+    spec = pytest.importorskip("compose_spec")
+    resolved = {key: value for key, value in compose.items() if not key.startswith("x-")}
+    parsed = spec.PyCompose.from_yaml(yaml.safe_dump(resolved, sort_keys=False))
+    assert parsed.service_names() == list(compose["services"])
