@@ -18,11 +18,15 @@ SANDBOX_SECRET = "sandbox"  # noqa: S105 - the built-in simulator accepts any se
 
 __all__ = ["SANDBOX_SECRET", "SecretUnreadableError", "open_secret", "seal_secret"]
 
-_SOURCES: dict[tuple[str, str | None], MasterKeySource] = {}
+# Keyed by every setting that picks the master key: two settings that differ only in the
+# key file must not share a source (the second would open secrets with the first's key).
+_SOURCES: dict[tuple[str, str | None, str | None], MasterKeySource] = {}
 
 
 def _source(settings: Settings, *, generate: bool) -> MasterKeySource:
-    slot = (str(settings.data_dir), settings.master_key)
+    key_file = settings.master_key_file
+    slot = (str(settings.data_dir), settings.master_key,
+            str(key_file) if key_file is not None else None)
     found = _SOURCES.get(slot)
     if found is None:
         found = _SOURCES[slot] = MasterKeySource(settings, generate=generate)
