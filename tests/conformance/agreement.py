@@ -12,15 +12,19 @@ from dataclasses import dataclass
 
 from services.ingest.domain import sch_rules
 from services.ingest.domain.coverage import HAND_WRITTEN
+from services.ingest.domain.fast_rules import generated
 from services.ingest.domain.verdicts import Verdict
 
 # Official rule ids ingest implements: by hand, or from the generated tables. Each must fire
 # exactly when the oracle's does.
 COVERED: frozenset[str] = (
     HAND_WRITTEN | {"BR-FR-CO-05", "BR-FR-CO-07"}
-    | {rule for rules in sch_rules.RULES.values() for _, _, _, _, asserts in rules
-       for rule, *_ in asserts}
+    | {rule for name in sch_rules.RULES for rule in generated(name)}
 )
+# The rules run by the XPath 2.0 tier (sch_xpath2): shown apart in the table.
+XPATH2: frozenset[str] = frozenset(
+    rule for templates in sch_rules.RULES.values() for template in templates
+    if template[5] for rule, *_ in template[5][1])
 FAMILIES: tuple[tuple[str, str], ...] = (
     ("BR-FR", r"^BR-FR-"),
     ("code lists BR-CL", r"^BR-CL-"),
@@ -98,6 +102,10 @@ def table(title: str, results: list[Compared]) -> list[str]:
     bad = rule_disagreements(results)
     lines.append(f"covered rules: {len(COVERED)}, disagreeing: {len(bad)}"
                  + (f" {sorted(bad)}" if bad else ""))
+    tier = sorted({x for f in fired.values() for x in f} & XPATH2)
+    lines.append(f"XPath 2.0 tier: {len(XPATH2)} rules; fired by the oracle ({len(tier)}): "
+                 f"{' '.join(tier) or '-'}; disagreeing: "
+                 f"{' '.join(sorted(set(tier) & set(bad))) or 'none'}")
     uncovered = sorted({x for f in fired.values() for x in f} - COVERED)
     lines.append(f"fired but not covered ({len(uncovered)}): {' '.join(uncovered)}")
     for r in results:

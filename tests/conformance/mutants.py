@@ -4,7 +4,12 @@ breakdowns, code lists, dates, identifiers, mandatory fields, French BR-FR requi
 A mutation is an XPath (CII and UBL spellings) and an action on the first node it selects:
 ``inc`` adds 1.00 to an amount, ``set:V`` replaces the text, ``attr:NAME=V`` sets an attribute,
 ``drop`` removes the element, ``dup`` repeats it, ``sibling:NAME`` adds a ``NAME`` element of
-the same namespace and text after it. A mutation that selects nothing in a base is not generated.
+the same namespace and text after it (``sibling:NAME=V``: with the text ``V``), ``noattr:NAME``
+removes an attribute. A mutation that selects nothing in a base is not generated.
+
+:data:`EXTRA_BASES` adds the EXTENDED, EXTENDED-CTC-FR (CII and UBL) samples with the mutations
+that reach the rules of the XPath 2.0 tier (category sums per rate and exemption reason, the
+CTC-FR totals, parent lines, tax currency, BR-FR billing modes and notes).
 """
 
 from __future__ import annotations
@@ -138,7 +143,30 @@ MUTATIONS: tuple[tuple[str, str, str | None, str | None, str], ...] = (
     ("BR-FR", "seller-siret-mismatch", f"{_AGR}/ram:SellerTradeParty/ram:GlobalID",
      f"{_U}/cac:AccountingSupplierParty/cac:Party/cac:PartyIdentification/cbc:ID",
      "siret"),
+    # Rules of the XPath 2.0 tier (sch_xpath2): BR-AF/AG-08 (CII), BR-48, BR-53, BR-FR-BD-13 /
+    # BR-FR-MV-BD_BT-3, BR-FR-20, BR-FR-CO-14/15, BR-FR-CO-10, BR-FXEXT-11.
+    ("VAT", "breakdown-category-L", f"{_TAX}/ram:CategoryCode",
+     f"{_U}/cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory/cbc:ID", "set:L"),
+    ("VAT", "breakdown-category-M", f"{_TAX}/ram:CategoryCode",
+     f"{_U}/cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory/cbc:ID", "set:M"),
+    ("VAT", "breakdown-rate-dropped", None,
+     f"{_U}/cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory/cbc:Percent", "drop"),
+    ("code lists", "tax-currency-unmatched", None, f"{_U}/cbc:DocumentCurrencyCode",
+     "sibling:TaxCurrencyCode=USD"),
+    ("BR-FR", "billing-mode-S9", "/rsm:CrossIndustryInvoice/rsm:ExchangedDocumentContext/"
+     "ram:BusinessProcessSpecifiedDocumentContextParameter/ram:ID", f"{_U}/cbc:ProfileID",
+     "set:S9"),
+    ("BR-FR", "bar-note-invalid", None, f"{_U}/cbc:Note", "set:#BAR#XYZ"),
+    ("BR-FR", "seller-single-vat-group", f"{_AGR}/ram:SellerTradeParty/ram:GlobalID",
+     f"{_U}/cac:AccountingSupplierParty/cac:Party/cac:PartyIdentification/cbc:ID",
+     "attr:schemeID=0231"),
+    ("BR-FR", "global-id-without-scheme", f"{_AGR}/ram:SellerTradeParty/ram:GlobalID", None,
+     "noattr:schemeID"),
+    ("identifiers", "parent-line-unknown", f"{_LINE}/ram:AssociatedDocumentLineDocument/"
+     "ram:LineID", None, "sibling:ParentLineID=99"),
 )
+# Applied to the extra bases only (parent lines exist in EXTENDED only).
+_EXTRA_ONLY = frozenset({"parent-line-unknown"})
 
 # Valid bases (both ingest, for a production tenant, and the official artefacts accept them).
 # The akretion samples' buyer SIREN 987654321 fails its check digit: replaced by a valid one.
@@ -148,6 +176,21 @@ BASES: tuple[tuple[str, tuple[bytes, bytes]], ...] = (
     ("ubl/akretion__ubl-21-en16931.xml", (b"987654321", b"732829320")),
     ("cii/cen__CII_example1.xml", (b"", b"")),
     ("ubl/cen__ubl-tc434-example1.xml", (b"", b"")),
+)
+_SIREN = (b"987654321", b"732829320")
+# (label, corpus path, replacements, mutations) of the extra bases; the CTC-FR CII one is the
+# EXTENDED sample declaring EXTENDED-CTC-FR.
+EXTRA_BASES: tuple[tuple[str, str, tuple[bytes, ...], frozenset[str]], ...] = (
+    ("cii/akretion__factur-x-extended.xml", "cii/akretion__factur-x-extended.xml", _SIREN,
+     frozenset({"breakdown-tax", "breakdown-category-L", "parent-line-unknown",
+                "billing-mode-S9"})),
+    ("cii/akretion__factur-x-extended.xml#ctc-fr", "cii/akretion__factur-x-extended.xml",
+     (*_SIREN, b"#urn:factur-x.eu:1p0:extended<", b"#urn.cpro.gouv.fr:1p0:extended-ctc-fr<"),
+     frozenset({"line-total", "grand-total", "tax-basis"})),
+    ("ubl/akretion__ubl-21-extended-ctc-fr.xml", "ubl/akretion__ubl-21-extended-ctc-fr.xml",
+     (b"", b""), frozenset({"line-total", "grand-total", "breakdown-rate-dropped",
+                            "tax-currency-unmatched", "billing-mode-S9", "bar-note-invalid",
+                            "seller-single-vat-group"})),
 )
 
 
@@ -165,12 +208,16 @@ class Mutant:
         return f"{self.base}::{self.name}"
 
 
-def base_xml(corpus: Path, path: str, fix: tuple[bytes, bytes]) -> bytes:
-    """The invoice XML of a base (extracted from the PDF for Factur-X), repaired."""
+def base_xml(corpus: Path, path: str, fix: tuple[bytes, ...]) -> bytes:
+    """The invoice XML of a base (extracted from the PDF for Factur-X), repaired: ``fix`` is
+    pairs of (old, new) byte strings."""
     body = (corpus / path).read_bytes()
     xml = analyse(body, None, sandbox=True, max_bytes=10 * 1024 * 1024).xml
     assert xml is not None, path
-    return xml.replace(*fix) if fix[0] else xml
+    for old, new in zip(fix[::2], fix[1::2], strict=True):
+        if old:
+            xml = xml.replace(old, new)
+    return xml
 
 
 def _apply(node: etree._Element, action: str) -> bool:
@@ -196,9 +243,15 @@ def _apply(node: etree._Element, action: str) -> bool:
     elif action == "dup":
         node.addnext(copy.deepcopy(node))
     elif action.startswith("sibling:"):
-        twin = etree.Element(etree.QName(etree.QName(node).namespace, action[8:]))
-        twin.text = text or "X"
+        name, _, value = action[8:].partition("=")
+        twin = etree.Element(etree.QName(etree.QName(node).namespace, name))
+        twin.text = value or text or "X"
+        twin.tail = node.tail
         node.addnext(twin)
+    elif action.startswith("noattr:"):
+        if action[7:] not in node.attrib:
+            return False
+        del node.attrib[action[7:]]
     elif action == "drop":
         parent = node.getparent()
         if parent is None:
@@ -211,6 +264,8 @@ def mutants(corpus: Path) -> Iterator[Mutant]:
     """Every applicable mutation of every base."""
     for path, fix in BASES:
         yield from mutate(path, base_xml(corpus, path, fix))
+    for label, path, fix, names in EXTRA_BASES:
+        yield from mutate(label, base_xml(corpus, path, fix), names)
 
 
 def mutate(path: str, xml: bytes, only: frozenset[str] | None = None) -> Iterator[Mutant]:
@@ -218,7 +273,7 @@ def mutate(path: str, xml: bytes, only: frozenset[str] | None = None) -> Iterato
     cii = b"CrossIndustryInvoice" in xml[:400]
     for family, name, cii_path, ubl_path, action in MUTATIONS:
         where = cii_path if cii else ubl_path
-        if where is None or (only is not None and name not in only):
+        if where is None or (name not in only if only is not None else name in _EXTRA_ONLY):
             continue
         root = etree.fromstring(xml, etree.XMLParser(resolve_entities=False))
         nodes = root.xpath(where, namespaces=NS)

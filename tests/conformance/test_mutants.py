@@ -10,7 +10,7 @@ from services.ingest.domain.official import Oracle
 from tests.conformance.agreement import Compared, rule_disagreements
 from tests.conformance.conftest import CORPUS, compare, corpus_rows, record
 from tests.conformance.known import KNOWN_MUTANT_DISAGREEMENTS, KNOWN_MUTANT_RULES
-from tests.conformance.mutants import BASES, MUTATIONS, base_xml, mutants
+from tests.conformance.mutants import BASES, EXTRA_BASES, MUTATIONS, base_xml, mutants
 
 pytestmark = [pytest.mark.conformance,
               pytest.mark.skipif(not corpus_rows(), reason="corpus not available")]
@@ -24,10 +24,10 @@ def judged(oracle: Oracle) -> list[Compared]:
 
 
 def test_every_base_is_valid_both_ways(oracle: Oracle) -> None:
-    for path, fix in BASES:
-        result = compare(path, base_xml(CORPUS, path, fix), oracle)
-        assert result.ingest.valid, (path, sorted(result.ingest.rules))
-        assert result.official.valid, (path, sorted(result.official.rules))
+    for label, path, fix in [(p, p, f) for p, f in BASES] + [e[:3] for e in EXTRA_BASES]:
+        result = compare(label, base_xml(CORPUS, path, fix), oracle)
+        assert result.ingest.valid, (label, sorted(result.ingest.rules))
+        assert result.official.valid, (label, sorted(result.official.rules))
 
 
 def test_every_family_is_exercised_and_refused_by_the_oracle(judged: list[Compared]) -> None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 _CATEGORIES = ("BR-S", "BR-Z", "BR-E", "BR-AE", "BR-IC", "BR-G", "BR-O")
 
 UBL_ONLY: frozenset[str] = frozenset({"BR-AF-08", "BR-AG-08"})
+# Hand-written outside HAND_WRITTEN (br_fr.py), for French sellers.
+FRENCH: frozenset[str] = frozenset({"BR-FR-CO-05", "BR-FR-CO-07"})
 HAND_WRITTEN: frozenset[str] = frozenset(
     [f"BR-{n:02d}" for n in range(2, 17)]
     + [f"BR-CO-{n}" for n in (10, 11, 12, 13, 14, 15, 16, 17, 18, 26)]
@@ -20,3 +22,9 @@ HAND_WRITTEN: frozenset[str] = frozenset(
     + ["BR-IC-11", "BR-IC-12", *sorted(UBL_ONLY)]
     + [f"BR-FXEXT-CO-{n}" for n in (10, 11, 12, 13, 15, 16)]
 )
+
+
+def hand_written(name: str, rule: str) -> bool:
+    """True when ingest checks ``rule`` of official set ``name`` with a hand-written twin."""
+    return (rule in HAND_WRITTEN or rule in FRENCH) and (
+        rule not in UBL_ONLY or name.endswith("UBL"))

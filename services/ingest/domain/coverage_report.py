@@ -11,12 +11,10 @@ from __future__ import annotations
 from lxml import etree
 
 from services.ingest.domain import sch_rules
-from services.ingest.domain.coverage import HAND_WRITTEN, UBL_ONLY
+from services.ingest.domain.coverage import hand_written
+from services.ingest.domain.fast_rules import generated
 from services.ingest.domain.official import SETS, SVRL, stylesheet_path
 from services.ingest.domain.sch_build import _rule_of
-
-# Hand-written outside coverage.HAND_WRITTEN (br_fr.py), for French sellers.
-_FRENCH = frozenset({"BR-FR-CO-05", "BR-FR-CO-07"})
 
 
 def _artefact_rules(name: str) -> tuple[set[str], set[str]]:
@@ -35,10 +33,9 @@ def rows() -> list[tuple[str, int, int, int, list[str], list[str]]]:
     out = []
     for name in SETS:
         fatal, every = _artefact_rules(name)
-        run = {rule for *_, asserts in sch_rules.RULES[name] for rule, *_ in asserts}
+        run = generated(name)
         skipped = {rule for rule, _ in sch_rules.SKIPPED[name]} - run
-        hand = sorted(r for r in skipped if (r in HAND_WRITTEN or r in _FRENCH)
-                      and (r not in UBL_ONLY or name.endswith("UBL")))
+        hand = sorted(r for r in skipped if hand_written(name, r))
         out.append((name, len(every), len(run & fatal), len(skipped), hand,
                     sorted(skipped - set(hand))))
     return out

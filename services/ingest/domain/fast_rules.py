@@ -43,8 +43,8 @@ def _reasons(hits: list[sch_engine.Hit]) -> list[Reason]:
 @cache
 def generated(name: str) -> frozenset[str]:
     """The rule ids the tables of set ``name`` run."""
-    return frozenset(rule for _, _, _, _, asserts in sch_rules.RULES[name]
-                     for rule, *_ in asserts)
+    return frozenset(rule for template in sch_rules.RULES[name]
+                     for rule, *_ in (*template[4], *(template[5][1] if template[5] else ())))
 
 
 def profile_reasons(root: etree._Element, detected: Detected, handwritten: list[Reason],

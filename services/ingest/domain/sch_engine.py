@@ -26,9 +26,10 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from elementpath import ElementPathError
 from lxml import etree
 
-from services.ingest.domain import sch_match, sch_pred, sch_xpath
+from services.ingest.domain import sch_match, sch_pred, sch_xpath, sch_xpath2
 from services.ingest.domain.sch_functions import FUNCTIONS, UBL_FUNCTIONS, _s
 from services.ingest.domain.sch_match import Chain, Indexed, Plan
 from services.ingest.domain.sch_xpath import Compiled, Document
@@ -60,6 +61,11 @@ class _Rule:
     current: bool  # some expression of the rule reads current()
     simple: bool  # no lets and no current(): judged with the element's other plain rules
     asserts: tuple[tuple[str, str, bool, Compiled, Message], ...]
+    # The XPath 2.0 tier (official text, run by :mod:`sch_xpath2`): ``(lets, asserts)`` of
+    # expressions, parsed on first use; ``None`` when the rule has no such assertion.
+    xpath2: tuple[Any, Any] | None = None
+    namespaces: tuple[tuple[str, str], ...] = ()
+    ubl: bool = False
 
 
 def _xpath(expr: str, ns: dict[str, str], ubl: bool, smart: bool = False) -> etree.XPath:
@@ -213,11 +219,12 @@ def compiled_set(name: str) -> Plan:
     ns = sch_rules.NAMESPACES[name]
     ubl = name == "BR-FR-UBL"
     modes: dict[str, list[tuple[float, int, _Rule, tuple[Chain, ...], list[str]]]] = {}
-    for index, (mode, priority, match, lets, asserts) in enumerate(sch_rules.RULES[name]):
+    for index, (mode, priority, match, lets, asserts, xpath2) in enumerate(
+            sch_rules.RULES[name]):
         alternatives = selectors(match)
         found = [_chain(alt, ns, ubl) for alt in alternatives]
         conjunction = " and ".join(f"not({t})" if report else f"boolean({t})"
-                                   for _, _, report, t, _ in asserts)
+                                   for _, _, report, t, _ in asserts) or "true()"
         texts = [match, *(e for _, e in lets), *(a[3] for a in asserts),
                  *(t for a in asserts for k, t in a[4] if k == "x")]
         current = any("current()" in t for t in texts)
@@ -234,6 +241,9 @@ def compiled_set(name: str) -> Plan:
                  tuple((kind, _rule_xpath(text, ns, ubl) if kind == "x" else text)
                        for kind, text in message))
                 for rid, flag, report, test, message in asserts),
+            xpath2=tuple(xpath2) if xpath2 else None,
+            namespaces=tuple(sorted(ns.items())),
+            ubl=ubl,
         )
         others = [alt for alt, c in zip(alternatives, found, strict=True) if c is None]
         modes.setdefault(mode, []).append(
@@ -291,7 +301,13 @@ def run(name: str, root: etree._Element, indexed: Indexed | None = None) -> list
     # assertions are then checked in one evaluation per element.
     plain: dict[etree._Element, list[_Rule]] = {}
 
+    # Rules with XPath 2.0 assertions and the nodes they judge: elementpath's tree of the
+    # document is built only when this is not empty.
+    pending: list[tuple[_Rule, etree._Element]] = []
+
     def visit(rule: _Rule, element: etree._Element) -> None:
+        if rule.xpath2 is not None:
+            pending.append((rule, element))
         if rule.simple:
             plain.setdefault(element, []).append(rule)
         else:
@@ -313,7 +329,56 @@ def run(name: str, root: etree._Element, indexed: Indexed | None = None) -> list
                     continue
         for rule in rules_of:
             hits += _judge(rule, doc, node)
+    if pending:
+        tree = sch_xpath2.tree_of(indexed, root)
+        for rule, node in pending:
+            hits += _judge2(rule, doc, tree, node)
     return hits
+
+
+def _judge2(rule: _Rule, doc: Document, tree: Any, node: Any) -> list[Hit]:
+    """The XPath 2.0 assertions of ``rule`` on ``node`` (its lets evaluated first)."""
+    context = node if isinstance(node, etree._Element) else node.getparent()
+    if not isinstance(context, etree._Element) or rule.xpath2 is None:
+        return []
+    lets, asserts = rule.xpath2
+    ns, ubl = rule.namespaces, rule.ubl
+    hits = []
+    variables: dict[str, Any] = {"current": sch_xpath2.node_of(tree, context)}
+    try:
+        for var, expr in lets:
+            variables[var] = sch_xpath2.evaluate(sch_xpath2.compiled(expr, ns, ubl), tree,
+                                                 context, variables)
+    except ElementPathError as exc:
+        return [Hit(rid, flag, f"evaluation error: {exc}", _where(doc, node))
+                for rid, flag, *_ in asserts]
+    for rid, flag, report, test, message in asserts:
+        try:
+            outcome = sch_xpath2.holds(sch_xpath2.compiled(test, ns, ubl), tree, context,
+                                       variables)
+        except ElementPathError as exc:
+            hits.append(Hit(rid, flag, f"evaluation error: {exc}", _where(doc, node)))
+            continue
+        if outcome == report:
+            hits.append(Hit(rid, flag, _message2(message, context, variables, tree, rule),
+                            _where(doc, node)))
+    return hits
+
+
+def _message2(parts: Message, node: etree._Element, variables: dict[str, Any], tree: Any,
+              rule: _Rule) -> str:
+    out = []
+    for kind, value in parts:
+        if kind == "t":
+            out.append(value)
+            continue
+        try:
+            token = sch_xpath2.compiled(value, rule.namespaces, rule.ubl)
+            out.append(sch_xpath2.text(sch_xpath2.evaluate(token, tree, node, variables)))
+        except ElementPathError:
+            out.append("?")
+    text = " ".join("".join(out).split())
+    return re.sub(r"^\[[^\]]+\]\s*-?\s*", "", text)
 
 
 _TOGETHER: dict[tuple[int, ...], Compiled] = {}
