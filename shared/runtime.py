@@ -25,6 +25,7 @@ from shared.amqp_nodes import rabbit_broker
 from shared.consumer import raw_body
 from shared.leadership import Leadership
 from shared.logging import configure, get_logger
+from shared.nacked import publish_confirmed
 from shared.settings import Settings
 from shared.topology import Topology, declare
 
@@ -118,16 +119,22 @@ class Runtime:
         mandatory: bool = True,
         headers: dict[str, Any] | None = None,
     ) -> None:
-        """Publish a persistent message and wait for the broker's confirm (raises if unroutable)."""
-        await self.broker.publish(
-            body,
-            exchange=exchange,
-            routing_key=routing_key,
-            message_id=message_id,
-            content_type=content_type,
-            persist=True,
-            mandatory=mandatory,
-            headers=headers,
+        """Publish a persistent message and wait for the broker's confirm (raises if unroutable).
+
+        A nack is waited out here, up to ``publish_nack_patience_s`` (:mod:`shared.nacked`),
+        so a broker that refuses for a while does not burn the input's delivery limit."""
+        await publish_confirmed(
+            lambda: self.broker.publish(
+                body,
+                exchange=exchange,
+                routing_key=routing_key,
+                message_id=message_id,
+                content_type=content_type,
+                persist=True,
+                mandatory=mandatory,
+                headers=headers,
+            ),
+            patience=self.settings.publish_nack_patience_s,
         )
         metrics.AMQP_PUBLISHED.labels(self.service).inc()
 

@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     prefetch: int = 32
     db_pool_size: int = 12  # connections per service process
     delivery_limit: int = 20
+    # How long a publish the broker nacks is retried in the publisher before the handler's
+    # own retry (requeue, which counts towards delivery_limit) takes over (shared/nacked.py).
+    publish_nack_patience_s: float = Field(default=300.0, ge=0)
     # Replicas of each quorum queue (x-quorum-initial-group-size; RabbitMQ caps it at the node
     # count). Fixed per deployment: a queue refuses redeclaration with another value; 0 = unset.
     quorum_size: int = 3
