@@ -78,14 +78,37 @@ def index_document(root: etree._Element) -> Indexed:
     """Walk ``root`` once: every element with its path id."""
     if reset_paths_if_full():
         _GENERATION[0] += 1
-    ids: dict[etree._Element, int] = {}
     elements: list[tuple[etree._Element, int]] = []
-    for element in root.iter("*"):
-        parent = element.getparent()
-        pid = path_id(ids[parent] if parent is not None and parent in ids else 0, element.tag)
-        ids[element] = pid
+    by_tag: dict[str, list[etree._Element]] = {}
+    by_path: dict[tuple[str, ...], list[etree._Element]] = {}
+    ids, tags = _PATH_IDS, _PATH_TAGS
+    # Depth first from the root, children in order: document order, as root.iter("*"), with
+    # each element's path id from its parent's and no look-up of the parent. The document's
+    # tag and path indexes (sch_xpath.Document) are filled in the same pass.
+    pending: list[tuple[etree._Element, int]] = [(root, 0)]
+    while pending:
+        element, parent = pending.pop()
+        tag = element.tag
+        pid = ids.get((parent, tag))
+        if pid is None:
+            pid = path_id(parent, tag)
         elements.append((element, pid))
-    return Indexed(elements, _GENERATION[0], Document(root, elements, _tags))
+        found = by_tag.get(tag)
+        if found is None:
+            by_tag[tag] = [element]
+        else:
+            found.append(element)
+        key = tags[pid]
+        found = by_path.get(key)
+        if found is None:
+            by_path[key] = [element]
+        else:
+            found.append(element)
+        if len(element):
+            pending.extend((child, pid) for child in reversed(element)
+                           if isinstance(child.tag, str))
+    return Indexed(elements, _GENERATION[0],
+                   Document(root, elements, _tags, by_tag=by_tag, by_path=by_path))
 
 
 def local_names(indexed: Indexed) -> set[str]:

@@ -64,6 +64,26 @@ def _values(element: etree._Element, path: Path) -> list[str]:
     return ["".join(n.itertext()) for n in nodes]
 
 
+# Values already read in one document, by (path number, element): the category rules ask
+# the same ``ram:CategoryCode`` of one element for each code (four in five look-ups repeat).
+Memo = dict[tuple[int, etree._Element], list[str]]
+_NUMBERS: dict[Path, int] = {}
+
+
+def _number(path: Path) -> int:
+    return _NUMBERS.setdefault(path, len(_NUMBERS))
+
+
+def _read(element: etree._Element, path: Path, number: int, memo: Memo | None) -> list[str]:
+    if memo is None:
+        return _values(element, path)
+    key = (number, element)
+    found = memo.get(key)
+    if found is None:
+        found = memo[key] = _values(element, path)
+    return found
+
+
 def _exists(element: etree._Element, path: Path) -> bool:
     return bool(_values(element, path)) if path[1] is not None else bool(
         _descend(element, path[0]))
@@ -76,19 +96,24 @@ def _descend(element: etree._Element, steps: tuple[str, ...]) -> list[etree._Ele
     return nodes
 
 
-Check = Callable[[etree._Element], bool]
+# A check reads an element (and the document's memo, None outside a document).
+Check = Callable[[etree._Element, "Memo | None"], bool]
 
 
 def _compare(path: Path, value: str, equal: bool) -> Check:
-    def check(e: etree._Element) -> bool:
-        found = _values(e, path)
+    number = _number(path)
+
+    def check(e: etree._Element, memo: Memo | None) -> bool:
+        found = _read(e, path, number, memo)
         return value in found if equal else any(x != value for x in found)
     return check
 
 
 def _first(path: Path, value: str, upper: bool, normalize: bool) -> Check:
-    def check(e: etree._Element) -> bool:
-        found = _values(e, path)
+    number = _number(path)
+
+    def check(e: etree._Element, memo: Memo | None) -> bool:
+        found = _read(e, path, number, memo)
         text = found[0] if found else ""
         text = text.upper() if upper else text
         return (" ".join(text.split()) if normalize else text) == value
@@ -96,13 +121,15 @@ def _first(path: Path, value: str, upper: bool, normalize: bool) -> Check:
 
 
 def _any(path: Path, accepted: tuple[str, str]) -> Check:
-    def check(e: etree._Element) -> bool:
-        return any(" ".join(x.split()) in accepted for x in _values(e, path))
+    number = _number(path)
+
+    def check(e: etree._Element, memo: Memo | None) -> bool:
+        return any(" ".join(x.split()) in accepted for x in _read(e, path, number, memo))
     return check
 
 
 def _existence(path: Path, present: bool) -> Check:
-    def check(e: etree._Element) -> bool:
+    def check(e: etree._Element, memo: Memo | None) -> bool:
         return _exists(e, path) == present
     return check
 
@@ -163,18 +190,23 @@ def conjuncts(predicates: str) -> list[str]:
 
 
 class Predicate:
-    """A conjunction of simple predicates, called like a compiled XPath ``(node, doc)``."""
+    """A conjunction of simple predicates, called like a compiled XPath ``(node, doc)``;
+    ``doc`` (a :class:`sch_xpath.Document`) lends its memo of values read."""
 
-    def __init__(self, checks: list[Callable[[etree._Element], bool]]) -> None:
+    def __init__(self, checks: list[Check]) -> None:
         self._checks = checks
+        self._one = checks[0] if len(checks) == 1 else None
 
     def __call__(self, node: etree._Element, doc: Any = None) -> bool:
-        return all(check(node) for check in self._checks)
+        memo = doc.values if doc is not None else None
+        if self._one is not None:
+            return self._one(node, memo)
+        return all(check(node, memo) for check in self._checks)
 
 
 def predicate(conjuncts: list[str], ns: dict[str, str]) -> Predicate | None:
     """The Python form of the conjunction ``conjuncts``, or ``None``."""
-    checks = []
+    checks: list[Check] = []
     for conjunct in conjuncts:
         check = _one(conjunct.strip(), ns)
         if check is None:

@@ -77,14 +77,20 @@ class Document:
     """Per-document values the rewritten expressions read (absolute paths, once each)."""
 
     def __init__(self, root: etree._Element, elements: list[tuple[etree._Element, int]],
-                 tags: Callable[[int], tuple[str, ...]]) -> None:
+                 tags: Callable[[int], tuple[str, ...]],
+                 by_tag: dict[str, list[etree._Element]] | None = None,
+                 by_path: dict[tuple[str, ...], list[etree._Element]] | None = None) -> None:
+        """``by_tag``/``by_path``: the elements by tag and by path, in document order, when
+        the caller built them while indexing (else built here on first use)."""
         self.root = root
         self._elements = elements
         self._tags = tags
-        self._by_tag: dict[str, list[etree._Element]] = {}
-        self._by_path: dict[tuple[str, ...], list[etree._Element]] | None = None
+        self._by_tag: dict[str, list[etree._Element]] = by_tag if by_path is not None else {}
+        self._by_path: dict[tuple[str, ...], list[etree._Element]] | None = by_path
         self._paths: dict[PathQuery, list[etree._Element]] = {}
         self._filtered: dict[tuple[str, str], list[etree._Element]] = {}
+        # The values the Python predicates (sch_pred) read, shared by every set judging it.
+        self.values: dict[tuple[int, etree._Element], list[str]] = {}
 
     def heads(self, path: PathQuery) -> list[etree._Element]:
         """The ``head`` elements of ``path``, filtered by its Python predicates (cached)."""
@@ -95,7 +101,7 @@ class Document:
         found = self._filtered.get(key)
         if found is None:
             check = path.head_filter
-            found = self._filtered[key] = [e for e in self.by_tag(path.head) if check(e)]
+            found = self._filtered[key] = [e for e in self.by_tag(path.head) if check(e, self)]
         return found
 
     def _index(self) -> dict[tuple[str, ...], list[etree._Element]]:
