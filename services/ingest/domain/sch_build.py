@@ -90,6 +90,34 @@ _SOME_TOKENS = re.compile(r"some\s+\$([\w-]+)\s+in\s+tokenize\('([\w ]+)',\s*'\\
                           r"satisfies\s+(normalize-space\([\w:@./-]+\))\s*=\s*\$\1")
 
 
+_IF = re.compile(r"^\s*if\s*\(")
+
+
+def _if_string(expr: str) -> str:
+    """A ``let`` that is wholly ``if (C) then A else B`` with string-valued branches (the
+    BR-FR ``substring-before($afterBar, '#')``, ``$afterBar``; a SIREN node or a
+    ``substring``) as the XPath 1.0 idiom ``concat(substring(A, 1, string-length(A) *
+    boolean(C)), substring(B, 1, string-length(B) * not(C)))``: the same string (the lets
+    so written are only read as strings: compared, passed to ``custom:`` functions, shown)."""
+    if not _IF.match(expr):
+        return expr
+    start = expr.index("(")
+    depth, end = 0, start
+    for end in range(start, len(expr)):
+        depth += expr[end] in "[("
+        depth -= expr[end] in "])"
+        if depth == 0:
+            break
+    cond, rest = expr[start + 1:end], expr[end + 1:]
+    branches = re.match(r"^\s*then\s+(.+?)\s+else\s+(.+?)\s*$", rest, re.S)
+    if branches is None or any(" then " in b or " if " in b or b.count("(") != b.count(")")
+                               for b in branches.groups()):
+        return expr
+    a, b = branches.groups()
+    return (f"concat(substring({a}, 1, string-length({a}) * boolean({cond})), "
+            f"substring({b}, 1, string-length({b}) * not({cond})))")
+
+
 def _steps_2(expr: str) -> str:
     """XPath 2.0 steps with XPath 1.0 spellings of the same value (single-valued contexts).
 
@@ -287,7 +315,8 @@ def build_set(name: str) -> tuple[dict[str, str], list[Template], list[tuple[str
         match = rewrite(match, path)
         # Global variables (BR-FR-UBL's $invoiceID …) are read as their expressions.
         lets = tuple((v.get("name") or "",
-                      rewrite(_inline(v.get("select") or "''", globals_, local), path))
+                      rewrite(_if_string(_inline(v.get("select") or "''", globals_, local)),
+                              path))
                      for v in template.iter(f"{{{XSL}}}variable"))
         lets2 = tuple((v.get("name") or "", _inline(official_text(v.get("select") or "''",
                                                                   path), globals_, local))
@@ -329,6 +358,93 @@ def build_set(name: str) -> tuple[dict[str, str], list[Template], list[tuple[str
     return ns, templates, skipped
 
 
+_EVERY = re.compile(r"^(every|some)\s+\$([\w-]+)\s+in\s+(.+?)\s+satisfies\s+(.+)$", re.S)
+_UNSAFE = re.compile(r"[<>+*$]|\s(div|mod|-)\s")
+
+
+def quantified(expr: str) -> str | None:
+    """The exact XPath 1.0 form of a one-clause ``some``/``every $v in P satisfies B`` whose
+    body reads ``$v`` only as ``$v/r``, ``$v/r = 'x'`` or ``exists(/abs[@a = $v])``
+    (``None`` for other shapes): ``P[r]`` filters the same nodes ``$v`` ranges over."""
+    m = _EVERY.match(expr.strip())
+    if not m:
+        return None
+    kind, var, source, body = m.groups()
+    source = re.sub(r"/xs:decimal\(\.\)$", "", source.strip())
+    if "," in source or "$" in source:
+        return None
+    simple = re.match(rf"^\${var}/(@?[\w.:-]+(?:/@?[\w.:-]+)*)(\s*!?=\s*'[^']*')?$",
+                      body.strip())
+    lookup = re.match(rf"^exists\((/[\w.:/-]+)\[(@[\w.-]+)\s*=\s*\${var}\]\)$", body.strip())
+    if simple:
+        inner = simple.group(1) + (simple.group(2) or "")
+    elif lookup:
+        inner = f". = {lookup.group(1)}/{lookup.group(2)}"
+    else:
+        return None
+    return f"not({source}[not({inner})])" if kind == "every" else f"boolean({source}[{inner}])"
+
+
+def guard(test: str, path: Path, ns: dict[str, str], lets: dict[str, str]) -> str:
+    """An XPath 1.0 condition under which the XPath 2.0 assertion ``test`` holds ("" if
+    none is known): a disjunct that reads the same in XPath 1.0 (an existence test, no
+    arithmetic, no order comparison; ``lets`` with such a form inlined), the exact form of a
+    simple quantified disjunct (:func:`quantified`), or for ``every $v in P`` that ``P`` is
+    empty. The engine skips the XPath 2.0 evaluation where it holds: most documents never
+    build elementpath's tree."""
+    forms = {}
+    for name, text in lets.items():
+        form = quantified(text) or text
+        if not _UNSAFE.search(re.sub(r"'[^']*'", "''", form)) and not _compiles(
+                rewrite(form, path), ns):
+            forms[name] = form
+    found = []
+    for part in _disjuncts(test):
+        part = _inline(part.strip(), forms, ())
+        while part.startswith("(") and part.endswith(")") and _balanced(part[1:-1]):
+            part = part[1:-1].strip()
+        candidate = quantified(part)
+        if candidate is None and (m := _EVERY.match(part)) and m.group(1) == "every" \
+                and "," not in m.group(3) and "$" not in m.group(3):
+            candidate = "not({})".format(re.sub(r"/xs:decimal\(\.\)$", "", m.group(3).strip()))
+        elif candidate is None and re.match(r"^(not|exists|empty|boolean)\s*\(", part) and \
+                not _UNSAFE.search(re.sub(r"'[^']*'", "''", part)):
+            candidate = part
+        if candidate is not None:
+            candidate = rewrite(candidate, path)
+            if not _compiles(candidate, ns):
+                found.append(f"({candidate})")
+    return " or ".join(found)
+
+
+def _disjuncts(test: str) -> list[str]:
+    """``test`` split at its top-level ``or`` (outside brackets and string literals)."""
+    parts, depth, start, quote = [], 0, 0, ""
+    for i, char in enumerate(test):
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char in "[(":
+            depth += 1
+        elif char in "])":
+            depth -= 1
+        elif depth == 0 and test.startswith(" or ", i):
+            parts.append(test[start:i])
+            start = i + 4
+    return [*parts, test[start:]]
+
+
+def _balanced(text: str) -> bool:
+    depth = 0
+    for char in text:
+        depth += char in "[("
+        depth -= char in "])"
+        if depth < 0:
+            return False
+    return depth == 0
+
+
 def _xpath2(node: etree._Element, rule: str, flag: str, report: bool, path: Path,
             ns: dict[str, str], lets2: tuple[tuple[str, str], ...], name: str,
             inline: Callable[[str], str]) -> tuple[object, ...] | str:
@@ -341,7 +457,8 @@ def _xpath2(node: etree._Element, rule: str, flag: str, report: bool, path: Path
         why = sch_xpath2.probe(expr, ns, ubl)
         if why:
             return why
-    return (rule, flag, report, test, message)
+    return (rule, flag, report, test, message,
+            "" if report else guard(test, path, ns, dict(lets2)))
 
 
 def _fr_lists() -> dict[str, tuple[str, ...]]:

@@ -61,9 +61,10 @@ class _Rule:
     current: bool  # some expression of the rule reads current()
     simple: bool  # no lets and no current(): judged with the element's other plain rules
     asserts: tuple[tuple[str, str, bool, Compiled, Message], ...]
-    # The XPath 2.0 tier (official text, run by :mod:`sch_xpath2`): ``(lets, asserts)`` of
-    # expressions, parsed on first use; ``None`` when the rule has no such assertion.
-    xpath2: tuple[Any, Any] | None = None
+    # The XPath 2.0 tier (official text, run by :mod:`sch_xpath2`): ``(lets, asserts, guard)``:
+    # official expressions parsed on first use, and the XPath 1.0 guard under which they all
+    # hold (skips the tier); ``None`` when the rule has no such assertion.
+    xpath2: tuple[Any, Any, Compiled | None] | None = None
     namespaces: tuple[tuple[str, str], ...] = ()
     ubl: bool = False
 
@@ -241,7 +242,7 @@ def compiled_set(name: str) -> Plan:
                  tuple((kind, _rule_xpath(text, ns, ubl) if kind == "x" else text)
                        for kind, text in message))
                 for rid, flag, report, test, message in asserts),
-            xpath2=tuple(xpath2) if xpath2 else None,
+            xpath2=(xpath2[0], xpath2[1], _guard(xpath2[1], ns, ubl)) if xpath2 else None,
             namespaces=tuple(sorted(ns.items())),
             ubl=ubl,
         )
@@ -306,7 +307,7 @@ def run(name: str, root: etree._Element, indexed: Indexed | None = None) -> list
     pending: list[tuple[_Rule, etree._Element]] = []
 
     def visit(rule: _Rule, element: etree._Element) -> None:
-        if rule.xpath2 is not None:
+        if rule.xpath2 is not None and not _guarded(rule, element, doc):
             pending.append((rule, element))
         if rule.simple:
             plain.setdefault(element, []).append(rule)
@@ -336,12 +337,33 @@ def run(name: str, root: etree._Element, indexed: Indexed | None = None) -> list
     return hits
 
 
+def _guard(asserts: Any, ns: dict[str, str], ubl: bool) -> Compiled | None:
+    """The XPath 1.0 condition under which every XPath 2.0 assertion of a rule holds (the
+    conjunction of their build-time guards), or ``None`` when one has none."""
+    guards = [a[5] for a in asserts]
+    if not all(guards):
+        return None
+    return _rule_xpath(" and ".join(f"({g})" for g in guards), ns, ubl)
+
+
+def _guarded(rule: _Rule, node: Any, doc: Document) -> bool:
+    """True when the rule's guard shows its XPath 2.0 assertions hold on ``node``."""
+    guard = rule.xpath2[2] if rule.xpath2 is not None else None
+    context = node if isinstance(node, etree._Element) else node.getparent()
+    if guard is None or not isinstance(context, etree._Element):
+        return False
+    try:
+        return bool(guard(context, doc, current=[context]))
+    except etree.XPathError:
+        return False
+
+
 def _judge2(rule: _Rule, doc: Document, tree: Any, node: Any) -> list[Hit]:
     """The XPath 2.0 assertions of ``rule`` on ``node`` (its lets evaluated first)."""
     context = node if isinstance(node, etree._Element) else node.getparent()
     if not isinstance(context, etree._Element) or rule.xpath2 is None:
         return []
-    lets, asserts = rule.xpath2
+    lets, asserts, _ = rule.xpath2
     ns, ubl = rule.namespaces, rule.ubl
     hits = []
     variables: dict[str, Any] = {"current": sch_xpath2.node_of(tree, context)}
@@ -352,7 +374,7 @@ def _judge2(rule: _Rule, doc: Document, tree: Any, node: Any) -> list[Hit]:
     except ElementPathError as exc:
         return [Hit(rid, flag, f"evaluation error: {exc}", _where(doc, node))
                 for rid, flag, *_ in asserts]
-    for rid, flag, report, test, message in asserts:
+    for rid, flag, report, test, message, _ in asserts:
         try:
             outcome = sch_xpath2.holds(sch_xpath2.compiled(test, ns, ubl), tree, context,
                                        variables)

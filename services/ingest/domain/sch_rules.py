@@ -521,140 +521,156 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                 ()),
                ('M30', 1007.0,
                 'rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:PayeeTradeParty',
-                (), (),
-                ((('siret', "ram:GlobalID[@schemeID='0009']"),
-                  ('siren',
-                   "if (string(ram:SpecifiedLegalOrganization/ram:ID[@schemeID='0002'])) then "
-                   "ram:SpecifiedLegalOrganization/ram:ID[@schemeID='0002'] else substring($siret, "
-                   '1, 9)')),
-                 (('BR-FR-09', 'fatal', False,
-                   'not($siret) or custom:check-siret-siren-coherence($siret[1], $siren)',
-                   (('t',
-                     '\n'
-                     '        BR-FR-09/BT-60 : Le SIRET doit contenir 14 chiffres et commencer par '
-                     'le SIREN. SIRET : "'),
-                    ('t', '\n                  '), ('x', '$siret'), ('t', '\n                  '),
-                    ('t', '", SIREN : "'), ('t', '\n                  '), ('x', '$siren'),
-                    ('t', '\n                  '), ('t', '".\n      '))),))),
+                (('siret', "ram:GlobalID[@schemeID='0009']"),
+                 ('siren',
+                  "concat(substring(ram:SpecifiedLegalOrganization/ram:ID[@schemeID='0002'], 1, "
+                  "string-length(ram:SpecifiedLegalOrganization/ram:ID[@schemeID='0002']) * "
+                  "boolean(string(ram:SpecifiedLegalOrganization/ram:ID[@schemeID='0002']))), "
+                  'substring(substring($siret, 1, 9), 1, string-length(substring($siret, 1, 9)) * '
+                  "not(string(ram:SpecifiedLegalOrganization/ram:ID[@schemeID='0002']))))")),
+                (('BR-FR-09', 'fatal', False,
+                  'not($siret) or custom:check-siret-siren-coherence($siret[1], $siren)',
+                  (('t',
+                    '\n'
+                    '        BR-FR-09/BT-60 : Le SIRET doit contenir 14 chiffres et commencer par '
+                    'le SIREN. SIRET : "'),
+                   ('t', '\n                  '), ('x', '$siret'), ('t', '\n                  '),
+                   ('t', '", SIREN : "'), ('t', '\n                  '), ('x', '$siren'),
+                   ('t', '\n                  '), ('t', '".\n      '))),),
+                ()),
                ('M30', 1006.0,
                 'rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:BuyerAgentTradeParty',
-                (), (),
-                ((('siret', "ram:GlobalID[@schemeID='0009']"),
-                  ('siren',
-                   "if (string(ram:SpecifiedLegalOrganization/ram:ID[@schemeID='0002'])) then "
-                   "ram:SpecifiedLegalOrganization/ram:ID[@schemeID='0002'] else substring($siret, "
-                   '1, 9)')),
-                 (('BR-FR-09', 'fatal', False,
-                   'not($siret) or custom:check-siret-siren-coherence($siret[1], $siren)',
-                   (('t',
-                     '\n'
-                     '        BR-FR-09/EXT-FR-FE-06 : Le SIRET doit contenir 14 chiffres et '
-                     'commencer par le SIREN. SIRET : "'),
-                    ('t', '\n                  '), ('x', '$siret'), ('t', '\n                  '),
-                    ('t', '", SIREN : "'), ('t', '\n                  '), ('x', '$siren'),
-                    ('t', '\n                  '), ('t', '".\n      '))),))),
+                (('siret', "ram:GlobalID[@schemeID='0009']"),
+                 ('siren',
+                  "concat(substring(ram:SpecifiedLegalOrganization/ram:ID[@schemeID='0002'], 1, "
+                  "string-length(ram:SpecifiedLegalOrganization/ram:ID[@schemeID='0002']) * "
+                  "boolean(string(ram:SpecifiedLegalOrganization/ram:ID[@schemeID='0002']))), "
+                  'substring(substring($siret, 1, 9), 1, string-length(substring($siret, 1, 9)) * '
+                  "not(string(ram:SpecifiedLegalOrganization/ram:ID[@schemeID='0002']))))")),
+                (('BR-FR-09', 'fatal', False,
+                  'not($siret) or custom:check-siret-siren-coherence($siret[1], $siren)',
+                  (('t',
+                    '\n'
+                    '        BR-FR-09/EXT-FR-FE-06 : Le SIRET doit contenir 14 chiffres et '
+                    'commencer par le SIREN. SIRET : "'),
+                   ('t', '\n                  '), ('x', '$siret'), ('t', '\n                  '),
+                   ('t', '", SIREN : "'), ('t', '\n                  '), ('x', '$siren'),
+                   ('t', '\n                  '), ('t', '".\n      '))),),
+                ()),
                ('M30', 1005.0,
                 'rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:PayerTradeParty',
-                (), (),
-                ((('siret', "ram:GlobalID[@schemeID='0009']"),
-                  ('siren',
-                   "if (string(ram:SpecifiedLegalOrganization/ram:ID[@schemeID='0002'])) then "
-                   "ram:SpecifiedLegalOrganization/ram:ID[@schemeID='0002'] else substring($siret, "
-                   '1, 9)')),
-                 (('BR-FR-09', 'fatal', False,
-                   'not($siret) or custom:check-siret-siren-coherence($siret[1], $siren)',
-                   (('t',
-                     '\n'
-                     '        BR-FR-09/EXT-FR-FE-46 : Le SIRET doit contenir 14 chiffres et '
-                     'commencer par le SIREN. SIRET : "'),
-                    ('t', '\n                  '), ('x', '$siret'), ('t', '\n                  '),
-                    ('t', '", SIREN : "'), ('t', '\n                  '), ('x', '$siren'),
-                    ('t', '\n                  '), ('t', '".\n      '))),))),
+                (('siret', "ram:GlobalID[@schemeID='0009']"),
+                 ('siren',
+                  "concat(substring(ram:SpecifiedLegalOrganization/ram:ID[@schemeID='0002'], 1, "
+                  "string-length(ram:SpecifiedLegalOrganization/ram:ID[@schemeID='0002']) * "
+                  "boolean(string(ram:SpecifiedLegalOrganization/ram:ID[@schemeID='0002']))), "
+                  'substring(substring($siret, 1, 9), 1, string-length(substring($siret, 1, 9)) * '
+                  "not(string(ram:SpecifiedLegalOrganization/ram:ID[@schemeID='0002']))))")),
+                (('BR-FR-09', 'fatal', False,
+                  'not($siret) or custom:check-siret-siren-coherence($siret[1], $siren)',
+                  (('t',
+                    '\n'
+                    '        BR-FR-09/EXT-FR-FE-46 : Le SIRET doit contenir 14 chiffres et '
+                    'commencer par le SIREN. SIRET : "'),
+                   ('t', '\n                  '), ('x', '$siret'), ('t', '\n                  '),
+                   ('t', '", SIREN : "'), ('t', '\n                  '), ('x', '$siren'),
+                   ('t', '\n                  '), ('t', '".\n      '))),),
+                ()),
                ('M30', 1004.0,
                 'rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SalesAgentTradeParty',
-                (), (),
-                ((('siret', "ram:GlobalID[@schemeID='0009']"),
-                  ('siren',
-                   "if (string(ram:SpecifiedLegalOrganization/ram:ID[@schemeID='0002'])) then "
-                   "ram:SpecifiedLegalOrganization/ram:ID[@schemeID='0002'] else substring($siret, "
-                   '1, 9)')),
-                 (('BR-FR-09', 'fatal', False,
-                   'not($siret) or custom:check-siret-siren-coherence($siret[1], $siren)',
-                   (('t',
-                     '\n'
-                     '        BR-FR-09/EXT-FR-FE-69 : Le SIRET doit contenir 14 chiffres et '
-                     'commencer par le SIREN. SIRET : "'),
-                    ('t', '\n                  '), ('x', '$siret'), ('t', '\n                  '),
-                    ('t', '", SIREN : "'), ('t', '\n                  '), ('x', '$siren'),
-                    ('t', '\n                  '), ('t', '".\n      '))),))),
+                (('siret', "ram:GlobalID[@schemeID='0009']"),
+                 ('siren',
+                  "concat(substring(ram:SpecifiedLegalOrganization/ram:ID[@schemeID='0002'], 1, "
+                  "string-length(ram:SpecifiedLegalOrganization/ram:ID[@schemeID='0002']) * "
+                  "boolean(string(ram:SpecifiedLegalOrganization/ram:ID[@schemeID='0002']))), "
+                  'substring(substring($siret, 1, 9), 1, string-length(substring($siret, 1, 9)) * '
+                  "not(string(ram:SpecifiedLegalOrganization/ram:ID[@schemeID='0002']))))")),
+                (('BR-FR-09', 'fatal', False,
+                  'not($siret) or custom:check-siret-siren-coherence($siret[1], $siren)',
+                  (('t',
+                    '\n'
+                    '        BR-FR-09/EXT-FR-FE-69 : Le SIRET doit contenir 14 chiffres et '
+                    'commencer par le SIREN. SIRET : "'),
+                   ('t', '\n                  '), ('x', '$siret'), ('t', '\n                  '),
+                   ('t', '", SIREN : "'), ('t', '\n                  '), ('x', '$siren'),
+                   ('t', '\n                  '), ('t', '".\n      '))),),
+                ()),
                ('M30', 1003.0,
                 'rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:InvoiceeTradeParty',
-                (), (),
-                ((('siret', "ram:GlobalID[@schemeID='0009']"),
-                  ('siren',
-                   "if (string(ram:SpecifiedLegalOrganization/ram:ID[@schemeID='0002'])) then "
-                   "ram:SpecifiedLegalOrganization/ram:ID[@schemeID='0002'] else substring($siret, "
-                   '1, 9)')),
-                 (('BR-FR-09', 'fatal', False,
-                   'not($siret) or custom:check-siret-siren-coherence($siret[1], $siren)',
-                   (('t',
-                     '\n'
-                     '        BR-FR-09/EXT-FR-FE-92 : Le SIRET doit contenir 14 chiffres et '
-                     'commencer par le SIREN. SIRET : "'),
-                    ('t', '\n                  '), ('x', '$siret'), ('t', '\n                  '),
-                    ('t', '", SIREN : "'), ('t', '\n                  '), ('x', '$siren'),
-                    ('t', '\n                  '), ('t', '".\n      '))),))),
+                (('siret', "ram:GlobalID[@schemeID='0009']"),
+                 ('siren',
+                  "concat(substring(ram:SpecifiedLegalOrganization/ram:ID[@schemeID='0002'], 1, "
+                  "string-length(ram:SpecifiedLegalOrganization/ram:ID[@schemeID='0002']) * "
+                  "boolean(string(ram:SpecifiedLegalOrganization/ram:ID[@schemeID='0002']))), "
+                  'substring(substring($siret, 1, 9), 1, string-length(substring($siret, 1, 9)) * '
+                  "not(string(ram:SpecifiedLegalOrganization/ram:ID[@schemeID='0002']))))")),
+                (('BR-FR-09', 'fatal', False,
+                  'not($siret) or custom:check-siret-siren-coherence($siret[1], $siren)',
+                  (('t',
+                    '\n'
+                    '        BR-FR-09/EXT-FR-FE-92 : Le SIRET doit contenir 14 chiffres et '
+                    'commencer par le SIREN. SIRET : "'),
+                   ('t', '\n                  '), ('x', '$siret'), ('t', '\n                  '),
+                   ('t', '", SIREN : "'), ('t', '\n                  '), ('x', '$siren'),
+                   ('t', '\n                  '), ('t', '".\n      '))),),
+                ()),
                ('M30', 1002.0,
                 'rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:InvoicerTradeParty',
-                (), (),
-                ((('siret', "ram:GlobalID[@schemeID='0009']"),
-                  ('siren',
-                   "if (string(ram:SpecifiedLegalOrganization/ram:ID[@schemeID='0002'])) then "
-                   "ram:SpecifiedLegalOrganization/ram:ID[@schemeID='0002'] else substring($siret, "
-                   '1, 9)')),
-                 (('BR-FR-09', 'fatal', False,
-                   'not($siret) or custom:check-siret-siren-coherence($siret[1], $siren)',
-                   (('t',
-                     '\n'
-                     '        BR-FR-09/EXT-FR-FE-115 : Le SIRET doit contenir 14 chiffres et '
-                     'commencer par le SIREN. SIRET : "'),
-                    ('t', '\n                  '), ('x', '$siret'), ('t', '\n                  '),
-                    ('t', '", SIREN : "'), ('t', '\n                  '), ('x', '$siren'),
-                    ('t', '\n                  '), ('t', '".\n      '))),))),
+                (('siret', "ram:GlobalID[@schemeID='0009']"),
+                 ('siren',
+                  "concat(substring(ram:SpecifiedLegalOrganization/ram:ID[@schemeID='0002'], 1, "
+                  "string-length(ram:SpecifiedLegalOrganization/ram:ID[@schemeID='0002']) * "
+                  "boolean(string(ram:SpecifiedLegalOrganization/ram:ID[@schemeID='0002']))), "
+                  'substring(substring($siret, 1, 9), 1, string-length(substring($siret, 1, 9)) * '
+                  "not(string(ram:SpecifiedLegalOrganization/ram:ID[@schemeID='0002']))))")),
+                (('BR-FR-09', 'fatal', False,
+                  'not($siret) or custom:check-siret-siren-coherence($siret[1], $siren)',
+                  (('t',
+                    '\n'
+                    '        BR-FR-09/EXT-FR-FE-115 : Le SIRET doit contenir 14 chiffres et '
+                    'commencer par le SIREN. SIRET : "'),
+                   ('t', '\n                  '), ('x', '$siret'), ('t', '\n                  '),
+                   ('t', '", SIREN : "'), ('t', '\n                  '), ('x', '$siren'),
+                   ('t', '\n                  '), ('t', '".\n      '))),),
+                ()),
                ('M30', 1001.0,
                 'rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeDelivery/ram:ShipToTradeParty',
-                (), (),
-                ((('siret', "ram:GlobalID[@schemeID='0009']"),
-                  ('siren',
-                   "if (string(ram:SpecifiedLegalOrganization/ram:ID[@schemeID='0002'])) then "
-                   "ram:SpecifiedLegalOrganization/ram:ID[@schemeID='0002'] else substring($siret, "
-                   '1, 9)')),
-                 (('BR-FR-09', 'fatal', False,
-                   'not($siret) or custom:check-siret-siren-coherence($siret[1], $siren)',
-                   (('t',
-                     '\n'
-                     '        BR-FR-09/BT-71 : Le SIRET doit contenir 14 chiffres et commencer par '
-                     'le SIREN. SIRET : "'),
-                    ('t', '\n                  '), ('x', '$siret'), ('t', '\n                  '),
-                    ('t', '", SIREN : "'), ('t', '\n                  '), ('x', '$siren'),
-                    ('t', '\n                  '), ('t', '".\n      '))),))),
+                (('siret', "ram:GlobalID[@schemeID='0009']"),
+                 ('siren',
+                  "concat(substring(ram:SpecifiedLegalOrganization/ram:ID[@schemeID='0002'], 1, "
+                  "string-length(ram:SpecifiedLegalOrganization/ram:ID[@schemeID='0002']) * "
+                  "boolean(string(ram:SpecifiedLegalOrganization/ram:ID[@schemeID='0002']))), "
+                  'substring(substring($siret, 1, 9), 1, string-length(substring($siret, 1, 9)) * '
+                  "not(string(ram:SpecifiedLegalOrganization/ram:ID[@schemeID='0002']))))")),
+                (('BR-FR-09', 'fatal', False,
+                  'not($siret) or custom:check-siret-siren-coherence($siret[1], $siren)',
+                  (('t',
+                    '\n'
+                    '        BR-FR-09/BT-71 : Le SIRET doit contenir 14 chiffres et commencer par '
+                    'le SIREN. SIRET : "'),
+                   ('t', '\n                  '), ('x', '$siret'), ('t', '\n                  '),
+                   ('t', '", SIREN : "'), ('t', '\n                  '), ('x', '$siren'),
+                   ('t', '\n                  '), ('t', '".\n      '))),),
+                ()),
                ('M30', 1000.0,
                 'rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem/ram:SpecifiedLineTradeDelivery/ram:ShipToTradeParty',
-                (), (),
-                ((('siret', "ram:GlobalID[@schemeID='0009']"),
-                  ('siren',
-                   "if (string(ram:SpecifiedLegalOrganization/ram:ID[@schemeID='0002'])) then "
-                   "ram:SpecifiedLegalOrganization/ram:ID[@schemeID='0002'] else substring($siret, "
-                   '1, 9)')),
-                 (('BR-FR-09', 'fatal', False,
-                   'not($siret) or custom:check-siret-siren-coherence($siret[1], $siren)',
-                   (('t',
-                     '\n'
-                     '        BR-FR-09/EXT-FR-FE-146 : Le SIRET doit contenir 14 chiffres et '
-                     'commencer par le SIREN. SIRET : "'),
-                    ('t', '\n                  '), ('x', '$siret'), ('t', '\n                  '),
-                    ('t', '", SIREN : "'), ('t', '\n                  '), ('x', '$siren'),
-                    ('t', '\n                  '), ('t', '".\n      '))),))),
+                (('siret', "ram:GlobalID[@schemeID='0009']"),
+                 ('siren',
+                  "concat(substring(ram:SpecifiedLegalOrganization/ram:ID[@schemeID='0002'], 1, "
+                  "string-length(ram:SpecifiedLegalOrganization/ram:ID[@schemeID='0002']) * "
+                  "boolean(string(ram:SpecifiedLegalOrganization/ram:ID[@schemeID='0002']))), "
+                  'substring(substring($siret, 1, 9), 1, string-length(substring($siret, 1, 9)) * '
+                  "not(string(ram:SpecifiedLegalOrganization/ram:ID[@schemeID='0002']))))")),
+                (('BR-FR-09', 'fatal', False,
+                  'not($siret) or custom:check-siret-siren-coherence($siret[1], $siren)',
+                  (('t',
+                    '\n'
+                    '        BR-FR-09/EXT-FR-FE-146 : Le SIRET doit contenir 14 chiffres et '
+                    'commencer par le SIREN. SIRET : "'),
+                   ('t', '\n                  '), ('x', '$siret'), ('t', '\n                  '),
+                   ('t', '", SIREN : "'), ('t', '\n                  '), ('x', '$siren'),
+                   ('t', '\n                  '), ('t', '".\n      '))),),
+                ()),
                ('M31', 1000.0, 'rsm:CrossIndustryInvoice',
                 (('siren',
                   'rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTradeParty/ram:SpecifiedLegalOrganization/ram:ID[@schemeID '
@@ -1527,7 +1543,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      '\n'
                      '        BR-FR-CO-10/BT-29 : Si l’identifiant global du vendeur (BT-29) est '
                      'renseigné, alors son schéma (BT-29-1) doit également être renseigné.\n'
-                     '      '),)),))),
+                     '      '),),
+                   '(not(ram:GlobalID[not(@schemeID)]))'),))),
                ('M58', 1008.0,
                 'rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:BuyerTradeParty',
                 (),
@@ -1546,7 +1563,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      '\n'
                      "        BR-FR-CO-10/BT-46 : Si l’identifiant global de l'acheteur (BT-46) "
                      'est renseigné, alors son schéma (BT-46-1) doit également être renseigné.\n'
-                     '      '),)),))),
+                     '      '),),
+                   '(not(ram:GlobalID[not(@schemeID)]))'),))),
                ('M58', 1007.0,
                 'rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:PayeeTradeParty',
                 (),
@@ -1565,7 +1583,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      '\n'
                      '        BR-FR-CO-10/BT-60 : Si l’identifiant global du bénéficiaire (BT-60) '
                      'est renseigné, alors son schéma (BT-60-1) doit également être renseigné.\n'
-                     '      '),)),))),
+                     '      '),),
+                   '(not(ram:GlobalID[not(@schemeID)]))'),))),
                ('M58', 1006.0,
                 'rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:BuyerAgentTradeParty',
                 (),
@@ -1585,7 +1604,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      "        BR-FR-CO-10/EXT-FR-FE-06 : Si l’identifiant global de l'agent "
                      "d'acheteur (EXT-FR-FE-06) est renseigné, alors son schéma (EXT-FR-FE-07) "
                      'doit également être renseigné.\n'
-                     '      '),)),))),
+                     '      '),),
+                   '(not(ram:GlobalID[not(@schemeID)]))'),))),
                ('M58', 1005.0,
                 'rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:PayerTradeParty',
                 (),
@@ -1605,7 +1625,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      '        BR-FR-CO-10/EXT-FR-FE-46 : Si l’identifiant global du payeur '
                      '(EXT-FR-FE-46) est renseigné, alors son schéma (EXT-FR-FE-47) doit également '
                      'être renseigné.\n'
-                     '      '),)),))),
+                     '      '),),
+                   '(not(ram:GlobalID[not(@schemeID)]))'),))),
                ('M58', 1004.0,
                 'rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SalesAgentTradeParty',
                 (),
@@ -1626,7 +1647,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      "          BR-FR-CO-10/EXT-FR-FE-69 : Si l’identifiant global de l'agent du "
                      'vendeur (EXT-FR-FE-69) est renseigné, alors son schéma (EXT-FR-FE-70) doit '
                      'également être renseigné.\n'
-                     '        '),)),))),
+                     '        '),),
+                   '(not(ram:GlobalID[not(@schemeID)]))'),))),
                ('M58', 1003.0,
                 'rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:InvoiceeTradeParty',
                 (),
@@ -1646,7 +1668,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      '        BR-FR-CO-10/EXT-FR-FE-92 : Si l’identifiant global du facturé à '
                      '(EXT-FR-FE-92) est renseigné, alors son schéma (EXT-FR-FE-92-1) doit '
                      'également être renseigné.\n'
-                     '      '),)),))),
+                     '      '),),
+                   '(not(ram:GlobalID[not(@schemeID)]))'),))),
                ('M58', 1002.0,
                 'rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:InvoicerTradeParty',
                 (),
@@ -1666,7 +1689,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      '        BR-FR-CO-10/EXT-FR-FE-115 : Si l’identifiant global du facturant '
                      '(EXT-FR-FE-115) est renseigné, alors son schéma (EXT-FR-FE-116) doit '
                      'également être renseigné.\n'
-                     '      '),)),))),
+                     '      '),),
+                   '(not(ram:GlobalID[not(@schemeID)]))'),))),
                ('M58', 1001.0,
                 'rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeDelivery/ram:ShipToTradeParty',
                 (),
@@ -1685,7 +1709,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      '\n'
                      '        BR-FR-CO-10/BT-71 : Si l’identifiant global du livré à (BT-71) est '
                      'renseigné, alors son schéma (BT-71-1) doit également être renseigné.\n'
-                     '      '),)),))),
+                     '      '),),
+                   '(not(ram:GlobalID[not(@schemeID)]))'),))),
                ('M58', 1000.0,
                 'rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem/ram:SpecifiedLineTradeDelivery/ram:ShipToTradeParty',
                 (),
@@ -1706,7 +1731,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      '        BR-FR-CO-10/EXT-FR-FE-146 : Si l’identifiant global du livré à à la '
                      'ligne (EXT-FR-FE-146 ) est renseigné, alors son schéma (EXT-FR-FE-148) doit '
                      'également être renseigné.\n'
-                     '      '),)),))),
+                     '      '),),
+                   '(not(ram:GlobalID[not(@schemeID)]))'),))),
                ('M59', 1000.0, 'rsm:CrossIndustryInvoice',
                 (('invoiceCurrency',
                   'rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:InvoiceCurrencyCode'),
@@ -1770,7 +1796,9 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                     ('x', "if (exists($fiscalRep)) then 'présent' else 'absent'"),
                     ('t', '\n                  '), ('t', ', numéro de TVA = "'),
                     ('t', '\n                  '), ('x', '$fiscalVAT'),
-                    ('t', '\n                  '), ('t', '".\n      '))),))),
+                    ('t', '\n                  '), ('t', '".\n      ')),
+                   '(not((boolean(./rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTradeParty/ram:GlobalID[@schemeID '
+                   "= '0231']))))"),))),
                ('M62', 1016.0,
                 'rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge/ram:ActualAmount',
                 (('amount', 'normalize-space(.)'),),
@@ -2636,7 +2664,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      'auto-facturés suivants : 389, 261, 501, 500, 502, 471, 473. Valeur actuelle '
                      ': "'),
                     ('t', '\n                  '), ('x', '.'), ('t', '\n                  '),
-                    ('t', "'.\n      "))),))),
+                    ('t', "'.\n      ")),
+                   '(not(custom:isSpecialContractBD(/rsm:CrossIndustryInvoice)))'),))),
                ('M80', 1000.0,
                 "rsm:CrossIndustryInvoice[(rsm:ExchangedDocument/ram:TypeCode = '384' or "
                 "rsm:ExchangedDocument/ram:TypeCode = '472' or rsm:ExchangedDocument/ram:TypeCode "
@@ -3125,148 +3154,170 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                    ('t', '", SIREN : "'), ('t', '\n                  '), ('x', '$siren'),
                    ('t', '\n                  '), ('t', '".\n      '))),),
                 ()),
-               ('M31', 1007.0, 'ubl:Invoice/cac:PayeeParty | cn:CreditNote/cac:PayeeParty', (), (),
-                ((('siret', "cac:PartyIdentification/cbc:ID[@schemeID='0009']"),
-                  ('siren',
-                   "if (string(cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0002'])) then "
-                   "cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0002'] else substring($siret[1], "
-                   '1, 9)')),
-                 (('BR-FR-09', 'fatal', False,
-                   'not($siret) or custom:check-siret-siren-coherence($siret[1], $siren)',
-                   (('t',
-                     '\n'
-                     '        [BR-FR-09/BT-60] : Le SIRET doit contenir 14 chiffres et commencer '
-                     'par le SIREN. SIRET : "'),
-                    ('t', '\n                  '), ('x', '$siret'), ('t', '\n                  '),
-                    ('t', '", SIREN : "'), ('t', '\n                  '), ('x', '$siren'),
-                    ('t', '\n                  '), ('t', '".\n      '))),))),
+               ('M31', 1007.0, 'ubl:Invoice/cac:PayeeParty | cn:CreditNote/cac:PayeeParty',
+                (('siret', "cac:PartyIdentification/cbc:ID[@schemeID='0009']"),
+                 ('siren',
+                  "concat(substring(cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0002'], 1, "
+                  "string-length(cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0002']) * "
+                  "boolean(string(cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0002']))), "
+                  'substring(substring($siret[1], 1, 9), 1, string-length(substring($siret[1], 1, '
+                  "9)) * not(string(cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0002']))))")),
+                (('BR-FR-09', 'fatal', False,
+                  'not($siret) or custom:check-siret-siren-coherence($siret[1], $siren)',
+                  (('t',
+                    '\n'
+                    '        [BR-FR-09/BT-60] : Le SIRET doit contenir 14 chiffres et commencer '
+                    'par le SIREN. SIRET : "'),
+                   ('t', '\n                  '), ('x', '$siret'), ('t', '\n                  '),
+                   ('t', '", SIREN : "'), ('t', '\n                  '), ('x', '$siren'),
+                   ('t', '\n                  '), ('t', '".\n      '))),),
+                ()),
                ('M31', 1006.0,
                 'ubl:Invoice/cac:AccountingCustomerParty/cac:Party/cac:AgentParty | '
                 'cn:CreditNote/cac:AccountingCustomerParty/cac:Party/cac:AgentParty',
-                (), (),
-                ((('siret', "cac:PartyIdentification/cbc:ID[@schemeID='0009']"),
-                  ('siren',
-                   "if (string(cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0002'])) then "
-                   "cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0002'] else substring($siret[1], "
-                   '1, 9)')),
-                 (('BR-FR-09', 'fatal', False,
-                   'not($siret) or custom:check-siret-siren-coherence($siret[1], $siren)',
-                   (('t',
-                     '\n'
-                     '        [BR-FR-09/EXT-FR-FE-06] : Le SIRET doit contenir 14 chiffres et '
-                     'commencer par le SIREN. SIRET : "'),
-                    ('t', '\n                  '), ('x', '$siret'), ('t', '\n                  '),
-                    ('t', '", SIREN : "'), ('t', '\n                  '), ('x', '$siren'),
-                    ('t', '\n                  '), ('t', '".\n      '))),))),
+                (('siret', "cac:PartyIdentification/cbc:ID[@schemeID='0009']"),
+                 ('siren',
+                  "concat(substring(cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0002'], 1, "
+                  "string-length(cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0002']) * "
+                  "boolean(string(cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0002']))), "
+                  'substring(substring($siret[1], 1, 9), 1, string-length(substring($siret[1], 1, '
+                  "9)) * not(string(cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0002']))))")),
+                (('BR-FR-09', 'fatal', False,
+                  'not($siret) or custom:check-siret-siren-coherence($siret[1], $siren)',
+                  (('t',
+                    '\n'
+                    '        [BR-FR-09/EXT-FR-FE-06] : Le SIRET doit contenir 14 chiffres et '
+                    'commencer par le SIREN. SIRET : "'),
+                   ('t', '\n                  '), ('x', '$siret'), ('t', '\n                  '),
+                   ('t', '", SIREN : "'), ('t', '\n                  '), ('x', '$siren'),
+                   ('t', '\n                  '), ('t', '".\n      '))),),
+                ()),
                ('M31', 1005.0,
                 'ubl:Invoice/cac:PaymentMeans/cac:PaymentMandate/cac:PayerParty | '
                 'cn:CreditNote/cac:PaymentMeans/cac:PaymentMandate/cac:PayerParty',
-                (), (),
-                ((('siret', "cac:PartyIdentification/cbc:ID[@schemeID='0009']"),
-                  ('siren',
-                   "if (string(cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0002'])) then "
-                   "cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0002'] else substring($siret[1], "
-                   '1, 9)')),
-                 (('BR-FR-09', 'fatal', False,
-                   'not($siret) or custom:check-siret-siren-coherence($siret[1], $siren)',
-                   (('t',
-                     '\n'
-                     '        [BR-FR-09/EXT-FR-FE-46] : Le SIRET doit contenir 14 chiffres et '
-                     'commencer par le SIREN. SIRET : "'),
-                    ('t', '\n                  '), ('x', '$siret'), ('t', '\n                  '),
-                    ('t', '", SIREN : "'), ('t', '\n                  '), ('x', '$siren'),
-                    ('t', '\n                  '), ('t', '".\n      '))),))),
+                (('siret', "cac:PartyIdentification/cbc:ID[@schemeID='0009']"),
+                 ('siren',
+                  "concat(substring(cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0002'], 1, "
+                  "string-length(cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0002']) * "
+                  "boolean(string(cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0002']))), "
+                  'substring(substring($siret[1], 1, 9), 1, string-length(substring($siret[1], 1, '
+                  "9)) * not(string(cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0002']))))")),
+                (('BR-FR-09', 'fatal', False,
+                  'not($siret) or custom:check-siret-siren-coherence($siret[1], $siren)',
+                  (('t',
+                    '\n'
+                    '        [BR-FR-09/EXT-FR-FE-46] : Le SIRET doit contenir 14 chiffres et '
+                    'commencer par le SIREN. SIRET : "'),
+                   ('t', '\n                  '), ('x', '$siret'), ('t', '\n                  '),
+                   ('t', '", SIREN : "'), ('t', '\n                  '), ('x', '$siren'),
+                   ('t', '\n                  '), ('t', '".\n      '))),),
+                ()),
                ('M31', 1004.0,
                 'ubl:Invoice/cac:AccountingSupplierParty/cac:Party/cac:AgentParty | '
                 'cn:CreditNote/cac:AccountingSupplierParty/cac:Party/cac:AgentParty',
-                (), (),
-                ((('siret', "cac:PartyIdentification/cbc:ID[@schemeID='0009']"),
-                  ('siren',
-                   "if (string(cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0002'])) then "
-                   "cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0002'] else substring($siret[1], "
-                   '1, 9)')),
-                 (('BR-FR-09', 'fatal', False,
-                   'not($siret) or custom:check-siret-siren-coherence($siret[1], $siren)',
-                   (('t',
-                     '\n'
-                     '        [BR-FR-09/EXT-FR-FE-69] : Le SIRET doit contenir 14 chiffres et '
-                     'commencer par le SIREN. SIRET : "'),
-                    ('t', '\n                  '), ('x', '$siret'), ('t', '\n                  '),
-                    ('t', '", SIREN : "'), ('t', '\n                  '), ('x', '$siren'),
-                    ('t', '\n                  '), ('t', '".\n      '))),))),
+                (('siret', "cac:PartyIdentification/cbc:ID[@schemeID='0009']"),
+                 ('siren',
+                  "concat(substring(cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0002'], 1, "
+                  "string-length(cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0002']) * "
+                  "boolean(string(cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0002']))), "
+                  'substring(substring($siret[1], 1, 9), 1, string-length(substring($siret[1], 1, '
+                  "9)) * not(string(cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0002']))))")),
+                (('BR-FR-09', 'fatal', False,
+                  'not($siret) or custom:check-siret-siren-coherence($siret[1], $siren)',
+                  (('t',
+                    '\n'
+                    '        [BR-FR-09/EXT-FR-FE-69] : Le SIRET doit contenir 14 chiffres et '
+                    'commencer par le SIREN. SIRET : "'),
+                   ('t', '\n                  '), ('x', '$siret'), ('t', '\n                  '),
+                   ('t', '", SIREN : "'), ('t', '\n                  '), ('x', '$siren'),
+                   ('t', '\n                  '), ('t', '".\n      '))),),
+                ()),
                ('M31', 1003.0,
                 'ubl:Invoice/cac:AccountingCustomerParty/cac:Party/cac:ServiceProviderParty/cac:Party '
                 '| '
                 'cn:CreditNote/cac:AccountingCustomerParty/cac:Party/cac:ServiceProviderParty/cac:Party',
-                (), (),
-                ((('siret', "cac:PartyIdentification/cbc:ID[@schemeID='0009']"),
-                  ('siren',
-                   "if (string(cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0002'])) then "
-                   "cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0002'] else substring($siret[1], "
-                   '1, 9)')),
-                 (('BR-FR-09', 'fatal', False,
-                   'not($siret) or custom:check-siret-siren-coherence($siret[1], $siren)',
-                   (('t',
-                     '\n'
-                     '        [BR-FR-09/EXT-FR-FE-92] : Le SIRET doit contenir 14 chiffres et '
-                     'commencer par le SIREN. SIRET : "'),
-                    ('t', '\n                  '), ('x', '$siret'), ('t', '\n                  '),
-                    ('t', '", SIREN : "'), ('t', '\n                  '), ('x', '$siren'),
-                    ('t', '\n                  '), ('t', '".\n      '))),))),
+                (('siret', "cac:PartyIdentification/cbc:ID[@schemeID='0009']"),
+                 ('siren',
+                  "concat(substring(cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0002'], 1, "
+                  "string-length(cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0002']) * "
+                  "boolean(string(cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0002']))), "
+                  'substring(substring($siret[1], 1, 9), 1, string-length(substring($siret[1], 1, '
+                  "9)) * not(string(cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0002']))))")),
+                (('BR-FR-09', 'fatal', False,
+                  'not($siret) or custom:check-siret-siren-coherence($siret[1], $siren)',
+                  (('t',
+                    '\n'
+                    '        [BR-FR-09/EXT-FR-FE-92] : Le SIRET doit contenir 14 chiffres et '
+                    'commencer par le SIREN. SIRET : "'),
+                   ('t', '\n                  '), ('x', '$siret'), ('t', '\n                  '),
+                   ('t', '", SIREN : "'), ('t', '\n                  '), ('x', '$siren'),
+                   ('t', '\n                  '), ('t', '".\n      '))),),
+                ()),
                ('M31', 1002.0,
                 'ubl:Invoice/cac:AccountingSupplierParty/cac:Party/cac:ServiceProviderParty/cac:Party '
                 '| '
                 'cn:CreditNote/cac:AccountingSupplierParty/cac:Party/cac:ServiceProviderParty/cac:Party',
-                (), (),
-                ((('siret', "cac:PartyIdentification/cbc:ID[@schemeID='0009']"),
-                  ('siren',
-                   "if (string(cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0002'])) then "
-                   "cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0002'] else substring($siret[1], "
-                   '1, 9)')),
-                 (('BR-FR-09', 'fatal', False,
-                   'not($siret) or custom:check-siret-siren-coherence($siret[1], $siren)',
-                   (('t',
-                     '\n'
-                     '        [BR-FR-09/EXT-FR-FE-115] : Le SIRET doit contenir 14 chiffres et '
-                     'commencer par le SIREN. SIRET : "'),
-                    ('t', '\n                  '), ('x', '$siret'), ('t', '\n                  '),
-                    ('t', '", SIREN : "'), ('t', '\n                  '), ('x', '$siren'),
-                    ('t', '\n                  '), ('t', '".\n      '))),))),
-               ('M31', 1001.0, 'ubl:Invoice/cac:Delivery | cn:CreditNote/cac:Delivery', (), (),
-                ((('siret', "cac:DeliveryLocation/cbc:ID[@schemeID='0009']"),
-                  ('siren',
-                   'if '
-                   "(string(cac:DeliveryParty/cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0002'])) "
-                   "then cac:DeliveryParty/cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0002'] "
-                   'else substring($siret[1], 1, 9)')),
-                 (('BR-FR-09', 'fatal', False,
-                   'not($siret) or custom:check-siret-siren-coherence($siret[1], $siren)',
-                   (('t',
-                     '\n'
-                     '        [BR-FR-09/BT-71] : Le SIRET doit contenir 14 chiffres et commencer '
-                     'par le SIREN. SIRET : "'),
-                    ('t', '\n                  '), ('x', '$siret'), ('t', '\n                  '),
-                    ('t', '", SIREN : "'), ('t', '\n                  '), ('x', '$siren'),
-                    ('t', '\n                  '), ('t', '".\n      '))),))),
+                (('siret', "cac:PartyIdentification/cbc:ID[@schemeID='0009']"),
+                 ('siren',
+                  "concat(substring(cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0002'], 1, "
+                  "string-length(cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0002']) * "
+                  "boolean(string(cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0002']))), "
+                  'substring(substring($siret[1], 1, 9), 1, string-length(substring($siret[1], 1, '
+                  "9)) * not(string(cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0002']))))")),
+                (('BR-FR-09', 'fatal', False,
+                  'not($siret) or custom:check-siret-siren-coherence($siret[1], $siren)',
+                  (('t',
+                    '\n'
+                    '        [BR-FR-09/EXT-FR-FE-115] : Le SIRET doit contenir 14 chiffres et '
+                    'commencer par le SIREN. SIRET : "'),
+                   ('t', '\n                  '), ('x', '$siret'), ('t', '\n                  '),
+                   ('t', '", SIREN : "'), ('t', '\n                  '), ('x', '$siren'),
+                   ('t', '\n                  '), ('t', '".\n      '))),),
+                ()),
+               ('M31', 1001.0, 'ubl:Invoice/cac:Delivery | cn:CreditNote/cac:Delivery',
+                (('siret', "cac:DeliveryLocation/cbc:ID[@schemeID='0009']"),
+                 ('siren',
+                  "concat(substring(cac:DeliveryParty/cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0002'], "
+                  '1, '
+                  "string-length(cac:DeliveryParty/cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0002']) "
+                  '* '
+                  "boolean(string(cac:DeliveryParty/cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0002']))), "
+                  'substring(substring($siret[1], 1, 9), 1, string-length(substring($siret[1], 1, '
+                  '9)) * '
+                  "not(string(cac:DeliveryParty/cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0002']))))")),
+                (('BR-FR-09', 'fatal', False,
+                  'not($siret) or custom:check-siret-siren-coherence($siret[1], $siren)',
+                  (('t',
+                    '\n'
+                    '        [BR-FR-09/BT-71] : Le SIRET doit contenir 14 chiffres et commencer '
+                    'par le SIREN. SIRET : "'),
+                   ('t', '\n                  '), ('x', '$siret'), ('t', '\n                  '),
+                   ('t', '", SIREN : "'), ('t', '\n                  '), ('x', '$siren'),
+                   ('t', '\n                  '), ('t', '".\n      '))),),
+                ()),
                ('M31', 1000.0,
                 'ubl:Invoice/cac:InvoiceLine/cac:Delivery/cac:DeliveryLocation | '
                 'cn:CreditNote/cac:CreditNoteLine/cac:Delivery/cac:DeliveryLocation',
-                (), (),
-                ((('siret', "cac:DeliveryLocation/cbc:ID[@schemeID='0009']"),
-                  ('siren',
-                   'if '
-                   "(string(cac:DeliveryParty/cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0002'])) "
-                   "then cac:DeliveryParty/cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0002'] "
-                   'else substring($siret[1], 1, 9)')),
-                 (('BR-FR-09', 'fatal', False,
-                   'not($siret) or custom:check-siret-siren-coherence($siret[1], $siren)',
-                   (('t',
-                     '\n'
-                     '        [BR-FR-09/EXT-FR-FE-146] : Le SIRET doit contenir 14 chiffres et '
-                     'commencer par le SIREN. SIRET : "'),
-                    ('t', '\n                  '), ('x', '$siret'), ('t', '\n                  '),
-                    ('t', '", SIREN : "'), ('t', '\n                  '), ('x', '$siren'),
-                    ('t', '\n                  '), ('t', '".\n      '))),))),
+                (('siret', "cac:DeliveryLocation/cbc:ID[@schemeID='0009']"),
+                 ('siren',
+                  "concat(substring(cac:DeliveryParty/cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0002'], "
+                  '1, '
+                  "string-length(cac:DeliveryParty/cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0002']) "
+                  '* '
+                  "boolean(string(cac:DeliveryParty/cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0002']))), "
+                  'substring(substring($siret[1], 1, 9), 1, string-length(substring($siret[1], 1, '
+                  '9)) * '
+                  "not(string(cac:DeliveryParty/cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0002']))))")),
+                (('BR-FR-09', 'fatal', False,
+                  'not($siret) or custom:check-siret-siren-coherence($siret[1], $siren)',
+                  (('t',
+                    '\n'
+                    '        [BR-FR-09/EXT-FR-FE-146] : Le SIRET doit contenir 14 chiffres et '
+                    'commencer par le SIREN. SIRET : "'),
+                   ('t', '\n                  '), ('x', '$siret'), ('t', '\n                  '),
+                   ('t', '", SIREN : "'), ('t', '\n                  '), ('x', '$siren'),
+                   ('t', '\n                  '), ('t', '".\n      '))),),
+                ()),
                ('M32', 1000.0, 'cac:AccountingSupplierParty/cac:Party/cac:PartyLegalEntity',
                 (('siren', "cbc:CompanyID[@schemeID='0002']"),),
                 (('BR-FR-10', 'fatal', False,
@@ -3279,27 +3330,30 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                    ('t', '\n                  '), ('x', '$siren'), ('t', '\n                  '),
                    ('t', '". Veuillez renseigner un identifiant SIREN valide.\n      '))),),
                 ()),
-               ('M33', 1000.0, 'ubl:Invoice | cn:CreditNote', (), (),
-                ((('allNotes', "string-join(./cbc:Note, '#')"),
-                  ('afterBar', "substring-after($allNotes, '#BAR#')"),
-                  ('barTreatment',
-                   "if (contains($afterBar, '#')) then substring-before($afterBar, '#') else "
-                   '$afterBar'),
-                  ('siren',
-                   "cac:AccountingCustomerParty/cac:Party/cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0002']")),
-                 (('BR-FR-11', 'fatal', False,
-                   "not($barTreatment='B2B') or ($siren and matches(normalize-space($siren), "
-                   "'^\\d{9}$'))",
-                   (('t',
-                     '\n'
-                     '        [BR-FR-11/BT-47] : Si une note contient le code sujet BAR avec la '
-                     "valeur 'B2B', alors le SIREN de l’acheteur (cbc:ID[@schemeID='0002']) est "
-                     'obligatoire et doit être composé exactement de 9 chiffres.\n'
-                     '        BARvalue : '),
-                    ('t', '\n                  '), ('x', '$barTreatment'),
-                    ('t', '\n                  '), ('t', ', Valeur actuelle SIREN : "'),
-                    ('t', '\n                  '), ('x', '$siren'), ('t', '\n                  '),
-                    ('t', '". Veuillez renseigner un identifiant SIREN valide.\n      '))),))),
+               ('M33', 1000.0, 'ubl:Invoice | cn:CreditNote',
+                (('allNotes', "fn:string-join(./cbc:Note, '#')"),
+                 ('afterBar', "substring-after($allNotes, '#BAR#')"),
+                 ('barTreatment',
+                  "concat(substring(substring-before($afterBar, '#'), 1, "
+                  "string-length(substring-before($afterBar, '#')) * boolean(contains($afterBar, "
+                  "'#'))), substring($afterBar, 1, string-length($afterBar) * "
+                  "not(contains($afterBar, '#'))))"),
+                 ('siren',
+                  "cac:AccountingCustomerParty/cac:Party/cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0002']")),
+                (('BR-FR-11', 'fatal', False,
+                  "not($barTreatment='B2B') or ($siren and fn:matches(normalize-space($siren), "
+                  "'^\\d{9}$'))",
+                  (('t',
+                    '\n'
+                    '        [BR-FR-11/BT-47] : Si une note contient le code sujet BAR avec la '
+                    "valeur 'B2B', alors le SIREN de l’acheteur (cbc:ID[@schemeID='0002']) est "
+                    'obligatoire et doit être composé exactement de 9 chiffres.\n'
+                    '        BARvalue : '),
+                   ('t', '\n                  '), ('x', '$barTreatment'),
+                   ('t', '\n                  '), ('t', ', Valeur actuelle SIREN : "'),
+                   ('t', '\n                  '), ('x', '$siren'), ('t', '\n                  '),
+                   ('t', '". Veuillez renseigner un identifiant SIREN valide.\n      '))),),
+                ()),
                ('M34', 1000.0, 'ubl:Invoice | cn:CreditNote',
                 (('endpointID', 'cac:AccountingCustomerParty/cac:Party/cbc:EndpointID'),),
                 (('BR-FR-12', 'fatal', False, "normalize-space($endpointID) != ''",
@@ -3448,84 +3502,93 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                     '        Veuillez supprimer les doublons ou corriger les descriptions.\n'
                     '      '))),),
                 ()),
-               ('M40', 1000.0, 'ubl:Invoice | cn:CreditNote', (), (),
-                ((('allNotes', "string-join(./cbc:Note, '#')"),
-                  ('afterBar', "substring-after($allNotes, '#BAR#')"),
-                  ('barTreatment',
-                   "if (contains($afterBar, '#')) then substring-before($afterBar, '#') else "
-                   '$afterBar'),
-                  ('invalidNotes',
-                   "$barTreatment != '' and $barTreatment != 'B2B' and $barTreatment != 'B2BINT' "
-                   "and $barTreatment != 'B2C' and $barTreatment != 'B2CINT' and $barTreatment != "
-                   "'OUTOFSCOPE' and $barTreatment != 'ARCHIVEONLY'")),
-                 (('BR-FR-20', 'fatal', False, 'not($invalidNotes)',
-                   (('t',
-                     '\n'
-                     '        [BR-FR-20/BT-21] : Lorsqu’une note a pour code sujet « BAR » '
-                     '(cbc:SubjectCode), la valeur associée (cbc:Note) doit être l’une des '
-                     'suivantes : B2B, B2BINT, B2C, B2CINT, OUTOFSCOPE, ARCHIVEONLY.\n'
-                     '        Valeur fournie : "'),
-                    ('t', '\n                  '), ('x', '$barTreatment'),
-                    ('t', '\n                  '),
-                    ('t',
-                     '". Veuillez corriger la valeur ou retirer le code sujet « BAR ».\n'
-                     '      '))),))),
-               ('M41', 1000.0, 'ubl:Invoice | cn:CreditNote', (), (),
-                ((('allNotes', "string-join(./cbc:Note, '#')"),
-                  ('afterBar', "substring-after($allNotes, '#BAR#')"),
-                  ('treatment',
-                   "if (contains($afterBar, '#')) then substring-before($afterBar, '#') else "
-                   '$afterBar'),
-                  ('typeCode', 'cbc:InvoiceTypeCode | cbc:CreditNoteTypeCode'),
-                  ('siren',
-                   "cac:AccountingCustomerParty/cac:Party/cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0002']"),
-                  ('endpointID', 'cac:AccountingCustomerParty/cac:Party/cbc:EndpointID'),
-                  ('schemeID', 'cac:AccountingCustomerParty/cac:Party/cbc:EndpointID/@schemeID')),
-                 (('BR-FR-21', 'fatal', False,
-                   "not($treatment='B2B') or $typeCode = ('389', '501', '500', '471', '473', "
-                   "'261', '502') or (starts-with($endpointID, $siren) and $schemeID = '0225')",
-                   (('t',
-                     '\n'
-                     '        [BR-FR-21/BT-49] : Si le traitement est BAR/B2B et que le type de '
-                     'document (cbc:InvoiceTypeCode) n’est pas en autofacture (389, 501, 500, 471, '
-                     '473, 261, 502), alors le BT-49 (cbc:EndpointID) doit commencer par le SIREN '
-                     '(cbc:ID[@schemeID=\'0002\']) et le schemeID doit être égal à "0225".\n'
-                     '        Valeurs actuelles : BAR = "'),
-                    ('t', '\n                  '), ('x', '$treatment'),
-                    ('t', '\n                  '), ('t', '", EndpointID="'),
-                    ('t', '\n                  '), ('x', '$endpointID'),
-                    ('t', '\n                  '), ('t', '", schemeID="'),
-                    ('t', '\n                  '), ('x', '$schemeID'),
-                    ('t', '\n                  '), ('t', '", SIREN="'),
-                    ('t', '\n                  '), ('x', '$siren'), ('t', '\n                  '),
-                    ('t', '".\n      '))),))),
-               ('M42', 1000.0, 'ubl:Invoice | cn:CreditNote', (), (),
-                ((('allNotes', "string-join(./cbc:Note, '#')"),
-                  ('afterBar', "substring-after($allNotes, '#BAR#')"),
-                  ('treatment',
-                   "if (contains($afterBar, '#')) then substring-before($afterBar, '#') else "
-                   '$afterBar'),
-                  ('typeCode', 'cbc:InvoiceTypeCode | cbc:CreditNoteTypeCode'),
-                  ('siren',
-                   "cac:AccountingSupplierParty/cac:Party/cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0002']"),
-                  ('endpointID', 'cac:AccountingSupplierParty/cac:Party/cbc:EndpointID'),
-                  ('schemeID', 'cac:AccountingSupplierParty/cac:Party/cbc:EndpointID/@schemeID')),
-                 (('BR-FR-22', 'fatal', False,
-                   "not($treatment='B2B') or not($typeCode = ('389', '501', '500', '471', '473', "
-                   "'261', '502')) or (starts-with($endpointID, $siren) and $schemeID = '0225')",
-                   (('t',
-                     '\n'
-                     '        [BR-FR-22/BT-34] : Si le traitement est BAR/B2B et que le type de '
-                     'document (cbc:InvoiceTypeCode) est en autofacture (389, 501, 500, 471, 473, '
-                     '261, 502), alors le BT-34 (cbc:EndpointID du vendeur) doit commencer par le '
-                     'SIREN (cbc:ID[@schemeID=\'0002\']) et le schemeID doit être égal à "0225".\n'
-                     '        Valeurs actuelles : EndpointID="'),
-                    ('t', '\n                  '), ('x', '$endpointID'),
-                    ('t', '\n                  '), ('t', '", schemeID="'),
-                    ('t', '\n                  '), ('x', '$schemeID'),
-                    ('t', '\n                  '), ('t', '", SIREN="'),
-                    ('t', '\n                  '), ('x', '$siren'), ('t', '\n                  '),
-                    ('t', '".\n      '))),))),
+               ('M40', 1000.0, 'ubl:Invoice | cn:CreditNote',
+                (('allNotes', "fn:string-join(./cbc:Note, '#')"),
+                 ('afterBar', "substring-after($allNotes, '#BAR#')"),
+                 ('barTreatment',
+                  "concat(substring(substring-before($afterBar, '#'), 1, "
+                  "string-length(substring-before($afterBar, '#')) * boolean(contains($afterBar, "
+                  "'#'))), substring($afterBar, 1, string-length($afterBar) * "
+                  "not(contains($afterBar, '#'))))"),
+                 ('invalidNotes',
+                  "$barTreatment != '' and $barTreatment != 'B2B' and $barTreatment != 'B2BINT' "
+                  "and $barTreatment != 'B2C' and $barTreatment != 'B2CINT' and $barTreatment != "
+                  "'OUTOFSCOPE' and $barTreatment != 'ARCHIVEONLY'")),
+                (('BR-FR-20', 'fatal', False, 'not($invalidNotes)',
+                  (('t',
+                    '\n'
+                    '        [BR-FR-20/BT-21] : Lorsqu’une note a pour code sujet « BAR » '
+                    '(cbc:SubjectCode), la valeur associée (cbc:Note) doit être l’une des '
+                    'suivantes : B2B, B2BINT, B2C, B2CINT, OUTOFSCOPE, ARCHIVEONLY.\n'
+                    '        Valeur fournie : "'),
+                   ('t', '\n                  '), ('x', '$barTreatment'),
+                   ('t', '\n                  '),
+                   ('t',
+                    '". Veuillez corriger la valeur ou retirer le code sujet « BAR ».\n      '))),),
+                ()),
+               ('M41', 1000.0, 'ubl:Invoice | cn:CreditNote',
+                (('allNotes', "fn:string-join(./cbc:Note, '#')"),
+                 ('afterBar', "substring-after($allNotes, '#BAR#')"),
+                 ('treatment',
+                  "concat(substring(substring-before($afterBar, '#'), 1, "
+                  "string-length(substring-before($afterBar, '#')) * boolean(contains($afterBar, "
+                  "'#'))), substring($afterBar, 1, string-length($afterBar) * "
+                  "not(contains($afterBar, '#'))))"),
+                 ('typeCode', 'cbc:InvoiceTypeCode | cbc:CreditNoteTypeCode'),
+                 ('siren',
+                  "cac:AccountingCustomerParty/cac:Party/cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0002']"),
+                 ('endpointID', 'cac:AccountingCustomerParty/cac:Party/cbc:EndpointID'),
+                 ('schemeID', 'cac:AccountingCustomerParty/cac:Party/cbc:EndpointID/@schemeID')),
+                (('BR-FR-21', 'fatal', False,
+                  "not($treatment='B2B') or ($typeCode = '389' or $typeCode = '501' or $typeCode = "
+                  "'500' or $typeCode = '471' or $typeCode = '473' or $typeCode = '261' or "
+                  "$typeCode = '502') or (starts-with($endpointID, $siren) and $schemeID = '0225')",
+                  (('t',
+                    '\n'
+                    '        [BR-FR-21/BT-49] : Si le traitement est BAR/B2B et que le type de '
+                    'document (cbc:InvoiceTypeCode) n’est pas en autofacture (389, 501, 500, 471, '
+                    '473, 261, 502), alors le BT-49 (cbc:EndpointID) doit commencer par le SIREN '
+                    '(cbc:ID[@schemeID=\'0002\']) et le schemeID doit être égal à "0225".\n'
+                    '        Valeurs actuelles : BAR = "'),
+                   ('t', '\n                  '), ('x', '$treatment'),
+                   ('t', '\n                  '), ('t', '", EndpointID="'),
+                   ('t', '\n                  '), ('x', '$endpointID'),
+                   ('t', '\n                  '), ('t', '", schemeID="'),
+                   ('t', '\n                  '), ('x', '$schemeID'), ('t', '\n                  '),
+                   ('t', '", SIREN="'), ('t', '\n                  '), ('x', '$siren'),
+                   ('t', '\n                  '), ('t', '".\n      '))),),
+                ()),
+               ('M42', 1000.0, 'ubl:Invoice | cn:CreditNote',
+                (('allNotes', "fn:string-join(./cbc:Note, '#')"),
+                 ('afterBar', "substring-after($allNotes, '#BAR#')"),
+                 ('treatment',
+                  "concat(substring(substring-before($afterBar, '#'), 1, "
+                  "string-length(substring-before($afterBar, '#')) * boolean(contains($afterBar, "
+                  "'#'))), substring($afterBar, 1, string-length($afterBar) * "
+                  "not(contains($afterBar, '#'))))"),
+                 ('typeCode', 'cbc:InvoiceTypeCode | cbc:CreditNoteTypeCode'),
+                 ('siren',
+                  "cac:AccountingSupplierParty/cac:Party/cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0002']"),
+                 ('endpointID', 'cac:AccountingSupplierParty/cac:Party/cbc:EndpointID'),
+                 ('schemeID', 'cac:AccountingSupplierParty/cac:Party/cbc:EndpointID/@schemeID')),
+                (('BR-FR-22', 'fatal', False,
+                  "not($treatment='B2B') or not(($typeCode = '389' or $typeCode = '501' or "
+                  "$typeCode = '500' or $typeCode = '471' or $typeCode = '473' or $typeCode = "
+                  "'261' or $typeCode = '502')) or (starts-with($endpointID, $siren) and $schemeID "
+                  "= '0225')",
+                  (('t',
+                    '\n'
+                    '        [BR-FR-22/BT-34] : Si le traitement est BAR/B2B et que le type de '
+                    'document (cbc:InvoiceTypeCode) est en autofacture (389, 501, 500, 471, 473, '
+                    '261, 502), alors le BT-34 (cbc:EndpointID du vendeur) doit commencer par le '
+                    'SIREN (cbc:ID[@schemeID=\'0002\']) et le schemeID doit être égal à "0225".\n'
+                    '        Valeurs actuelles : EndpointID="'),
+                   ('t', '\n                  '), ('x', '$endpointID'),
+                   ('t', '\n                  '), ('t', '", schemeID="'),
+                   ('t', '\n                  '), ('x', '$schemeID'), ('t', '\n                  '),
+                   ('t', '", SIREN="'), ('t', '\n                  '), ('x', '$siren'),
+                   ('t', '\n                  '), ('t', '".\n      '))),),
+                ()),
                ('M43', 1007.0,
                 "ubl:Invoice/cac:AccountingSupplierParty/cac:Party/cbc:EndpointID[@schemeID='0225'] "
                 '| '
@@ -4413,25 +4476,28 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                    ('t', '", BT-111="'), ('t', '\n                  '), ('x', '$taxAmountValueEUR'),
                    ('t', '\n                  '), ('t', '"/>".\n      '))),),
                 ()),
-               ('M61', 1000.0, 'ubl:Invoice | cn:CreditNote', (), (),
-                ((('isAU',
-                   'exists(cac:AccountingSupplierParty/cac:Party/cac:PartyIdentification/cbc:ID[@schemeID '
-                   "= '0231'])"),
-                  ('allNotes', "string-join(./cbc:Note, '#')"),
-                  ('afterTXD', "substring-after($allNotes, '#TXD#')"),
-                  ('ValeurTXD',
-                   "if (contains($afterTXD, '#')) then substring-before($afterTXD, '#') else "
-                   '$afterTXD'),
-                  ('hasTXDNote', "$ValeurTXD='MEMBRE_ASSUJETTI_UNIQUE'")),
-                 (('BR-FR-CO-14', 'fatal', False, 'not($isAU) or $hasTXDNote',
-                   (('t',
-                     '\n'
-                     '        [BR-FR-CO-14/BT-29-1] : Si le schéma d’identification du vendeur '
-                     "(BT-29-1) est '0231', cela signifie qu’il est membre d’un assujetti unique.\n"
-                     "        Dans ce cas, une note (BG-1) avec le code sujet 'TXD' (BT-21) et le "
-                     'texte \'MEMBRE_ASSUJETTI_UNIQUE\' (BT-22) doit être présente et non "'),
-                    ('t', '\n                  '), ('x', '$ValeurTXD'),
-                    ('t', '\n                  '), ('t', '"\n      '))),))),
+               ('M61', 1000.0, 'ubl:Invoice | cn:CreditNote',
+                (('isAU',
+                  'fn:exists(cac:AccountingSupplierParty/cac:Party/cac:PartyIdentification/cbc:ID[@schemeID '
+                  "= '0231'])"),
+                 ('allNotes', "fn:string-join(./cbc:Note, '#')"),
+                 ('afterTXD', "substring-after($allNotes, '#TXD#')"),
+                 ('ValeurTXD',
+                  "concat(substring(substring-before($afterTXD, '#'), 1, "
+                  "string-length(substring-before($afterTXD, '#')) * boolean(contains($afterTXD, "
+                  "'#'))), substring($afterTXD, 1, string-length($afterTXD) * "
+                  "not(contains($afterTXD, '#'))))"),
+                 ('hasTXDNote', "$ValeurTXD='MEMBRE_ASSUJETTI_UNIQUE'")),
+                (('BR-FR-CO-14', 'fatal', False, 'not($isAU) or $hasTXDNote',
+                  (('t',
+                    '\n'
+                    '        [BR-FR-CO-14/BT-29-1] : Si le schéma d’identification du vendeur '
+                    "(BT-29-1) est '0231', cela signifie qu’il est membre d’un assujetti unique.\n"
+                    "        Dans ce cas, une note (BG-1) avec le code sujet 'TXD' (BT-21) et le "
+                    'texte \'MEMBRE_ASSUJETTI_UNIQUE\' (BT-22) doit être présente et non "'),
+                   ('t', '\n                  '), ('x', '$ValeurTXD'),
+                   ('t', '\n                  '), ('t', '"\n      '))),),
+                ()),
                ('M62', 1000.0, 'ubl:Invoice | cn:CreditNote',
                 (('isAU',
                   'fn:exists(cac:AccountingSupplierParty/cac:Party/cac:PartyIdentification/cbc:ID[@schemeID '
@@ -5323,7 +5389,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      'types auto-facturés suivants : 389, 261, 501, 500, 502, 471, 473. Valeur '
                      'actuelle : "'),
                     ('t', '\n                  '), ('x', '.'), ('t', '\n                  '),
-                    ('t', "'.\n      "))),))),
+                    ('t', "'.\n      ")),
+                   '(not(custom:isSpecialContractMV(/ubl:Invoice|/cn:CreditNote)))'),))),
                ('M80', 1000.0,
                 'ubl:Invoice/cbc:InvoiceTypeCode|/cn:CreditNote/cbc:CreditNoteTypeCode', (), (),
                 ((),
@@ -5338,7 +5405,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      'auto-facturés suivants : 389, 261, 501, 500, 502, 471, 473. Valeur actuelle '
                      ': "'),
                     ('t', '\n                  '), ('x', '.'), ('t', '\n                  '),
-                    ('t', "'.\n      "))),))),
+                    ('t', "'.\n      ")),
+                   '(not(custom:isSpecialContractBD(/ubl:Invoice|/cn:CreditNote)))'),))),
                ('M81', 1000.0,
                 "ubl:Invoice[((cbc:InvoiceTypeCode | cbc:CreditNoteTypeCode) = '384' or "
                 "(cbc:InvoiceTypeCode | cbc:CreditNoteTypeCode) = '472' or (cbc:InvoiceTypeCode | "
@@ -6361,8 +6429,9 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                  'exists(//cac:TaxTotal/cbc:TaxAmount[@currencyID=$taxcurrency])',
                  (('t',
                    '[BR-53]-If the VAT accounting currency code (BT-6) is present, then the '
-                   'Invoice total VAT amount in accounting currency (BT-111) shall be '
-                   'provided.'),)),))),
+                   'Invoice total VAT amount in accounting currency (BT-111) shall be provided.'),),
+                 '(not(cbc:TaxCurrencyCode[not(. = '
+                 '//cac:TaxTotal/cbc:TaxAmount/@currencyID)]))'),))),
              ('M11', 1056.0, 'cac:InvoiceLine | cac:CreditNoteLine', (),
               (('BR-21', 'fatal', False, "normalize-space(cbc:ID) != ''",
                 (('t',
@@ -6701,7 +6770,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                  "(cac:TaxCategory[cac:TaxScheme/normalize-space(upper-case(cbc:ID))='VAT']/normalize-space(cbc:ID)='O')",
                  (('t',
                    '[BR-48]-Each VAT breakdown (BG-23) shall have a VAT category rate (BT-119), '
-                   'except if the Invoice is not subject to VAT.'),)),))),
+                   'except if the Invoice is not subject to VAT.'),),
+                 "(fn:exists(cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:Percent))"),))),
              ('M11', 1036.0,
               "//cac:PartyTaxScheme[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
               (),
@@ -8097,7 +8167,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                       '(BT-106) - Σ Invoice line net amounts (BT-131))<= 0,01 * Number of line net '
                       'amounts (BT-131), only for lines where the "Subtype of invoice item" '
                       '(BT-X-8) has the value "Regular item (standard case)" (DETAIL) or is not '
-                      'specified.'),)),
+                      'specified.'),),
+                    ''),
                    ('BR-FREXT-CO-11', 'fatal', False,
                     "(not(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:ChargeIndicator/udt:Indicator='false']) "
                     'and not (ram:AllowanceTotalAmount)) or (for $calculatedAmount in '
@@ -8112,7 +8183,9 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                       '\n'
                       '        [BR-FREXT-CO-11]-Absolute Value of (Sum of allowances on document '
                       'level (BT-107) - Σ Document level allowance amounts (BT-92))<= 0,01 * '
-                      'Number of Document level allowance amounts (BT-92).'),)),
+                      'Number of Document level allowance amounts (BT-92).'),),
+                    "(not(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:ChargeIndicator/udt:Indicator='false']) "
+                    'and not (ram:AllowanceTotalAmount))'),
                    ('BR-FREXT-CO-12', 'fatal', False,
                     "(not(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:ChargeIndicator/udt:Indicator='true'])and "
                     'not (ram:ChargeTotalAmount)) or (for $calculatedAmount in '
@@ -8131,7 +8204,9 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                       '        [BR-FREXT-CO-12]-Absolute Value of (Sum of charges on document '
                       'level (BT-108) - Σ Document level charge amounts (BT-99) - Σ Logistics '
                       'Service fee amounts (BT-x-272))<= 0,01 * (Number of Document level charge '
-                      'amounts (BT-99) + Number of Logistics Service fee amounts (BT-X-272)).'),)),
+                      'amounts (BT-99) + Number of Logistics Service fee amounts (BT-X-272)).'),),
+                    "(not(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:ChargeIndicator/udt:Indicator='true'])and "
+                    'not (ram:ChargeTotalAmount))'),
                    ('BR-FREXT-CO-13', 'fatal', False,
                     'for $BT109 in xs:decimal(ram:TaxBasisTotalAmount), $BT131Sum in '
                     'xs:decimal(round(sum(../../ram:IncludedSupplyChainTradeLineItem[not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
@@ -8165,7 +8240,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                       '(BT-99)), where the VAT category code (BT-151, BT-95, BT-102, BT-X-273) is '
                       '"Zero rated" (Z), but only for lines where the "Subtype of invoice item" '
                       '(BT-X-8) has the value "Regular item (standard case)" (DETAIL) or is not '
-                      'specified.'),)),
+                      'specified.'),),
+                    ''),
                    ('BR-FREXT-CO-15', 'fatal', False,
                     'for $Currency in ../ram:InvoiceCurrencyCode, $BT109 in '
                     'xs:decimal(ram:TaxBasisTotalAmount[1]), $BT110 in '
@@ -8196,7 +8272,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                       'invoice item" (BT-X-8) has the value "Regular item (standard case)" '
                       '(DETAIL) or is not specified. Else, Invoice total amount with VAT (BT-112) '
                       'is equal to Invoice total amount without VAT (BT-109), where the VAT '
-                      'category code (BT-151, BT-95, BT-102, BT-X-273) is "Zero rated" (Z).'),))))),
+                      'category code (BT-151, BT-95, BT-102, BT-X-273) is "Zero rated" (Z).'),),
+                    '')))),
                 ('M10', 1058.0, '/rsm:CrossIndustryInvoice', (),
                  (('BR-01', 'fatal', False,
                    'normalize-space(rsm:ExchangedDocumentContext/ram:GuidelineSpecifiedDocumentContextParameter/ram:ID) '
@@ -12824,7 +12901,9 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                     (('t',
                       '[BR-53]-If the VAT accounting currency code (BT-6) is present, then the '
                       'Invoice total VAT amount in accounting currency (BT-111) shall be '
-                      'provided.'),)),))),
+                      'provided.'),),
+                    '(not(cbc:TaxCurrencyCode[not(. = '
+                    '//cac:TaxTotal/cbc:TaxAmount/@currencyID)]))'),))),
                 ('M11', 1056.0, 'cac:InvoiceLine | cac:CreditNoteLine',
                  (('invoiceID', '(/ubl:Invoice|/cn:CreditNote)/cbc:ID'),
                   ('lineInCalul',
@@ -13177,7 +13256,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                     "(cac:TaxCategory[cac:TaxScheme/normalize-space(upper-case(cbc:ID))='VAT']/normalize-space(cbc:ID)='O')",
                     (('t',
                       '[BR-48]-Each VAT breakdown (BG-23) shall have a VAT category rate (BT-119), '
-                      'except if the Invoice is not subject to VAT.'),)),))),
+                      'except if the Invoice is not subject to VAT.'),),
+                    "(fn:exists(cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:Percent))"),))),
                 ('M11', 1036.0,
                  "//cac:PartyTaxScheme[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
                  (),
@@ -15839,7 +15919,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                     'BT-X-8) has the value  "GROUP" and if the "Invoice line net amount" (BT-131) '
                     'is specified, all lower levels which has "Subtype of invoice line item" '
                     '(EXT-FR-FE-163) equal to "GROUP" MUST contain a "Invoice line net amount" '
-                    '(BT-131) value.'),)),))),
+                    '(BT-131) value.'),),
+                  ''),))),
               ('M16', 1000.0, '//ram:PayeeTradeParty', (),
                (('BR-17', 'fatal', False,
                  '(ram:Name) and (not(ram:Name = ../ram:SellerTradeParty/ram:Name) and not(ram:ID '
@@ -16771,7 +16852,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                     'amounts (BT-131) plus the sum of document level charge amounts (BT-99) minus '
                     'the sum of document level allowance amounts (BT-92) where the VAT category '
                     'code (BT-151, BT-102, BT-95) is "IGIC" and the VAT rate (BT-152, BT-103, '
-                    'BT-96) equals the VAT category rate (BT-119).'),)),))),
+                    'BT-96) equals the VAT category rate (BT-119).'),),
+                  '(not(../ram:RateApplicablePercent))'),))),
               ('M54', 1000.0,
                '//rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode '
                "= 'M']",
@@ -16813,7 +16895,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                     'amounts (BT-131) plus the sum of document level charge amounts (BT-99) minus '
                     'the sum of document level allowance amounts (BT-92) where the VAT category '
                     'code (BT-151, BT-102, BT-95) is "IPSI" and the VAT rate (BT-152, BT-103, '
-                    'BT-96) equals the VAT category rate (BT-119).'),)),))),
+                    'BT-96) equals the VAT category rate (BT-119).'),),
+                  '(not(../ram:RateApplicablePercent))'),))),
               ('M55', 1000.0,
                '//rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode '
                "= 'O']",
@@ -23341,7 +23424,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                       'amounts (BT-131) plus the sum of document level charge amounts (BT-99) '
                       'minus the sum of document level allowance amounts (BT-92) where the VAT '
                       'category code (BT-151, BT-102, BT-95) is "IGIC" and the VAT rate (BT-152, '
-                      'BT-103, BT-96) equals the VAT category rate (BT-119).'),)),))),
+                      'BT-103, BT-96) equals the VAT category rate (BT-119).'),),
+                    '(not(../ram:RateApplicablePercent))'),))),
                 ('M54', 1000.0,
                  '//rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode '
                  "= 'M']",
@@ -23383,7 +23467,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                       'amounts (BT-131) plus the sum of document level charge amounts (BT-99) '
                       'minus the sum of document level allowance amounts (BT-92) where the VAT '
                       'category code (BT-151, BT-102, BT-95) is "IPSI" and the VAT rate (BT-152, '
-                      'BT-103, BT-96) equals the VAT category rate (BT-119).'),)),))),
+                      'BT-103, BT-96) equals the VAT category rate (BT-119).'),),
+                    '(not(../ram:RateApplicablePercent))'),))),
                 ('M55', 1000.0,
                  '//rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode '
                  "= 'O']",
@@ -27382,7 +27467,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                        'Allowances  (BT-173 / BT-174) and on Document Level Charges (BT-175 / '
                        'BT-176) and on Service logistic charges (BT-X-591 / BT-X-592). One of the '
                        'two rules must be followed, bearing in mind that ultimately only the '
-                       'second one will have to be followed.'),)),))),
+                       'second one will have to be followed.'),),
+                     ''),))),
                  ('M10', 1000.0,
                   "//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='E'][fn:upper-case(ram:TypeCode) "
                   "= 'VAT']",
@@ -27501,7 +27587,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                        'Allowances  (BT-173 / BT-174) and on Document Level Charges (BT-175 / '
                        'BT-176) and on Service logistic charges (BT-X-591 / BT-X-592). One of the '
                        'two rules must be followed, bearing in mind that ultimately only the '
-                       'second one will have to be followed.'),)),))),
+                       'second one will have to be followed.'),),
+                     ''),))),
                  ('M11', 1000.0,
                   "//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='G'][fn:upper-case(ram:TypeCode) "
                   "= 'VAT']",
@@ -27620,7 +27707,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                        'BT-X-97), on Document level Allowances  (BT-173 / BT-174) and on Document '
                        'Level Charges (BT-175 / BT-176) and on Service logistic charges (BT-X-591 '
                        '/ BT-X-592). One of the two rules must be followed, bearing in mind that '
-                       'ultimately only the second one will have to be followed.'),)),))),
+                       'ultimately only the second one will have to be followed.'),),
+                     ''),))),
                  ('M12', 1000.0,
                   "//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='K'][fn:upper-case(ram:TypeCode) "
                   "= 'VAT']",
@@ -27739,7 +27827,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                        'BT-X-97), on Document level Allowances  (BT-173 / BT-174) and on Document '
                        'Level Charges (BT-175 / BT-176) and on Service logistic charges (BT-X-591 '
                        '/ BT-X-592). One of the two rules must be followed, bearing in mind that '
-                       'ultimately only the second one will have to be followed.'),)),))),
+                       'ultimately only the second one will have to be followed.'),),
+                     ''),))),
                  ('M13', 1000.0,
                   "//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='L'][fn:upper-case(ram:TypeCode) "
                   "= 'VAT']",
@@ -27858,7 +27947,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                        'Allowances  (BT-173 / BT-174) and on Document Level Charges (BT-175 / '
                        'BT-176) and on Service logistic charges (BT-X-591 / BT-X-592). One of the '
                        'two rules must be followed, bearing in mind that ultimately only the '
-                       'second one will have to be followed.'),)),))),
+                       'second one will have to be followed.'),),
+                     ''),))),
                  ('M14', 1000.0,
                   "//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='M'][fn:upper-case(ram:TypeCode) "
                   "= 'VAT']",
@@ -27977,7 +28067,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                        'Allowances  (BT-173 / BT-174) and on Document Level Charges (BT-175 / '
                        'BT-176) and on Service logistic charges (BT-X-591 / BT-X-592). One of the '
                        'two rules must be followed, bearing in mind that ultimately only the '
-                       'second one will have to be followed.'),)),))),
+                       'second one will have to be followed.'),),
+                     ''),))),
                  ('M15', 1000.0,
                   "//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='O'][fn:upper-case(ram:TypeCode) "
                   "= 'VAT']",
@@ -28078,7 +28169,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                        'Allowances  (BT-173 / BT-174) and on Document Level Charges (BT-175 / '
                        'BT-176) and on Service logistic charges (BT-X-591 / BT-X-592). One of the '
                        'two rules must be followed, bearing in mind that ultimately only the '
-                       'second one will have to be followed.'),)),))),
+                       'second one will have to be followed.'),),
+                     ''),))),
                  ('M16', 1000.0,
                   "//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='S']",
                   (), (),
@@ -28146,7 +28238,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                        'Allowances  (BT-173 / BT-174) and on Document Level Charges (BT-175 / '
                        'BT-176) and on Service logistic charges (BT-X-591 / BT-X-592). One of the '
                        'two rules must be followed, bearing in mind that ultimately only the '
-                       'second one will have to be followed.'),)),))),
+                       'second one will have to be followed.'),),
+                     ''),))),
                  ('M17', 1000.0,
                   "//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='S'][fn:upper-case(ram:TypeCode) "
                   "= 'VAT']",
@@ -28266,7 +28359,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                        '(BT-173 / BT-174) and on Document Level Charges (BT-175 / BT-176), and on '
                        'Service logistic charges (BT-X-591 / BT-X-592). One of the two rules must '
                        'be followed, bearing in mind that ultimately only the second one will have '
-                       'to be followed.'),)),))),
+                       'to be followed.'),),
+                     ''),))),
                  ('M18', 1000.0,
                   "//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='Z'][fn:upper-case(ram:TypeCode) "
                   "= 'VAT']",
@@ -28379,7 +28473,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                        'Service fee amounts (BT-X-272)), where the VAT category code (BT-151, '
                        'BT-95, BT-102, BT-X-273) is "Zero Rated" (Z), but only for lines where the '
                        '"Subtype of invoice item" (BT-X-8) has the value "DETAIL" or is not '
-                       'specified.   '),)),))),
+                       'specified.   '),),
+                     ''),))),
                  ('M19', 1000.0, '//ram:ApplicableHeaderTradeSettlement/ram:BillingSpecifiedPeriod',
                   (),
                   (('BR-29', 'fatal', False,
@@ -28579,7 +28674,12 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                        'levels for which the "Subtype of the invoice item" (BT-X-8) has the value '
                        '"Regular item (standard case)" (DETAIL) or "Subtotal" (GROUP). As a '
                        'consequence, all lower levels shall contain a BT-131 value, when BT-X-8 '
-                       'has the value DETAIL or GROUP.'),)),))),
+                       'has the value DETAIL or GROUP.'),),
+                     '(not(//ram:IncludedSupplyChainTradeLineItem[ '
+                     "ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = 'GROUP' and "
+                     'normalize-space(ram:SpecifiedLineTradeSettlement/ '
+                     'ram:SpecifiedTradeSettlementLineMonetarySummation/ ram:LineTotalAmount) != '
+                     "'' ]))"),))),
                  ('M27', 1000.0,
                   '//ram:IncludedSupplyChainTradeLineItem                '
                   "[normalize-space(ram:AssociatedDocumentLineDocument/ram:ParentLineID) != '']",
@@ -28593,7 +28693,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      (('t',
                        '\n'
                        '\t[BR-FXEXT-11]-Each "ID of parent line" (BT-X-304) must refer to an '
-                       'existing "ID of invoice item" (BT-126).'),)),))),
+                       'existing "ID of invoice item" (BT-126).'),),
+                     ''),))),
                  ('M28', 1000.0,
                   '//ram:IncludedSupplyChainTradeLineItem/ram:AssociatedDocumentLineDocument[not(ram:LineStatusReasonCode) '
                   "or ram:LineStatusReasonCode = 'DETAIL']",
@@ -28663,7 +28764,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                        'BT-X-8) has the value  "GROUP" and if the "Invoice line net amount" '
                        '(BT-131) is specified, all lower levels which has "Subtype of invoice line '
                        'item" (EXT-FR-FE-163) equal to "GROUP" MUST contain a "Invoice line net '
-                       'amount" (BT-131) value.'),)),))),
+                       'amount" (BT-131) value.'),),
+                     ''),))),
                  ('M30', 1000.0, '//ram:PayeeTradeParty', (),
                   (('BR-17', 'fatal', False,
                     '(ram:Name) and (not(ram:Name = ../ram:SellerTradeParty/ram:Name) and '
@@ -40359,7 +40461,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                       'Allowances  (BT-173 / BT-174) and on Document Level Charges (BT-175 / '
                       'BT-176) and on Service logistic charges (BT-X-591 / BT-X-592). One of the '
                       'two rules must be followed, bearing in mind that ultimately only the second '
-                      'one will have to be followed.'),)),))),
+                      'one will have to be followed.'),),
+                    ''),))),
                 ('M6', 1000.0,
                  "//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='K'][fn:upper-case(ram:TypeCode) "
                  "= 'VAT']",
@@ -40467,7 +40570,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                       'Allowances  (BT-173 / BT-174) and on Document Level Charges (BT-175 / '
                       'BT-176) and on Service logistic charges (BT-X-591 / BT-X-592). One of the '
                       'two rules must be followed, bearing in mind that ultimately only the second '
-                      'one will have to be followed.'),)),))),
+                      'one will have to be followed.'),),
+                    ''),))),
                 ('M7', 1000.0,
                  "//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='O'][fn:upper-case(ram:TypeCode) "
                  "= 'VAT']",
@@ -40558,7 +40662,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                       'Allowances  (BT-173 / BT-174) and on Document Level Charges (BT-175 / '
                       'BT-176) and on Service logistic charges (BT-X-591 / BT-X-592). One of the '
                       'two rules must be followed, bearing in mind that ultimately only the second '
-                      'one will have to be followed.'),)),))),
+                      'one will have to be followed.'),),
+                    ''),))),
                 ('M8', 1000.0,
                  "//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='Z'][fn:upper-case(ram:TypeCode) "
                  "= 'VAT']",
@@ -40660,7 +40765,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                       'Service fee amounts (BT-X-272)), where the VAT category code (BT-151, '
                       'BT-95, BT-102, BT-X-273) is "Zero Rated" (Z), but only for lines where the '
                       '"Subtype of invoice item" (BT-X-8) has the value "DETAIL" or is not '
-                      'specified.   '),)),))),
+                      'specified.   '),),
+                    ''),))),
                 ('M9', 1000.0, '//ram:SellerTradeParty', (),
                  (('BR-CO-26', 'fatal', False,
                    '(ram:ID) or (ram:GlobalID) or (ram:SpecifiedLegalOrganization/ram:ID) or '
@@ -40991,7 +41097,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                       'line net amounts (BT-131) + Number of Document level allowance amounts '
                       '(BT-92) + Number of Document level charge amounts (BT-99) + Number of '
                       'Logistics Service fee amounts (BT-X-272)), where the VAT category code '
-                      '(BT-151, BT-95, BT-102, BT-X-273) is " Export outside the EU " (G).'),)),))),
+                      '(BT-151, BT-95, BT-102, BT-X-273) is " Export outside the EU " (G).'),),
+                    ''),))),
                 ('M23', 1000.0,
                  '//rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode[.= '
                  "'K']",

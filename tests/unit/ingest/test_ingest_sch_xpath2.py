@@ -11,7 +11,7 @@ from lxml import etree
 
 from services.ingest.domain import sch_engine, sch_rules, sch_xpath2
 from services.ingest.domain.coverage import hand_written
-from services.ingest.domain.sch_build import distribute
+from services.ingest.domain.sch_build import _if_string, distribute, guard, quantified
 
 NS = (("a", "urn:a"),)
 DOC = b"""<a:Root xmlns:a="urn:a"><a:Amount>0.1</a:Amount><a:Amount>0.2</a:Amount>
@@ -126,3 +126,30 @@ def test_no_node_tree_when_no_xpath2_rule_has_a_node(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(sch_xpath2, "tree_of", refuse)
     # FX-BASIC's XPath 2.0 rules judge L/M breakdowns and GROUP lines: none here.
     sch_engine.run("FX-BASIC", _extended(("", "")))
+
+
+def test_simple_quantified_expressions_have_an_exact_xpath1_form() -> None:
+    assert quantified("every $id in ram:GlobalID satisfies $id/@schemeID") == (
+        "not(ram:GlobalID[not(@schemeID)])")
+    assert quantified("some $i in a:X satisfies $i/@s = '0231'") == "boolean(a:X[@s = '0231'])"
+    assert quantified("every $t in cbc:C satisfies exists(//cac:T/cbc:A[@currencyID=$t])") == (
+        "not(cbc:C[not(. = //cac:T/cbc:A/@currencyID)])")
+    assert quantified("every $r in a:R satisfies a:B = $r") is None  # reads the focus
+
+
+def test_if_lets_read_as_strings_keep_their_value() -> None:
+    let = _if_string("if (contains($v, '#')) then substring-before($v, '#') else $v")
+    xpath = etree.XPath(let)
+    assert xpath(etree.fromstring(b"<r/>"), v="B2B#x") == "B2B"
+    assert xpath(etree.fromstring(b"<r/>"), v="B2C") == "B2C"
+
+
+def test_guards_hold_only_where_the_assertion_does() -> None:
+    from pathlib import Path
+
+    ns = {"a": "urn:a"}
+    assert guard("not(custom:isSpecialContractBD(/a:R)) or (x = 1)", Path("x.xslt"), ns | {
+        "custom": "http://www.example.org/custom"}, {}) == "(not(custom:isSpecialContractBD(/a:R)))"
+    assert guard("every $x in a:Line/xs:decimal(.) satisfies $x > 1", Path("x.xslt"),
+                 ns | {"xs": "http://www.w3.org/2001/XMLSchema"}, {}) == "(not(a:Line))"
+    assert guard("sum(a:X) = 3 or $v", Path("x.xslt"), ns, {}) == ""  # arithmetic, variable
