@@ -80,35 +80,43 @@ def index_document(root: etree._Element) -> Indexed:
         _GENERATION[0] += 1
     elements: list[tuple[etree._Element, int]] = []
     by_tag: dict[str, list[etree._Element]] = {}
-    by_path: dict[tuple[str, ...], list[etree._Element]] = {}
-    ids, tags = _PATH_IDS, _PATH_TAGS
-    # Depth first from the root, children in order: document order, as root.iter("*"), with
-    # each element's path id from its parent's and no look-up of the parent. The document's
-    # tag and path indexes (sch_xpath.Document) are filled in the same pass.
-    pending: list[tuple[etree._Element, int]] = [(root, 0)]
-    while pending:
-        element, parent = pending.pop()
+    by_pid: dict[int, list[etree._Element]] = {}
+    pid_of: dict[etree._Element, int] = {}
+    ids = _PATH_IDS
+    # One pass fills the document's tag and path indexes too (sch_xpath.Document).
+    for element in root.iter("*"):
+        parent = element.getparent()
         tag = element.tag
-        pid = ids.get((parent, tag))
+        parent_pid = pid_of.get(parent, 0) if parent is not None else 0
+        pid = ids.get((parent_pid, tag))
         if pid is None:
-            pid = path_id(parent, tag)
+            pid = path_id(parent_pid, tag)
+        pid_of[element] = pid
         elements.append((element, pid))
         found = by_tag.get(tag)
         if found is None:
             by_tag[tag] = [element]
         else:
             found.append(element)
-        key = tags[pid]
-        found = by_path.get(key)
+        found = by_pid.get(pid)
         if found is None:
-            by_path[key] = [element]
+            by_pid[pid] = [element]
         else:
             found.append(element)
-        if len(element):
-            pending.extend((child, pid) for child in reversed(element)
-                           if isinstance(child.tag, str))
     return Indexed(elements, _GENERATION[0],
-                   Document(root, elements, _tags, by_tag=by_tag, by_path=by_path))
+                   Document(root, elements, _tags, by_tag=by_tag, by_pid=by_pid,
+                            pid_of_steps=_pid_of_steps))
+
+
+def _pid_of_steps(steps: tuple[str, ...]) -> int | None:
+    """The interned id of the path ``steps`` from the root, ``None`` if never seen."""
+    pid = 0
+    for tag in steps:
+        found = _PATH_IDS.get((pid, tag))
+        if found is None:
+            return None
+        pid = found
+    return pid
 
 
 def local_names(indexed: Indexed) -> set[str]:

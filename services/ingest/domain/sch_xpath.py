@@ -79,14 +79,21 @@ class Document:
     def __init__(self, root: etree._Element, elements: list[tuple[etree._Element, int]],
                  tags: Callable[[int], tuple[str, ...]],
                  by_tag: dict[str, list[etree._Element]] | None = None,
-                 by_path: dict[tuple[str, ...], list[etree._Element]] | None = None) -> None:
-        """``by_tag``/``by_path``: the elements by tag and by path, in document order, when
-        the caller built them while indexing (else built here on first use)."""
+                 by_pid: dict[int, list[etree._Element]] | None = None,
+                 pid_of_steps: Callable[[tuple[str, ...]], int | None] | None = None,
+                 ) -> None:
+        """``by_tag``/``by_pid``: the elements by tag and by path id, in document order,
+        when the caller built them while indexing (with ``pid_of_steps``, the path id of a
+        tag path); else the indexes are built here on first use."""
         self.root = root
         self._elements = elements
         self._tags = tags
-        self._by_tag: dict[str, list[etree._Element]] = by_tag if by_path is not None else {}
-        self._by_path: dict[tuple[str, ...], list[etree._Element]] | None = by_path
+        self._by_tag: dict[str, list[etree._Element]] = {}
+        self._by_path: dict[tuple[str, ...], list[etree._Element]] | None = None
+        self._by_pid = by_pid if by_tag is not None and pid_of_steps is not None else None
+        self._pid_of_steps = pid_of_steps
+        if self._by_pid is not None and by_tag is not None:
+            self._by_tag = by_tag
         self._paths: dict[PathQuery, list[etree._Element]] = {}
         self._filtered: dict[tuple[str, str], list[etree._Element]] = {}
         # The values the Python predicates (sch_pred) read, shared by every set judging it.
@@ -112,9 +119,17 @@ class Document:
                 self._by_path.setdefault(self._tags(pid), []).append(element)
         return self._by_path
 
+    def at(self, steps: tuple[str, ...]) -> list[etree._Element]:
+        """The elements at the tag path ``steps`` from the root, in document order."""
+        if self._by_pid is not None and self._pid_of_steps is not None:
+            pid = self._pid_of_steps(steps)
+            return self._by_pid.get(pid, []) if pid is not None else []
+        return self._index().get(steps, [])
+
     def by_tag(self, tag: str) -> list[etree._Element]:
         """The document's ``tag`` elements in document order (one pass, on first use)."""
-        self._index()
+        if self._by_pid is None:
+            self._index()
         return self._by_tag.get(tag, [])
 
     def nodes(self, path: PathQuery) -> list[etree._Element]:
@@ -123,7 +138,7 @@ class Document:
         if found is None:
             try:
                 if path.steps is not None:
-                    value = self._index().get(path.steps, [])
+                    value = self.at(path.steps)
                 elif path.head is None:
                     value = path.xpath(self.root)
                 else:
@@ -206,8 +221,7 @@ _HEAD = re.compile(r"^//([\w.-]+):([\w.-]+)(?![\w.:(-])")
 @cache
 def _path_xpath(path: str, items: tuple[tuple[str, str], ...], ubl: bool) -> PathQuery:
     ns = dict(items)
-    calls = any(f"{p}:" in path for p in ("fn", "xs", "custom"))
-    extensions = (UBL_FUNCTIONS if ubl else FUNCTIONS) if calls else None
+    extensions = bound(path, ns, ubl)
     if _CHILDREN.match(path) and all(step.split(":")[0] in ns for step in path[1:].split("/")):
         steps = tuple(f"{{{ns[p]}}}{local}" for p, local in
                       (step.split(":") for step in path[1:].split("/")))
@@ -304,12 +318,25 @@ def rewrite(expr: str, ns: dict[str, str], ubl: bool = False,
     return _restore(text, strings), tuple(sorted(needs.items()))
 
 
+def bound(text: str, ns: dict[str, str], ubl: bool,
+          ) -> dict[tuple[str | None, str], Callable[..., Any]] | None:
+    """The extension functions ``text`` may call (``None``: none). lxml registers every
+    function given on each evaluation: the 37 cost 2 µs more per call than the one used."""
+    functions = UBL_FUNCTIONS if ubl else FUNCTIONS
+    prefixes: dict[str, list[str]] = {}
+    for prefix, uri in ns.items():
+        prefixes.setdefault(uri, []).append(prefix)
+    # A name found as a substring is kept (is-valid-decimal-19-6 inside …-6-positive):
+    # binding a function more is harmless, binding one less would fail the expression.
+    chosen = {key: f for key, f in functions.items()
+              if any(f"{p}:{key[1]}" in text for p in prefixes.get(key[0] or "", ()))}
+    return chosen or None
+
+
 @cache
 def compiled(expr: str, items: tuple[tuple[str, str], ...], ubl: bool) -> Compiled:
     """``expr`` rewritten and compiled (one object per distinct expression: memory)."""
     ns = dict(items)
     text, needs = rewrite(expr.replace("current()", "$current"), ns, ubl)
-    calls = any(f"{p}:" in text for p in ("fn", "xs", "custom"))
     return Compiled(etree.XPath(text, namespaces=ns, smart_strings=False,
-                                extensions=(UBL_FUNCTIONS if ubl else FUNCTIONS)
-                                if calls else None), needs)
+                                extensions=bound(text, ns, ubl)), needs)
