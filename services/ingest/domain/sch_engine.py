@@ -64,7 +64,7 @@ class _Rule:
     # The XPath 2.0 tier (official text, run by :mod:`sch_xpath2`): ``(lets, asserts, guard)``:
     # official expressions parsed on first use, and the XPath 1.0 guard under which they all
     # hold (skips the tier); ``None`` when the rule has no such assertion.
-    xpath2: tuple[Any, Any, Compiled | None] | None = None
+    xpath2: tuple[Any, Any, Any] | None = None
     namespaces: tuple[tuple[str, str], ...] = ()
     ubl: bool = False
 
@@ -337,25 +337,40 @@ def run(name: str, root: etree._Element, indexed: Indexed | None = None) -> list
     return hits
 
 
-def _guard(asserts: Any, ns: dict[str, str], ubl: bool) -> Compiled | None:
-    """The XPath 1.0 condition under which every XPath 2.0 assertion of a rule holds (the
-    conjunction of their build-time guards), or ``None`` when one has none."""
-    guards = [a[5] for a in asserts]
-    if not all(guards):
+Guards = tuple[tuple[tuple[tuple[str, Compiled], ...], Compiled], ...]
+
+
+def _guard(asserts: Any, ns: dict[str, str], ubl: bool) -> tuple[Guards, ...] | None:
+    """Per XPath 2.0 assertion of a rule, its build-time guards (XPath 1.0 ``(lets, test)``
+    alternatives: one holding shows the assertion holds), compiled; ``None`` when some
+    assertion has none."""
+    if not all(a[5] for a in asserts):
         return None
-    return _rule_xpath(" and ".join(f"({g})" for g in guards), ns, ubl)
+    return tuple(
+        tuple((tuple((var, _rule_xpath(f"({expr})", ns, ubl)) for var, expr in lets),
+               _rule_xpath(f"boolean({test})", ns, ubl)) for lets, test in a[5])
+        for a in asserts)
 
 
 def _guarded(rule: _Rule, node: Any, doc: Document) -> bool:
-    """True when the rule's guard shows its XPath 2.0 assertions hold on ``node``."""
-    guard = rule.xpath2[2] if rule.xpath2 is not None else None
+    """True when the guards show every XPath 2.0 assertion of the rule holds on ``node``."""
+    guards = rule.xpath2[2] if rule.xpath2 is not None else None
     context = node if isinstance(node, etree._Element) else node.getparent()
-    if guard is None or not isinstance(context, etree._Element):
+    if guards is None or not isinstance(context, etree._Element):
         return False
     try:
-        return bool(guard(context, doc, current=[context]))
+        return all(any(_holds(lets, test, context, doc) for lets, test in alternatives)
+                   for alternatives in guards)
     except etree.XPathError:
         return False
+
+
+def _holds(lets: tuple[tuple[str, Compiled], ...], test: Compiled, context: etree._Element,
+           doc: Document) -> bool:
+    variables: dict[str, Any] = {"current": [context]}
+    for var, expr in lets:
+        variables[var] = expr(context, doc, **variables)
+    return bool(test(context, doc, **variables))
 
 
 def _judge2(rule: _Rule, doc: Document, tree: Any, node: Any) -> list[Hit]:

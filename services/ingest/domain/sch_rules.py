@@ -1544,7 +1544,7 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      '        BR-FR-CO-10/BT-29 : Si l’identifiant global du vendeur (BT-29) est '
                      'renseigné, alors son schéma (BT-29-1) doit également être renseigné.\n'
                      '      '),),
-                   '(not(ram:GlobalID[not(@schemeID)]))'),))),
+                   (((), 'not(ram:GlobalID[not(@schemeID)])'),)),))),
                ('M58', 1008.0,
                 'rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:BuyerTradeParty',
                 (),
@@ -1564,7 +1564,7 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      "        BR-FR-CO-10/BT-46 : Si l’identifiant global de l'acheteur (BT-46) "
                      'est renseigné, alors son schéma (BT-46-1) doit également être renseigné.\n'
                      '      '),),
-                   '(not(ram:GlobalID[not(@schemeID)]))'),))),
+                   (((), 'not(ram:GlobalID[not(@schemeID)])'),)),))),
                ('M58', 1007.0,
                 'rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:PayeeTradeParty',
                 (),
@@ -1584,7 +1584,7 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      '        BR-FR-CO-10/BT-60 : Si l’identifiant global du bénéficiaire (BT-60) '
                      'est renseigné, alors son schéma (BT-60-1) doit également être renseigné.\n'
                      '      '),),
-                   '(not(ram:GlobalID[not(@schemeID)]))'),))),
+                   (((), 'not(ram:GlobalID[not(@schemeID)])'),)),))),
                ('M58', 1006.0,
                 'rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:BuyerAgentTradeParty',
                 (),
@@ -1605,7 +1605,7 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      "d'acheteur (EXT-FR-FE-06) est renseigné, alors son schéma (EXT-FR-FE-07) "
                      'doit également être renseigné.\n'
                      '      '),),
-                   '(not(ram:GlobalID[not(@schemeID)]))'),))),
+                   (((), 'not(ram:GlobalID[not(@schemeID)])'),)),))),
                ('M58', 1005.0,
                 'rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:PayerTradeParty',
                 (),
@@ -1626,7 +1626,7 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      '(EXT-FR-FE-46) est renseigné, alors son schéma (EXT-FR-FE-47) doit également '
                      'être renseigné.\n'
                      '      '),),
-                   '(not(ram:GlobalID[not(@schemeID)]))'),))),
+                   (((), 'not(ram:GlobalID[not(@schemeID)])'),)),))),
                ('M58', 1004.0,
                 'rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SalesAgentTradeParty',
                 (),
@@ -1648,7 +1648,7 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      'vendeur (EXT-FR-FE-69) est renseigné, alors son schéma (EXT-FR-FE-70) doit '
                      'également être renseigné.\n'
                      '        '),),
-                   '(not(ram:GlobalID[not(@schemeID)]))'),))),
+                   (((), 'not(ram:GlobalID[not(@schemeID)])'),)),))),
                ('M58', 1003.0,
                 'rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:InvoiceeTradeParty',
                 (),
@@ -1669,7 +1669,7 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      '(EXT-FR-FE-92) est renseigné, alors son schéma (EXT-FR-FE-92-1) doit '
                      'également être renseigné.\n'
                      '      '),),
-                   '(not(ram:GlobalID[not(@schemeID)]))'),))),
+                   (((), 'not(ram:GlobalID[not(@schemeID)])'),)),))),
                ('M58', 1002.0,
                 'rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:InvoicerTradeParty',
                 (),
@@ -1690,7 +1690,7 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      '(EXT-FR-FE-115) est renseigné, alors son schéma (EXT-FR-FE-116) doit '
                      'également être renseigné.\n'
                      '      '),),
-                   '(not(ram:GlobalID[not(@schemeID)]))'),))),
+                   (((), 'not(ram:GlobalID[not(@schemeID)])'),)),))),
                ('M58', 1001.0,
                 'rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeDelivery/ram:ShipToTradeParty',
                 (),
@@ -1710,7 +1710,7 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      '        BR-FR-CO-10/BT-71 : Si l’identifiant global du livré à (BT-71) est '
                      'renseigné, alors son schéma (BT-71-1) doit également être renseigné.\n'
                      '      '),),
-                   '(not(ram:GlobalID[not(@schemeID)]))'),))),
+                   (((), 'not(ram:GlobalID[not(@schemeID)])'),)),))),
                ('M58', 1000.0,
                 'rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem/ram:SpecifiedLineTradeDelivery/ram:ShipToTradeParty',
                 (),
@@ -1732,7 +1732,7 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      'ligne (EXT-FR-FE-146 ) est renseigné, alors son schéma (EXT-FR-FE-148) doit '
                      'également être renseigné.\n'
                      '      '),),
-                   '(not(ram:GlobalID[not(@schemeID)]))'),))),
+                   (((), 'not(ram:GlobalID[not(@schemeID)])'),)),))),
                ('M59', 1000.0, 'rsm:CrossIndustryInvoice',
                 (('invoiceCurrency',
                   'rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:InvoiceCurrencyCode'),
@@ -1797,8 +1797,9 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                     ('t', '\n                  '), ('t', ', numéro de TVA = "'),
                     ('t', '\n                  '), ('x', '$fiscalVAT'),
                     ('t', '\n                  '), ('t', '".\n      ')),
-                   '(not((boolean(./rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTradeParty/ram:GlobalID[@schemeID '
-                   "= '0231']))))"),))),
+                   (((),
+                     'not((boolean(./rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTradeParty/ram:GlobalID[@schemeID '
+                     "= '0231'])))"),)),))),
                ('M62', 1016.0,
                 'rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge/ram:ActualAmount',
                 (('amount', 'normalize-space(.)'),),
@@ -2665,7 +2666,7 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      ': "'),
                     ('t', '\n                  '), ('x', '.'), ('t', '\n                  '),
                     ('t', "'.\n      ")),
-                   '(not(custom:isSpecialContractBD(/rsm:CrossIndustryInvoice)))'),))),
+                   (((), 'not(custom:isSpecialContractBD(/rsm:CrossIndustryInvoice))'),)),))),
                ('M80', 1000.0,
                 "rsm:CrossIndustryInvoice[(rsm:ExchangedDocument/ram:TypeCode = '384' or "
                 "rsm:ExchangedDocument/ram:TypeCode = '472' or rsm:ExchangedDocument/ram:TypeCode "
@@ -5390,7 +5391,7 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      'actuelle : "'),
                     ('t', '\n                  '), ('x', '.'), ('t', '\n                  '),
                     ('t', "'.\n      ")),
-                   '(not(custom:isSpecialContractMV(/ubl:Invoice|/cn:CreditNote)))'),))),
+                   (((), 'not(custom:isSpecialContractMV(/ubl:Invoice|/cn:CreditNote))'),)),))),
                ('M80', 1000.0,
                 'ubl:Invoice/cbc:InvoiceTypeCode|/cn:CreditNote/cbc:CreditNoteTypeCode', (), (),
                 ((),
@@ -5406,7 +5407,7 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                      ': "'),
                     ('t', '\n                  '), ('x', '.'), ('t', '\n                  '),
                     ('t', "'.\n      ")),
-                   '(not(custom:isSpecialContractBD(/ubl:Invoice|/cn:CreditNote)))'),))),
+                   (((), 'not(custom:isSpecialContractBD(/ubl:Invoice|/cn:CreditNote))'),)),))),
                ('M81', 1000.0,
                 "ubl:Invoice[((cbc:InvoiceTypeCode | cbc:CreditNoteTypeCode) = '384' or "
                 "(cbc:InvoiceTypeCode | cbc:CreditNoteTypeCode) = '472' or (cbc:InvoiceTypeCode | "
@@ -6430,8 +6431,9 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                  (('t',
                    '[BR-53]-If the VAT accounting currency code (BT-6) is present, then the '
                    'Invoice total VAT amount in accounting currency (BT-111) shall be provided.'),),
-                 '(not(cbc:TaxCurrencyCode[not(. = '
-                 '//cac:TaxTotal/cbc:TaxAmount/@currencyID)]))'),))),
+                 (((),
+                   'not(cbc:TaxCurrencyCode[not(. = '
+                   '//cac:TaxTotal/cbc:TaxAmount/@currencyID)])'),)),))),
              ('M11', 1056.0, 'cac:InvoiceLine | cac:CreditNoteLine', (),
               (('BR-21', 'fatal', False, "normalize-space(cbc:ID) != ''",
                 (('t',
@@ -6771,7 +6773,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                  (('t',
                    '[BR-48]-Each VAT breakdown (BG-23) shall have a VAT category rate (BT-119), '
                    'except if the Invoice is not subject to VAT.'),),
-                 "(fn:exists(cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:Percent))"),))),
+                 (((),
+                   "fn:exists(cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:Percent)"),)),))),
              ('M11', 1036.0,
               "//cac:PartyTaxScheme[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
               (),
@@ -8168,7 +8171,28 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                       'amounts (BT-131), only for lines where the "Subtype of invoice item" '
                       '(BT-X-8) has the value "Regular item (standard case)" (DETAIL) or is not '
                       'specified.'),),
-                    ''),
+                    (((('calculatedAmount',
+                        'xs:decimal(round(sum(../../ram:IncludedSupplyChainTradeLineItem[not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                        'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                        "'DETAIL']/ram:SpecifiedLineTradeSettlement/ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount) "
+                        '* xs:decimal(100)) div xs:decimal(100))'),
+                       ('totalAmount', 'xs:decimal(ram:LineTotalAmount)'),
+                       ('nbLineItems',
+                        'xs:decimal(count(../../ram:IncludedSupplyChainTradeLineItem))'),
+                       ('tolerance', 'xs:decimal(0.01)'),
+                       ('maxTolerance', '$nbLineItems * $tolerance'),
+                       ('diff', 'xs:decimal($totalAmount - $calculatedAmount)'),
+                       ('abs', 'xs:decimal(0.000001 + fn:abs($diff))')),
+                      '(not((//ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount '
+                      '| '
+                      '//ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge/ram:ActualAmount '
+                      '| //ram:SpecifiedLogisticsServiceCharge/ram:AppliedAmount | '
+                      '//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:BasisAmount '
+                      '| '
+                      '//ram:SpecifiedTradeSettlementHeaderMonetarySummation/*)[string-length(substring-after(normalize-space(.), '
+                      "'.')) > 2 or contains(., 'e') or contains(., 'E')])) and "
+                      '(count(ram:LineTotalAmount) = 1) and (count(0.01) = 1) and ($abs <= '
+                      '$maxTolerance)'),)),
                    ('BR-FREXT-CO-11', 'fatal', False,
                     "(not(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:ChargeIndicator/udt:Indicator='false']) "
                     'and not (ram:AllowanceTotalAmount)) or (for $calculatedAmount in '
@@ -8184,8 +8208,29 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                       '        [BR-FREXT-CO-11]-Absolute Value of (Sum of allowances on document '
                       'level (BT-107) - Σ Document level allowance amounts (BT-92))<= 0,01 * '
                       'Number of Document level allowance amounts (BT-92).'),),
-                    "(not(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:ChargeIndicator/udt:Indicator='false']) "
-                    'and not (ram:AllowanceTotalAmount))'),
+                    (((),
+                      "not(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:ChargeIndicator/udt:Indicator='false']) "
+                      'and not (ram:AllowanceTotalAmount)'),
+                     ((('calculatedAmount',
+                        "xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:ChargeIndicator/udt:Indicator='false']/ram:ActualAmount)* "
+                        '10 * 10 ) div 100)'),
+                       ('totalAmount', 'xs:decimal(ram:AllowanceTotalAmount)'),
+                       ('nbAllowanceItems',
+                        "xs:decimal(count(../ram:SpecifiedTradeAllowanceCharge[ram:ChargeIndicator/udt:Indicator='false']))"),
+                       ('tolerance', 'xs:decimal(0.01)'),
+                       ('maxTolerance', '$nbAllowanceItems * $tolerance'),
+                       ('diff', 'xs:decimal($totalAmount - $calculatedAmount)'),
+                       ('abs', 'xs:decimal(0.000001 + fn:abs($diff))')),
+                      '(not((//ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount '
+                      '| '
+                      '//ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge/ram:ActualAmount '
+                      '| //ram:SpecifiedLogisticsServiceCharge/ram:AppliedAmount | '
+                      '//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:BasisAmount '
+                      '| '
+                      '//ram:SpecifiedTradeSettlementHeaderMonetarySummation/*)[string-length(substring-after(normalize-space(.), '
+                      "'.')) > 2 or contains(., 'e') or contains(., 'E')])) and "
+                      '(count(ram:AllowanceTotalAmount) = 1) and (count(0.01) = 1) and ($abs <= '
+                      '$maxTolerance)'))),
                    ('BR-FREXT-CO-12', 'fatal', False,
                     "(not(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:ChargeIndicator/udt:Indicator='true'])and "
                     'not (ram:ChargeTotalAmount)) or (for $calculatedAmount in '
@@ -8205,8 +8250,32 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                       'level (BT-108) - Σ Document level charge amounts (BT-99) - Σ Logistics '
                       'Service fee amounts (BT-x-272))<= 0,01 * (Number of Document level charge '
                       'amounts (BT-99) + Number of Logistics Service fee amounts (BT-X-272)).'),),
-                    "(not(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:ChargeIndicator/udt:Indicator='true'])and "
-                    'not (ram:ChargeTotalAmount))'),
+                    (((),
+                      "not(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:ChargeIndicator/udt:Indicator='true'])and "
+                      'not (ram:ChargeTotalAmount)'),
+                     ((('calculatedAmount',
+                        "xs:decimal(xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:ChargeIndicator/udt:Indicator='true']/ram:ActualAmount)* "
+                        '100 ) div 100)+ '
+                        'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge/ram:AppliedAmount)* '
+                        '10 * 10 ) div 100))'),
+                       ('totalAmount', 'xs:decimal(ram:ChargeTotalAmount)'),
+                       ('nbChargeItems',
+                        "xs:decimal(count(../ram:SpecifiedTradeAllowanceCharge[ram:ChargeIndicator/udt:Indicator='true']) "
+                        '+ count(../ram:SpecifiedLogisticsServiceCharge))'),
+                       ('tolerance', 'xs:decimal(0.01)'),
+                       ('maxTolerance', '$nbChargeItems * $tolerance'),
+                       ('diff', 'xs:decimal($totalAmount - $calculatedAmount)'),
+                       ('abs', 'xs:decimal(0.000001 + fn:abs($diff))')),
+                      '(not((//ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount '
+                      '| '
+                      '//ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge/ram:ActualAmount '
+                      '| //ram:SpecifiedLogisticsServiceCharge/ram:AppliedAmount | '
+                      '//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:BasisAmount '
+                      '| '
+                      '//ram:SpecifiedTradeSettlementHeaderMonetarySummation/*)[string-length(substring-after(normalize-space(.), '
+                      "'.')) > 2 or contains(., 'e') or contains(., 'E')])) and "
+                      '(count(ram:ChargeTotalAmount) = 1) and (count(0.01) = 1) and ($abs <= '
+                      '$maxTolerance)'))),
                    ('BR-FREXT-CO-13', 'fatal', False,
                     'for $BT109 in xs:decimal(ram:TaxBasisTotalAmount), $BT131Sum in '
                     'xs:decimal(round(sum(../../ram:IncludedSupplyChainTradeLineItem[not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
@@ -8241,7 +8310,44 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                       '"Zero rated" (Z), but only for lines where the "Subtype of invoice item" '
                       '(BT-X-8) has the value "Regular item (standard case)" (DETAIL) or is not '
                       'specified.'),),
-                    ''),
+                    (((('BT109', 'xs:decimal(ram:TaxBasisTotalAmount)'),
+                       ('BT131Sum',
+                        'xs:decimal(round(sum(../../ram:IncludedSupplyChainTradeLineItem[not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                        'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                        "'DETAIL']/ram:SpecifiedLineTradeSettlement/ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount) "
+                        '* xs:decimal(100)) div xs:decimal(100))'),
+                       ('BT92Sum',
+                        "xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:ChargeIndicator/udt:Indicator='false']/ram:ActualAmount)* "
+                        '10 * 10 ) div 100)'),
+                       ('BT99Sum',
+                        "xs:decimal(xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:ChargeIndicator/udt:Indicator='true']/ram:ActualAmount)* "
+                        '100 ) div 100)+ '
+                        'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge/ram:AppliedAmount)* '
+                        '10 * 10 ) div 100))'),
+                       ('nbLineItems',
+                        'xs:decimal(count(../../ram:IncludedSupplyChainTradeLineItem[not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                        'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                        "'DETAIL']))"),
+                       ('nbAllowanceItems',
+                        "xs:decimal(count(../ram:SpecifiedTradeAllowanceCharge[ram:ChargeIndicator/udt:Indicator='false']))"),
+                       ('nbChargeItems',
+                        "xs:decimal(count(../ram:SpecifiedTradeAllowanceCharge[ram:ChargeIndicator/udt:Indicator='true']) "
+                        '+ count(../ram:SpecifiedLogisticsServiceCharge))'),
+                       ('tolerance', 'xs:decimal(0.01)'),
+                       ('maxTolerance',
+                        '$tolerance * ($nbLineItems + $nbAllowanceItems + $nbChargeItems)'),
+                       ('diff', 'xs:decimal($BT109 - $BT131Sum + $BT92Sum - $BT99Sum)'),
+                       ('abs', 'xs:decimal(0.000001 + fn:abs($diff))')),
+                      '(not((//ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount '
+                      '| '
+                      '//ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge/ram:ActualAmount '
+                      '| //ram:SpecifiedLogisticsServiceCharge/ram:AppliedAmount | '
+                      '//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:BasisAmount '
+                      '| '
+                      '//ram:SpecifiedTradeSettlementHeaderMonetarySummation/*)[string-length(substring-after(normalize-space(.), '
+                      "'.')) > 2 or contains(., 'e') or contains(., 'E')])) and "
+                      '(count(ram:TaxBasisTotalAmount) = 1) and (count(0.01) = 1) and ($abs <= '
+                      '$maxTolerance)'),)),
                    ('BR-FREXT-CO-15', 'fatal', False,
                     'for $Currency in ../ram:InvoiceCurrencyCode, $BT109 in '
                     'xs:decimal(ram:TaxBasisTotalAmount[1]), $BT110 in '
@@ -8273,7 +8379,7 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                       '(DETAIL) or is not specified. Else, Invoice total amount with VAT (BT-112) '
                       'is equal to Invoice total amount without VAT (BT-109), where the VAT '
                       'category code (BT-151, BT-95, BT-102, BT-X-273) is "Zero rated" (Z).'),),
-                    '')))),
+                    ())))),
                 ('M10', 1058.0, '/rsm:CrossIndustryInvoice', (),
                  (('BR-01', 'fatal', False,
                    'normalize-space(rsm:ExchangedDocumentContext/ram:GuidelineSpecifiedDocumentContextParameter/ram:ID) '
@@ -12902,8 +13008,9 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                       '[BR-53]-If the VAT accounting currency code (BT-6) is present, then the '
                       'Invoice total VAT amount in accounting currency (BT-111) shall be '
                       'provided.'),),
-                    '(not(cbc:TaxCurrencyCode[not(. = '
-                    '//cac:TaxTotal/cbc:TaxAmount/@currencyID)]))'),))),
+                    (((),
+                      'not(cbc:TaxCurrencyCode[not(. = '
+                      '//cac:TaxTotal/cbc:TaxAmount/@currencyID)])'),)),))),
                 ('M11', 1056.0, 'cac:InvoiceLine | cac:CreditNoteLine',
                  (('invoiceID', '(/ubl:Invoice|/cn:CreditNote)/cbc:ID'),
                   ('lineInCalul',
@@ -13257,7 +13364,8 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                     (('t',
                       '[BR-48]-Each VAT breakdown (BG-23) shall have a VAT category rate (BT-119), '
                       'except if the Invoice is not subject to VAT.'),),
-                    "(fn:exists(cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:Percent))"),))),
+                    (((),
+                      "fn:exists(cac:TaxCategory[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']/cbc:Percent)"),)),))),
                 ('M11', 1036.0,
                  "//cac:PartyTaxScheme[normalize-space(fn:upper-case(cac:TaxScheme/cbc:ID))='VAT']",
                  (),
@@ -15920,7 +16028,7 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                     'is specified, all lower levels which has "Subtype of invoice line item" '
                     '(EXT-FR-FE-163) equal to "GROUP" MUST contain a "Invoice line net amount" '
                     '(BT-131) value.'),),
-                  ''),))),
+                  ()),))),
               ('M16', 1000.0, '//ram:PayeeTradeParty', (),
                (('BR-17', 'fatal', False,
                  '(ram:Name) and (not(ram:Name = ../ram:SellerTradeParty/ram:Name) and not(ram:ID '
@@ -16853,7 +16961,7 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                     'the sum of document level allowance amounts (BT-92) where the VAT category '
                     'code (BT-151, BT-102, BT-95) is "IGIC" and the VAT rate (BT-152, BT-103, '
                     'BT-96) equals the VAT category rate (BT-119).'),),
-                  '(not(../ram:RateApplicablePercent))'),))),
+                  (((), 'not(../ram:RateApplicablePercent)'),)),))),
               ('M54', 1000.0,
                '//rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode '
                "= 'M']",
@@ -16896,7 +17004,7 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                     'the sum of document level allowance amounts (BT-92) where the VAT category '
                     'code (BT-151, BT-102, BT-95) is "IPSI" and the VAT rate (BT-152, BT-103, '
                     'BT-96) equals the VAT category rate (BT-119).'),),
-                  '(not(../ram:RateApplicablePercent))'),))),
+                  (((), 'not(../ram:RateApplicablePercent)'),)),))),
               ('M55', 1000.0,
                '//rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode '
                "= 'O']",
@@ -23425,7 +23533,7 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                       'minus the sum of document level allowance amounts (BT-92) where the VAT '
                       'category code (BT-151, BT-102, BT-95) is "IGIC" and the VAT rate (BT-152, '
                       'BT-103, BT-96) equals the VAT category rate (BT-119).'),),
-                    '(not(../ram:RateApplicablePercent))'),))),
+                    (((), 'not(../ram:RateApplicablePercent)'),)),))),
                 ('M54', 1000.0,
                  '//rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode '
                  "= 'M']",
@@ -23468,7 +23576,7 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                       'minus the sum of document level allowance amounts (BT-92) where the VAT '
                       'category code (BT-151, BT-102, BT-95) is "IPSI" and the VAT rate (BT-152, '
                       'BT-103, BT-96) equals the VAT category rate (BT-119).'),),
-                    '(not(../ram:RateApplicablePercent))'),))),
+                    (((), 'not(../ram:RateApplicablePercent)'),)),))),
                 ('M55', 1000.0,
                  '//rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode '
                  "= 'O']",
@@ -27468,7 +27576,121 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                        'BT-176) and on Service logistic charges (BT-X-591 / BT-X-592). One of the '
                        'two rules must be followed, bearing in mind that ultimately only the '
                        'second one will have to be followed.'),),
-                     ''),))),
+                     (((('rate', 'xs:decimal(ram:RateApplicablePercent)'),
+                        ('exempReasonText', 'normalize-space(ram:ExemptionReason)'),
+                        ('exempReasonCode', 'normalize-space(ram:ExemptionReasonCode)'),
+                        ('basisAmount', 'xs:decimal(ram:BasisAmount)'),
+                        ('calculatedAmountBT131',
+                         'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                         'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                         "'DETAIL']/ram:SpecifiedLineTradeSettlement[ram:ApplicableTradeTax/ram:CategoryCode "
+                         "= 'AE' and ram:ApplicableTradeTax/ram:RateApplicablePercent =$rate and "
+                         'normalize-space(ram:ApplicableTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:ApplicableTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]/ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount) '
+                         '* 100) div 100)'),
+                        ('calculatedAmountBT131ini',
+                         'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                         'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                         "'DETAIL']/ram:SpecifiedLineTradeSettlement[ram:ApplicableTradeTax/ram:CategoryCode "
+                         "= 'AE' and ram:ApplicableTradeTax/ram:RateApplicablePercent =$rate "
+                         ']/ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount) '
+                         '* 100) div 100)'),
+                        ('allowancesAmountBT92',
+                         'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator) '
+                         "and ram:CategoryTradeTax/ram:CategoryCode='AE' and "
+                         'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate and '
+                         'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]/ram:ActualAmount) * 100) div 100)'),
+                        ('allowancesAmountBT92ini',
+                         'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator) '
+                         "and ram:CategoryTradeTax/ram:CategoryCode='AE' and "
+                         'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]/ram:ActualAmount) '
+                         '* 100) div 100)'),
+                        ('chargesAmountBT99',
+                         'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator) '
+                         "and ram:CategoryTradeTax/ram:CategoryCode='AE' and "
+                         'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate and '
+                         'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]/ram:ActualAmount) * 100) div 100)'),
+                        ('chargesAmountBT99ini',
+                         'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator) '
+                         "and ram:CategoryTradeTax/ram:CategoryCode='AE' and "
+                         'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]/ram:ActualAmount) '
+                         '* 100) div 100)'),
+                        ('nbLineItems',
+                         'xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[(not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                         'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                         "'DETAIL') and "
+                         'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode '
+                         "= 'AE' and "
+                         'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:RateApplicablePercent '
+                         '=$rate and '
+                         'normalize-space(ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:ExemptionReasonCode) '
+                         '= $exempReasonCode and '
+                         'normalize-space(ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:ExemptionReason) '
+                         '= $exempReasonText]))'),
+                        ('nbLineItemsini',
+                         'xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[(not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                         'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                         "'DETAIL') and "
+                         'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode '
+                         "= 'AE' and "
+                         'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:RateApplicablePercent '
+                         '=$rate]))'),
+                        ('nbAllowancesOrCharges',
+                         "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:CategoryTradeTax/ram:CategoryCode='AE' "
+                         'and ram:CategoryTradeTax/ram:RateApplicablePercent=$rate and '
+                         'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]))'),
+                        ('nbAllowancesOrChargesini',
+                         "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:CategoryTradeTax/ram:CategoryCode='AE' "
+                         'and ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]))'),
+                        ('logisticChargeAmount',
+                         "xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='AE' "
+                         'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate and '
+                         'normalize-space(ram:AppliedTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:AppliedTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]/ram:AppliedAmount) * 100) div 100)'),
+                        ('logisticChargeAmountini',
+                         "xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='AE' "
+                         'and '
+                         'ram:AppliedTradeTax/ram:RateApplicablePercent=$rate]/ram:AppliedAmount) '
+                         '* 100) div 100)'),
+                        ('nblogisticCharge',
+                         "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='AE' "
+                         'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate and '
+                         'normalize-space(ram:AppliedTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:AppliedTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]))'),
+                        ('nblogisticChargeini',
+                         "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='AE' "
+                         'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate]))')),
+                       '(not((//ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount '
+                       '| '
+                       '//ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge/ram:ActualAmount '
+                       '| //ram:SpecifiedLogisticsServiceCharge/ram:AppliedAmount | '
+                       '//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:BasisAmount '
+                       '| '
+                       '//ram:SpecifiedTradeSettlementHeaderMonetarySummation/*)[string-length(substring-after(normalize-space(.), '
+                       "'.')) > 2 or contains(., 'e') or contains(., 'E')])) and "
+                       '(count(ram:RateApplicablePercent) = 1) and (count(ram:BasisAmount) = 1) '
+                       'and ((0.000001 + fn:abs($basisAmount - $calculatedAmountBT131 + '
+                       '$allowancesAmountBT92 - $chargesAmountBT99 - $logisticChargeAmount) <= '
+                       '0.01 * ($nbLineItems + $nbAllowancesOrCharges + $nblogisticCharge)) or '
+                       '(0.000001 + fn:abs($basisAmount - $calculatedAmountBT131ini + '
+                       '$allowancesAmountBT92ini - $chargesAmountBT99ini - '
+                       '$logisticChargeAmountini) <= 0.01 * ($nbLineItemsini + '
+                       '$nbAllowancesOrChargesini + $nblogisticChargeini)))'),)),))),
                  ('M10', 1000.0,
                   "//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='E'][fn:upper-case(ram:TypeCode) "
                   "= 'VAT']",
@@ -27588,7 +27810,121 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                        'BT-176) and on Service logistic charges (BT-X-591 / BT-X-592). One of the '
                        'two rules must be followed, bearing in mind that ultimately only the '
                        'second one will have to be followed.'),),
-                     ''),))),
+                     (((('rate', 'xs:decimal(ram:RateApplicablePercent)'),
+                        ('exempReasonText', 'normalize-space(ram:ExemptionReason)'),
+                        ('exempReasonCode', 'normalize-space(ram:ExemptionReasonCode)'),
+                        ('basisAmount', 'xs:decimal(ram:BasisAmount)'),
+                        ('calculatedAmountBT131',
+                         'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                         'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                         "'DETAIL']/ram:SpecifiedLineTradeSettlement[ram:ApplicableTradeTax/ram:CategoryCode "
+                         "= 'E' and ram:ApplicableTradeTax/ram:RateApplicablePercent =$rate and "
+                         'normalize-space(ram:ApplicableTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:ApplicableTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]/ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount) '
+                         '* 100) div 100)'),
+                        ('calculatedAmountBT131ini',
+                         'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                         'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                         "'DETAIL']/ram:SpecifiedLineTradeSettlement[ram:ApplicableTradeTax/ram:CategoryCode "
+                         "= 'E' and ram:ApplicableTradeTax/ram:RateApplicablePercent =$rate "
+                         ']/ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount) '
+                         '* 100) div 100)'),
+                        ('allowancesAmountBT92',
+                         'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator) '
+                         "and ram:CategoryTradeTax/ram:CategoryCode='E' and "
+                         'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate and '
+                         'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]/ram:ActualAmount) * 100) div 100)'),
+                        ('allowancesAmountBT92ini',
+                         'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator) '
+                         "and ram:CategoryTradeTax/ram:CategoryCode='E' and "
+                         'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]/ram:ActualAmount) '
+                         '* 100) div 100)'),
+                        ('chargesAmountBT99',
+                         'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator) '
+                         "and ram:CategoryTradeTax/ram:CategoryCode='E' and "
+                         'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate and '
+                         'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]/ram:ActualAmount) * 100) div 100)'),
+                        ('chargesAmountBT99ini',
+                         'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator) '
+                         "and ram:CategoryTradeTax/ram:CategoryCode='E' and "
+                         'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]/ram:ActualAmount) '
+                         '* 100) div 100)'),
+                        ('nbLineItems',
+                         'xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[(not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                         'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                         "'DETAIL') and "
+                         'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode '
+                         "= 'E' and "
+                         'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:RateApplicablePercent '
+                         '=$rate and '
+                         'normalize-space(ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:ExemptionReasonCode) '
+                         '= $exempReasonCode and '
+                         'normalize-space(ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:ExemptionReason) '
+                         '= $exempReasonText]))'),
+                        ('nbLineItemsini',
+                         'xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[(not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                         'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                         "'DETAIL') and "
+                         'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode '
+                         "= 'E' and "
+                         'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:RateApplicablePercent '
+                         '=$rate]))'),
+                        ('nbAllowancesOrCharges',
+                         "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:CategoryTradeTax/ram:CategoryCode='E' "
+                         'and ram:CategoryTradeTax/ram:RateApplicablePercent=$rate and '
+                         'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]))'),
+                        ('nbAllowancesOrChargesini',
+                         "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:CategoryTradeTax/ram:CategoryCode='E' "
+                         'and ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]))'),
+                        ('logisticChargeAmount',
+                         "xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='E' "
+                         'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate and '
+                         'normalize-space(ram:AppliedTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:AppliedTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]/ram:AppliedAmount) * 100) div 100)'),
+                        ('logisticChargeAmountini',
+                         "xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='E' "
+                         'and '
+                         'ram:AppliedTradeTax/ram:RateApplicablePercent=$rate]/ram:AppliedAmount) '
+                         '* 100) div 100)'),
+                        ('nblogisticCharge',
+                         "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='E' "
+                         'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate and '
+                         'normalize-space(ram:AppliedTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:AppliedTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]))'),
+                        ('nblogisticChargeini',
+                         "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='E' "
+                         'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate]))')),
+                       '(not((//ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount '
+                       '| '
+                       '//ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge/ram:ActualAmount '
+                       '| //ram:SpecifiedLogisticsServiceCharge/ram:AppliedAmount | '
+                       '//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:BasisAmount '
+                       '| '
+                       '//ram:SpecifiedTradeSettlementHeaderMonetarySummation/*)[string-length(substring-after(normalize-space(.), '
+                       "'.')) > 2 or contains(., 'e') or contains(., 'E')])) and "
+                       '(count(ram:RateApplicablePercent) = 1) and (count(ram:BasisAmount) = 1) '
+                       'and ((0.000001 + fn:abs($basisAmount - $calculatedAmountBT131 + '
+                       '$allowancesAmountBT92 - $chargesAmountBT99 - $logisticChargeAmount) <= '
+                       '0.01 * ($nbLineItems + $nbAllowancesOrCharges + $nblogisticCharge)) or '
+                       '(0.000001 + fn:abs($basisAmount - $calculatedAmountBT131ini + '
+                       '$allowancesAmountBT92ini - $chargesAmountBT99ini - '
+                       '$logisticChargeAmountini) <= 0.01 * ($nbLineItemsini + '
+                       '$nbAllowancesOrChargesini + $nblogisticChargeini)))'),)),))),
                  ('M11', 1000.0,
                   "//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='G'][fn:upper-case(ram:TypeCode) "
                   "= 'VAT']",
@@ -27708,7 +28044,121 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                        'Level Charges (BT-175 / BT-176) and on Service logistic charges (BT-X-591 '
                        '/ BT-X-592). One of the two rules must be followed, bearing in mind that '
                        'ultimately only the second one will have to be followed.'),),
-                     ''),))),
+                     (((('rate', 'xs:decimal(ram:RateApplicablePercent)'),
+                        ('exempReasonText', 'normalize-space(ram:ExemptionReason)'),
+                        ('exempReasonCode', 'normalize-space(ram:ExemptionReasonCode)'),
+                        ('basisAmount', 'xs:decimal(ram:BasisAmount)'),
+                        ('calculatedAmountBT131',
+                         'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                         'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                         "'DETAIL']/ram:SpecifiedLineTradeSettlement[ram:ApplicableTradeTax/ram:CategoryCode "
+                         "= 'G' and ram:ApplicableTradeTax/ram:RateApplicablePercent =$rate and "
+                         'normalize-space(ram:ApplicableTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:ApplicableTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]/ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount) '
+                         '* 100) div 100)'),
+                        ('calculatedAmountBT131ini',
+                         'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                         'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                         "'DETAIL']/ram:SpecifiedLineTradeSettlement[ram:ApplicableTradeTax/ram:CategoryCode "
+                         "= 'G' and ram:ApplicableTradeTax/ram:RateApplicablePercent =$rate "
+                         ']/ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount) '
+                         '* 100) div 100)'),
+                        ('allowancesAmountBT92',
+                         'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator) '
+                         "and ram:CategoryTradeTax/ram:CategoryCode='G' and "
+                         'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate and '
+                         'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]/ram:ActualAmount) * 100) div 100)'),
+                        ('allowancesAmountBT92ini',
+                         'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator) '
+                         "and ram:CategoryTradeTax/ram:CategoryCode='G' and "
+                         'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]/ram:ActualAmount) '
+                         '* 100) div 100)'),
+                        ('chargesAmountBT99',
+                         'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator) '
+                         "and ram:CategoryTradeTax/ram:CategoryCode='G' and "
+                         'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate and '
+                         'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]/ram:ActualAmount) * 100) div 100)'),
+                        ('chargesAmountBT99ini',
+                         'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator) '
+                         "and ram:CategoryTradeTax/ram:CategoryCode='G' and "
+                         'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]/ram:ActualAmount) '
+                         '* 100) div 100)'),
+                        ('nbLineItems',
+                         'xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[(not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                         'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                         "'DETAIL') and "
+                         'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode '
+                         "= 'G' and "
+                         'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:RateApplicablePercent '
+                         '=$rate and '
+                         'normalize-space(ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:ExemptionReasonCode) '
+                         '= $exempReasonCode and '
+                         'normalize-space(ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:ExemptionReason) '
+                         '= $exempReasonText]))'),
+                        ('nbLineItemsini',
+                         'xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[(not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                         'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                         "'DETAIL') and "
+                         'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode '
+                         "= 'G' and "
+                         'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:RateApplicablePercent '
+                         '=$rate]))'),
+                        ('nbAllowancesOrCharges',
+                         "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:CategoryTradeTax/ram:CategoryCode='G' "
+                         'and ram:CategoryTradeTax/ram:RateApplicablePercent=$rate and '
+                         'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]))'),
+                        ('nbAllowancesOrChargesini',
+                         "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:CategoryTradeTax/ram:CategoryCode='G' "
+                         'and ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]))'),
+                        ('logisticChargeAmount',
+                         "xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='G' "
+                         'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate and '
+                         'normalize-space(ram:AppliedTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:AppliedTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]/ram:AppliedAmount) * 100) div 100)'),
+                        ('logisticChargeAmountini',
+                         "xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='G' "
+                         'and '
+                         'ram:AppliedTradeTax/ram:RateApplicablePercent=$rate]/ram:AppliedAmount) '
+                         '* 100) div 100)'),
+                        ('nblogisticCharge',
+                         "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='G' "
+                         'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate and '
+                         'normalize-space(ram:AppliedTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:AppliedTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]))'),
+                        ('nblogisticChargeini',
+                         "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='G' "
+                         'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate]))')),
+                       '(not((//ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount '
+                       '| '
+                       '//ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge/ram:ActualAmount '
+                       '| //ram:SpecifiedLogisticsServiceCharge/ram:AppliedAmount | '
+                       '//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:BasisAmount '
+                       '| '
+                       '//ram:SpecifiedTradeSettlementHeaderMonetarySummation/*)[string-length(substring-after(normalize-space(.), '
+                       "'.')) > 2 or contains(., 'e') or contains(., 'E')])) and "
+                       '(count(ram:RateApplicablePercent) = 1) and (count(ram:BasisAmount) = 1) '
+                       'and ((0.000001 + fn:abs($basisAmount - $calculatedAmountBT131 + '
+                       '$allowancesAmountBT92 - $chargesAmountBT99 - $logisticChargeAmount) <= '
+                       '0.01 * ($nbLineItems + $nbAllowancesOrCharges + $nblogisticCharge)) or '
+                       '(0.000001 + fn:abs($basisAmount - $calculatedAmountBT131ini + '
+                       '$allowancesAmountBT92ini - $chargesAmountBT99ini - '
+                       '$logisticChargeAmountini) <= 0.01 * ($nbLineItemsini + '
+                       '$nbAllowancesOrChargesini + $nblogisticChargeini)))'),)),))),
                  ('M12', 1000.0,
                   "//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='K'][fn:upper-case(ram:TypeCode) "
                   "= 'VAT']",
@@ -27828,7 +28278,121 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                        'Level Charges (BT-175 / BT-176) and on Service logistic charges (BT-X-591 '
                        '/ BT-X-592). One of the two rules must be followed, bearing in mind that '
                        'ultimately only the second one will have to be followed.'),),
-                     ''),))),
+                     (((('rate', 'xs:decimal(ram:RateApplicablePercent)'),
+                        ('exempReasonText', 'normalize-space(ram:ExemptionReason)'),
+                        ('exempReasonCode', 'normalize-space(ram:ExemptionReasonCode)'),
+                        ('basisAmount', 'xs:decimal(ram:BasisAmount)'),
+                        ('calculatedAmountBT131',
+                         'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                         'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                         "'DETAIL']/ram:SpecifiedLineTradeSettlement[ram:ApplicableTradeTax/ram:CategoryCode "
+                         "= 'K' and ram:ApplicableTradeTax/ram:RateApplicablePercent =$rate and "
+                         'normalize-space(ram:ApplicableTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:ApplicableTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]/ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount) '
+                         '* 100) div 100)'),
+                        ('calculatedAmountBT131ini',
+                         'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                         'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                         "'DETAIL']/ram:SpecifiedLineTradeSettlement[ram:ApplicableTradeTax/ram:CategoryCode "
+                         "= 'K' and ram:ApplicableTradeTax/ram:RateApplicablePercent =$rate "
+                         ']/ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount) '
+                         '* 100) div 100)'),
+                        ('allowancesAmountBT92',
+                         'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator) '
+                         "and ram:CategoryTradeTax/ram:CategoryCode='K' and "
+                         'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate and '
+                         'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]/ram:ActualAmount) * 100) div 100)'),
+                        ('allowancesAmountBT92ini',
+                         'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator) '
+                         "and ram:CategoryTradeTax/ram:CategoryCode='K' and "
+                         'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]/ram:ActualAmount) '
+                         '* 100) div 100)'),
+                        ('chargesAmountBT99',
+                         'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator) '
+                         "and ram:CategoryTradeTax/ram:CategoryCode='K' and "
+                         'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate and '
+                         'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]/ram:ActualAmount) * 100) div 100)'),
+                        ('chargesAmountBT99ini',
+                         'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator) '
+                         "and ram:CategoryTradeTax/ram:CategoryCode='K' and "
+                         'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]/ram:ActualAmount) '
+                         '* 100) div 100)'),
+                        ('nbLineItems',
+                         'xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[(not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                         'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                         "'DETAIL') and "
+                         'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode '
+                         "= 'K' and "
+                         'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:RateApplicablePercent '
+                         '=$rate and '
+                         'normalize-space(ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:ExemptionReasonCode) '
+                         '= $exempReasonCode and '
+                         'normalize-space(ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:ExemptionReason) '
+                         '= $exempReasonText]))'),
+                        ('nbLineItemsini',
+                         'xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[(not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                         'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                         "'DETAIL') and "
+                         'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode '
+                         "= 'K' and "
+                         'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:RateApplicablePercent '
+                         '=$rate]))'),
+                        ('nbAllowancesOrCharges',
+                         "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:CategoryTradeTax/ram:CategoryCode='K' "
+                         'and ram:CategoryTradeTax/ram:RateApplicablePercent=$rate and '
+                         'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]))'),
+                        ('nbAllowancesOrChargesini',
+                         "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:CategoryTradeTax/ram:CategoryCode='K' "
+                         'and ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]))'),
+                        ('logisticChargeAmount',
+                         "xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='K' "
+                         'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate and '
+                         'normalize-space(ram:AppliedTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:AppliedTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]/ram:AppliedAmount) * 100) div 100)'),
+                        ('logisticChargeAmountini',
+                         "xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='K' "
+                         'and '
+                         'ram:AppliedTradeTax/ram:RateApplicablePercent=$rate]/ram:AppliedAmount) '
+                         '* 100) div 100)'),
+                        ('nblogisticCharge',
+                         "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='K' "
+                         'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate and '
+                         'normalize-space(ram:AppliedTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:AppliedTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]))'),
+                        ('nblogisticChargeini',
+                         "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='K' "
+                         'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate]))')),
+                       '(not((//ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount '
+                       '| '
+                       '//ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge/ram:ActualAmount '
+                       '| //ram:SpecifiedLogisticsServiceCharge/ram:AppliedAmount | '
+                       '//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:BasisAmount '
+                       '| '
+                       '//ram:SpecifiedTradeSettlementHeaderMonetarySummation/*)[string-length(substring-after(normalize-space(.), '
+                       "'.')) > 2 or contains(., 'e') or contains(., 'E')])) and "
+                       '(count(ram:RateApplicablePercent) = 1) and (count(ram:BasisAmount) = 1) '
+                       'and ((0.000001 + fn:abs($basisAmount - $calculatedAmountBT131 + '
+                       '$allowancesAmountBT92 - $chargesAmountBT99 - $logisticChargeAmount) <= '
+                       '0.01 * ($nbLineItems + $nbAllowancesOrCharges + $nblogisticCharge)) or '
+                       '(0.000001 + fn:abs($basisAmount - $calculatedAmountBT131ini + '
+                       '$allowancesAmountBT92ini - $chargesAmountBT99ini - '
+                       '$logisticChargeAmountini) <= 0.01 * ($nbLineItemsini + '
+                       '$nbAllowancesOrChargesini + $nblogisticChargeini)))'),)),))),
                  ('M13', 1000.0,
                   "//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='L'][fn:upper-case(ram:TypeCode) "
                   "= 'VAT']",
@@ -27948,7 +28512,121 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                        'BT-176) and on Service logistic charges (BT-X-591 / BT-X-592). One of the '
                        'two rules must be followed, bearing in mind that ultimately only the '
                        'second one will have to be followed.'),),
-                     ''),))),
+                     (((('rate', 'xs:decimal(ram:RateApplicablePercent)'),
+                        ('exempReasonText', 'normalize-space(ram:ExemptionReason)'),
+                        ('exempReasonCode', 'normalize-space(ram:ExemptionReasonCode)'),
+                        ('basisAmount', 'xs:decimal(ram:BasisAmount)'),
+                        ('calculatedAmountBT131',
+                         'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                         'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                         "'DETAIL']/ram:SpecifiedLineTradeSettlement[ram:ApplicableTradeTax/ram:CategoryCode "
+                         "= 'L' and ram:ApplicableTradeTax/ram:RateApplicablePercent =$rate and "
+                         'normalize-space(ram:ApplicableTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:ApplicableTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]/ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount) '
+                         '* 100) div 100)'),
+                        ('calculatedAmountBT131ini',
+                         'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                         'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                         "'DETAIL']/ram:SpecifiedLineTradeSettlement[ram:ApplicableTradeTax/ram:CategoryCode "
+                         "= 'L' and ram:ApplicableTradeTax/ram:RateApplicablePercent =$rate "
+                         ']/ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount) '
+                         '* 100) div 100)'),
+                        ('allowancesAmountBT92',
+                         'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator) '
+                         "and ram:CategoryTradeTax/ram:CategoryCode='L' and "
+                         'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate and '
+                         'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]/ram:ActualAmount) * 100) div 100)'),
+                        ('allowancesAmountBT92ini',
+                         'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator) '
+                         "and ram:CategoryTradeTax/ram:CategoryCode='L' and "
+                         'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]/ram:ActualAmount) '
+                         '* 100) div 100)'),
+                        ('chargesAmountBT99',
+                         'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator) '
+                         "and ram:CategoryTradeTax/ram:CategoryCode='L' and "
+                         'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate and '
+                         'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]/ram:ActualAmount) * 100) div 100)'),
+                        ('chargesAmountBT99ini',
+                         'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator) '
+                         "and ram:CategoryTradeTax/ram:CategoryCode='L' and "
+                         'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]/ram:ActualAmount) '
+                         '* 100) div 100)'),
+                        ('nbLineItems',
+                         'xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[(not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                         'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                         "'DETAIL') and "
+                         'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode '
+                         "= 'L' and "
+                         'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:RateApplicablePercent '
+                         '=$rate and '
+                         'normalize-space(ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:ExemptionReasonCode) '
+                         '= $exempReasonCode and '
+                         'normalize-space(ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:ExemptionReason) '
+                         '= $exempReasonText]))'),
+                        ('nbLineItemsini',
+                         'xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[(not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                         'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                         "'DETAIL') and "
+                         'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode '
+                         "= 'L' and "
+                         'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:RateApplicablePercent '
+                         '=$rate]))'),
+                        ('nbAllowancesOrCharges',
+                         "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:CategoryTradeTax/ram:CategoryCode='L' "
+                         'and ram:CategoryTradeTax/ram:RateApplicablePercent=$rate and '
+                         'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]))'),
+                        ('nbAllowancesOrChargesini',
+                         "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:CategoryTradeTax/ram:CategoryCode='L' "
+                         'and ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]))'),
+                        ('logisticChargeAmount',
+                         "xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='L' "
+                         'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate and '
+                         'normalize-space(ram:AppliedTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:AppliedTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]/ram:AppliedAmount) * 100) div 100)'),
+                        ('logisticChargeAmountini',
+                         "xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='L' "
+                         'and '
+                         'ram:AppliedTradeTax/ram:RateApplicablePercent=$rate]/ram:AppliedAmount) '
+                         '* 100) div 100)'),
+                        ('nblogisticCharge',
+                         "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='L' "
+                         'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate and '
+                         'normalize-space(ram:AppliedTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:AppliedTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]))'),
+                        ('nblogisticChargeini',
+                         "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='L' "
+                         'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate]))')),
+                       '(not((//ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount '
+                       '| '
+                       '//ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge/ram:ActualAmount '
+                       '| //ram:SpecifiedLogisticsServiceCharge/ram:AppliedAmount | '
+                       '//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:BasisAmount '
+                       '| '
+                       '//ram:SpecifiedTradeSettlementHeaderMonetarySummation/*)[string-length(substring-after(normalize-space(.), '
+                       "'.')) > 2 or contains(., 'e') or contains(., 'E')])) and "
+                       '(count(ram:RateApplicablePercent) = 1) and (count(ram:BasisAmount) = 1) '
+                       'and ((0.000001 + fn:abs($basisAmount - $calculatedAmountBT131 + '
+                       '$allowancesAmountBT92 - $chargesAmountBT99 - $logisticChargeAmount) <= '
+                       '0.01 * ($nbLineItems + $nbAllowancesOrCharges + $nblogisticCharge)) or '
+                       '(0.000001 + fn:abs($basisAmount - $calculatedAmountBT131ini + '
+                       '$allowancesAmountBT92ini - $chargesAmountBT99ini - '
+                       '$logisticChargeAmountini) <= 0.01 * ($nbLineItemsini + '
+                       '$nbAllowancesOrChargesini + $nblogisticChargeini)))'),)),))),
                  ('M14', 1000.0,
                   "//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='M'][fn:upper-case(ram:TypeCode) "
                   "= 'VAT']",
@@ -28068,7 +28746,121 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                        'BT-176) and on Service logistic charges (BT-X-591 / BT-X-592). One of the '
                        'two rules must be followed, bearing in mind that ultimately only the '
                        'second one will have to be followed.'),),
-                     ''),))),
+                     (((('rate', 'xs:decimal(ram:RateApplicablePercent)'),
+                        ('exempReasonText', 'normalize-space(ram:ExemptionReason)'),
+                        ('exempReasonCode', 'normalize-space(ram:ExemptionReasonCode)'),
+                        ('basisAmount', 'xs:decimal(ram:BasisAmount)'),
+                        ('calculatedAmountBT131',
+                         'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                         'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                         "'DETAIL']/ram:SpecifiedLineTradeSettlement[ram:ApplicableTradeTax/ram:CategoryCode "
+                         "= 'M' and ram:ApplicableTradeTax/ram:RateApplicablePercent =$rate and "
+                         'normalize-space(ram:ApplicableTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:ApplicableTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]/ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount) '
+                         '* 100) div 100)'),
+                        ('calculatedAmountBT131ini',
+                         'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                         'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                         "'DETAIL']/ram:SpecifiedLineTradeSettlement[ram:ApplicableTradeTax/ram:CategoryCode "
+                         "= 'M' and ram:ApplicableTradeTax/ram:RateApplicablePercent =$rate "
+                         ']/ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount) '
+                         '* 100) div 100)'),
+                        ('allowancesAmountBT92',
+                         'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator) '
+                         "and ram:CategoryTradeTax/ram:CategoryCode='M' and "
+                         'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate and '
+                         'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]/ram:ActualAmount) * 100) div 100)'),
+                        ('allowancesAmountBT92ini',
+                         'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator) '
+                         "and ram:CategoryTradeTax/ram:CategoryCode='M' and "
+                         'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]/ram:ActualAmount) '
+                         '* 100) div 100)'),
+                        ('chargesAmountBT99',
+                         'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator) '
+                         "and ram:CategoryTradeTax/ram:CategoryCode='M' and "
+                         'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate and '
+                         'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]/ram:ActualAmount) * 100) div 100)'),
+                        ('chargesAmountBT99ini',
+                         'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator) '
+                         "and ram:CategoryTradeTax/ram:CategoryCode='M' and "
+                         'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]/ram:ActualAmount) '
+                         '* 100) div 100)'),
+                        ('nbLineItems',
+                         'xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[(not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                         'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                         "'DETAIL') and "
+                         'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode '
+                         "= 'M' and "
+                         'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:RateApplicablePercent '
+                         '=$rate and '
+                         'normalize-space(ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:ExemptionReasonCode) '
+                         '= $exempReasonCode and '
+                         'normalize-space(ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:ExemptionReason) '
+                         '= $exempReasonText]))'),
+                        ('nbLineItemsini',
+                         'xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[(not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                         'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                         "'DETAIL') and "
+                         'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode '
+                         "= 'M' and "
+                         'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:RateApplicablePercent '
+                         '=$rate]))'),
+                        ('nbAllowancesOrCharges',
+                         "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:CategoryTradeTax/ram:CategoryCode='M' "
+                         'and ram:CategoryTradeTax/ram:RateApplicablePercent=$rate and '
+                         'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]))'),
+                        ('nbAllowancesOrChargesini',
+                         "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:CategoryTradeTax/ram:CategoryCode='M' "
+                         'and ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]))'),
+                        ('logisticChargeAmount',
+                         "xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='M' "
+                         'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate and '
+                         'normalize-space(ram:AppliedTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:AppliedTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]/ram:AppliedAmount) * 100) div 100)'),
+                        ('logisticChargeAmountini',
+                         "xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='M' "
+                         'and '
+                         'ram:AppliedTradeTax/ram:RateApplicablePercent=$rate]/ram:AppliedAmount) '
+                         '* 100) div 100)'),
+                        ('nblogisticCharge',
+                         "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='M' "
+                         'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate and '
+                         'normalize-space(ram:AppliedTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:AppliedTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]))'),
+                        ('nblogisticChargeini',
+                         "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='M' "
+                         'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate]))')),
+                       '(not((//ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount '
+                       '| '
+                       '//ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge/ram:ActualAmount '
+                       '| //ram:SpecifiedLogisticsServiceCharge/ram:AppliedAmount | '
+                       '//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:BasisAmount '
+                       '| '
+                       '//ram:SpecifiedTradeSettlementHeaderMonetarySummation/*)[string-length(substring-after(normalize-space(.), '
+                       "'.')) > 2 or contains(., 'e') or contains(., 'E')])) and "
+                       '(count(ram:RateApplicablePercent) = 1) and (count(ram:BasisAmount) = 1) '
+                       'and ((0.000001 + fn:abs($basisAmount - $calculatedAmountBT131 + '
+                       '$allowancesAmountBT92 - $chargesAmountBT99 - $logisticChargeAmount) <= '
+                       '0.01 * ($nbLineItems + $nbAllowancesOrCharges + $nblogisticCharge)) or '
+                       '(0.000001 + fn:abs($basisAmount - $calculatedAmountBT131ini + '
+                       '$allowancesAmountBT92ini - $chargesAmountBT99ini - '
+                       '$logisticChargeAmountini) <= 0.01 * ($nbLineItemsini + '
+                       '$nbAllowancesOrChargesini + $nblogisticChargeini)))'),)),))),
                  ('M15', 1000.0,
                   "//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='O'][fn:upper-case(ram:TypeCode) "
                   "= 'VAT']",
@@ -28170,7 +28962,105 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                        'BT-176) and on Service logistic charges (BT-X-591 / BT-X-592). One of the '
                        'two rules must be followed, bearing in mind that ultimately only the '
                        'second one will have to be followed.'),),
-                     ''),))),
+                     (((('exempReasonText', 'normalize-space(ram:ExemptionReason)'),
+                        ('exempReasonCode', 'normalize-space(ram:ExemptionReasonCode)'),
+                        ('basisAmount', 'xs:decimal(ram:BasisAmount)'),
+                        ('calculatedAmountBT131',
+                         'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                         'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                         "'DETAIL']/ram:SpecifiedLineTradeSettlement[ram:ApplicableTradeTax/ram:CategoryCode "
+                         "= 'O' and "
+                         'normalize-space(ram:ApplicableTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:ApplicableTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]/ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount) '
+                         '* 100) div 100)'),
+                        ('calculatedAmountBT131ini',
+                         'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                         'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                         "'DETAIL']/ram:SpecifiedLineTradeSettlement[ram:ApplicableTradeTax/ram:CategoryCode "
+                         '= '
+                         "'O']/ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount) "
+                         '* 100) div 100)'),
+                        ('allowancesAmountBT92',
+                         'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator) '
+                         "and ram:CategoryTradeTax/ram:CategoryCode='O' and "
+                         'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]/ram:ActualAmount) * 100) div 100)'),
+                        ('allowancesAmountBT92ini',
+                         'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator) '
+                         "and ram:CategoryTradeTax/ram:CategoryCode='O']/ram:ActualAmount) * 100) "
+                         'div 100)'),
+                        ('chargesAmountBT99',
+                         'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator) '
+                         "and ram:CategoryTradeTax/ram:CategoryCode='O' and "
+                         'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]/ram:ActualAmount) * 100) div 100)'),
+                        ('chargesAmountBT99ini',
+                         'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator) '
+                         "and ram:CategoryTradeTax/ram:CategoryCode='O']/ram:ActualAmount) * 100) "
+                         'div 100)'),
+                        ('nbLineItems',
+                         'xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[(not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                         'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                         "'DETAIL') and "
+                         'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode '
+                         "= 'O' and "
+                         'normalize-space(ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:ExemptionReasonCode) '
+                         '= $exempReasonCode and '
+                         'normalize-space(ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:ExemptionReason) '
+                         '= $exempReasonText]))'),
+                        ('nbLineItemsini',
+                         'xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[(not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                         'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                         "'DETAIL') and "
+                         'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode '
+                         "= 'O']))"),
+                        ('nbAllowancesOrCharges',
+                         "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:CategoryTradeTax/ram:CategoryCode='O' "
+                         'and normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]))'),
+                        ('nbAllowancesOrChargesini',
+                         "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:CategoryTradeTax/ram:CategoryCode='O']))"),
+                        ('logisticChargeAmount',
+                         "xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='O' "
+                         'and normalize-space(ram:AppliedTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:AppliedTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]/ram:AppliedAmount) * 100) div 100)'),
+                        ('logisticChargeAmountini',
+                         "xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='O']/ram:AppliedAmount) "
+                         '* 100) div 100)'),
+                        ('nblogisticCharge',
+                         "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='O' "
+                         'and normalize-space(ram:AppliedTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:AppliedTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]))'),
+                        ('nblogisticChargeini',
+                         "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='O']))")),
+                       '(not((//ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount '
+                       '| '
+                       '//ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge/ram:ActualAmount '
+                       '| //ram:SpecifiedLogisticsServiceCharge/ram:AppliedAmount | '
+                       '//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:BasisAmount '
+                       '| '
+                       '//ram:SpecifiedTradeSettlementHeaderMonetarySummation/*)[string-length(substring-after(normalize-space(.), '
+                       "'.')) > 2 or contains(., 'e') or contains(., 'E')])) and "
+                       '(count(ram:BasisAmount) = 1) and ((0.000001 + fn:abs($basisAmount - '
+                       '$calculatedAmountBT131 + $allowancesAmountBT92 - $chargesAmountBT99 - '
+                       '$logisticChargeAmount) <= 0.01 * ($nbLineItems + $nbAllowancesOrCharges + '
+                       '$nblogisticCharge)) or (0.000001 + fn:abs($basisAmount - '
+                       '$calculatedAmountBT131ini + $allowancesAmountBT92ini - '
+                       '$chargesAmountBT99ini - $logisticChargeAmountini) <= 0.01 * '
+                       '($nbLineItemsini + $nbAllowancesOrChargesini + '
+                       '$nblogisticChargeini)))'),)),))),
                  ('M16', 1000.0,
                   "//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='S']",
                   (), (),
@@ -28239,7 +29129,67 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                        'BT-176) and on Service logistic charges (BT-X-591 / BT-X-592). One of the '
                        'two rules must be followed, bearing in mind that ultimately only the '
                        'second one will have to be followed.'),),
-                     ''),))),
+                     (((('rate', 'xs:decimal(ram:RateApplicablePercent)'),
+                        ('exempReasonText', 'normalize-space(ram:ExemptionReason)'),
+                        ('exempReasonCode', 'normalize-space(ram:ExemptionReasonCode)'),
+                        ('basisAmount', 'xs:decimal(ram:BasisAmount)'),
+                        ('nbLineItems',
+                         'xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[(not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                         'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                         "'DETAIL') and "
+                         'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode '
+                         "= 'S' and "
+                         'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:RateApplicablePercent '
+                         '=$rate and '
+                         'normalize-space(ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:ExemptionReasonCode) '
+                         '= $exempReasonCode and '
+                         'normalize-space(ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:ExemptionReason) '
+                         '= $exempReasonText]))'),
+                        ('nbLineItemsini',
+                         'xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[(not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                         'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                         "'DETAIL') and "
+                         'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode '
+                         "= 'S' and "
+                         'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:RateApplicablePercent '
+                         '=$rate]))'),
+                        ('nbAllowancesOrCharges',
+                         "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:CategoryTradeTax/ram:CategoryCode='S' "
+                         'and ram:CategoryTradeTax/ram:RateApplicablePercent=$rate and '
+                         'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]))'),
+                        ('nbAllowancesOrChargesini',
+                         "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:CategoryTradeTax/ram:CategoryCode='S' "
+                         'and ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]))'),
+                        ('nblogisticCharge',
+                         "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='S' "
+                         'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate and '
+                         'normalize-space(ram:AppliedTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:AppliedTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]))'),
+                        ('nblogisticChargeini',
+                         "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='S' "
+                         'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate]))'),
+                        ('vATAmountBT117', 'xs:decimal(ram:CalculatedAmount)'),
+                        ('calculatedBT117',
+                         'xs:decimal(round($basisAmount * $rate div 100 * 100) div 100)')),
+                       '(not((//ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount '
+                       '| '
+                       '//ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge/ram:ActualAmount '
+                       '| //ram:SpecifiedLogisticsServiceCharge/ram:AppliedAmount | '
+                       '//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:BasisAmount '
+                       '| '
+                       '//ram:SpecifiedTradeSettlementHeaderMonetarySummation/*)[string-length(substring-after(normalize-space(.), '
+                       "'.')) > 2 or contains(., 'e') or contains(., 'E')])) and "
+                       '(count(ram:RateApplicablePercent) = 1) and (count(ram:BasisAmount) = 1) '
+                       'and (count(ram:CalculatedAmount) = 1) and ((0.000001 + '
+                       'fn:abs($vATAmountBT117 - $calculatedBT117) <= 0.01 * ($nbLineItems + '
+                       '$nbAllowancesOrCharges + $nblogisticCharge)) or (0.000001 + '
+                       'fn:abs($vATAmountBT117 - $calculatedBT117) <= 0.01 * ($nbLineItemsini + '
+                       '$nbAllowancesOrChargesini + $nblogisticChargeini)))'),)),))),
                  ('M17', 1000.0,
                   "//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='S'][fn:upper-case(ram:TypeCode) "
                   "= 'VAT']",
@@ -28360,7 +29310,121 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                        'Service logistic charges (BT-X-591 / BT-X-592). One of the two rules must '
                        'be followed, bearing in mind that ultimately only the second one will have '
                        'to be followed.'),),
-                     ''),))),
+                     (((('rate', 'xs:decimal(ram:RateApplicablePercent)'),
+                        ('exempReasonText', 'normalize-space(ram:ExemptionReason)'),
+                        ('exempReasonCode', 'normalize-space(ram:ExemptionReasonCode)'),
+                        ('basisAmount', 'xs:decimal(ram:BasisAmount)'),
+                        ('calculatedAmountBT131',
+                         'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                         'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                         "'DETAIL']/ram:SpecifiedLineTradeSettlement[ram:ApplicableTradeTax/ram:CategoryCode "
+                         "= 'S' and ram:ApplicableTradeTax/ram:RateApplicablePercent =$rate and "
+                         'normalize-space(ram:ApplicableTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:ApplicableTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]/ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount) '
+                         '* 100) div 100)'),
+                        ('calculatedAmountBT131ini',
+                         'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                         'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                         "'DETAIL']/ram:SpecifiedLineTradeSettlement[ram:ApplicableTradeTax/ram:CategoryCode "
+                         "= 'S' and ram:ApplicableTradeTax/ram:RateApplicablePercent =$rate "
+                         ']/ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount) '
+                         '* 100) div 100)'),
+                        ('allowancesAmountBT92',
+                         'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator) '
+                         "and ram:CategoryTradeTax/ram:CategoryCode='S' and "
+                         'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate and '
+                         'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]/ram:ActualAmount) * 100) div 100)'),
+                        ('allowancesAmountBT92ini',
+                         'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator) '
+                         "and ram:CategoryTradeTax/ram:CategoryCode='S' and "
+                         'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]/ram:ActualAmount) '
+                         '* 100) div 100)'),
+                        ('chargesAmountBT99',
+                         'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator) '
+                         "and ram:CategoryTradeTax/ram:CategoryCode='S' and "
+                         'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate and '
+                         'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]/ram:ActualAmount) * 100) div 100)'),
+                        ('chargesAmountBT99ini',
+                         'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator) '
+                         "and ram:CategoryTradeTax/ram:CategoryCode='S' and "
+                         'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]/ram:ActualAmount) '
+                         '* 100) div 100)'),
+                        ('nbLineItems',
+                         'xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[(not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                         'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                         "'DETAIL') and "
+                         'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode '
+                         "= 'S' and "
+                         'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:RateApplicablePercent '
+                         '=$rate and '
+                         'normalize-space(ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:ExemptionReasonCode) '
+                         '= $exempReasonCode and '
+                         'normalize-space(ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:ExemptionReason) '
+                         '= $exempReasonText]))'),
+                        ('nbLineItemsini',
+                         'xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[(not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                         'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                         "'DETAIL') and "
+                         'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode '
+                         "= 'S' and "
+                         'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:RateApplicablePercent '
+                         '=$rate]))'),
+                        ('nbAllowancesOrCharges',
+                         "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:CategoryTradeTax/ram:CategoryCode='S' "
+                         'and ram:CategoryTradeTax/ram:RateApplicablePercent=$rate and '
+                         'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]))'),
+                        ('nbAllowancesOrChargesini',
+                         "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:CategoryTradeTax/ram:CategoryCode='S' "
+                         'and ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]))'),
+                        ('logisticChargeAmount',
+                         "xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='S' "
+                         'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate and '
+                         'normalize-space(ram:AppliedTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:AppliedTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]/ram:AppliedAmount) * 100) div 100)'),
+                        ('logisticChargeAmountini',
+                         "xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='S' "
+                         'and '
+                         'ram:AppliedTradeTax/ram:RateApplicablePercent=$rate]/ram:AppliedAmount) '
+                         '* 100) div 100)'),
+                        ('nblogisticCharge',
+                         "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='S' "
+                         'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate and '
+                         'normalize-space(ram:AppliedTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:AppliedTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]))'),
+                        ('nblogisticChargeini',
+                         "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='S' "
+                         'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate]))')),
+                       '(not((//ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount '
+                       '| '
+                       '//ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge/ram:ActualAmount '
+                       '| //ram:SpecifiedLogisticsServiceCharge/ram:AppliedAmount | '
+                       '//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:BasisAmount '
+                       '| '
+                       '//ram:SpecifiedTradeSettlementHeaderMonetarySummation/*)[string-length(substring-after(normalize-space(.), '
+                       "'.')) > 2 or contains(., 'e') or contains(., 'E')])) and "
+                       '(count(ram:RateApplicablePercent) = 1) and (count(ram:BasisAmount) = 1) '
+                       'and ((0.000001 + fn:abs($basisAmount - $calculatedAmountBT131 + '
+                       '$allowancesAmountBT92 - $chargesAmountBT99 - $logisticChargeAmount) <= '
+                       '0.01 * ($nbLineItems + $nbAllowancesOrCharges + $nblogisticCharge)) or '
+                       '(0.000001 + fn:abs($basisAmount - $calculatedAmountBT131ini + '
+                       '$allowancesAmountBT92ini - $chargesAmountBT99ini - '
+                       '$logisticChargeAmountini) <= 0.01 * ($nbLineItemsini + '
+                       '$nbAllowancesOrChargesini + $nblogisticChargeini)))'),)),))),
                  ('M18', 1000.0,
                   "//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='Z'][fn:upper-case(ram:TypeCode) "
                   "= 'VAT']",
@@ -28474,7 +29538,121 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                        'BT-95, BT-102, BT-X-273) is "Zero Rated" (Z), but only for lines where the '
                        '"Subtype of invoice item" (BT-X-8) has the value "DETAIL" or is not '
                        'specified.   '),),
-                     ''),))),
+                     (((('rate', 'xs:decimal(ram:RateApplicablePercent)'),
+                        ('exempReasonText', 'normalize-space(ram:ExemptionReason)'),
+                        ('exempReasonCode', 'normalize-space(ram:ExemptionReasonCode)'),
+                        ('basisAmount', 'xs:decimal(ram:BasisAmount)'),
+                        ('calculatedAmountBT131',
+                         'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                         'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                         "'DETAIL']/ram:SpecifiedLineTradeSettlement[ram:ApplicableTradeTax/ram:CategoryCode "
+                         "= 'Z' and ram:ApplicableTradeTax/ram:RateApplicablePercent =$rate and "
+                         'normalize-space(ram:ApplicableTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:ApplicableTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]/ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount) '
+                         '* 100) div 100)'),
+                        ('calculatedAmountBT131ini',
+                         'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                         'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                         "'DETAIL']/ram:SpecifiedLineTradeSettlement[ram:ApplicableTradeTax/ram:CategoryCode "
+                         "= 'Z' and ram:ApplicableTradeTax/ram:RateApplicablePercent =$rate "
+                         ']/ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount) '
+                         '* 100) div 100)'),
+                        ('allowancesAmountBT92',
+                         'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator) '
+                         "and ram:CategoryTradeTax/ram:CategoryCode='Z' and "
+                         'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate and '
+                         'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]/ram:ActualAmount) * 100) div 100)'),
+                        ('allowancesAmountBT92ini',
+                         'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator) '
+                         "and ram:CategoryTradeTax/ram:CategoryCode='Z' and "
+                         'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]/ram:ActualAmount) '
+                         '* 100) div 100)'),
+                        ('chargesAmountBT99',
+                         'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator) '
+                         "and ram:CategoryTradeTax/ram:CategoryCode='Z' and "
+                         'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate and '
+                         'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]/ram:ActualAmount) * 100) div 100)'),
+                        ('chargesAmountBT99ini',
+                         'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator) '
+                         "and ram:CategoryTradeTax/ram:CategoryCode='Z' and "
+                         'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]/ram:ActualAmount) '
+                         '* 100) div 100)'),
+                        ('nbLineItems',
+                         'xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[(not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                         'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                         "'DETAIL') and "
+                         'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode '
+                         "= 'Z' and "
+                         'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:RateApplicablePercent '
+                         '=$rate and '
+                         'normalize-space(ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:ExemptionReasonCode) '
+                         '= $exempReasonCode and '
+                         'normalize-space(ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:ExemptionReason) '
+                         '= $exempReasonText]))'),
+                        ('nbLineItemsini',
+                         'xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[(not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                         'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                         "'DETAIL') and "
+                         'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode '
+                         "= 'Z' and "
+                         'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:RateApplicablePercent '
+                         '=$rate]))'),
+                        ('nbAllowancesOrCharges',
+                         "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:CategoryTradeTax/ram:CategoryCode='Z' "
+                         'and ram:CategoryTradeTax/ram:RateApplicablePercent=$rate and '
+                         'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]))'),
+                        ('nbAllowancesOrChargesini',
+                         "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:CategoryTradeTax/ram:CategoryCode='Z' "
+                         'and ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]))'),
+                        ('logisticChargeAmount',
+                         "xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='Z' "
+                         'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate and '
+                         'normalize-space(ram:AppliedTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:AppliedTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]/ram:AppliedAmount) * 100) div 100)'),
+                        ('logisticChargeAmountini',
+                         "xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='Z' "
+                         'and '
+                         'ram:AppliedTradeTax/ram:RateApplicablePercent=$rate]/ram:AppliedAmount) '
+                         '* 100) div 100)'),
+                        ('nblogisticCharge',
+                         "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='Z' "
+                         'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate and '
+                         'normalize-space(ram:AppliedTradeTax/ram:ExemptionReasonCode) = '
+                         '$exempReasonCode and '
+                         'normalize-space(ram:AppliedTradeTax/ram:ExemptionReason) = '
+                         '$exempReasonText]))'),
+                        ('nblogisticChargeini',
+                         "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='Z' "
+                         'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate]))')),
+                       '(not((//ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount '
+                       '| '
+                       '//ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge/ram:ActualAmount '
+                       '| //ram:SpecifiedLogisticsServiceCharge/ram:AppliedAmount | '
+                       '//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:BasisAmount '
+                       '| '
+                       '//ram:SpecifiedTradeSettlementHeaderMonetarySummation/*)[string-length(substring-after(normalize-space(.), '
+                       "'.')) > 2 or contains(., 'e') or contains(., 'E')])) and "
+                       '(count(ram:RateApplicablePercent) = 1) and (count(ram:BasisAmount) = 1) '
+                       'and ((0.000001 + fn:abs($basisAmount - $calculatedAmountBT131 + '
+                       '$allowancesAmountBT92 - $chargesAmountBT99 - $logisticChargeAmount) <= '
+                       '0.01 * ($nbLineItems + $nbAllowancesOrCharges + $nblogisticCharge)) or '
+                       '(0.000001 + fn:abs($basisAmount - $calculatedAmountBT131ini + '
+                       '$allowancesAmountBT92ini - $chargesAmountBT99ini - '
+                       '$logisticChargeAmountini) <= 0.01 * ($nbLineItemsini + '
+                       '$nbAllowancesOrChargesini + $nblogisticChargeini)))'),)),))),
                  ('M19', 1000.0, '//ram:ApplicableHeaderTradeSettlement/ram:BillingSpecifiedPeriod',
                   (),
                   (('BR-29', 'fatal', False,
@@ -28675,11 +29853,12 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                        '"Regular item (standard case)" (DETAIL) or "Subtotal" (GROUP). As a '
                        'consequence, all lower levels shall contain a BT-131 value, when BT-X-8 '
                        'has the value DETAIL or GROUP.'),),
-                     '(not(//ram:IncludedSupplyChainTradeLineItem[ '
-                     "ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = 'GROUP' and "
-                     'normalize-space(ram:SpecifiedLineTradeSettlement/ '
-                     'ram:SpecifiedTradeSettlementLineMonetarySummation/ ram:LineTotalAmount) != '
-                     "'' ]))"),))),
+                     (((),
+                       'not(//ram:IncludedSupplyChainTradeLineItem[ '
+                       "ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = 'GROUP' and "
+                       'normalize-space(ram:SpecifiedLineTradeSettlement/ '
+                       'ram:SpecifiedTradeSettlementLineMonetarySummation/ ram:LineTotalAmount) != '
+                       "'' ])"),)),))),
                  ('M27', 1000.0,
                   '//ram:IncludedSupplyChainTradeLineItem                '
                   "[normalize-space(ram:AssociatedDocumentLineDocument/ram:ParentLineID) != '']",
@@ -28694,7 +29873,7 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                        '\n'
                        '\t[BR-FXEXT-11]-Each "ID of parent line" (BT-X-304) must refer to an '
                        'existing "ID of invoice item" (BT-126).'),),
-                     ''),))),
+                     ()),))),
                  ('M28', 1000.0,
                   '//ram:IncludedSupplyChainTradeLineItem/ram:AssociatedDocumentLineDocument[not(ram:LineStatusReasonCode) '
                   "or ram:LineStatusReasonCode = 'DETAIL']",
@@ -28765,7 +29944,7 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                        '(BT-131) is specified, all lower levels which has "Subtype of invoice line '
                        'item" (EXT-FR-FE-163) equal to "GROUP" MUST contain a "Invoice line net '
                        'amount" (BT-131) value.'),),
-                     ''),))),
+                     ()),))),
                  ('M30', 1000.0, '//ram:PayeeTradeParty', (),
                   (('BR-17', 'fatal', False,
                     '(ram:Name) and (not(ram:Name = ../ram:SellerTradeParty/ram:Name) and '
@@ -40462,7 +41641,111 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                       'BT-176) and on Service logistic charges (BT-X-591 / BT-X-592). One of the '
                       'two rules must be followed, bearing in mind that ultimately only the second '
                       'one will have to be followed.'),),
-                    ''),))),
+                    (((('rate', 'xs:decimal(ram:RateApplicablePercent)'),
+                       ('exempReasonText', 'normalize-space(ram:ExemptionReason)'),
+                       ('exempReasonCode', 'normalize-space(ram:ExemptionReasonCode)'),
+                       ('basisAmount', 'xs:decimal(ram:BasisAmount)'),
+                       ('calculatedAmountBT131',
+                        'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem/ram:SpecifiedLineTradeSettlement[ram:ApplicableTradeTax/ram:CategoryCode '
+                        "= 'G' and ram:ApplicableTradeTax/ram:RateApplicablePercent =$rate and "
+                        'normalize-space(ram:ApplicableTradeTax/ram:ExemptionReasonCode) = '
+                        '$exempReasonCode and '
+                        'normalize-space(ram:ApplicableTradeTax/ram:ExemptionReason) = '
+                        '$exempReasonText]/ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount) '
+                        '* 100) div 100)'),
+                       ('calculatedAmountBT131ini',
+                        'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem/ram:SpecifiedLineTradeSettlement[ram:ApplicableTradeTax/ram:CategoryCode '
+                        "= 'G' and ram:ApplicableTradeTax/ram:RateApplicablePercent =$rate "
+                        ']/ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount) '
+                        '* 100) div 100)'),
+                       ('allowancesAmountBT92',
+                        'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator) '
+                        "and ram:CategoryTradeTax/ram:CategoryCode='G' and "
+                        'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate and '
+                        'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                        '$exempReasonCode and '
+                        'normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) = '
+                        '$exempReasonText]/ram:ActualAmount) * 100) div 100)'),
+                       ('allowancesAmountBT92ini',
+                        'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator) '
+                        "and ram:CategoryTradeTax/ram:CategoryCode='G' and "
+                        'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]/ram:ActualAmount) * '
+                        '100) div 100)'),
+                       ('chargesAmountBT99',
+                        'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator) '
+                        "and ram:CategoryTradeTax/ram:CategoryCode='G' and "
+                        'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate and '
+                        'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                        '$exempReasonCode and '
+                        'normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) = '
+                        '$exempReasonText]/ram:ActualAmount) * 100) div 100)'),
+                       ('chargesAmountBT99ini',
+                        'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator) '
+                        "and ram:CategoryTradeTax/ram:CategoryCode='G' and "
+                        'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]/ram:ActualAmount) * '
+                        '100) div 100)'),
+                       ('nbLineItems',
+                        'xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode '
+                        "= 'G' and "
+                        'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:RateApplicablePercent '
+                        '=$rate and '
+                        'normalize-space(ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:ExemptionReasonCode) '
+                        '= $exempReasonCode and '
+                        'normalize-space(ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:ExemptionReason) '
+                        '= $exempReasonText]))'),
+                       ('nbLineItemsini',
+                        'xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode '
+                        "= 'G' and "
+                        'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:RateApplicablePercent '
+                        '=$rate]))'),
+                       ('nbAllowancesOrCharges',
+                        "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:CategoryTradeTax/ram:CategoryCode='G' "
+                        'and ram:CategoryTradeTax/ram:RateApplicablePercent=$rate and '
+                        'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                        '$exempReasonCode and '
+                        'normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) = '
+                        '$exempReasonText]))'),
+                       ('nbAllowancesOrChargesini',
+                        "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:CategoryTradeTax/ram:CategoryCode='G' "
+                        'and ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]))'),
+                       ('logisticChargeAmount',
+                        "xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='G' "
+                        'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate and '
+                        'normalize-space(ram:AppliedTradeTax/ram:ExemptionReasonCode) = '
+                        '$exempReasonCode and '
+                        'normalize-space(ram:AppliedTradeTax/ram:ExemptionReason) = '
+                        '$exempReasonText]/ram:AppliedAmount) * 100) div 100)'),
+                       ('logisticChargeAmountini',
+                        "xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='G' "
+                        'and '
+                        'ram:AppliedTradeTax/ram:RateApplicablePercent=$rate]/ram:AppliedAmount) * '
+                        '100) div 100)'),
+                       ('nblogisticCharge',
+                        "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='G' "
+                        'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate and '
+                        'normalize-space(ram:AppliedTradeTax/ram:ExemptionReasonCode) = '
+                        '$exempReasonCode and '
+                        'normalize-space(ram:AppliedTradeTax/ram:ExemptionReason) = '
+                        '$exempReasonText]))'),
+                       ('nblogisticChargeini',
+                        "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='G' "
+                        'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate]))')),
+                      '(not((//ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount '
+                      '| '
+                      '//ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge/ram:ActualAmount '
+                      '| //ram:SpecifiedLogisticsServiceCharge/ram:AppliedAmount | '
+                      '//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:BasisAmount '
+                      '| '
+                      '//ram:SpecifiedTradeSettlementHeaderMonetarySummation/*)[string-length(substring-after(normalize-space(.), '
+                      "'.')) > 2 or contains(., 'e') or contains(., 'E')])) and "
+                      '(count(ram:RateApplicablePercent) = 1) and (count(ram:BasisAmount) = 1) and '
+                      '((0.000001 + fn:abs($basisAmount - $calculatedAmountBT131 + '
+                      '$allowancesAmountBT92 - $chargesAmountBT99 - $logisticChargeAmount) <= 0.01 '
+                      '* ($nbLineItems + $nbAllowancesOrCharges + $nblogisticCharge)) or (0.000001 '
+                      '+ fn:abs($basisAmount - $calculatedAmountBT131ini + '
+                      '$allowancesAmountBT92ini - $chargesAmountBT99ini - '
+                      '$logisticChargeAmountini) <= 0.01 * ($nbLineItemsini + '
+                      '$nbAllowancesOrChargesini + $nblogisticChargeini)))'),)),))),
                 ('M6', 1000.0,
                  "//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='K'][fn:upper-case(ram:TypeCode) "
                  "= 'VAT']",
@@ -40571,7 +41854,111 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                       'BT-176) and on Service logistic charges (BT-X-591 / BT-X-592). One of the '
                       'two rules must be followed, bearing in mind that ultimately only the second '
                       'one will have to be followed.'),),
-                    ''),))),
+                    (((('rate', 'xs:decimal(ram:RateApplicablePercent)'),
+                       ('exempReasonText', 'normalize-space(ram:ExemptionReason)'),
+                       ('exempReasonCode', 'normalize-space(ram:ExemptionReasonCode)'),
+                       ('basisAmount', 'xs:decimal(ram:BasisAmount)'),
+                       ('calculatedAmountBT131',
+                        'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem/ram:SpecifiedLineTradeSettlement[ram:ApplicableTradeTax/ram:CategoryCode '
+                        "= 'K' and ram:ApplicableTradeTax/ram:RateApplicablePercent =$rate and "
+                        'normalize-space(ram:ApplicableTradeTax/ram:ExemptionReasonCode) = '
+                        '$exempReasonCode and '
+                        'normalize-space(ram:ApplicableTradeTax/ram:ExemptionReason) = '
+                        '$exempReasonText]/ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount) '
+                        '* 100) div 100)'),
+                       ('calculatedAmountBT131ini',
+                        'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem/ram:SpecifiedLineTradeSettlement[ram:ApplicableTradeTax/ram:CategoryCode '
+                        "= 'K' and ram:ApplicableTradeTax/ram:RateApplicablePercent =$rate "
+                        ']/ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount) '
+                        '* 100) div 100)'),
+                       ('allowancesAmountBT92',
+                        'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator) '
+                        "and ram:CategoryTradeTax/ram:CategoryCode='K' and "
+                        'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate and '
+                        'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                        '$exempReasonCode and '
+                        'normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) = '
+                        '$exempReasonText]/ram:ActualAmount) * 100) div 100)'),
+                       ('allowancesAmountBT92ini',
+                        'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator) '
+                        "and ram:CategoryTradeTax/ram:CategoryCode='K' and "
+                        'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]/ram:ActualAmount) * '
+                        '100) div 100)'),
+                       ('chargesAmountBT99',
+                        'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator) '
+                        "and ram:CategoryTradeTax/ram:CategoryCode='K' and "
+                        'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate and '
+                        'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                        '$exempReasonCode and '
+                        'normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) = '
+                        '$exempReasonText]/ram:ActualAmount) * 100) div 100)'),
+                       ('chargesAmountBT99ini',
+                        'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator) '
+                        "and ram:CategoryTradeTax/ram:CategoryCode='K' and "
+                        'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]/ram:ActualAmount) * '
+                        '100) div 100)'),
+                       ('nbLineItems',
+                        'xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode '
+                        "= 'K' and "
+                        'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:RateApplicablePercent '
+                        '=$rate and '
+                        'normalize-space(ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:ExemptionReasonCode) '
+                        '= $exempReasonCode and '
+                        'normalize-space(ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:ExemptionReason) '
+                        '= $exempReasonText]))'),
+                       ('nbLineItemsini',
+                        'xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode '
+                        "= 'K' and "
+                        'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:RateApplicablePercent '
+                        '=$rate]))'),
+                       ('nbAllowancesOrCharges',
+                        "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:CategoryTradeTax/ram:CategoryCode='K' "
+                        'and ram:CategoryTradeTax/ram:RateApplicablePercent=$rate and '
+                        'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                        '$exempReasonCode and '
+                        'normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) = '
+                        '$exempReasonText]))'),
+                       ('nbAllowancesOrChargesini',
+                        "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:CategoryTradeTax/ram:CategoryCode='K' "
+                        'and ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]))'),
+                       ('logisticChargeAmount',
+                        "xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='K' "
+                        'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate and '
+                        'normalize-space(ram:AppliedTradeTax/ram:ExemptionReasonCode) = '
+                        '$exempReasonCode and '
+                        'normalize-space(ram:AppliedTradeTax/ram:ExemptionReason) = '
+                        '$exempReasonText]/ram:AppliedAmount) * 100) div 100)'),
+                       ('logisticChargeAmountini',
+                        "xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='K' "
+                        'and '
+                        'ram:AppliedTradeTax/ram:RateApplicablePercent=$rate]/ram:AppliedAmount) * '
+                        '100) div 100)'),
+                       ('nblogisticCharge',
+                        "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='K' "
+                        'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate and '
+                        'normalize-space(ram:AppliedTradeTax/ram:ExemptionReasonCode) = '
+                        '$exempReasonCode and '
+                        'normalize-space(ram:AppliedTradeTax/ram:ExemptionReason) = '
+                        '$exempReasonText]))'),
+                       ('nblogisticChargeini',
+                        "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='K' "
+                        'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate]))')),
+                      '(not((//ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount '
+                      '| '
+                      '//ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge/ram:ActualAmount '
+                      '| //ram:SpecifiedLogisticsServiceCharge/ram:AppliedAmount | '
+                      '//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:BasisAmount '
+                      '| '
+                      '//ram:SpecifiedTradeSettlementHeaderMonetarySummation/*)[string-length(substring-after(normalize-space(.), '
+                      "'.')) > 2 or contains(., 'e') or contains(., 'E')])) and "
+                      '(count(ram:RateApplicablePercent) = 1) and (count(ram:BasisAmount) = 1) and '
+                      '((0.000001 + fn:abs($basisAmount - $calculatedAmountBT131 + '
+                      '$allowancesAmountBT92 - $chargesAmountBT99 - $logisticChargeAmount) <= 0.01 '
+                      '* ($nbLineItems + $nbAllowancesOrCharges + $nblogisticCharge)) or (0.000001 '
+                      '+ fn:abs($basisAmount - $calculatedAmountBT131ini + '
+                      '$allowancesAmountBT92ini - $chargesAmountBT99ini - '
+                      '$logisticChargeAmountini) <= 0.01 * ($nbLineItemsini + '
+                      '$nbAllowancesOrChargesini + $nblogisticChargeini)))'),)),))),
                 ('M7', 1000.0,
                  "//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='O'][fn:upper-case(ram:TypeCode) "
                  "= 'VAT']",
@@ -40663,7 +42050,94 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                       'BT-176) and on Service logistic charges (BT-X-591 / BT-X-592). One of the '
                       'two rules must be followed, bearing in mind that ultimately only the second '
                       'one will have to be followed.'),),
-                    ''),))),
+                    (((('exempReasonText', 'normalize-space(ram:ExemptionReason)'),
+                       ('exempReasonCode', 'normalize-space(ram:ExemptionReasonCode)'),
+                       ('basisAmount', 'xs:decimal(ram:BasisAmount)'),
+                       ('calculatedAmountBT131',
+                        'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem/ram:SpecifiedLineTradeSettlement[ram:ApplicableTradeTax/ram:CategoryCode '
+                        "= 'O' and normalize-space(ram:ApplicableTradeTax/ram:ExemptionReasonCode) "
+                        '= $exempReasonCode and '
+                        'normalize-space(ram:ApplicableTradeTax/ram:ExemptionReason) = '
+                        '$exempReasonText]/ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount) '
+                        '* 100) div 100)'),
+                       ('calculatedAmountBT131ini',
+                        'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem/ram:SpecifiedLineTradeSettlement[ram:ApplicableTradeTax/ram:CategoryCode '
+                        '= '
+                        "'O']/ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount) "
+                        '* 100) div 100)'),
+                       ('allowancesAmountBT92',
+                        'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator) '
+                        "and ram:CategoryTradeTax/ram:CategoryCode='O' and "
+                        'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                        '$exempReasonCode and '
+                        'normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) = '
+                        '$exempReasonText]/ram:ActualAmount) * 100) div 100)'),
+                       ('allowancesAmountBT92ini',
+                        'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator) '
+                        "and ram:CategoryTradeTax/ram:CategoryCode='O']/ram:ActualAmount) * 100) "
+                        'div 100)'),
+                       ('chargesAmountBT99',
+                        'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator) '
+                        "and ram:CategoryTradeTax/ram:CategoryCode='O' and "
+                        'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                        '$exempReasonCode and '
+                        'normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) = '
+                        '$exempReasonText]/ram:ActualAmount) * 100) div 100)'),
+                       ('chargesAmountBT99ini',
+                        'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator) '
+                        "and ram:CategoryTradeTax/ram:CategoryCode='O']/ram:ActualAmount) * 100) "
+                        'div 100)'),
+                       ('nbLineItems',
+                        'xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode '
+                        "= 'O' and "
+                        'normalize-space(ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:ExemptionReasonCode) '
+                        '= $exempReasonCode and '
+                        'normalize-space(ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:ExemptionReason) '
+                        '= $exempReasonText]))'),
+                       ('nbLineItemsini',
+                        'xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode '
+                        "= 'O']))"),
+                       ('nbAllowancesOrCharges',
+                        "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:CategoryTradeTax/ram:CategoryCode='O' "
+                        'and normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                        '$exempReasonCode and '
+                        'normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) = '
+                        '$exempReasonText]))'),
+                       ('nbAllowancesOrChargesini',
+                        "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:CategoryTradeTax/ram:CategoryCode='O']))"),
+                       ('logisticChargeAmount',
+                        "xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='O' "
+                        'and normalize-space(ram:AppliedTradeTax/ram:ExemptionReasonCode) = '
+                        '$exempReasonCode and '
+                        'normalize-space(ram:AppliedTradeTax/ram:ExemptionReason) = '
+                        '$exempReasonText]/ram:AppliedAmount) * 100) div 100)'),
+                       ('logisticChargeAmountini',
+                        "xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='O']/ram:AppliedAmount) "
+                        '* 100) div 100)'),
+                       ('nblogisticCharge',
+                        "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='O' "
+                        'and normalize-space(ram:AppliedTradeTax/ram:ExemptionReasonCode) = '
+                        '$exempReasonCode and '
+                        'normalize-space(ram:AppliedTradeTax/ram:ExemptionReason) = '
+                        '$exempReasonText]))'),
+                       ('nblogisticChargeini',
+                        "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='O']))")),
+                      '(not((//ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount '
+                      '| '
+                      '//ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge/ram:ActualAmount '
+                      '| //ram:SpecifiedLogisticsServiceCharge/ram:AppliedAmount | '
+                      '//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:BasisAmount '
+                      '| '
+                      '//ram:SpecifiedTradeSettlementHeaderMonetarySummation/*)[string-length(substring-after(normalize-space(.), '
+                      "'.')) > 2 or contains(., 'e') or contains(., 'E')])) and "
+                      '(count(ram:BasisAmount) = 1) and ((0.000001 + fn:abs($basisAmount - '
+                      '$calculatedAmountBT131 + $allowancesAmountBT92 - $chargesAmountBT99 - '
+                      '$logisticChargeAmount) <= 0.01 * ($nbLineItems + $nbAllowancesOrCharges + '
+                      '$nblogisticCharge)) or (0.000001 + fn:abs($basisAmount - '
+                      '$calculatedAmountBT131ini + $allowancesAmountBT92ini - '
+                      '$chargesAmountBT99ini - $logisticChargeAmountini) <= 0.01 * '
+                      '($nbLineItemsini + $nbAllowancesOrChargesini + '
+                      '$nblogisticChargeini)))'),)),))),
                 ('M8', 1000.0,
                  "//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax[ram:CategoryCode='Z'][fn:upper-case(ram:TypeCode) "
                  "= 'VAT']",
@@ -40766,7 +42240,111 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                       'BT-95, BT-102, BT-X-273) is "Zero Rated" (Z), but only for lines where the '
                       '"Subtype of invoice item" (BT-X-8) has the value "DETAIL" or is not '
                       'specified.   '),),
-                    ''),))),
+                    (((('rate', 'xs:decimal(ram:RateApplicablePercent)'),
+                       ('exempReasonText', 'normalize-space(ram:ExemptionReason)'),
+                       ('exempReasonCode', 'normalize-space(ram:ExemptionReasonCode)'),
+                       ('basisAmount', 'xs:decimal(ram:BasisAmount)'),
+                       ('calculatedAmountBT131',
+                        'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem/ram:SpecifiedLineTradeSettlement[ram:ApplicableTradeTax/ram:CategoryCode '
+                        "= 'Z' and ram:ApplicableTradeTax/ram:RateApplicablePercent =$rate and "
+                        'normalize-space(ram:ApplicableTradeTax/ram:ExemptionReasonCode) = '
+                        '$exempReasonCode and '
+                        'normalize-space(ram:ApplicableTradeTax/ram:ExemptionReason) = '
+                        '$exempReasonText]/ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount) '
+                        '* 100) div 100)'),
+                       ('calculatedAmountBT131ini',
+                        'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem/ram:SpecifiedLineTradeSettlement[ram:ApplicableTradeTax/ram:CategoryCode '
+                        "= 'Z' and ram:ApplicableTradeTax/ram:RateApplicablePercent =$rate "
+                        ']/ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount) '
+                        '* 100) div 100)'),
+                       ('allowancesAmountBT92',
+                        'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator) '
+                        "and ram:CategoryTradeTax/ram:CategoryCode='Z' and "
+                        'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate and '
+                        'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                        '$exempReasonCode and '
+                        'normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) = '
+                        '$exempReasonText]/ram:ActualAmount) * 100) div 100)'),
+                       ('allowancesAmountBT92ini',
+                        'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator) '
+                        "and ram:CategoryTradeTax/ram:CategoryCode='Z' and "
+                        'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]/ram:ActualAmount) * '
+                        '100) div 100)'),
+                       ('chargesAmountBT99',
+                        'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator) '
+                        "and ram:CategoryTradeTax/ram:CategoryCode='Z' and "
+                        'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate and '
+                        'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                        '$exempReasonCode and '
+                        'normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) = '
+                        '$exempReasonText]/ram:ActualAmount) * 100) div 100)'),
+                       ('chargesAmountBT99ini',
+                        'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator) '
+                        "and ram:CategoryTradeTax/ram:CategoryCode='Z' and "
+                        'ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]/ram:ActualAmount) * '
+                        '100) div 100)'),
+                       ('nbLineItems',
+                        'xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode '
+                        "= 'Z' and "
+                        'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:RateApplicablePercent '
+                        '=$rate and '
+                        'normalize-space(ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:ExemptionReasonCode) '
+                        '= $exempReasonCode and '
+                        'normalize-space(ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:ExemptionReason) '
+                        '= $exempReasonText]))'),
+                       ('nbLineItemsini',
+                        'xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode '
+                        "= 'Z' and "
+                        'ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:RateApplicablePercent '
+                        '=$rate]))'),
+                       ('nbAllowancesOrCharges',
+                        "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:CategoryTradeTax/ram:CategoryCode='Z' "
+                        'and ram:CategoryTradeTax/ram:RateApplicablePercent=$rate and '
+                        'normalize-space(ram:CategoryTradeTax/ram:ExemptionReasonCode) = '
+                        '$exempReasonCode and '
+                        'normalize-space(ram:CategoryTradeTax/ram:ExemptionReason) = '
+                        '$exempReasonText]))'),
+                       ('nbAllowancesOrChargesini',
+                        "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:CategoryTradeTax/ram:CategoryCode='Z' "
+                        'and ram:CategoryTradeTax/ram:RateApplicablePercent=$rate]))'),
+                       ('logisticChargeAmount',
+                        "xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='Z' "
+                        'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate and '
+                        'normalize-space(ram:AppliedTradeTax/ram:ExemptionReasonCode) = '
+                        '$exempReasonCode and '
+                        'normalize-space(ram:AppliedTradeTax/ram:ExemptionReason) = '
+                        '$exempReasonText]/ram:AppliedAmount) * 100) div 100)'),
+                       ('logisticChargeAmountini',
+                        "xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='Z' "
+                        'and '
+                        'ram:AppliedTradeTax/ram:RateApplicablePercent=$rate]/ram:AppliedAmount) * '
+                        '100) div 100)'),
+                       ('nblogisticCharge',
+                        "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='Z' "
+                        'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate and '
+                        'normalize-space(ram:AppliedTradeTax/ram:ExemptionReasonCode) = '
+                        '$exempReasonCode and '
+                        'normalize-space(ram:AppliedTradeTax/ram:ExemptionReason) = '
+                        '$exempReasonText]))'),
+                       ('nblogisticChargeini',
+                        "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='Z' "
+                        'and ram:AppliedTradeTax/ram:RateApplicablePercent=$rate]))')),
+                      '(not((//ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount '
+                      '| '
+                      '//ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge/ram:ActualAmount '
+                      '| //ram:SpecifiedLogisticsServiceCharge/ram:AppliedAmount | '
+                      '//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:BasisAmount '
+                      '| '
+                      '//ram:SpecifiedTradeSettlementHeaderMonetarySummation/*)[string-length(substring-after(normalize-space(.), '
+                      "'.')) > 2 or contains(., 'e') or contains(., 'E')])) and "
+                      '(count(ram:RateApplicablePercent) = 1) and (count(ram:BasisAmount) = 1) and '
+                      '((0.000001 + fn:abs($basisAmount - $calculatedAmountBT131 + '
+                      '$allowancesAmountBT92 - $chargesAmountBT99 - $logisticChargeAmount) <= 0.01 '
+                      '* ($nbLineItems + $nbAllowancesOrCharges + $nblogisticCharge)) or (0.000001 '
+                      '+ fn:abs($basisAmount - $calculatedAmountBT131ini + '
+                      '$allowancesAmountBT92ini - $chargesAmountBT99ini - '
+                      '$logisticChargeAmountini) <= 0.01 * ($nbLineItemsini + '
+                      '$nbAllowancesOrChargesini + $nblogisticChargeini)))'),)),))),
                 ('M9', 1000.0, '//ram:SellerTradeParty', (),
                  (('BR-CO-26', 'fatal', False,
                    '(ram:ID) or (ram:GlobalID) or (ram:SpecifiedLegalOrganization/ram:ID) or '
@@ -41098,7 +42676,54 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                       '(BT-92) + Number of Document level charge amounts (BT-99) + Number of '
                       'Logistics Service fee amounts (BT-X-272)), where the VAT category code '
                       '(BT-151, BT-95, BT-102, BT-X-273) is " Export outside the EU " (G).'),),
-                    ''),))),
+                    (((('basisAmount', 'xs:decimal(../ram:BasisAmount)'),
+                       ('lineAmount',
+                        'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) '
+                        'or ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                        "'DETAIL']/ram:SpecifiedLineTradeSettlement[ram:ApplicableTradeTax/ram:CategoryCode "
+                        '= '
+                        "'G']/ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount) "
+                        '* 100) div 100)'),
+                       ('chargeAmount',
+                        'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-true(ram:ChargeIndicator/udt:Indicator) '
+                        "and ram:CategoryTradeTax/ram:CategoryCode='G']/ram:ActualAmount) * 100) "
+                        'div 100)'),
+                       ('logisticChargeAmount',
+                        "xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='G']/ram:AppliedAmount) "
+                        '* 100) div 100)'),
+                       ('allowanceAmount',
+                        'xs:decimal(round(sum(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[fn:any-false(ram:ChargeIndicator/udt:Indicator) '
+                        "and ram:CategoryTradeTax/ram:CategoryCode='G']/ram:ActualAmount) * 100) "
+                        'div 100)'),
+                       ('calculatedAmount',
+                        'xs:decimal($lineAmount + $chargeAmount + $logisticChargeAmount - '
+                        '$allowanceAmount)'),
+                       ('nbLineItems',
+                        'xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[(ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode '
+                        "= 'G') and "
+                        '(not(ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode) or '
+                        'ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = '
+                        "'DETAIL')]))"),
+                       ('nbAllowancesOrCharges',
+                        "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge[ram:CategoryTradeTax/ram:CategoryCode='G']))"),
+                       ('nbLogisticCharges',
+                        "xs:decimal(count(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:SpecifiedLogisticsServiceCharge[ram:AppliedTradeTax/ram:CategoryCode='G']))"),
+                       ('tolerance', 'xs:decimal(0.01)'),
+                       ('maxTolerance',
+                        '$tolerance * ($nbLineItems + $nbAllowancesOrCharges + '
+                        '$nbLogisticCharges)'),
+                       ('diff', 'xs:decimal($basisAmount - $calculatedAmount)'),
+                       ('abs', 'xs:decimal(0.000001 + fn:abs($diff))')),
+                      '(not((//ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount '
+                      '| '
+                      '//ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeAllowanceCharge/ram:ActualAmount '
+                      '| //ram:SpecifiedLogisticsServiceCharge/ram:AppliedAmount | '
+                      '//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:BasisAmount '
+                      '| '
+                      '//ram:SpecifiedTradeSettlementHeaderMonetarySummation/*)[string-length(substring-after(normalize-space(.), '
+                      "'.')) > 2 or contains(., 'e') or contains(., 'E')])) and "
+                      '(count(../ram:BasisAmount) = 1) and (count(0.01) = 1) and ($abs <= '
+                      '$maxTolerance)'),)),))),
                 ('M23', 1000.0,
                  '//rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode[.= '
                  "'K']",

@@ -147,9 +147,53 @@ def test_if_lets_read_as_strings_keep_their_value() -> None:
 def test_guards_hold_only_where_the_assertion_does() -> None:
     from pathlib import Path
 
-    ns = {"a": "urn:a"}
-    assert guard("not(custom:isSpecialContractBD(/a:R)) or (x = 1)", Path("x.xslt"), ns | {
-        "custom": "http://www.example.org/custom"}, {}) == "(not(custom:isSpecialContractBD(/a:R)))"
-    assert guard("every $x in a:Line/xs:decimal(.) satisfies $x > 1", Path("x.xslt"),
-                 ns | {"xs": "http://www.w3.org/2001/XMLSchema"}, {}) == "(not(a:Line))"
-    assert guard("sum(a:X) = 3 or $v", Path("x.xslt"), ns, {}) == ""  # arithmetic, variable
+    ns = {"a": "urn:a", "custom": "http://www.example.org/custom",
+          "xs": "http://www.w3.org/2001/XMLSchema"}
+    where = Path("x.xslt")
+    assert guard("not(custom:isSpecialContractBD(/a:R)) or (x = 1)", where, ns, {}) == (
+        ((), "not(custom:isSpecialContractBD(/a:R))"),)
+    assert guard("every $x in a:Line/xs:decimal(.) satisfies $x > 1", where, ns, {}) == (
+        ((), "not(a:Line)"),)
+    assert guard("sum(a:X) = 3 or $v", where, ns, {}) == ()  # arithmetic, a variable
+
+
+def _breakdown(line_total: str) -> etree._Element:
+    tax = ("<ram:ApplicableTradeTax><ram:TypeCode>VAT</ram:TypeCode><ram:CategoryCode>S"
+           "</ram:CategoryCode><ram:RateApplicablePercent>20</ram:RateApplicablePercent>"
+           "</ram:ApplicableTradeTax>")
+    return etree.fromstring(
+        f'<rsm:CrossIndustryInvoice xmlns:rsm="{RSM}" xmlns:ram="{RAM}">'
+        "<rsm:SupplyChainTradeTransaction><ram:IncludedSupplyChainTradeLineItem>"
+        f"<ram:SpecifiedLineTradeSettlement>{tax}"
+        "<ram:SpecifiedTradeSettlementLineMonetarySummation><ram:LineTotalAmount>"
+        f"{line_total}</ram:LineTotalAmount></ram:SpecifiedTradeSettlementLineMonetarySummation>"
+        "</ram:SpecifiedLineTradeSettlement></ram:IncludedSupplyChainTradeLineItem>"
+        "<ram:ApplicableHeaderTradeSettlement><ram:ApplicableTradeTax><ram:CalculatedAmount>20.00"
+        "</ram:CalculatedAmount><ram:TypeCode>VAT</ram:TypeCode><ram:BasisAmount>100.00"
+        "</ram:BasisAmount><ram:CategoryCode>S</ram:CategoryCode><ram:RateApplicablePercent>20"
+        "</ram:RateApplicablePercent></ram:ApplicableTradeTax></ram:ApplicableHeaderTradeSettlement>"
+        "</rsm:SupplyChainTradeTransaction></rsm:CrossIndustryInvoice>")
+
+
+def test_total_checks_in_cents_are_decided_by_their_guard(monkeypatch: pytest.MonkeyPatch,
+                                                          ) -> None:
+    built = []
+    real = sch_xpath2.tree_of
+
+    def counting(key: object, root: etree._Element) -> Any:
+        built.append(key)
+        return real(key, root)
+
+    monkeypatch.setattr(sch_xpath2, "tree_of", counting)
+    # Amounts in cents: the double computation decides BR-FXEXT-S08b (it holds: no tree) …
+    hits = sch_engine.run("FX-EXTENDED", _breakdown("100.00"))
+    assert not built
+    assert "BR-FXEXT-S08b" not in {h.rule for h in hits}
+    # … a sum off by 0.01 more than the tolerance fails the guard: elementpath decides.
+    hits = sch_engine.run("FX-EXTENDED", _breakdown("99.98"))
+    assert built
+    assert "BR-FXEXT-S08b" in {h.rule for h in hits}
+    # An amount with three decimals: doubles may round otherwise, so elementpath decides.
+    built.clear()
+    sch_engine.run("FX-EXTENDED", _breakdown("100.004"))
+    assert built
