@@ -264,8 +264,8 @@ def mutants(corpus: Path) -> Iterator[Mutant]:
     """Every applicable mutation of every base."""
     for path, fix in BASES:
         yield from mutate(path, base_xml(corpus, path, fix))
-    for label, path, fix, names in EXTRA_BASES:
-        yield from mutate(label, base_xml(corpus, path, fix), names)
+    for label, path, fixes, names in EXTRA_BASES:
+        yield from mutate(label, base_xml(corpus, path, fixes), names)
 
 
 def mutate(path: str, xml: bytes, only: frozenset[str] | None = None) -> Iterator[Mutant]:
