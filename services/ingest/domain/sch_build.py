@@ -14,8 +14,16 @@ their rules (match pattern, priority, ``let`` variables) and assertions (test, i
   functions bound to the extension functions of :mod:`sch_functions` (``fn:`` prefix);
 * a node compared with ``true()``/``false()`` compared by its text, as XPath 2.0 casts it;
 * only the *fatal* assertions (warnings never reject and would cost as much as the rest);
-* and lists in ``SKIPPED``, with the reason, the assertions whose XPath is 2.0-only syntax
-  (``if``, ``for``, ``every``, ``le`` …): hand-written rules or documented as not covered.
+* the stylesheet's global variables inlined; match patterns with parenthesized unions as
+  unions of XSLT 1.0 patterns; ``if … then … else`` string lets in XPath 1.0;
+* an assertion whose XPath is 2.0-only (``if``, ``for``, ``every``, ``le`` …) and that has
+  no hand-written twin, in its template's XPath 2.0 part (official text, run by
+  :mod:`sch_xpath2`), with its XPath 1.0 guards (:func:`guard`);
+* and lists in ``SKIPPED``, with the reason, the assertions with a hand-written twin whose
+  official XPath cannot run in XPath 1.0 (or means something else there).
+
+A template is ``(mode, priority, match, lets, asserts, xpath2)``; ``xpath2`` is ``()`` or
+``(lets, asserts)`` whose asserts are ``(rule, flag, report, test, message, guards)``.
 """
 
 from __future__ import annotations

@@ -12,7 +12,10 @@ decided in Python (:mod:`sch_pred`); expressions are rewritten into cheaper equi
 (:mod:`sch_xpath`: absolute paths once per document, ``fn:exists`` as ``boolean`` …); the
 assertions of the plain rules judging one element are evaluated together, and simple
 assertion shapes in Python (:func:`_fast`); extension functions are bound only to the
-expressions that call them (lxml re-registers them on every call). Pure and total: an
+expressions that call them (lxml re-registers them on every call). A rule's XPath 2.0
+assertions (:mod:`sch_xpath2`, elementpath) are judged after the others, on the nodes the
+same matching gave it, unless their XPath 1.0 guards show they hold there: elementpath's
+tree of the document is built only when one is left. Pure and total: an
 assertion that errors at run time is reported as failed, with the error, rather than raised.
 Tables compile once per process and set, on first use.
 """
