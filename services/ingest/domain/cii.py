@@ -29,7 +29,8 @@ _SUMMATION = f"{_SETTLEMENT}/ram:SpecifiedTradeSettlementHeaderMonetarySummation
 @cache
 def _xpath(path: str) -> etree.XPath:
     # Compiling an XPath costs more than evaluating it: compile each path once per process.
-    return etree.XPath(path, namespaces=NS)
+    # regexp=False: no EXSLT re: functions registered on every call (none is used).
+    return etree.XPath(path, namespaces=NS, regexp=False)
 
 
 def all_nodes(node: etree._Element, path: str) -> list[etree._Element]:

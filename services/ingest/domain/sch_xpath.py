@@ -18,7 +18,9 @@ rewrites that do not change any result are applied:
 * ``fn:upper-case(path) = 'VAT'`` is ``translate(path, 'vat', 'VAT') = 'VAT'``: in Unicode
   only v, a and t upper-case to V, A and T.
 
-Compiled once per distinct expression and process (:func:`compiled`).
+Compiled once per distinct expression and process (:func:`compiled`), with only the extension
+functions the expression names and without the EXSLT ``re:`` functions (no table uses them):
+lxml registers every bound function on each evaluation.
 """
 
 from __future__ import annotations
@@ -225,7 +227,7 @@ def _path_xpath(path: str, items: tuple[tuple[str, str], ...], ubl: bool) -> Pat
     if _CHILDREN.match(path) and all(step.split(":")[0] in ns for step in path[1:].split("/")):
         steps = tuple(f"{{{ns[p]}}}{local}" for p, local in
                       (step.split(":") for step in path[1:].split("/")))
-        return PathQuery(etree.XPath(path, namespaces=ns), None, steps)
+        return PathQuery(etree.XPath(path, namespaces=ns, regexp=False), None, steps)
     head = _HEAD.match(path)
     if head and head.group(1) in ns:
         rest = path[head.end():]
@@ -238,10 +240,10 @@ def _path_xpath(path: str, items: tuple[tuple[str, str], ...], ubl: bool) -> Pat
                 if predicates else None
             after = rest[len(predicates):] if python is not None else rest
             return PathQuery(etree.XPath(f"$__head{after}", namespaces=ns, smart_strings=False,
-                                         extensions=extensions),
+                                         regexp=False, extensions=extensions),
                              tag, head_filter=python, filter_key=predicates,
                              rest=bool(after))
-    return PathQuery(etree.XPath(path, namespaces=ns, smart_strings=False,
+    return PathQuery(etree.XPath(path, namespaces=ns, smart_strings=False, regexp=False,
                                  extensions=extensions), None)
 
 
@@ -338,5 +340,5 @@ def compiled(expr: str, items: tuple[tuple[str, str], ...], ubl: bool) -> Compil
     """``expr`` rewritten and compiled (one object per distinct expression: memory)."""
     ns = dict(items)
     text, needs = rewrite(expr.replace("current()", "$current"), ns, ubl)
-    return Compiled(etree.XPath(text, namespaces=ns, smart_strings=False,
+    return Compiled(etree.XPath(text, namespaces=ns, smart_strings=False, regexp=False,
                                 extensions=bound(text, ns, ubl)), needs)

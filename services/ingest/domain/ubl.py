@@ -26,7 +26,8 @@ NS = {"cac": CAC_NS, "cbc": CBC_NS}
 @cache
 def _xpath(path: str) -> etree.XPath:
     # Compiling an XPath costs more than evaluating it: compile each path once per process.
-    return etree.XPath(path, namespaces=NS)
+    # regexp=False: no EXSLT re: functions registered on every call (none is used).
+    return etree.XPath(path, namespaces=NS, regexp=False)
 
 
 def _all(node: etree._Element, path: str) -> list[etree._Element]:

@@ -49,10 +49,10 @@ def _parser() -> etree.XMLParser:
 @cache
 def _deeper_than(depth: int) -> etree.XPath:
     # An element exists at depth + 1 iff this path matches; evaluated in C, compiled once.
-    return etree.XPath("boolean(" + "/*" * (depth + 1) + ")")
+    return etree.XPath("boolean(" + "/*" * (depth + 1) + ")", regexp=False)
 
 
-_COUNT = etree.XPath("count(//node())")
+_COUNT = etree.XPath("count(//node())", regexp=False)
 
 
 def _shape_reason(root: etree._Element, max_depth: int, max_elements: int,
