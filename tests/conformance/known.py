@@ -30,20 +30,6 @@ _CTC_CII = "cii/akretion__factur-x-extended.xml#ctc-fr"
 _CTC_UBL = "ubl/akretion__ubl-21-extended-ctc-fr.xml"
 _EXT = "cii/akretion__factur-x-extended.xml"
 KNOWN_MUTANT_RULES: dict[str, list[str]] = {
-    # No rate in a UBL breakdown (the BR-48 mutant): the official BR-S-08 is
-    # ``every $rate in xs:decimal(cbc:Percent) satisfies …``, true when there is no rate; the
-    # hand-written sum per category still runs and fires.
-    "BR-S-08": ["ubl/akretion__ubl-21-en16931.xml::breakdown-rate-dropped",
-                "ubl/cen__ubl-tc434-example1.xml::breakdown-rate-dropped",
-                f"{_CTC_UBL}::breakdown-rate-dropped"],
-    # EXTENDED-CTC-FR replaces BR-CO-10/13/15 by BR-FREXT-CO-10/13/15 (a tolerance of 0.01 per
-    # line, allowance and charge): the oracle reports only those; ingest also reports the
-    # EN 16931 ids of its hand-written totals (contract section 2).
-    "BR-CO-10": [f"{_CTC_CII}::line-total", f"{_CTC_UBL}::line-total"],
-    "BR-CO-13": [f"{_CTC_CII}::tax-basis", f"{_CTC_CII}::line-total",
-                 f"{_CTC_UBL}::line-total"],
-    "BR-CO-15": [f"{_CTC_CII}::grand-total", f"{_CTC_CII}::tax-basis",
-                 f"{_CTC_UBL}::grand-total"],
     # A line given an unknown ParentLineID (the BR-FXEXT-11 mutant): the hand-written line
     # sums read it as a sub-line, the official BR-E-08 / BR-FXEXT-CO-10/13 still count it.
     "BR-E-08": [f"{_EXT}::parent-line-unknown"],

@@ -44,3 +44,19 @@ def test_br_fr_reasons_carry_the_official_french_message_and_a_location() -> Non
     assert len(pmt) == 1
     assert "frais de recouvrement" in pmt[0].message
     assert (pmt[0].path or "").startswith("/rsm:CrossIndustryInvoice/rsm:ExchangedDocument")
+
+
+def test_a_ctc_fr_total_error_binds_every_tenant_under_its_own_rule_id() -> None:
+    """EXTENDED-CTC-FR replaces BR-CO-10 by BR-FREXT-CO-10 (a tolerance per line): ingest
+    reports the set's id, not the EN 16931 twin, and it still rejects a sandbox tenant's
+    archive-only submission, as the EN 16931 total it replaces did."""
+    from tests.conformance.mutants import EXTRA_BASES, base_xml, mutate
+
+    label, path, fixes, _ = next(b for b in EXTRA_BASES if b[0].endswith("#ctc-fr"))
+    mutant = next(m for m in mutate(label, base_xml(CORPUS, path, fixes),
+                                    frozenset({"line-total"})))
+    analysis = analyse(mutant.body, "application/xml", sandbox=True, max_bytes=10**7)
+    codes = {e.code for e in analysis.errors}
+    assert "BR-FREXT-CO-10" in codes, codes
+    assert "BR-CO-10" not in codes, "the EN 16931 twin fired beside the set's own rule"
+    assert not analysis.accepted

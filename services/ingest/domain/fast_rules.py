@@ -47,6 +47,16 @@ def generated(name: str) -> frozenset[str]:
                      for rule, *_ in (*template[4], *(template[5][1] if template[5] else ())))
 
 
+@cache
+def replaced_in(name: str) -> frozenset[str]:
+    """EN 16931 rule ids that set ``name`` replaces by its own (EXTENDED-CTC-FR's
+    ``BR-FREXT-CO-10`` for ``BR-CO-10``, with a tolerance per line): their hand-written twins
+    stay silent on its documents, as the official set does."""
+    every = generated(name) | {rule for rule, _ in sch_rules.SKIPPED.get(name, ())}
+    return frozenset(rule.replace("BR-FREXT-", "BR-", 1) for rule in every
+                     if rule.startswith("BR-FREXT-CO-")) - every
+
+
 def profile_reasons(root: etree._Element, detected: Detected, handwritten: list[Reason],
                     indexed: sch_engine.Indexed | None = None,
                     ) -> tuple[list[Reason], list[Reason]]:
@@ -58,15 +68,21 @@ def profile_reasons(root: etree._Element, detected: Detected, handwritten: list[
     found = _reasons(hits)
     ids, fired = generated(name), {r.code for r in found}
     errors: list[Reason] = []
+    replaced = replaced_in(name)
     for r in handwritten:
+        if r.code in replaced:
+            continue
         if r.code not in ids:
             errors.append(r)
         elif r.code == "BR-03" and "BR-03" not in fired:
             # The official CII rules check the date's presence, not the calendar; ingest
             # needs a real date to archive the invoice, so an impossible one is refused.
             errors.append(r.model_copy(update={"code": "issue-date-invalid"}))
-    errors += [r for r in found if r.code in HAND_WRITTEN]
-    return errors, [r for r in found if r.code not in HAND_WRITTEN]
+    # A set's own replacement of an EN 16931 total (BR-FREXT-CO-10 …) binds as that rule did.
+    binding = [r for r in found
+               if r.code in HAND_WRITTEN or r.code.replace("BR-FREXT-", "BR-", 1) in replaced]
+    errors += binding
+    return errors, [r for r in found if r not in binding]
 
 
 def br_fr_findings(root: etree._Element, detected: Detected,

@@ -83,6 +83,10 @@ def _category_sums(facts: Facts, profile: str, slack: Decimal,
         prefix = (_SUMMED if ubl else _PREFIX).get(vat.category or "")
         if prefix is None or vat.taxable is None:
             continue
+        if ubl and vat.category in _PER_RATE and vat.rate is None:
+            # The official UBL test is ``every $rate in xs:decimal(cbc:Percent) satisfies …``:
+            # true for a breakdown without a rate (BR-48 reports the missing rate).
+            continue
         # S, L and M are summed per rate; the other categories have one breakdown each.
         def same(category: str | None, rate: Decimal | None, c: str | None = vat.category,
                  r: Decimal | None = vat.rate) -> bool:
