@@ -133,15 +133,19 @@ def _in(name: str) -> Callable[[Any, Any], bool]:
     return check
 
 
+# Compiled once (``node.xpath(…)`` compiles its expression on every call).
+_PROCESS = etree.XPath(
+    "*[local-name()='ExchangedDocumentContext']/*[local-name()="
+    "'BusinessProcessSpecifiedDocumentContextParameter']/*[local-name()='ID']"
+    " | *[local-name()='ProfileID']", regexp=False)
+
+
 def _special(codes: tuple[str, ...]) -> Callable[[Any, Any], bool]:
     def check(_: Any, context: Any) -> bool:
         nodes = context if isinstance(context, list) else [context]
         for node in nodes:
             if isinstance(node, etree._Element):
-                found = node.xpath(
-                    "*[local-name()='ExchangedDocumentContext']/*[local-name()="
-                    "'BusinessProcessSpecifiedDocumentContextParameter']/*[local-name()='ID']"
-                    " | *[local-name()='ProfileID']")
+                found: Any = _PROCESS(node)
                 return bool(found) and " ".join(_s([found[0]]).split()) in codes
         return False
     return check
