@@ -228,8 +228,15 @@ def judged_by(plan: Plan, indexed: Indexed, chosen: list[set[Any] | None],
               visit: Callable[[Any, etree._Element], None]) -> None:
     """Call ``visit(rule, element)`` for each element and the rule of each mode judging it."""
     generation = indexed.generation
+    doc = indexed.document
+    if generation != plan.generation:  # the paths were forgotten: so are their plans
+        plan.paths.clear()
+        plan.generation = generation
+    paths = plan.paths
     for element, pid in indexed.elements:
-        entries = plan.for_path(pid, generation)
+        entries = paths.get(pid)
+        if entries is None:
+            entries = plan.for_path(pid, generation)
         if not entries:
             continue
         claimed = -1  # entries come mode by mode: once a mode is claimed, skip its rest
@@ -240,8 +247,15 @@ def judged_by(plan: Plan, indexed: Indexed, chosen: list[set[Any] | None],
                 hit = chosen[slot]
                 if hit is None or element not in hit:
                     continue
-            elif tests and not _holds(element, tests, indexed.document):
-                continue
+            elif tests:
+                if len(tests) == 1 and tests[0][0] == 0:  # one test, on the element itself
+                    try:
+                        if not tests[0][1](element, doc):
+                            continue
+                    except etree.XPathError:
+                        continue
+                elif not _holds(element, tests, doc):
+                    continue
             claimed = mode
             visit(rule, element)
 
