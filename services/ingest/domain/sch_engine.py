@@ -33,7 +33,7 @@ from elementpath import ElementPathError
 from lxml import etree
 
 from services.ingest.domain import sch_match, sch_pred, sch_xpath, sch_xpath2
-from services.ingest.domain.sch_functions import FUNCTIONS, UBL_FUNCTIONS, _s
+from services.ingest.domain.sch_functions import _s
 from services.ingest.domain.sch_match import Chain, Indexed, Plan
 from services.ingest.domain.sch_xpath import Compiled, Document
 
@@ -86,9 +86,10 @@ def _compiled(expr: str, items: tuple[tuple[str, str], ...], ubl: bool,
               smart: bool) -> etree.XPath:
     ns = dict(items)
     expr = expr.replace("current()", "$current")
-    needs = any(f"{p}:" in expr for p in ("fn", "xs", "custom"))
-    return etree.XPath(expr, namespaces=ns, smart_strings=smart,
-                       extensions=(UBL_FUNCTIONS if ubl else FUNCTIONS) if needs else None)
+    # Only the extension functions the expression names, and no EXSLT regexp functions (no
+    # rule uses them): lxml registers every one on each evaluation.
+    return etree.XPath(expr, namespaces=ns, smart_strings=smart, regexp=False,
+                       extensions=sch_xpath.bound(expr, ns, ubl))
 
 
 _ATTR = re.compile(r"^@([\w.-]+)$")
