@@ -23,16 +23,7 @@ KNOWN_MUTANT_DISAGREEMENTS: dict[str, str] = {
     "cii/akretion__factur-x-basicwl.xml::issue-date": _DATE,
     "cii/cen__CII_example1.xml::issue-date": _DATE,
 }
-# Rule ids fired by one side only, on mutants both sides refuse (same verdict). All are
-# hand-written twins (coverage.HAND_WRITTEN, rules.py / vat.py, which the contract keeps for
-# every tenant) firing where the official set does not; none is a rule of the generated tables.
-_CTC_CII = "cii/akretion__factur-x-extended.xml#ctc-fr"
-_CTC_UBL = "ubl/akretion__ubl-21-extended-ctc-fr.xml"
-_EXT = "cii/akretion__factur-x-extended.xml"
-KNOWN_MUTANT_RULES: dict[str, list[str]] = {
-    # A line given an unknown ParentLineID (the BR-FXEXT-11 mutant): the hand-written line
-    # sums read it as a sub-line, the official BR-E-08 / BR-FXEXT-CO-10/13 still count it.
-    "BR-E-08": [f"{_EXT}::parent-line-unknown"],
-    "BR-FXEXT-CO-10": [f"{_EXT}::parent-line-unknown"],
-    "BR-FXEXT-CO-13": [f"{_EXT}::parent-line-unknown"],
-}
+# Rule ids fired by one side only, on mutants both sides refuse (same verdict): none left.
+# (The hand-written twins follow the official sets: CTC-FR totals, UBL breakdowns without a
+# rate, EXTENDED lines summed by status as BR-FXEXT-CO-10 does.)
+KNOWN_MUTANT_RULES: dict[str, list[str]] = {}

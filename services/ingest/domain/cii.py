@@ -108,10 +108,10 @@ def _lines(root: etree._Element) -> tuple[LineFacts, ...]:
     lines = []
     for item in all_nodes(root, f"{_TX}/ram:IncludedSupplyChainTradeLineItem"):
         document = "ram:AssociatedDocumentLineDocument"
-        # EXTENDED sub-lines (detail of a parent) and information lines do not add up.
-        if _text(item, f"{document}/ram:ParentLineID"):
-            continue
-        if (_text(item, f"{document}/ram:LineStatusReasonCode") or "").upper() == "INFORMATION":
+        # EXTENDED: the lines that add up are those without a status or with DETAIL (as the
+        # official BR-FXEXT-CO-10 sums them); GROUP and INFORMATION lines do not.
+        status = _text(item, f"{document}/ram:LineStatusReasonCode")
+        if status and status != "DETAIL":
             continue
         settlement = "ram:SpecifiedLineTradeSettlement"
         lines.append(
