@@ -65,7 +65,8 @@ def test_nacks_beyond_the_patience_reach_the_handler() -> None:
 def test_a_confirmed_publish_is_sent_once() -> None:
     broker, clock = Broker(nacks=0), Clock()
     assert _run(broker, clock, patience=60) == 0
-    assert broker.sent == 1 and clock.pauses == []
+    assert broker.sent == 1
+    assert clock.pauses == []
 
 
 @pytest.mark.parametrize("error", [
