@@ -20,6 +20,7 @@ from typing import Any
 
 from faststream.rabbit.annotations import RabbitMessage
 
+from shared import backoff
 from shared.errors import PermanentError
 from shared.logging import get_logger
 from shared.metrics import DEAD_LETTERED, HANDLER_SECONDS, PROCESSED, RETRIED
@@ -52,7 +53,7 @@ async def settle(msg: RabbitMessage, service: str) -> AsyncIterator[None]:
         count = delivery_count(msg)
         log.warning("message-requeued", error=f"{type(exc).__name__}: {exc}", deliveries=count)
         RETRIED.labels(service).inc()
-        await asyncio.sleep(min(0.2 * (2 ** min(count, 5)), 5.0))
+        await asyncio.sleep(backoff.pause(count))
         await msg.nack(requeue=True)
     else:
         await msg.ack()

@@ -1,14 +1,15 @@
 """Publishes the broker refuses (``Basic.Nack``): waited out in the publisher, not requeued.
 
-A nack says the broker could not take the message *now* (seen on RabbitMQ 3.10.8 for as long
-as a killed node stays away: every publish routed to a quorum queue whose leader was there
-is nacked, even on a fresh connection to a survivor). Raised to the handler, it requeues its
-input, and every requeue counts towards the queue's delivery limit: a two-minute outage
-then dead-letters healthy invoices. So :func:`publish_confirmed` publishes again, with a
-growing pause and on a renewed channel, until the broker confirms or ``patience`` seconds
-have passed; only then does it raise (the handler's usual retry). A repeat is harmless:
-every message carries its idempotency key (``message_id``), which consumers dedupe on.
-Returns (unroutable, ``mandatory``) and every other error are raised at once.
+A nack says the broker could not take the message *now*. Seen on RabbitMQ 3.10.8 after a
+node is killed: one service's publishes are nacked for as long as that node stays away, even
+on the fresh connection to a survivor (``docs/deployment.md``). Raised to the handler, each
+nack requeued the input, and every requeue counts towards the quorum queue's delivery limit:
+a two-minute outage then dead-letters healthy invoices. So :func:`publish_confirmed` sends
+the same message again, after the project's growing pause (:mod:`shared.backoff`), until the
+broker confirms it or ``patience`` seconds have passed; only then does it raise (the
+handler's usual retry). A repeat is harmless: every message carries its idempotency key
+(``message_id``), which consumers dedupe on. Returns (unroutable, ``mandatory``) and every
+other error are raised at once.
 """
 
 from __future__ import annotations
@@ -20,12 +21,10 @@ from collections.abc import Awaitable, Callable
 from aiormq import spec
 from aiormq.exceptions import DeliveryError
 
+from shared import backoff
 from shared.logging import get_logger
 
 log = get_logger(__name__)
-
-PAUSES = (0.2, 0.5, 1.0, 2.0, 5.0)
-
 
 def is_nack(exc: BaseException) -> bool:
     """True for the broker's refusal of a publish (not a return of an unroutable one)."""
@@ -34,7 +33,6 @@ def is_nack(exc: BaseException) -> bool:
 
 async def publish_confirmed(
     send: Callable[[], Awaitable[object]], *, patience: float,
-    renew: Callable[[], Awaitable[None]] | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
 ) -> int:
@@ -52,9 +50,7 @@ async def publish_confirmed(
         except DeliveryError as exc:
             if not is_nack(exc) or clock() >= deadline:
                 raise
-            pause = PAUSES[min(nacks, len(PAUSES) - 1)]
+            pause = backoff.pause(nacks)
             nacks += 1
             log.warning("publish-nacked", nacks=nacks, retry_in_s=pause)
             await sleep(min(pause, max(0.0, deadline - clock())))
-            if renew is not None:
-                await renew()

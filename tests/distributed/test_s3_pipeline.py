@@ -23,6 +23,7 @@ import pytest
 from shared.vault.blob_factory import blob_store_for_env
 from shared.vault.s3_blobstore import S3BlobStore
 from tests.distributed.seaweed import SeaweedFS
+from tests.support.drill import started
 from tests.support.infra import Infra, free_port
 from tests.support.system import CORPUS, StatusListener, System
 
@@ -59,13 +60,8 @@ def system(infra: Infra, seaweed: SeaweedFS, bucket: str,
                   EFACTURE_BLOB_URL=f"s3://{bucket}/e2e",
                   EFACTURE_DATABASE_URL=two_host_url(infra.database_url),
                   EFACTURE_AMQP_URL=two_node_url(infra.amqp_url), **seaweed.env())
-    sys_.start()
-    try:
-        sys_.cli("tenant", "add", TENANT, "--name", "S3", "--subscribed-on", "2026-11-01",
-                 "--sandbox")
+    with started(sys_, TENANT, name="S3", subscribed_on="2026-11-01"):
         yield sys_
-    finally:
-        sys_.stop()
 
 
 @pytest.fixture(scope="module")

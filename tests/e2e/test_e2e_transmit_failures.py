@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from services.transmit.pa_sim.controls import control_headers
+from tests.support.drill import started
 from tests.support.invoices import TENANT, cii_invoice
 from tests.support.system import EFACTURE, StatusListener, System
 
@@ -51,14 +52,9 @@ class Sim:
 
 @pytest.fixture(scope="module")
 def system(infra: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
-    sys_ = System(infra, tmp_path_factory.mktemp("efacture-transmit"))
-    sys_.start()
-    try:
-        sys_.cli("tenant", "add", TENANT, "--name", "Demo", "--subscribed-on", "2026-11-01",
-                 "--sandbox")
+    with started(System(infra, tmp_path_factory.mktemp("efacture-transmit")), TENANT,
+                 name="Demo", subscribed_on="2026-11-01") as sys_:
         yield sys_
-    finally:
-        sys_.stop()
 
 
 @pytest.fixture

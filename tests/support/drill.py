@@ -57,12 +57,13 @@ def outage_seconds(default: float) -> float:
 
 
 @contextlib.contextmanager
-def started(system: Any, tenant: str, start_timeout: float = 90) -> Iterator[Any]:
-    """``system`` (a ``tests.support.system.System``) started, with the drill's sandbox tenant
+def started(system: Any, tenant: str, start_timeout: float = 90, *, name: str = "Drill",
+            subscribed_on: str = "2026-01-01") -> Iterator[Any]:
+    """``system`` (a ``tests.support.system.System``) started, with one sandbox tenant
     registered; stopped when the block ends, whatever happened in it."""
     system.start(timeout=start_timeout)
     try:
-        system.cli("tenant", "add", tenant, "--name", "Drill", "--subscribed-on", "2026-01-01",
+        system.cli("tenant", "add", tenant, "--name", name, "--subscribed-on", subscribed_on,
                    "--sandbox")
         yield system
     finally:

@@ -51,7 +51,7 @@ def test_nacks_are_waited_out_until_the_broker_confirms() -> None:
     broker, clock = Broker(nacks=4), Clock()
     assert _run(broker, clock, patience=60) == 4
     assert broker.sent == 5, "the message was not sent again after each nack"
-    assert clock.pauses == [0.2, 0.5, 1.0, 2.0], "the pauses do not grow"
+    assert clock.pauses == [0.2, 0.4, 0.8, 1.6], "the pauses do not grow"
 
 
 def test_nacks_beyond_the_patience_reach_the_handler() -> None:

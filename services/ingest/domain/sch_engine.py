@@ -280,19 +280,28 @@ def _where(doc: Document, node: Any) -> str:
     return "/"
 
 
-def _message(parts: Message, node: etree._Element, variables: dict[str, Any],
-             doc: Document) -> str:
+_RULE_PREFIX = re.compile(r"^\[[^\]]+\]\s*-?\s*")
+
+
+def _render(parts: Message, value_of: Callable[[Any], str],
+            errors: type[Exception]) -> str:
+    """An assertion's ``svrl:text``: its text parts, each ``value-of`` part by ``value_of``
+    ("?" when that raises ``errors``), whitespace collapsed, a leading ``[rule id]`` dropped."""
     out = []
     for kind, value in parts:
         if kind == "t":
             out.append(value)
             continue
         try:
-            out.append(_s(value(node, doc, **variables)))
-        except etree.XPathError:
+            out.append(value_of(value))
+        except errors:
             out.append("?")
-    text = " ".join("".join(out).split())
-    return re.sub(r"^\[[^\]]+\]\s*-?\s*", "", text)
+    return _RULE_PREFIX.sub("", " ".join("".join(out).split()))
+
+
+def _message(parts: Message, node: etree._Element, variables: dict[str, Any],
+             doc: Document) -> str:
+    return _render(parts, lambda x: _s(x(node, doc, **variables)), etree.XPathError)
 
 
 def run(name: str, root: etree._Element, indexed: Indexed | None = None) -> list[Hit]:
@@ -408,18 +417,10 @@ def _judge2(rule: _Rule, doc: Document, tree: Any, node: Any) -> list[Hit]:
 
 def _message2(parts: Message, node: etree._Element, variables: dict[str, Any], tree: Any,
               rule: _Rule) -> str:
-    out = []
-    for kind, value in parts:
-        if kind == "t":
-            out.append(value)
-            continue
-        try:
-            token = sch_xpath2.compiled(value, rule.namespaces, rule.ubl)
-            out.append(sch_xpath2.text(sch_xpath2.evaluate(token, tree, node, variables)))
-        except ElementPathError:
-            out.append("?")
-    text = " ".join("".join(out).split())
-    return re.sub(r"^\[[^\]]+\]\s*-?\s*", "", text)
+    def value_of(expr: str) -> str:
+        token = sch_xpath2.compiled(expr, rule.namespaces, rule.ubl)
+        return sch_xpath2.text(sch_xpath2.evaluate(token, tree, node, variables))
+    return _render(parts, value_of, ElementPathError)
 
 
 _TOGETHER: dict[tuple[int, ...], Compiled] = {}
