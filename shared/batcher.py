@@ -10,6 +10,12 @@ lone message waits for nobody, and under load the batch grows while the previous
 ``max_delay`` lets a flusher linger that long for a batch to fill once it holds fewer than
 ``max_size`` items but more than one (0 never lingers). ``workers`` flushers may commit at the
 same time (each on its own connection).
+
+``isolate`` names the exceptions that mean "one row of this batch is bad" (a flush that raises
+one of them must have committed nothing, e.g. a constraint or data error inside its
+transaction): such a batch is split in halves and each half flushed again, down to the one
+item that fails, so only its caller sees the error and every other item commits. Any other
+exception (the database or broker gone) fails the whole batch: each caller retries.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ class Batcher(Generic[T]):
     def __init__(
         self, flush: Callable[[Sequence[T]], Awaitable[object]], *, max_size: int = 100,
         max_delay: float = 0.0, workers: int = 1,
+        isolate: tuple[type[Exception], ...] = (),
     ) -> None:
         if max_size < 1 or workers < 1 or max_delay < 0:
             raise ValueError("max_size and workers must be >= 1, max_delay >= 0")
@@ -35,6 +42,7 @@ class Batcher(Generic[T]):
         self.max_size = max_size
         self.max_delay = max_delay
         self.workers = workers
+        self.isolate = isolate
         self._pending: list[tuple[T, asyncio.Future[None]]] = []
         self._ready: asyncio.Event | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -91,6 +99,15 @@ class Batcher(Generic[T]):
         self._inflight += 1
         try:
             await self._flush([item for item, _ in batch])
+        except self.isolate as exc:  # () catches nothing
+            if len(batch) == 1:
+                if not batch[0][1].done():
+                    batch[0][1].set_exception(exc)
+                return
+            half = len(batch) // 2
+            await self._commit(batch[:half])
+            await self._commit(batch[half:])
+            return
         except BaseException as exc:  # every caller of the batch sees the failure and retries
             for _, future in batch:
                 if not future.done():

@@ -26,3 +26,9 @@ async def autocommit(pool: AsyncConnectionPool) -> AsyncIterator[psycopg.AsyncCo
         finally:
             if not conn.closed:
                 await conn.set_autocommit(False)
+
+
+# Errors one row of a batch can cause (a bad value, a violated constraint), after which its
+# transaction committed nothing: a batch failing with one is worth bisecting (shared.batcher).
+ROW_ERRORS = (
+    psycopg.DataError, psycopg.IntegrityError, ValueError, OverflowError)

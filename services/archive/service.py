@@ -39,8 +39,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import psycopg
-
 from services.archive import orphans
 from services.archive.adapters import catalogue, merkle_store, pending_blobs
 from services.archive.adapters.log_key import load_log_key
@@ -57,6 +55,7 @@ from shared.messages.internal import InvoiceAccepted, InvoiceArchived
 from shared.messages.status import EventReason, make_event
 from shared.metrics import REJECTED
 from shared.outbox import Outgoing
+from shared.pooled import ROW_ERRORS
 from shared.runtime import Runtime
 from shared.topology import INTERNAL, RK_ARCHIVED_KEEP, RK_ARCHIVED_TRANSMIT
 from shared.vault.blob_factory import blob_store_from_settings
@@ -65,10 +64,6 @@ from shared.vault.document_sealer import DocumentSealer, SealedDocument
 from shared.vault.master_source import MasterKeySource
 
 log = get_logger(__name__)
-
-
-# Errors a row itself can cause (bad value, violated constraint): worth isolating by bisection.
-ROW_ERRORS = (psycopg.DataError, psycopg.IntegrityError, ValueError, OverflowError)
 
 
 @dataclass(eq=False)

@@ -21,6 +21,7 @@ from shared.batcher import Batcher
 from shared.logging import get_logger
 from shared.messages.status import EventReason, make_event
 from shared.outbox import Outgoing
+from shared.pooled import ROW_ERRORS
 from shared.runtime import Runtime
 
 log = get_logger(__name__)
@@ -39,7 +40,8 @@ class Acknowledgements:
 
     def __init__(self, rt: Runtime, *, max_size: int = 64) -> None:
         self.rt = rt
-        self._batcher: Batcher[Acknowledged] = Batcher(self._commit, max_size=max_size)
+        self._batcher: Batcher[Acknowledged] = Batcher(
+            self._commit, max_size=max_size, isolate=ROW_ERRORS)
 
     async def record(self, ack: Acknowledged) -> None:
         """Return once ``ack`` is committed and its event confirmed; raises otherwise."""

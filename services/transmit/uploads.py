@@ -20,6 +20,7 @@ from shared.messages.base import derived_id
 from shared.messages.internal import FlowPoll, InvoiceArchived
 from shared.messages.status import make_event
 from shared.outbox import Outgoing
+from shared.pooled import ROW_ERRORS
 from shared.runtime import Runtime
 from shared.topology import RETRY
 
@@ -36,7 +37,8 @@ class Uploads:
 
     def __init__(self, rt: Runtime, *, max_size: int = 64) -> None:
         self.rt = rt
-        self._batcher: Batcher[Uploaded] = Batcher(self._commit, max_size=max_size)
+        self._batcher: Batcher[Uploaded] = Batcher(
+            self._commit, max_size=max_size, isolate=ROW_ERRORS)
 
     async def record(self, upload: Uploaded) -> None:
         """Return once ``upload`` is committed and its messages confirmed; raises otherwise."""

@@ -58,3 +58,43 @@ def test_close_stops_the_flusher_it_cancels() -> None:
             await batcher.submit(2)
 
     asyncio.run(scenario())
+
+
+def test_a_bad_row_fails_only_its_own_caller_when_the_error_is_isolated() -> None:
+    flushed: list[list[int]] = []
+
+    async def flush(items: Sequence[int]) -> None:
+        if 3 in items:
+            raise ValueError("row 3 violates a constraint")  # nothing committed
+        flushed.append(list(items))
+
+    async def scenario() -> list[BaseException | None]:
+        batcher: Batcher[int] = Batcher(flush, max_delay=0.05, isolate=(ValueError,))
+        outcomes = await asyncio.gather(*(batcher.submit(i) for i in range(8)),
+                                        return_exceptions=True)
+        await batcher.close()
+        return [o if isinstance(o, BaseException) else None for o in outcomes]
+
+    outcomes = asyncio.run(scenario())
+    assert [type(o).__name__ if o else None for o in outcomes] == [
+        None, None, None, "ValueError", None, None, None, None]
+    assert sorted(i for batch in flushed for i in batch) == [0, 1, 2, 4, 5, 6, 7]
+
+
+def test_an_error_not_isolated_fails_the_whole_batch_without_splitting_it() -> None:
+    calls: list[list[int]] = []
+
+    async def flush(items: Sequence[int]) -> None:
+        calls.append(list(items))
+        raise OSError("database gone")
+
+    async def scenario() -> int:
+        batcher: Batcher[int] = Batcher(flush, max_delay=0.05, isolate=(ValueError,))
+        outcomes = await asyncio.gather(*(batcher.submit(i) for i in range(4)),
+                                        return_exceptions=True)
+        await batcher.close()
+        return sum(isinstance(o, OSError) for o in outcomes)
+
+    assert asyncio.run(scenario()) == 4
+    assert len(calls) <= 2  # never split down to single items
+    assert sum(len(c) for c in calls) == 4
