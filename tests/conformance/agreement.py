@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from services.ingest.domain import sch_rules
@@ -27,11 +27,11 @@ XPATH2: frozenset[str] = frozenset(
     if template[5] for rule, *_ in template[5][1])
 FAMILIES: tuple[tuple[str, str], ...] = (
     ("BR-FR", r"^BR-FR-"),
-    ("code lists BR-CL", r"^BR-CL-"),
+    ("code lists BR-CL", r"^BR-(EXT-)?CL-"),
     ("totals BR-CO", r"^BR-CO-"),
     ("decimals BR-DEC", r"^BR-DEC-"),
     ("VAT categories", r"^BR-(S|Z|E|AE|IC|G|O|AF|AG|B)-"),
-    ("mandatory BR-nn", r"^BR-\d+$"),
+    ("mandatory BR-nn", r"^BR-\d+(-\d+)?$"),
     ("Factur-X extension", r"^BR-F[XR]EXT"),
     ("Factur-X structure", r"^FX-"),
     ("CII syntax", r"^CII-"),
@@ -112,4 +112,51 @@ def table(title: str, results: list[Compared]) -> list[str]:
         if not r.agrees:
             lines.append(f"  differs: {r.name}: ingest {sorted(r.ingest.rules) or 'valid'} / "
                          f"official {sorted(r.official.rules) or 'valid'}")
+    return lines
+
+
+def fired_by_oracle(results: Iterable[Compared]) -> frozenset[str]:
+    """The covered rule ids the oracle reported on at least one of ``results``."""
+    return frozenset(rule for r in results for rule in r.official.rules) & COVERED
+
+
+def compact(rules: Iterable[str]) -> list[str]:
+    """Rule ids with runs of consecutive numbers written as ranges: ``BR-FR-MV-03..14``."""
+    runs: list[tuple[str, int, int, int]] = []  # (stem, first, last, width)
+    for rule in sorted(rules, key=_order):
+        match = re.fullmatch(r"(.*?)(\d+)", rule)
+        if match is None:
+            runs.append((rule, -1, -1, 0))
+            continue
+        stem, number = match.group(1), int(match.group(2))
+        width = len(match.group(2))
+        if runs and runs[-1][0] == stem and runs[-1][3] == width and runs[-1][2] == number - 1:
+            runs[-1] = (stem, runs[-1][1], number, width)
+        else:
+            runs.append((stem, number, number, width))
+    return [stem if first < 0 else f"{stem}{first:0{width}d}" if first == last
+            else f"{stem}{first:0{width}d}..{last:0{width}d}"
+            for stem, first, last, width in runs]
+
+
+def _order(rule: str) -> tuple[str, int]:
+    match = re.fullmatch(r"(.*?)(\d+)", rule)
+    return (match.group(1), int(match.group(2))) if match else (rule, -1)
+
+
+def coverage_lines(results: Sequence[Compared]) -> list[str]:
+    """How many covered rule ids the oracle reported at least once over ``results``, and the
+    never-reported ones per family (for those, agreement is only shown for the absent case)."""
+    fired = fired_by_oracle(results)
+    never = COVERED - fired
+    lines = [f"== covered rules the oracle fired at least once, over {len(results)} documents: "
+             f"{len(fired)} of {len(COVERED)} ({100 * len(fired) / len(COVERED):.1f} %); "
+             f"never fired: {len(never)} =="]
+    by_family: dict[str, list[str]] = defaultdict(list)
+    for rule in never:
+        by_family[family(rule)].append(rule)
+    for fam in sorted(by_family):
+        total = sum(family(rule) == fam for rule in COVERED)
+        lines.append(f"  never fired, {fam} ({len(by_family[fam])} of {total}): "
+                     + " ".join(compact(by_family[fam])))
     return lines
