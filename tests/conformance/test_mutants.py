@@ -9,8 +9,18 @@ import pytest
 from services.ingest.domain.official import Oracle
 from tests.conformance.agreement import Compared, rule_disagreements
 from tests.conformance.conftest import CORPUS, compare, corpus_rows, record
-from tests.conformance.known import KNOWN_MUTANT_DISAGREEMENTS, KNOWN_MUTANT_RULES
+from tests.conformance.known import (
+    KNOWN_MUTANT_DISAGREEMENTS,
+    KNOWN_MUTANT_RULES,
+    KNOWN_TARGETED_RULES,
+)
 from tests.conformance.mutants import BASES, EXTRA_BASES, MUTATIONS, base_xml, mutants
+from tests.conformance.mutants_extended import TARGETS as EXTENDED_TARGETS
+from tests.conformance.mutants_fr import TARGETS as FR_TARGETS
+from tests.conformance.mutants_targeted import Target, targeted
+from tests.conformance.mutants_ubl import TARGETS as UBL_TARGETS
+
+TARGETS: tuple[Target, ...] = FR_TARGETS + UBL_TARGETS + EXTENDED_TARGETS
 
 pytestmark = [pytest.mark.conformance,
               pytest.mark.skipif(not corpus_rows(), reason="corpus not available")]
@@ -20,6 +30,13 @@ pytestmark = [pytest.mark.conformance,
 def judged(oracle: Oracle) -> list[Compared]:
     results = [compare(m.label, m.body, oracle) for m in mutants(CORPUS)]
     record("mutants", results)
+    return results
+
+
+@pytest.fixture(scope="module")
+def aimed(oracle: Oracle) -> list[tuple[Target, Compared]]:
+    results = [(t, compare(m.label, m.body, oracle)) for t, m in targeted(CORPUS, TARGETS)]
+    record("targeted mutants", [r for _, r in results])
     return results
 
 
@@ -43,3 +60,17 @@ def test_covered_rules_fire_exactly_when_the_oracle_does(judged: list[Compared])
 def test_mutant_verdicts_differ_only_where_known(judged: list[Compared]) -> None:
     differing = {r.name for r in judged if not r.agrees}
     assert differing == set(KNOWN_MUTANT_DISAGREEMENTS)
+
+
+def test_each_targeted_mutant_makes_the_oracle_report_its_rules(
+        aimed: list[tuple[Target, Compared]]) -> None:
+    missed = {r.name: sorted(t.rules - r.official.rules) for t, r in aimed
+              if not t.rules <= r.official.rules}
+    assert missed == {}
+    assert {t.name for t, _ in aimed} == {t.name for t in TARGETS}
+
+
+def test_targeted_mutants_agree_rule_by_rule(aimed: list[tuple[Target, Compared]]) -> None:
+    results = [r for _, r in aimed]
+    assert rule_disagreements(results) == KNOWN_TARGETED_RULES
+    assert {r.name for r in results if not r.agrees} == set()
