@@ -33,13 +33,8 @@ _DECL = " ".join(f'xmlns:{p}="{u}"' for p, u in
 
 # Base labels (see mutants.BASES / EXTRA_BASES).
 FR_CII = "factur-x/akretion__invoice_EN16931.pdf"
-FR_WL = "cii/akretion__factur-x-basicwl.xml"
 FR_UBL = "ubl/akretion__ubl-21-en16931.xml"
-CEN_CII = "cii/cen__CII_example1.xml"
 CEN_UBL = "ubl/cen__ubl-tc434-example1.xml"
-EXT = "cii/akretion__factur-x-extended.xml"
-CTC_CII = "cii/akretion__factur-x-extended.xml#ctc-fr"
-CTC_UBL = "ubl/akretion__ubl-21-extended-ctc-fr.xml"
 
 
 @dataclass(frozen=True)
