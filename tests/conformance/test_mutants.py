@@ -15,11 +15,13 @@ from tests.conformance.known import (
     KNOWN_TARGETED_RULES,
 )
 from tests.conformance.mutants import BASES, EXTRA_BASES, MUTATIONS, base_xml, mutants
+from tests.conformance.mutants_extended import CTC_CII, SCAFFOLDS
+from tests.conformance.mutants_extended import TARGETS as EXTENDED_TARGETS
 from tests.conformance.mutants_fr import TARGETS as FR_TARGETS
-from tests.conformance.mutants_targeted import Target, targeted
+from tests.conformance.mutants_targeted import Target, apply_target, targeted
 from tests.conformance.mutants_ubl import TARGETS as UBL_TARGETS
 
-TARGETS: tuple[Target, ...] = FR_TARGETS + UBL_TARGETS
+TARGETS: tuple[Target, ...] = FR_TARGETS + UBL_TARGETS + EXTENDED_TARGETS
 
 pytestmark = [pytest.mark.conformance,
               pytest.mark.skipif(not corpus_rows(), reason="corpus not available")]
@@ -44,6 +46,16 @@ def test_every_base_is_valid_both_ways(oracle: Oracle) -> None:
         result = compare(label, base_xml(CORPUS, path, fix), oracle)
         assert result.ingest.valid, (label, sorted(result.ingest.rules))
         assert result.official.valid, (label, sorted(result.official.rules))
+
+
+def test_extended_scaffolds_are_valid_both_ways(oracle: Oracle) -> None:
+    path, fix = next((p, f) for label, p, f, _ in EXTRA_BASES if label == CTC_CII)
+    for name, edits in SCAFFOLDS:
+        body = apply_target(Target("scaffold", name, frozenset(), (CTC_CII,), edits), CTC_CII,
+                            base_xml(CORPUS, path, fix)).body
+        result = compare(name, body, oracle)
+        assert result.ingest.valid, (name, sorted(result.ingest.rules))
+        assert result.official.valid, (name, sorted(result.official.rules))
 
 
 def test_every_family_is_exercised_and_refused_by_the_oracle(judged: list[Compared]) -> None:
