@@ -168,10 +168,12 @@ class Oracle:
         text = etree.tostring(root, encoding="unicode")
         found: list[Finding] = []
         with self._lock:
+            node = None
             for name in sets:
                 executable = self._executable(name)
                 try:
-                    node = self._processor.parse_xml(xml_text=text)
+                    # One Saxon tree for every set: the stylesheets only read it.
+                    node = node or self._processor.parse_xml(xml_text=text)
                     out = executable.transform_to_string(xdm_node=node)
                 except Exception as exc:  # Saxon raises PySaxonApiError on dynamic errors
                     found.append(Finding("official-engine", "fatal",
