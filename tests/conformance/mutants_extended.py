@@ -1,7 +1,8 @@
-"""Targeted mutants for the EXTENDED-CTC-FR line structure (BR-FREXT-05..12: line subtypes,
-parent lines, GROUP sums) and the French multi-vendor rules (BR-FR-MV-03..14), on the akretion
-EXTENDED sample declared EXTENDED-CTC-FR (``mutants.EXTRA_BASES``). See :mod:`mutants_targeted`
-for the edit language.
+"""Targeted mutants for the EXTENDED rules of CII: the line structure (line subtypes, parent
+lines, GROUP sums: BR-FREXT-05..12), the French multi-vendor rules (BR-FR-MV-03..14), and line,
+charge, code-list and total rules twinned in EXTENDED (BR-FXEXT-*) and EXTENDED-CTC-FR
+(BR-FREXT-*), on the akretion EXTENDED sample as it is and declared EXTENDED-CTC-FR
+(``mutants.EXTRA_BASES``). See :mod:`mutants_targeted` for the edit language.
 
 The multi-vendor targets start from :data:`MULTI_VENDOR`, edits that turn the base into a valid
 S8 invoice (a GROUP line 10 first, the three original lines its DETAIL sub-lines, each line with
@@ -14,12 +15,21 @@ from __future__ import annotations
 from tests.conformance.mutants_targeted import Edit, Target
 
 CTC_CII = "cii/akretion__factur-x-extended.xml#ctc-fr"
+EXT_CII = "cii/akretion__factur-x-extended.xml"
 _L = "/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/" \
      "ram:IncludedSupplyChainTradeLineItem"
 _MODE = "/rsm:CrossIndustryInvoice/rsm:ExchangedDocumentContext/ram:BusinessProcessSpecified" \
         "DocumentContextParameter/ram:ID"
 _TYPE = "/rsm:CrossIndustryInvoice/rsm:ExchangedDocument/ram:TypeCode"
 _DETAIL = "<ram:LineStatusReasonCode>DETAIL</ram:LineStatusReasonCode>"
+_H = "/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement"
+_AGR = "/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/" \
+       "ram:ApplicableHeaderTradeAgreement"
+_TOTALS = f"{_H}/ram:SpecifiedTradeSettlementHeaderMonetarySummation"
+_CHARGE = f"{_H}/ram:SpecifiedTradeAllowanceCharge[ram:ChargeIndicator/udt:Indicator='true'][1]"
+_LINE_CHARGE = f"{_L}[1]/ram:SpecifiedLineTradeSettlement/ram:SpecifiedTradeAllowanceCharge" \
+               "[ram:ChargeIndicator/udt:Indicator='true']"
+_QTY = f"{_L}[3]/ram:SpecifiedLineTradeDelivery/ram:BilledQuantity"
 
 
 def _id(n: int) -> str:
@@ -98,9 +108,55 @@ SCAFFOLDS: tuple[tuple[str, tuple[Edit, ...]], ...] = (
     ("multi-vendor-own-group", MULTI_VENDOR_OWN))
 
 
-def _t(family: str, name: str, rules: str, *edits: Edit, on: tuple[Edit, ...] = ()) -> Target:
-    """A target on the CTC-FR base: the edits ``on`` (a scaffold), then ``edits``."""
-    return Target(family, name, frozenset(rules.split()), (CTC_CII,), (*on, *edits))
+def _t(family: str, name: str, rules: str, *edits: Edit, on: tuple[Edit, ...] = (),
+       base: str = CTC_CII) -> Target:
+    """A target on ``base``: the edits ``on`` (a scaffold), then ``edits``."""
+    return Target(family, name, frozenset(rules.split()), (base,), (*on, *edits))
+
+
+def _zero_line(category: str) -> tuple[Edit, ...]:
+    """A fourth line of 0.00 in ``category`` (rate 1.00): no breakdown has that category."""
+    return ((f"{_L}[3]", "dup"), (_id(4), "set:4"),
+            (f"{_L}[4]/ram:SpecifiedLineTradeAgreement/ram:GrossPriceProductTradePrice", "drop"),
+            (f"{_L}[4]/ram:SpecifiedLineTradeAgreement/ram:NetPriceProductTradePrice/"
+             "ram:ChargeAmount", "set:0.00"), (f"{_sum(4)}/ram:LineTotalAmount", "set:0.00"),
+            (f"{_tax(4)}/ram:CategoryCode", f"set:{category}"),
+            (f"{_tax(4)}/ram:RateApplicablePercent", "set:1.00"))
+
+
+# (name, rules on the EXTENDED base, rules on the CTC-FR base, edits): one break, both bases.
+_TWINS: tuple[tuple[str, str, str, tuple[Edit, ...]], ...] = (
+    ("line-quantity-dropped", "BR-FXEXT-BR-22 BR-FXEXT-BR-23", "BR-FREXT-BR-22 BR-FREXT-BR-23",
+     ((_QTY, "drop"),)),
+    ("line-unit-dropped", "BR-FXEXT-BR-23", "BR-FREXT-BR-23", ((_QTY, "noattr:unitCode"),)),
+    ("line-net-price-dropped", "BR-FXEXT-BR-26", "BR-FREXT-BR-26",
+     ((f"{_L}[3]/ram:SpecifiedLineTradeAgreement/ram:NetPriceProductTradePrice", "drop"),)),
+    ("doc-charge-without-reason", "BR-FXEXT-BR-38", "BR-FREXT-BR-38",
+     ((f"{_CHARGE}/ram:Reason", "drop"), (f"{_CHARGE}/ram:ReasonCode", "drop"))),
+    ("line-charge-without-reason", "BR-FXEXT-BR-44", "BR-FREXT-BR-44",
+     ((f"{_LINE_CHARGE}/ram:Reason", "drop"),)),
+    ("seller-global-id-scheme", "FX-SCH-A-000776", "BR-FREXT-CL-10",
+     ((f"{_AGR}/ram:SellerTradeParty/ram:GlobalID", "attr:schemeID=9999"),)),
+    ("gross-price-allowance-reason", "FX-SCH-A-001033", "BR-FREXT-CL-19-GP",
+     ((f"{_L}[1]/ram:SpecifiedLineTradeAgreement/ram:GrossPriceProductTradePrice/"
+       "ram:AppliedTradeAllowanceCharge/ram:ActualAmount",
+       "after:<ram:ReasonCode>999</ram:ReasonCode>"),)),
+    ("doc-charge-reason-code", "FX-SCH-A-000978", "BR-FREXT-CL-20",
+     ((f"{_CHARGE}/ram:ReasonCode", "set:XXX"),)),
+    ("doc-charge-reason-5153-vat", "FX-SCH-A-000390", "BR-FREXT-CL-20-TAX",
+     ((f"{_CHARGE}/ram:ReasonCode", "attr:listID=5153"), (f"{_CHARGE}/ram:ReasonCode", "set:VAT"))),
+    ("doc-charge-reason-list", "FX-NOT-USED", "BR-FREXT-CL-20-LISTID",
+     ((f"{_CHARGE}/ram:ReasonCode", "attr:listID=9999"),)),
+    ("attachment-mime", "FX-SCH-A-000644", "BR-FREXT-CL-24",
+     ((f"{_AGR}/ram:AdditionalReferencedDocument[ram:TypeCode='916']/ram:Name",
+       'after:<ram:AttachmentBinaryObject mimeCode="text/plain" filename="a.txt">QQ=='
+       "</ram:AttachmentBinaryObject>"),)),
+    ("zero-line-L", "BR-FXEXT-AF-01", "BR-FREXT-AF-01", _zero_line("L")),
+    ("zero-line-M", "BR-FXEXT-AG-01", "BR-FREXT-AG-01", _zero_line("M")),
+    ("buyer-vat-scheme", "BR-FXEXT-03 BR-IC-04 FX-SCH-A-000703", "BR-IC-04",
+     ((f"{_AGR}/ram:BuyerTradeParty/ram:SpecifiedTaxRegistration/ram:ID", "attr:schemeID=FC"),)),
+    ("due-payable", "BR-FXEXT-CO-16", "BR-CO-16", ((f"{_TOTALS}/ram:DuePayableAmount", "inc"),)),
+)
 
 
 _EXT = "Factur-X extension"
@@ -137,14 +193,44 @@ TARGETS: tuple[Target, ...] = (
        on=MULTI_VENDOR),
     _t("BR-FR", "mv-credit-group-without-preceding", "BR-FR-MV-14", (_TYPE, "set:381"),
        on=MULTI_VENDOR),
+    _t(_EXT, "group-net-not-sum", "BR-FXEXT-08",
+       (f"{_sum(3)}/ram:LineTotalAmount", "set:8.00"), on=_GROUP_30, base=EXT_CII),
+    _t(_EXT, "allowance-total", "BR-FREXT-CO-11", (f"{_TOTALS}/ram:AllowanceTotalAmount", "inc")),
+    _t(_EXT, "charge-total", "BR-FREXT-CO-12", (f"{_TOTALS}/ram:ChargeTotalAmount", "inc")),
+    _t(_EXT, "note-without-content", "BR-FXEXT-01",
+       ("/rsm:CrossIndustryInvoice/rsm:ExchangedDocument/ram:IncludedNote"
+        "[ram:SubjectCode='AAB']/ram:Content", "drop"), base=EXT_CII),
+    _t(_EXT, "line-note-without-content", "BR-FXEXT-02",
+       (f"{_L}[1]/ram:AssociatedDocumentLineDocument/ram:IncludedNote"
+        "[ram:SubjectCode='SUR']/ram:Content", "drop"), base=EXT_CII),
+    _t(_EXT, "date-205-too-short", "BR-FXEXT-CII-DT-097a FX-SCH-A-000983",
+       (f"{_H}/ram:SpecifiedTradePaymentTerms/ram:DueDateDateTime/udt:DateTimeString",
+        "attr:format=205"), base=EXT_CII),
+    *(_t(_EXT, name, rules, on=edits, base=base) for name, ext, ctc, edits in _TWINS
+      for base, rules in ((EXT_CII, ext), (CTC_CII, ctc))),
 )
 
 # Mutants on which ingest and the oracle disagree, kept out of TARGETS until the engine is
 # fixed (measured with mutants_targeted.apply_target and conftest.compare):
+# - breakdown-basis-S/E/K (both bases; also line-net-dropped, line-category-dropped): the oracle
+#   reports the EXTENDED twin (BR-FXEXT-S08b/E-08b/IC-08b; BR-FXEXT-S-08/E-08/IC-08 on CTC-FR),
+#   ingest also the CEN BR-S-08 / BR-E-08 / BR-IC-08, which the EXTENDED sets do not have.
+# - zero-line-Z/G/O/AE (both bases): the oracle reports BR-FXEXT-Z-01 (BR-FREXT-Z-01 on
+#   CTC-FR) etc., ingest also the CEN BR-Z-01 / BR-G-01 / BR-O-01 / BR-AE-01.
+# - allowance-total / charge-total on EXTENDED: the oracle reports BR-FXEXT-CO-11 / -12,
+#   ingest also BR-FXEXT-CO-13 (CO-13 sums the allowances and charges, not BT-107/BT-108).
 # - line-subtype-unknown-on-regular-line: the oracle reports BR-FREXT-05, BR-FREXT-CO-10/13,
-#   BR-FREXT-E-01, BR-FXEXT-E-08; ingest reports those and BR-E-08.
+#   BR-FREXT-E-01, BR-FXEXT-E-08; ingest those and BR-E-08 (the class above).
 # - mv-seller-own-group-not-invoice-number: the oracle reports BR-FR-MV-11, ingest nothing.
+_TAX_HEAD = f"{_H}/ram:ApplicableTradeTax"
 PENDING: tuple[Target, ...] = (
+    *(_t(_EXT, f"breakdown-basis-{c}", f"BR-FXEXT-{r}",
+         (f"{_TAX_HEAD}[ram:CategoryCode='{c}']/ram:BasisAmount", "inc"))
+      for c, r in (("S", "S-08"), ("E", "E-08"), ("K", "IC-08"))),
+    *(_t(_EXT, f"zero-line-{c}", f"BR-FREXT-{r}-01", on=_zero_line(c))
+      for c, r in (("Z", "Z"), ("G", "G"), ("O", "O"), ("AE", "AE"))),
+    _t(_EXT, "allowance-total", "BR-FXEXT-CO-11", (f"{_TOTALS}/ram:AllowanceTotalAmount", "inc"),
+       base=EXT_CII),
     _t(_EXT, "line-subtype-unknown-on-regular-line", "BR-FREXT-05",
        (_id(1), "after:<ram:LineStatusReasonCode>XYZ</ram:LineStatusReasonCode>")),
     _t("BR-FR", "mv-seller-own-group-not-invoice-number", "BR-FR-MV-11",
