@@ -30,6 +30,7 @@ _CHARGE = f"{_H}/ram:SpecifiedTradeAllowanceCharge[ram:ChargeIndicator/udt:Indic
 _LINE_CHARGE = f"{_L}[1]/ram:SpecifiedLineTradeSettlement/ram:SpecifiedTradeAllowanceCharge" \
                "[ram:ChargeIndicator/udt:Indicator='true']"
 _QTY = f"{_L}[3]/ram:SpecifiedLineTradeDelivery/ram:BilledQuantity"
+_ATTR = f"{_L}[1]/ram:SpecifiedTradeProduct/ram:ApplicableProductCharacteristic"
 
 
 def _id(n: int) -> str:
@@ -156,10 +157,27 @@ _TWINS: tuple[tuple[str, str, str, tuple[Edit, ...]], ...] = (
     ("buyer-vat-scheme", "BR-FXEXT-03 BR-IC-04 FX-SCH-A-000703", "BR-IC-04",
      ((f"{_AGR}/ram:BuyerTradeParty/ram:SpecifiedTaxRegistration/ram:ID", "attr:schemeID=FC"),)),
     ("due-payable", "BR-FXEXT-CO-16", "BR-CO-16", ((f"{_TOTALS}/ram:DuePayableAmount", "inc"),)),
+    ("item-attribute-name-dropped", "BR-FXEXT-BR-54-1", "BR-54-1",
+     ((f"{_ATTR}/ram:Description", "drop"),)),
+    ("item-attribute-value-and-measure", "BR-FXEXT-BR-54-2", "BR-54-2",
+     ((f"{_ATTR}/ram:Value", 'before:<ram:ValueMeasure unitCode="KGM">1</ram:ValueMeasure>'),)),
+    # On a 0.00 line, so that no VAT breakdown sum moves.
+    ("zero-line-net-dropped", "BR-FXEXT-BR-24", "BR-FREXT-BR-24",
+     (*_zero_line("S"), (f"{_sum(4)}/ram:LineTotalAmount", "drop"))),
+    ("zero-line-category-dropped", "BR-FXEXT-CO-04", "BR-FREXT-CO-04",
+     (*_zero_line("S"), (f"{_tax(4)}/ram:CategoryCode", "drop"))),
+    ("incoterms-outside-list", "FX-SCH-A-000320", "BR-FREXT-CL-27",
+     ((f"{_AGR}/ram:SellerOrderReferencedDocument", "before:<ram:ApplicableTradeDeliveryTerms>"
+       "<ram:DeliveryTypeCode>3</ram:DeliveryTypeCode></ram:ApplicableTradeDeliveryTerms>"),)),
 )
 
 
 _EXT = "Factur-X extension"
+# GROUP 30 > GROUP 31 without a net amount > DETAIL line 3.
+_SUB_GROUP: tuple[Edit, ...] = (
+    (f"{_L}[3]", "dup"), (_id(4), "set:31"),
+    (_status(4), "before:<ram:ParentLineID>30</ram:ParentLineID>"), (_sum(4), "drop"),
+    (f"{_L}[5]/ram:AssociatedDocumentLineDocument/ram:ParentLineID", "set:31"))
 _MV_GROUP = f"{_L}[1]/ram:SpecifiedLineTradeAgreement/ram:ItemSellerTradeParty"
 TARGETS: tuple[Target, ...] = (
     # The unknown subtype on the GROUP line: like GROUP, it keeps the line out of the sums.
@@ -170,12 +188,7 @@ TARGETS: tuple[Target, ...] = (
     _t(_EXT, "parent-line-unknown", "BR-FREXT-11", (_id(2), _child_of("99"))),
     _t(_EXT, "group-net-not-sum", "BR-FREXT-08",
        (f"{_sum(3)}/ram:LineTotalAmount", "set:8.00"), on=_GROUP_30),
-    # GROUP 30 > GROUP 31 without a net amount > DETAIL line 3.
-    _t(_EXT, "sub-group-without-net", "BR-FREXT-08 BR-FREXT-12",
-       (f"{_L}[3]", "dup"), (_id(4), "set:31"),
-       (_status(4), "before:<ram:ParentLineID>30</ram:ParentLineID>"), (_sum(4), "drop"),
-       (f"{_L}[5]/ram:AssociatedDocumentLineDocument/ram:ParentLineID", "set:31"),
-       on=_GROUP_30),
+    _t(_EXT, "sub-group-without-net", "BR-FREXT-08 BR-FREXT-12", *_SUB_GROUP, on=_GROUP_30),
     _t("BR-FR", "mv-group-vendor-name-empty", "BR-FR-MV-03",
        (f"{_MV_GROUP}/ram:Name", "set:"), on=MULTI_VENDOR),
     _t("BR-FR", "mv-group-net-not-sum", "BR-FR-MV-05 BR-FREXT-08",
@@ -195,6 +208,12 @@ TARGETS: tuple[Target, ...] = (
        on=MULTI_VENDOR),
     _t(_EXT, "group-net-not-sum", "BR-FXEXT-08",
        (f"{_sum(3)}/ram:LineTotalAmount", "set:8.00"), on=_GROUP_30, base=EXT_CII),
+    _t(_EXT, "sub-group-without-net", "BR-FXEXT-08 BR-FXEXT-12", *_SUB_GROUP, on=_GROUP_30,
+       base=EXT_CII),
+    _t(_EXT, "line-total", "BR-FXEXT-CO-10", (f"{_TOTALS}/ram:LineTotalAmount", "inc"),
+       base=EXT_CII),
+    _t(_EXT, "tax-basis", "BR-FXEXT-CO-13 BR-FXEXT-CO-15",
+       (f"{_TOTALS}/ram:TaxBasisTotalAmount", "inc"), base=EXT_CII),
     _t(_EXT, "allowance-total", "BR-FREXT-CO-11", (f"{_TOTALS}/ram:AllowanceTotalAmount", "inc")),
     _t(_EXT, "charge-total", "BR-FREXT-CO-12", (f"{_TOTALS}/ram:ChargeTotalAmount", "inc")),
     _t(_EXT, "note-without-content", "BR-FXEXT-01",
