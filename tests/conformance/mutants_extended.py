@@ -1,8 +1,9 @@
 """Targeted mutants for the EXTENDED rules of CII: the line structure (line subtypes, parent
 lines, GROUP sums: BR-FREXT-05..12), the French multi-vendor rules (BR-FR-MV-03..14), and line,
 charge, code-list and total rules twinned in EXTENDED (BR-FXEXT-*) and EXTENDED-CTC-FR
-(BR-FREXT-*), on the akretion EXTENDED sample as it is and declared EXTENDED-CTC-FR
-(``mutants.EXTRA_BASES``). See :mod:`mutants_targeted` for the edit language.
+(BR-FREXT-*), on the akretion EXTENDED sample as it is and declared EXTENDED-CTC-FR, and a few
+on the akretion EXTENDED-CTC-FR UBL sample (``mutants.EXTRA_BASES``). See
+:mod:`mutants_targeted` for the edit language.
 
 The multi-vendor targets start from :data:`MULTI_VENDOR`, edits that turn the base into a valid
 S8 invoice (a GROUP line 10 first, the three original lines its DETAIL sub-lines, each line with
@@ -16,6 +17,7 @@ from tests.conformance.mutants_targeted import Edit, Target
 
 CTC_CII = "cii/akretion__factur-x-extended.xml#ctc-fr"
 EXT_CII = "cii/akretion__factur-x-extended.xml"
+CTC_UBL = "ubl/akretion__ubl-21-extended-ctc-fr.xml"
 _L = "/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/" \
      "ram:IncludedSupplyChainTradeLineItem"
 _MODE = "/rsm:CrossIndustryInvoice/rsm:ExchangedDocumentContext/ram:BusinessProcessSpecified" \
@@ -173,6 +175,13 @@ _TWINS: tuple[tuple[str, str, str, tuple[Edit, ...]], ...] = (
 
 
 _EXT = "Factur-X extension"
+_UL = "/*/cac:InvoiceLine"
+# A third UBL line of 0.00 (a copy of line 2), so that no sum moves.
+_UBL_ZERO_LINE: tuple[Edit, ...] = (
+    (f"{_UL}[2]", "dup"), (f"{_UL}[3]/cbc:ID", "set:3"),
+    (f"{_UL}[3]/cbc:InvoicedQuantity", "set:0"),
+    (f"{_UL}[3]/cbc:LineExtensionAmount", "set:0.00"),
+    (f"{_UL}[3]/cac:Price/cbc:PriceAmount", "set:0.00"))
 # GROUP 30 > GROUP 31 without a net amount > DETAIL line 3.
 _SUB_GROUP: tuple[Edit, ...] = (
     (f"{_L}[3]", "dup"), (_id(4), "set:31"),
@@ -227,6 +236,20 @@ TARGETS: tuple[Target, ...] = (
         "attr:format=205"), base=EXT_CII),
     *(_t(_EXT, name, rules, on=edits, base=base) for name, ext, ctc, edits in _TWINS
       for base, rules in ((EXT_CII, ext), (CTC_CII, ctc))),
+    *(Target(_EXT, name, frozenset(rules.split()), (CTC_UBL,), ubl=edits)
+      for name, rules, edits in (
+          ("item-property-code-outside-list", "BR-FREXT-04",
+           ((f"{_UL}[1]/cac:Item/cac:AdditionalItemProperty/cbc:Name",
+             "after:<cbc:NameCode>ZZZZ</cbc:NameCode>"),)),
+          ("line-quantity-dropped", "BR-FREXT-22 BR-FREXT-23",
+           ((f"{_UL}[1]/cbc:InvoicedQuantity", "drop"),)),
+          ("line-unit-dropped", "BR-FREXT-23",
+           ((f"{_UL}[1]/cbc:InvoicedQuantity", "noattr:unitCode"),)),
+          # BT-131 is mandatory in the UBL schema too: the oracle also reports "schema".
+          ("zero-line-net-dropped", "BR-FREXT-24",
+           (*_UBL_ZERO_LINE, (f"{_UL}[3]/cbc:LineExtensionAmount", "drop"))),
+          ("line-two-vat-categories", "UBL-FREXT-SR-48",
+           ((f"{_UL}[1]/cac:Item/cac:ClassifiedTaxCategory", "dup"),)))),
 )
 
 # Mutants on which ingest and the oracle disagree, kept out of TARGETS until the engine is
@@ -234,6 +257,7 @@ TARGETS: tuple[Target, ...] = (
 # - breakdown-basis-S/E/K (both bases; also line-net-dropped, line-category-dropped): the oracle
 #   reports the EXTENDED twin (BR-FXEXT-S08b/E-08b/IC-08b; BR-FXEXT-S-08/E-08/IC-08 on CTC-FR),
 #   ingest also the CEN BR-S-08 / BR-E-08 / BR-IC-08, which the EXTENDED sets do not have.
+#   The same in UBL (breakdown-basis-S-ubl): BR-FREXT-S-08ini / BR-FREXT-S-09 and BR-S-08.
 # - zero-line-Z/G/O/AE (both bases): the oracle reports BR-FXEXT-Z-01 (BR-FREXT-Z-01 on
 #   CTC-FR) etc., ingest also the CEN BR-Z-01 / BR-G-01 / BR-O-01 / BR-AE-01.
 # - allowance-total / charge-total on EXTENDED: the oracle reports BR-FXEXT-CO-11 / -12,
@@ -248,6 +272,8 @@ PENDING: tuple[Target, ...] = (
       for c, r in (("S", "S-08"), ("E", "E-08"), ("K", "IC-08"))),
     *(_t(_EXT, f"zero-line-{c}", f"BR-FREXT-{r}-01", on=_zero_line(c))
       for c, r in (("Z", "Z"), ("G", "G"), ("O", "O"), ("AE", "AE"))),
+    Target(_EXT, "breakdown-basis-S-ubl", frozenset({"BR-FREXT-S-09"}), (CTC_UBL,),
+           ubl=(("/*/cac:TaxTotal/cac:TaxSubtotal/cbc:TaxableAmount", "inc"),)),
     _t(_EXT, "allowance-total", "BR-FXEXT-CO-11", (f"{_TOTALS}/ram:AllowanceTotalAmount", "inc"),
        base=EXT_CII),
     _t(_EXT, "line-subtype-unknown-on-regular-line", "BR-FREXT-05",
