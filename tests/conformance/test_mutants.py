@@ -15,13 +15,13 @@ from tests.conformance.known import (
     KNOWN_TARGETED_RULES,
 )
 from tests.conformance.mutants import BASES, EXTRA_BASES, MUTATIONS, base_xml, mutants
-from tests.conformance.mutants_extended import CTC_CII, SCAFFOLDS
+from tests.conformance.mutants_extended import CTC_CII, REGRESSIONS, SCAFFOLDS
 from tests.conformance.mutants_extended import TARGETS as EXTENDED_TARGETS
 from tests.conformance.mutants_fr import TARGETS as FR_TARGETS
 from tests.conformance.mutants_targeted import Target, apply_target, targeted
 from tests.conformance.mutants_ubl import TARGETS as UBL_TARGETS
 
-TARGETS: tuple[Target, ...] = FR_TARGETS + UBL_TARGETS + EXTENDED_TARGETS
+TARGETS: tuple[Target, ...] = FR_TARGETS + UBL_TARGETS + EXTENDED_TARGETS + REGRESSIONS
 
 pytestmark = [pytest.mark.conformance,
               pytest.mark.skipif(not corpus_rows(), reason="corpus not available")]

@@ -12,6 +12,7 @@ named by the rule id, with the official message (French for BR-FR) and the locat
 
 from __future__ import annotations
 
+import re
 from functools import cache
 
 from lxml import etree
@@ -47,14 +48,30 @@ def generated(name: str) -> frozenset[str]:
                      for rule, *_ in (*template[4], *(template[5][1] if template[5] else ())))
 
 
+# A Factur-X EXTENDED or EXTENDED-CTC-FR rule standing for an EN 16931 one: the totals
+# (BR-FREXT-CO-10 for BR-CO-10) and the VAT categories (BR-FXEXT-S-08b, BR-FREXT-S-08ini,
+# BR-FREXT-Z-01 for BR-S-08, BR-Z-01), with a suffix naming the variant (and EXTENDED's
+# BR-FXEXT-S08b, spelt without its hyphen).
+_TWIN = re.compile(r"^BR-F[XR]EXT-(CO|S|Z|E|AE|IC|G|O|L|M|B|AF|AG)-?(\d+)[a-z]*$")
+
+
+def cen_twin(rule: str) -> str | None:
+    """The EN 16931 rule id an EXTENDED rule stands for (``None``: not such a rule)."""
+    match = _TWIN.match(rule)
+    return f"BR-{match.group(1)}-{match.group(2)}" if match else None
+
+
 @cache
 def replaced_in(name: str) -> frozenset[str]:
     """EN 16931 rule ids that set ``name`` replaces by its own (EXTENDED-CTC-FR's
-    ``BR-FREXT-CO-10`` for ``BR-CO-10``, with a tolerance per line): their hand-written twins
-    stay silent on its documents, as the official set does."""
+    ``BR-FREXT-CO-10`` for ``BR-CO-10``, with a tolerance per line; EXTENDED's
+    ``BR-FXEXT-S-08b`` for ``BR-S-08``): their hand-written twins stay silent on its
+    documents, as the official set does. The plain EXTENDED totals (BR-FXEXT-CO-*) are
+    hand-written under their own ids and not counted here."""
     every = generated(name) | {rule for rule, _ in sch_rules.SKIPPED.get(name, ())}
-    return frozenset(rule.replace("BR-FREXT-", "BR-", 1) for rule in every
-                     if rule.startswith("BR-FREXT-CO-")) - every
+    return frozenset(twin for rule in every
+                     if (twin := cen_twin(rule)) and not rule.startswith("BR-FXEXT-CO-")
+                     ) - every
 
 
 def profile_reasons(root: etree._Element, detected: Detected, handwritten: list[Reason],
@@ -79,8 +96,7 @@ def profile_reasons(root: etree._Element, detected: Detected, handwritten: list[
             # needs a real date to archive the invoice, so an impossible one is refused.
             errors.append(r.model_copy(update={"code": "issue-date-invalid"}))
     # A set's own replacement of an EN 16931 total (BR-FREXT-CO-10 …) binds as that rule did.
-    binding = [r for r in found
-               if r.code in HAND_WRITTEN or r.code.replace("BR-FREXT-", "BR-", 1) in replaced]
+    binding = [r for r in found if r.code in HAND_WRITTEN or cen_twin(r.code) in replaced]
     errors += binding
     return errors, [r for r in found if r not in binding]
 

@@ -97,14 +97,18 @@ def _totals(facts: Facts, profile: str, syntax: str) -> Iterable[Reason]:
         if _differs(sum(charges, ZERO), t.charges, n_charge if extended else None):
             yield reason(_co("BR-CO-12", profile), "Document charges add up to "
                          f"{sum(charges, ZERO)}, but BT-108 says {t.charges}.")
-        # BR-FXEXT-CO-13 sums the line net amounts (BT-131) where BR-CO-13 reads BT-106.
-        base = sum((ln.net or ZERO for ln in facts.lines), ZERO) if extended else t.line_net
-        if base is not None:
-            expected = base - (t.allowances or ZERO) + (t.charges or ZERO)
-            if _differs(expected, t.tax_exclusive, every):
-                yield reason(_co("BR-CO-13", profile), "BT-106 - BT-107 + BT-108 is "
-                             f"{r2(expected)}, but the total without VAT (BT-109) is "
-                             f"{t.tax_exclusive}.")
+        # BR-FXEXT-CO-13 sums the amounts themselves (BT-131, BT-92, BT-99 and the logistics
+        # charges, each sum rounded) where BR-CO-13 reads the totals BT-106, BT-107, BT-108.
+        if extended:
+            base: Decimal | None = r2(sum((ln.net or ZERO for ln in facts.lines), ZERO))
+            expected = (base or ZERO) - r2(sum(allowances, ZERO)) + r2(sum(charges, ZERO))
+        else:
+            base = t.line_net
+            expected = (base or ZERO) - (t.allowances or ZERO) + (t.charges or ZERO)
+        if base is not None and _differs(expected, t.tax_exclusive, every):
+            terms = "Σ BT-131 - Σ BT-92 + Σ BT-99" if extended else "BT-106 - BT-107 + BT-108"
+            yield reason(_co("BR-CO-13", profile), f"{terms} is {r2(expected)}, but the "
+                         f"total without VAT (BT-109) is {t.tax_exclusive}.")
         vat_sum = sum((v.tax for v in facts.vat if v.tax is not None), ZERO)
         if facts.vat and _differs(vat_sum, t.vat if t.vat is not None else ZERO):
             yield reason("BR-CO-14", f"The VAT breakdown amounts add up to {r2(vat_sum)}, "

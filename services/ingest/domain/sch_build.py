@@ -318,9 +318,12 @@ def build_set(name: str) -> tuple[dict[str, str], list[Template], list[tuple[str
         if mode not in active or not match or template.get("priority") is None:
             continue
         local = tuple(v.get("name") or "" for v in template.iter(f"{{{XSL}}}variable"))
+        # Global variables in a pattern (BR-FR-MV-11's $sellerID) are read as their
+        # expressions too: lxml has no binding for them (an unbound one matches nothing).
+        inlined = _inline(match, globals_, ())
         if _compiles(" | ".join(selectors(rewrite(match, path))), ns):
-            match = distribute(_inline(match, globals_, ()))
-        match = rewrite(match, path)
+            inlined = distribute(inlined)
+        match = rewrite(inlined, path)
         # Global variables (BR-FR-UBL's $invoiceID …) are read as their expressions.
         lets = tuple((v.get("name") or "",
                       rewrite(_if_string(_inline(v.get("select") or "''", globals_, local)),

@@ -2556,8 +2556,10 @@ RULES: dict[str, Any] = {'BR-FR-CII': [('M24', 1002.0, 'rsm:CrossIndustryInvoice
                 ()),
                ('M76', 1000.0,
                 'rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:IncludedSupplyChainTradeLineItem[ram:SpecifiedLineTradeAgreement/ram:ItemSellerTradeParty/ram:SpecifiedLegalOrganization/ram:ID '
-                '= $sellerID       and ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode '
-                "= 'GROUP' and not(ram:AssociatedDocumentLineDocument/ram:ParentLineID)]",
+                '= '
+                '(/rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/ram:SellerTradeParty/ram:SpecifiedLegalOrganization/ram:ID)       '
+                "and ram:AssociatedDocumentLineDocument/ram:LineStatusReasonCode = 'GROUP' and "
+                'not(ram:AssociatedDocumentLineDocument/ram:ParentLineID)]',
                 (('numFactLine',
                   'normalize-space(ram:SpecifiedLineTradeSettlement/ram:AdditionalReferencedDocument[(ram:ReferenceTypeCode '
                   "= 'AFL') and (ram:TypeCode = '130')]/ram:IssuerAssignedID)"),),
