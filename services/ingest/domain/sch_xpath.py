@@ -33,8 +33,8 @@ from typing import Any
 
 from lxml import etree
 
-from services.ingest.domain import sch_pred
-from services.ingest.domain.sch_functions import FUNCTIONS, UBL_FUNCTIONS
+from services.ingest.domain import sch_numbers, sch_pred
+from services.ingest.domain.sch_functions import FUNCTIONS, UBL_FUNCTIONS, XS
 from services.ingest.domain.sch_pred import Predicate
 
 _STRING = re.compile(r"'[^']*'|\"[^\"]*\"")
@@ -314,6 +314,7 @@ def rewrite(expr: str, ns: dict[str, str], ubl: bool = False,
 
     text = _absolute_paths(text, strings, ns, ubl, needs)
     text = _exists(text)
+    text = sch_numbers.decimals(text, [p for p, uri in ns.items() if uri == XS])
     text = _ANY.sub(lambda m: f"boolean(({m.group(2)})[normalize-space(.) = "
                     + ("'true' or normalize-space(.) = '1'])" if m.group(1) == "true"
                        else "'false' or normalize-space(.) = '0'])"), text)

@@ -8,7 +8,7 @@ from lxml import etree
 
 from services.ingest.domain import sch_pred, sch_xpath
 from services.ingest.domain.sch_build import _steps_2
-from services.ingest.domain.sch_functions import FN, FUNCTIONS
+from services.ingest.domain.sch_functions import FN, FUNCTIONS, XS
 from services.ingest.domain.sch_match import index_document
 
 NS = {"a": "urn:a", "b": "urn:b", "fn": FN}
@@ -74,3 +74,24 @@ def test_xpath2_steps_are_spelled_in_xpath1() -> None:
     assert _steps_2("matches(., '.[0-9]')") == "matches(., '.[0-9]')"
     assert _steps_2("x[some $c in tokenize('30 58', '\\s') satisfies normalize-space(a:T) = $c]") \
         == "x[(normalize-space(a:T) = '30' or normalize-space(a:T) = '58')]"
+
+
+NS_XS = {**NS, "xs": XS}
+DECIMAL_CASTS = [
+    ("xs:decimal(count(a:Line)) * xs:decimal(100)", True),
+    # The outer cast reads an arithmetic expression: kept; the inner ones go.
+    ("xs:decimal(round(xs:decimal(sum(a:Line/@id)) * xs:decimal(100)) div xs:decimal(100))",
+     False),
+    ("xs:decimal(round(xs:decimal(sum(a:Line/@id)) * xs:decimal(100)))", True),
+    ("xs:decimal(0.01) * xs:decimal(string-length(a:Tax/b:ID))", True),
+    ("xs:decimal(a:Line/@id) + xs:decimal(floor(1.5))", False),  # a path's cast is kept
+]
+
+
+@pytest.mark.parametrize(("expr", "gone"), DECIMAL_CASTS)
+def test_casts_of_numbers_are_dropped_with_the_same_value(expr: str, gone: bool) -> None:
+    root = etree.fromstring(DOC)
+    original = etree.XPath(expr, namespaces=NS_XS, extensions=FUNCTIONS)(root)
+    compiled = sch_xpath.compiled(expr, tuple(sorted(NS_XS.items())), False)
+    assert compiled(root, index_document(root).document) == original
+    assert ("xs:decimal" not in compiled.xpath.path) == gone
