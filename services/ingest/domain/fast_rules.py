@@ -95,7 +95,8 @@ def profile_reasons(root: etree._Element, detected: Detected, handwritten: list[
             # The official CII rules check the date's presence, not the calendar; ingest
             # needs a real date to archive the invoice, so an impossible one is refused.
             errors.append(r.model_copy(update={"code": "issue-date-invalid"}))
-    # A set's own replacement of an EN 16931 total (BR-FREXT-CO-10 …) binds as that rule did.
+    # A set's own replacement of an EN 16931 rule (BR-FREXT-CO-10, BR-FXEXT-S-08b …) binds as
+    # that rule did.
     binding = [r for r in found if r.code in HAND_WRITTEN or cen_twin(r.code) in replaced]
     errors += binding
     return errors, [r for r in found if r not in binding]

@@ -19,8 +19,9 @@ _LITERAL = re.compile(r"^\s*-?(?:\d+(?:\.\d*)?|\.\d+)\s*$")
 _CALL = re.compile(r"^\s*(?:count|round|sum|floor|ceiling|number|string-length)\s*\(")
 
 
-def _close(text: str, start: int) -> int:
-    """The index just past the parenthesis closing the one opened before ``start``."""
+def closing(text: str, start: int) -> int:
+    """The index just past the parenthesis closing the one opened before ``start``; -1 when
+    it is never closed."""
     depth, at = 1, start
     while at < len(text) and depth:
         depth += {"(": 1, ")": -1}.get(text[at], 0)
@@ -32,7 +33,7 @@ def _numeric(arg: str) -> bool:
     if _LITERAL.match(arg):
         return True
     call = _CALL.match(arg)
-    return call is not None and _close(arg, call.end()) == len(arg.rstrip())
+    return call is not None and closing(arg, call.end()) == len(arg.rstrip())
 
 
 def decimals(text: str, prefixes: list[str]) -> str:
@@ -46,7 +47,7 @@ def decimals(text: str, prefixes: list[str]) -> str:
     for match in pattern.finditer(text):
         if match.start() < at:
             continue
-        end = _close(text, match.end())
+        end = closing(text, match.end())
         if end < 0:
             continue
         arg = text[match.end():end - 1]

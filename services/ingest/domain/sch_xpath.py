@@ -17,6 +17,7 @@ rewrites that do not change any result are applied:
   xs:boolean) become a predicate on the nodes' normalized text;
 * ``fn:upper-case(path) = 'VAT'`` is ``translate(path, 'vat', 'VAT') = 'VAT'``: in Unicode
   only v, a and t upper-case to V, A and T.
+* ``xs:decimal(E)`` is ``(E)`` when ``E`` is a number already (:mod:`sch_numbers`).
 
 Compiled once per distinct expression and process (:func:`compiled`), with only the extension
 functions the expression names and without the EXSLT ``re:`` functions (no table uses them):
@@ -290,12 +291,8 @@ def _exists(text: str) -> str:
     for match in _CALL_EXISTS.finditer(text):
         if match.start() < at:
             continue
-        depth, end = 1, match.end()
-        while end < len(text) and depth:
-            depth += {"(": 1, ")": -1}.get(text[end], 0)
-            end += 1
-        arg = text[match.end():end - 1]
-        if depth or not _node_set(arg):
+        end = sch_numbers.closing(text, match.end())
+        if end < 0 or not _node_set(arg := text[match.end():end - 1]):
             continue
         out.append(text[at:match.start()])
         out.append(f"{'boolean' if match.group(1) == 'exists' else 'not'}({_exists(arg)})")
