@@ -10,7 +10,12 @@ import pytest
 
 from services.ingest.domain.official import Oracle
 from services.ingest.domain.verdicts import ingest_verdict, official_verdict, strict_analysis
-from tests.conformance.agreement import Compared, coverage_lines, table
+from tests.conformance.agreement import (
+    Compared,
+    agreement_on_artefacts,
+    coverage_lines,
+    table,
+)
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 _TABLES: dict[str, list[Compared]] = {}
@@ -50,7 +55,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         agree = sum(r.agrees for r in every)
         terminalreporter.write_line(
             f"== all judged documents: {len(every)}, same verdict: {agree} "
-            f"({100 * agree / len(every):.1f} %) ==")
+            f"({100 * agree / len(every):.1f} %); {agreement_on_artefacts(every)} ==")
     if _TABLES:
         for line in coverage_lines([r for results in _TABLES.values() for r in results]):
             terminalreporter.write_line(line)

@@ -31,6 +31,13 @@ def test_documents_disagree_only_where_known_and_explained(corpus: list[Compared
     assert set(KNOWN_DISAGREEMENTS) - differing == set(), "now agree: drop from known.py"
 
 
+def test_every_disagreement_is_a_rule_beyond_the_artefacts(corpus: list[Compared]) -> None:
+    """Where the verdicts differ, ingest refuses for a check the contract or the invoice's CIUS
+    requires and no artefact has; on the artefacts' own rules the verdicts are the same."""
+    assert [r.name for r in corpus if not r.agrees_on_artefacts] == []
+    assert {r.name for r in corpus if r.stricter_beyond_artefacts} == set(KNOWN_DISAGREEMENTS)
+
+
 def test_the_oracle_refuses_what_it_must(corpus: list[Compared]) -> None:
     # A guard on the harness itself: a broken oracle (no stylesheet run) would agree with all.
     by_name = {r.name: r for r in corpus}

@@ -71,6 +71,8 @@ def test_covered_rules_fire_exactly_when_the_oracle_does(judged: list[Compared])
 def test_mutant_verdicts_differ_only_where_known(judged: list[Compared]) -> None:
     differing = {r.name for r in judged if not r.agrees}
     assert differing == set(KNOWN_MUTANT_DISAGREEMENTS)
+    # Each is ingest refusing an impossible date the artefacts let through (contract section 2).
+    assert {r.name for r in judged if r.stricter_beyond_artefacts} == differing
 
 
 def test_each_targeted_mutant_makes_the_oracle_report_its_rules(
