@@ -2,11 +2,16 @@
 
 Contract: for a (tenant, message_id) seen for the first time, record the
 verdict and its status event in one transaction, publish them after commit,
-then forward an accepted invoice to the archive. For one seen before, publish
-whatever is still pending (a crash between commit and publish) and nothing
-new: the ERP reads the outcome with ``efacture status``. Bad input never
-raises: it becomes a ``rejected`` event. Database or broker failures raise and
-the handler retries the message.
+then forward an accepted invoice to the archive. Concurrent submissions share
+that work: their reads are one statement per batch (:mod:`services.ingest.lookups`),
+their verdicts one transaction, one flush and one forwarding round per batch
+(:mod:`services.ingest.recorder`). For one seen before, publish whatever is
+still pending (a crash between commit and publish) and nothing new, forwarding
+again only on a redelivery of the message whose handler died: the ERP reads
+the outcome with ``efacture status``. Bad input never raises: it becomes a
+``rejected`` event. Database or broker failures raise and the handler retries
+the message; a row only one submission makes the database refuse fails that
+submission alone.
 """
 
 from __future__ import annotations
@@ -16,10 +21,10 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 import psycopg
 
+from services.ingest import forwarding
 from services.ingest.adapters import analyser
 from services.ingest.adapters import repository as repo
 from services.ingest.domain.admission import admission_reasons, seller_key
@@ -27,19 +32,19 @@ from services.ingest.domain.analysis import Analysis
 from services.ingest.domain.dates import utc_today
 from services.ingest.domain.reasons import Reason
 from services.ingest.domain.submission import Submission, header_strings
-from shared import outbox, tenants
+from services.ingest.lookups import Lookups
+from services.ingest.recorder import Decided, Recorder
+from shared import outbox
 from shared.amqp_nodes import amqp_user
 from shared.errors import RetryableError
 from shared.logging import get_logger
-from shared.messages.base import derived_id, utcnow
-from shared.messages.internal import InvoiceAccepted
+from shared.messages.base import derived_id
 from shared.messages.status import EventReason, make_event
 from shared.metrics import REJECTED
 from shared.outbox import Outgoing
 from shared.pooled import autocommit
 from shared.runtime import Runtime
 from shared.settings import Settings
-from shared.topology import INTERNAL, RK_ACCEPTED
 
 log = get_logger(__name__)
 # The analyser's answers when it could not look at the document (adapters/analyser.py).
@@ -65,12 +70,17 @@ class IngestService:
         # Worker processes with a wall-clock limit per document: a slow or stuck document
         # is cut off and never holds the other tenants' submissions longer than that.
         self._analyser = analyser.pool_from(rt.settings)
+        self.lookups = Lookups(rt)
+        self.recorder = Recorder(rt)
 
     async def start(self) -> None:
         """Start the analysis workers (before consuming: no document waits for a spawn)."""
         await self._analyser.start()
 
     async def stop(self) -> None:
+        """After the broker drained the in-flight messages: nothing is pending any more."""
+        await self.lookups.close()
+        await self.recorder.close()
         self._analyser.close()
 
     async def _analyse(self, body: bytes, content_type: str | None, *, sandbox: bool) -> Analysis:
@@ -83,15 +93,12 @@ class IngestService:
         sha = hashlib.sha256(body).hexdigest()
         if sub.message_id is None or sub.tenant == "unknown" or sub.forged:
             return await self._reject_unidentified(sub, sha)
-        async with autocommit(self.rt.pool) as conn:  # two reads
-            existing = await repo.find(conn, sub.tenant, sub.message_id)
-            tenant = await tenants.get(conn, sub.tenant)
-        if existing is not None:
-            return await self._again(existing, body, sub, sha, redelivered)
-        sandbox = bool(tenant and tenant.sandbox)
-        analysis = await self._analyse(body, sub.content_type, sandbox=sandbox)
+        known = await self.lookups.get(sub.tenant, sub.message_id)
+        if known.existing is not None:
+            return await self._again(known.existing, body, sub, sha, redelivered)
+        analysis = await self._analyse(body, sub.content_type, sandbox=known.sandbox)
         errors, warnings = list(sub.errors) + list(analysis.errors), list(analysis.warnings)
-        if tenant is None or not tenant.active:
+        if not known.tenant_active:
             errors.insert(
                 0,
                 Reason(
@@ -103,85 +110,35 @@ class IngestService:
             more_err, more_warn = admission_reasons(
                 analysis,
                 tenant_siret=sub.tenant,
-                sandbox=sandbox,
+                sandbox=known.sandbox,
                 transmit=sub.transmit,
                 headers=header_strings(sub),
                 today=self.clock(),
             )
             errors += more_err
             warnings += more_warn
-        invoice_id = derived_id("invoice", sub.tenant, sub.message_id)
         number = analysis.invoice.number if analysis.invoice else sub.invoice_number
+        decided = Decided(
+            body, sub, sha, derived_id("invoice", sub.tenant, sub.message_id), number,
+            analysis, errors, warnings,
+            claim_key=seller_key(analysis.invoice, sub.tenant) if not errors and number
+            else None)
         try:
-            return await self._record(
-                body, sub, sha, invoice_id, number, analysis, errors, warnings
-            )
+            await self.recorder.record(decided)
         except psycopg.errors.UniqueViolation:
-            # A concurrent consumer recorded the same submission: its outcome stands.
-            async with self.rt.pool.connection() as conn:
+            decided.lost = True  # a concurrent consumer recorded the same submission
+        if decided.lost:  # its outcome stands
+            async with autocommit(self.rt.pool) as conn:
                 existing = await repo.find(conn, sub.tenant, sub.message_id)
             assert existing is not None
             return await self._again(existing, body, sub, sha, redelivered=False)
-
-    async def _record(
-        self,
-        body: bytes,
-        sub: Submission,
-        sha: str,
-        invoice_id: uuid.UUID,
-        number: str | None,
-        analysis: Analysis,
-        errors: list[Reason],
-        warnings: list[Reason],
-    ) -> Verdict:
-        assert sub.message_id is not None
-        async with self.rt.pool.connection() as conn, conn.transaction():
-            if not errors and number:
-                key = seller_key(analysis.invoice, sub.tenant)
-                if not await repo.claim_invoice_key(conn, key, number, invoice_id):
-                    errors.append(
-                        Reason(
-                            code="duplicate-invoice",
-                            message=f"Invoice {number} of seller {key} is already archived "
-                            "under another message_id.",
-                        )
-                    )
-            accepted = not errors
-            await repo.insert(
-                conn,
-                tenant=sub.tenant,
-                message_id=sub.message_id,
-                invoice_id=invoice_id,
-                state="accepted" if accepted else "rejected",
-                sha256=sha,
-                invoice_number=number,
-                reasons=[r.model_dump() for r in errors],
-                warnings=[r.model_dump() for r in warnings],
-            )
-            event = make_event(
-                "received" if accepted else "rejected",
-                tenant=sub.tenant,
-                submission_id=sub.message_id,
-                invoice_id=invoice_id if accepted else None,
-                invoice_number=number,
-                reasons=_reasons(errors),
-                detail={
-                    "kind": analysis.kind,
-                    "syntax": analysis.syntax,
-                    "profile": analysis.profile,
-                    "sha256": sha,
-                    "transmit": sub.transmit,
-                    "warnings": [r.model_dump() for r in warnings],
-                },
-            )
-            ids = await outbox.add(conn, [Outgoing.status(event)])
-        await outbox.flush(self.rt.pool, self.rt.publish, ids)
-        if accepted:
-            await self._forward(body, sub, sha, invoice_id, analysis)
-        for r in errors:
+        if decided.failure is not None:  # recorded, not forwarded: the redelivery forwards
+            raise decided.failure
+        for r in decided.reasons:
             REJECTED.labels(r.code).inc()
-        log.info("submission-decided", accepted=accepted, reasons=[r.code for r in errors])
-        return Verdict(invoice_id, accepted, duplicate_delivery=False)
+        log.info("submission-decided", accepted=decided.accepted,
+                 reasons=[r.code for r in decided.reasons])
+        return Verdict(decided.invoice_id, decided.accepted, duplicate_delivery=False)
 
     async def _again(
         self,
@@ -213,37 +170,9 @@ class IngestService:
     async def _forward(
         self, body: bytes, sub: Submission, sha: str, invoice_id: uuid.UUID, analysis: Analysis
     ) -> None:
-        assert sub.message_id is not None
-        inv = analysis.invoice
-        msg = InvoiceAccepted(
-            invoice_id=invoice_id,
-            tenant=sub.tenant,
-            submission_id=sub.message_id,
-            sha256=sha,
-            content_type=sub.content_type or "application/octet-stream",
-            kind=analysis.kind,
-            syntax=analysis.syntax,
-            profile=analysis.profile,
-            invoice_number=inv.number if inv else sub.invoice_number,
-            type_code=inv.type_code if inv else None,
-            issue_date=inv.issue_date if inv else sub.issue_date,
-            recipient_id=_buyer_id(inv) if inv else sub.recipient_id,
-            recipient_name=inv.buyer.name if inv else None,
-            recipient_email=sub.recipient_email or (inv.buyer.email if inv else None),
-            amount_payable=str(inv.totals.payable)
-            if inv and inv.totals.payable is not None
-            else None,
-            currency=inv.currency if inv else None,
-            transmit=sub.transmit,
-            received_at=utcnow(),
-            document=body,
-        )
-        await self.rt.publish(
-            exchange=INTERNAL,
-            routing_key=RK_ACCEPTED,
-            body=msg.model_dump_json().encode(),
-            message_id=str(invoice_id),
-        )
+        """Forward one accepted submission again (the redelivery path) and mark it forwarded."""
+        await forwarding.publish(
+            self.rt, forwarding.accepted_message(body, sub, sha, invoice_id, analysis))
         async with autocommit(self.rt.pool) as conn:  # one statement
             await repo.mark_forwarded(conn, invoice_id)
 
@@ -269,7 +198,3 @@ def operator_users(settings: Settings) -> frozenset[str]:
     services' own user (``EFACTURE_AMQP_URL``; pika's default is ``guest``)."""
     return frozenset({*settings.operator_users, amqp_user(settings.amqp_url)})
 
-
-def _buyer_id(inv: Any) -> str | None:
-    b = inv.buyer
-    return b.siret or b.siren or b.legal_id or b.vat_id
