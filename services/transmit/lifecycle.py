@@ -1,30 +1,29 @@
-"""Following a flow after upload: acknowledgement polling and later lifecycle statuses.
+"""Recording a flow's final acknowledgement, and the poll messages of earlier versions.
 
-Polling is scheduled through the broker (a 1-second delay queue), never by a
-sleeping task: a ``FlowPoll`` comes back, the flow is read, and while it is
-``Pending`` the poll is parked again. ``Ok`` → lifecycle 200 Déposée, ``Error``
-→ 213 Rejetée with the PA's reasons. Lifecycle events have derived ids and the
-outbox ignores an id it already holds, so a repeated poll publishes nothing new.
+Acknowledgements are read by :mod:`services.transmit.polling` (due flows claimed from the
+database) and, for a flow whose polls gave up, by the lifecycle follower; both record them
+here. ``Ok`` → lifecycle 200 Déposée, ``Error`` → 213 Rejetée with the PA's reasons.
+Lifecycle events have derived ids and the outbox ignores an id it already holds, so an
+acknowledgement read twice publishes nothing new.
+
+Earlier versions scheduled each poll as a ``FlowPoll`` message through a 1-second delay queue.
+Such a message still in the queue after an upgrade makes its flow due in the database (if an
+earlier version uploaded it, its row has no ``poll_at``) and is acked: the poller reads it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 
 from services.transmit.acknowledgements import Acknowledged
-from services.transmit.adapters import repository as repo
+from services.transmit.adapters import due_polls
 from services.transmit.adapters.pa_models import FlowStatus
-from services.transmit.domain.breaker import BreakerState
+from services.transmit.polling import MAX_POLLS
 from services.transmit.service import TransmitService
-from shared import outbox
-from shared.errors import RetryableError
 from shared.messages.internal import FlowPoll
-from shared.topology import RETRY
+from shared.pooled import autocommit
 
-# One hour of 1-second polls; after that the lifecycle follower reads the acknowledgement
-# when a later status about the invoice arrives (follower.py, ``_acknowledged``).
-MAX_POLLS = 3600
+__all__ = ["MAX_POLLS", "LifecycleService"]
 
 
 class LifecycleService:
@@ -33,25 +32,9 @@ class LifecycleService:
         self.rt = transmit.rt
 
     async def poll(self, msg: FlowPoll) -> None:
-        async with self.rt.pool.connection() as conn:
-            row = await repo.get(conn, msg.invoice_id)
-        if row is None or row.state in ("accepted", "rejected"):
-            await outbox.flush_for(self.rt.pool, self.rt.publish, invoice_id=msg.invoice_id)
-            return
-        creds = await self.t.credentials(msg.tenant)
-        status = None
-        # While the PA's circuit is not closed, polls wait: the probe is an upload's to take.
-        if self.t.pa.breaker_state(creds.endpoint) is BreakerState.CLOSED:
-            with contextlib.suppress(RetryableError):
-                status = await self.t.pa.get_flow(creds, msg.flow_id)
-        if status is None or status.ack_status == "Pending":
-            if msg.polls < MAX_POLLS:
-                again = msg.model_copy(update={"polls": msg.polls + 1})
-                await self.rt.publish(exchange=RETRY, routing_key=self.rt.topology.poll_queue,
-                                      body=again.model_dump_json().encode(),
-                                      message_id=str(msg.invoice_id))
-            return
-        await self.acknowledge(msg.tenant, msg.invoice_id, msg.flow_id, status)
+        """A queued poll of an earlier version: its flow is due now (one statement)."""
+        async with autocommit(self.rt.pool) as conn:
+            await due_polls.make_due(conn, msg.invoice_id)
 
     async def acknowledge(self, tenant: str, invoice_id: uuid.UUID, flow_id: str,
                           status: FlowStatus) -> None:

@@ -77,7 +77,8 @@ class InvoicePurged(Message):
 
 
 class FlowPoll(Message):
-    """transmit → transmit (through a delay queue): check a flow's acknowledgement again."""
+    """transmit → transmit (through a delay queue), from earlier versions: check a flow's
+    acknowledgement again. No longer published: polls are due rows now (transmit/polling.py)."""
 
     schema_version: Literal["efacture.flow-poll.v1"] = "efacture.flow-poll.v1"
     invoice_id: uuid.UUID

@@ -78,17 +78,19 @@ async def set_state(
 
 
 async def set_uploaded(
-    conn: psycopg.AsyncConnection[Any], uploads: Sequence[tuple[uuid.UUID, str]]
+    conn: psycopg.AsyncConnection[Any], uploads: Sequence[tuple[uuid.UUID, str]],
+    first_poll_s: float,
 ) -> None:
-    """Mark each (invoice_id, flow_id) ``uploaded`` in one statement (``set_state`` for many)."""
+    """Mark each (invoice_id, flow_id) ``uploaded`` in one statement (``set_state`` for many),
+    its acknowledgement due to be read ``first_poll_s`` from now (:mod:`.due_polls`)."""
     if not uploads:
         return
     await conn.execute(
         "UPDATE transmit.transmission t SET state = 'uploaded', flow_id = v.flow_id,"
-        " updated_at = now()"
+        " updated_at = now(), poll_at = now() + make_interval(secs => %s), polls = 0"
         " FROM unnest(%s::uuid[], %s::text[]) AS v(invoice_id, flow_id)"
         " WHERE t.invoice_id = v.invoice_id",
-        ([i for i, _ in uploads], [f for _, f in uploads]),
+        (first_poll_s, [i for i, _ in uploads], [f for _, f in uploads]),
     )
 
 
