@@ -103,10 +103,13 @@ class Runtime:
         after_shutdown: Sequence[Callable[[], Awaitable[Any]]] = (),
     ) -> FastStream:
         """The service's FastStream app: ``on_startup`` hooks run before :meth:`start`,
-        ``after_shutdown`` hooks before :meth:`stop` (after in-flight messages finished)."""
+        ``after_shutdown`` hooks before :meth:`stop` (after in-flight messages finished) and
+        after the periodic jobs stopped (:meth:`stop_jobs`: none of them runs on what those
+        hooks close)."""
         return FastStream(self.broker, on_startup=[*on_startup, self.start],
                           after_startup=[self.announce_ready],
-                          after_shutdown=[*after_shutdown, self.stop], logger=None)
+                          after_shutdown=[self.stop_jobs, *after_shutdown, self.stop],
+                          logger=None)
 
     async def publish(
         self,
@@ -167,15 +170,21 @@ class Runtime:
         print(f"READY {self.service}", flush=True)
         sys.stdout.flush()
 
+    async def stop_jobs(self) -> None:
+        """Cancel the periodic jobs and wait for them (a job cut mid-run redoes its work on the
+        next start: each one is idempotent). Called again by :meth:`stop`, then a no-op."""
+        tasks, self._tasks = self._tasks, []
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+
     async def stop(self) -> None:
         self._ready = False
         if self._http is not None:
             self._http.close()
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+        await self.stop_jobs()
         if self._leadership is not None:
             await self._leadership.close()
         if self._pool is not None:

@@ -3,9 +3,10 @@
 A poll that reads ``Ok`` or ``Error`` for its flow hands it in (:meth:`Acknowledgements.record`)
 and waits until the batch holding it is committed (state ``accepted``/``rejected``, its
 lifecycle 200/213 event in the outbox) and that event is confirmed by the broker. It raises
-what the batch raised: the handler then retries its poll, which reads the flow again and
-records the same acknowledgement (the event id is derived, the outbox keeps one copy). A
-repeated acknowledgement of one invoice in the same batch is recorded once.
+what the batch raised: the flow stays due (:mod:`services.transmit.polling`), is read again
+one poll delay later and records the same acknowledgement (the event id is derived, the
+outbox keeps one copy). A repeated acknowledgement of one invoice in the same batch is
+recorded once.
 """
 
 from __future__ import annotations

@@ -2,9 +2,10 @@
 
 A flow is due while it is ``uploaded`` and its ``poll_at`` has passed. :func:`claim` takes up to
 ``limit`` of them (oldest first, ``FOR UPDATE SKIP LOCKED``: two transmit processes never take
-the same flow) and, in the same statement, moves each one's ``poll_at`` one delay ahead and
-counts the poll: the claim is a lease. A process that dies before reading the flow leaves it
-due again at the end of the lease; nothing else has to be undone. The poll that reaches
+the same flow) and, in the same statement, moves each one's ``poll_at`` a lease ahead and
+counts the poll. A process that dies before reading the flow leaves it due again at the end
+of the lease; nothing else has to be undone. :func:`rearm` then sets the next poll of the
+flows still pending, one poll delay after the read. The poll that reaches
 ``max_polls`` clears ``poll_at``: the flow is not read again by this path (the lifecycle
 follower reads its acknowledgement when a later status about it arrives).
 """
@@ -43,6 +44,18 @@ async def claim(conn: psycopg.AsyncConnection[Any], *, limit: int, delay_s: floa
     """Claim the due polls (``conn`` in autocommit: the statement is its own transaction)."""
     cur = await conn.execute(_CLAIM, {"limit": limit, "delay": delay_s, "max": max_polls})
     return [DuePoll(r[0], r[1], r[2], r[3]) for r in await cur.fetchall() if r[2]]
+
+
+async def rearm(conn: psycopg.AsyncConnection[Any], invoice_ids: list[uuid.UUID],
+                delay_s: float) -> None:
+    """The flows read and still pending (or not read): next poll ``delay_s`` from now, in one
+    statement; a flow whose polls gave up (no ``poll_at``) or that was acknowledged meanwhile
+    is left as it is."""
+    if invoice_ids:
+        await conn.execute(
+            "UPDATE transmit.transmission SET poll_at = now() + make_interval(secs => %s)"
+            " WHERE invoice_id = ANY(%s) AND state = 'uploaded' AND poll_at IS NOT NULL",
+            (delay_s, invoice_ids))
 
 
 async def make_due(conn: psycopg.AsyncConnection[Any], invoice_id: uuid.UUID) -> None:

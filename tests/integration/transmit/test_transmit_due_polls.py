@@ -20,6 +20,7 @@ import psycopg
 import pytest
 
 from services.transmit.adapters import due_polls
+from services.transmit.adapters import repository as repo
 from services.transmit.adapters.pa_models import FlowStatus
 from services.transmit.domain.breaker import BreakerState
 from services.transmit.polling import AckPoller
@@ -145,16 +146,35 @@ def test_the_poller_acknowledges_final_flows_and_a_failing_read_touches_no_other
             rt = SimpleNamespace(pool=pool)
             transmit = SimpleNamespace(rt=rt, pa=pa, credentials=credentials,
                                        acks=SimpleNamespace(record=record))
-            poller = AckPoller(transmit, batch=3)  # type: ignore[arg-type]
-            claimed = await poller.drain()
-            assert await poller.drain() == 0  # every flow is leased now
-            return claimed
+            poller = AckPoller(transmit, batch=3, lease_s=3600)  # type: ignore[arg-type]
+            return await poller.drain()
         finally:
             await pool.close()
 
-    assert asyncio.run(run()) == 4  # two batches: 3, then 1
+    assert asyncio.run(run()) == 4  # two rounds: 3, then 1
     assert sorted(pa.read) == sorted(by_name.values())
     assert sorted(recorded) == sorted([(rows["ok"], "Ok"), (rows["error"], "Error")])
-    due_again = clean.execute(
-        "SELECT invoice_id FROM transmit.transmission WHERE poll_at IS NOT NULL").fetchall()
-    assert len(due_again) == 4  # the poller never clears a lease: acks change the state
+    # The pending and the failing flow are polled again one poll delay on; the acknowledged
+    # ones keep their lease (their state changes with the acknowledgement's commit).
+    next_poll = dict(clean.execute(
+        "SELECT invoice_id, poll_at - now() FROM transmit.transmission").fetchall())
+    again = [next_poll[rows["pending"]], next_poll[rows["failing"]]]
+    leased = [next_poll[rows["ok"]], next_poll[rows["error"]]]
+    assert max(again) < min(leased)
+    assert clean.execute("SELECT array_agg(DISTINCT polls) FROM transmit.transmission"
+                         ).fetchone() == ([1],)
+
+
+def test_an_upload_schedules_its_first_poll(url: str, clean: psycopg.Connection[Any]) -> None:
+    invoice_id = _row(clean, state="pending", due_in_s=None, polls=7)
+
+    async def upload() -> None:
+        async with await psycopg.AsyncConnection.connect(url) as conn:
+            await repo.set_uploaded(conn, [(invoice_id, "flow-new")], first_poll_s=3600)
+            await conn.commit()
+
+    asyncio.run(upload())
+    assert asyncio.run(_claim(url)) == []  # due in an hour, not now
+    row = clean.execute("SELECT state, flow_id, polls, poll_at > now() FROM"
+                        " transmit.transmission WHERE invoice_id = %s", (invoice_id,)).fetchone()
+    assert row == ("uploaded", "flow-new", 0, True)
