@@ -59,6 +59,7 @@ class BenchConfig:
     replicas: str = ""  # `efacture up --replicas` (e.g. "ingest=2,archive=2"); "" = one each
     blob_url: str = ""  # `--blob-url` (efacture.bench.blobs): "" = local disk, "s3" = SeaweedFS
     archive_entries: int = 0  # entries of a big archive filled before the run (big_archive)
+    latency_rate: float | None = None  # invoices/s of the latency phase; None: half throughput
 
 
 def machine() -> dict[str, Any]:
@@ -177,7 +178,7 @@ def run(config: BenchConfig, progress: Progress | None = None) -> dict[str, Any]
         lat_ids: list[str] = []
         lat_rate = None
         if complete and throughput["invoices_per_s"]:
-            lat_rate = throughput["invoices_per_s"] / 2
+            lat_rate = config.latency_rate or throughput["invoices_per_s"] / 2
             count = min(n, max(20, int(lat_rate * config.latency_seconds)))
             lat_ids = [workload.message_id(i, "l") for i in range(count)]
             _phase(pub, events, lat_ids,

@@ -28,6 +28,9 @@ def register(cli: click.Group) -> None:
                   help="PA simulator latency.")
     @click.option("--latency-seconds", type=click.FloatRange(min=1), default=30.0,
                   show_default=True, help="Length of the open-loop latency phase (half load).")
+    @click.option("--latency-rate", type=click.FloatRange(min=0.1), default=None,
+                  help="Invoices/s of the latency phase, to compare two versions at one load"
+                       " (default: half the measured throughput).")
     @click.option("--threads", type=click.IntRange(min=1), default=8, show_default=True,
                   help="Publisher connections (messages in flight).")
     @click.option("--no-ceiling", is_flag=True, help="Skip the broker ceiling measurements.")
@@ -45,7 +48,8 @@ def register(cli: click.Group) -> None:
                   help="Fill the archive with this many entries directly in PostgreSQL before"
                        " the run (see benchmarks/big_archive.py).")
     @json_option
-    def bench(n: int, mix: str, latency_ms: int, latency_seconds: float, threads: int,
+    def bench(n: int, mix: str, latency_ms: int, latency_seconds: float,
+              latency_rate: float | None, threads: int,
               no_ceiling: bool, corpus: Path | None, replicas: str, blob_url: str,
               archive_entries: int, as_json: bool) -> None:
         """Drive N invoices through the four services; print throughput, latency, RSS, ceiling."""
@@ -66,7 +70,7 @@ def register(cli: click.Group) -> None:
         config = BenchConfig(n=n, mix=mix, latency_ms=latency_ms, latency_seconds=latency_seconds,
                              threads=threads, ceiling=not no_ceiling, corpus=corpus,
                              replicas=replicas, blob_url=blob_url,
-                             archive_entries=archive_entries)
+                             archive_entries=archive_entries, latency_rate=latency_rate)
         console = Console(stderr=True)
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=console, transient=True) as bar:
